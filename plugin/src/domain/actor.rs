@@ -1,0 +1,159 @@
+//! Who is asking, and what their roles let them do. Every platform operation starts with one of
+//! these checks, so the rules live in one place.
+
+use uuid::Uuid;
+
+use super::directory::User;
+use super::role::{Role, Roles};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// An API client holding a bearer token.
+    ApiToken { id: Uuid, name: String },
+    /// Someone at the server's console with access to its database (the CLI).
+    Operator,
+    /// A signed-in user of the web pages.
+    User { id: Uuid, user_principal_name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub principal: Principal,
+    pub roles: Roles,
+}
+
+impl Actor {
+    /// The CLI: whoever can run it can read the database and the server secret anyway.
+    pub fn operator() -> Self {
+        Actor { principal: Principal::Operator, roles: Roles::all() }
+    }
+
+    pub fn display_name(&self) -> String {
+        match &self.principal {
+            Principal::ApiToken { name, .. } => format!("token:{name}"),
+            Principal::Operator => "operator".into(),
+            Principal::User { user_principal_name, .. } => user_principal_name.clone(),
+        }
+    }
+
+    fn has_any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.roles.contains(*r))
+    }
+
+    /// Reading users, groups, methods (never pass values), policies and the audit log: any role.
+    pub fn check_read(&self) -> Result<()> {
+        if self.roles.is_empty() {
+            return Err(Error::forbidden("this operation requires an administrative role"));
+        }
+        Ok(())
+    }
+
+    pub fn check_manage_policy(&self) -> Result<()> {
+        if self.has_any(&[Role::AuthenticationPolicyAdministrator]) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "changing authentication method policies requires the Authentication Policy Administrator role",
+            ))
+        }
+    }
+
+    pub fn check_manage_directory(&self) -> Result<()> {
+        if self.has_any(&[Role::UserAdministrator]) {
+            Ok(())
+        } else {
+            Err(Error::forbidden("creating users and groups requires the User Administrator role"))
+        }
+    }
+
+    /// Giving a user an administrative role. Held back to the role that may act on
+    /// administrators' passes, so no lesser role can make itself one.
+    pub fn check_grant_roles(&self) -> Result<()> {
+        if self.has_any(&[Role::PrivilegedAuthenticationAdministrator]) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "granting administrative roles requires the Privileged Authentication Administrator role",
+            ))
+        }
+    }
+
+    /// Creating or deleting a pass for `target`. As in Entra, an Authentication Administrator
+    /// may act only on users without administrative roles.
+    pub fn check_manage_passes_for(&self, target: &User) -> Result<()> {
+        if self.has_any(&[Role::PrivilegedAuthenticationAdministrator]) {
+            return Ok(());
+        }
+        if self.has_any(&[Role::AuthenticationAdministrator]) {
+            if target.is_admin() {
+                return Err(Error::forbidden(
+                    "only a Privileged Authentication Administrator can manage passes of a user who holds an administrative role",
+                ));
+            }
+            return Ok(());
+        }
+        Err(Error::forbidden(
+            "managing temporary access passes requires the Authentication Administrator or Privileged Authentication Administrator role",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::OffsetDateTime;
+
+    fn actor(roles: &[Role]) -> Actor {
+        Actor {
+            principal: Principal::ApiToken { id: Uuid::nil(), name: "t".into() },
+            roles: Roles::new(roles.iter().copied()),
+        }
+    }
+
+    fn user(roles: &[Role]) -> User {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        User {
+            id: Uuid::nil(),
+            user_principal_name: "u@x.y".into(),
+            display_name: None,
+            given_name: None,
+            surname: None,
+            mail: None,
+            other_mails: vec![],
+            account_enabled: true,
+            source: "local".into(),
+            anchor: None,
+            manager_id: None,
+            employee_hire_date: None,
+            roles: Roles::new(roles.iter().copied()),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn role_matrix() {
+        use Role::*;
+        let plain = user(&[]);
+        let admin = user(&[Reader]);
+        let table: Vec<(&[Role], bool, bool, bool, bool, bool)> = vec![
+            // roles, read, policy, directory, passes(plain), passes(admin)
+            (&[], false, false, false, false, false),
+            (&[Reader], true, false, false, false, false),
+            (&[AuthenticationAdministrator], true, false, false, true, false),
+            (&[PrivilegedAuthenticationAdministrator], true, false, false, true, true),
+            (&[AuthenticationPolicyAdministrator], true, true, false, false, false),
+            (&[UserAdministrator], true, false, true, false, false),
+        ];
+        for (roles, read, policy, dir, plain_ok, admin_ok) in table {
+            let a = actor(roles);
+            assert_eq!(a.check_read().is_ok(), read, "{roles:?} read");
+            assert_eq!(a.check_manage_policy().is_ok(), policy, "{roles:?} policy");
+            assert_eq!(a.check_manage_directory().is_ok(), dir, "{roles:?} directory");
+            assert_eq!(a.check_manage_passes_for(&plain).is_ok(), plain_ok, "{roles:?} plain");
+            assert_eq!(a.check_manage_passes_for(&admin).is_ok(), admin_ok, "{roles:?} admin");
+        }
+        assert!(Actor::operator().check_manage_passes_for(&admin).is_ok());
+    }
+}

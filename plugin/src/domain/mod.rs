@@ -1,0 +1,9 @@
+//! Domain model. Nothing here knows about HTTP, SQL or templates.
+
+pub mod actor;
+pub mod audit;
+pub mod directory;
+pub mod role;
+pub mod tap;
+pub mod tap_policy;
+pub mod timefmt;

@@ -1,0 +1,79 @@
+//! The one place where errors become HTTP responses: Graph's error envelope,
+//! `{"error":{"code","message","innerError":{"request-id","date"}}}`.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::request_id;
+use crate::Error;
+use crate::domain::timefmt::rfc3339;
+
+impl Error {
+    /// Status and Graph error code.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::InvalidInput(_) | Error::PolicyViolation(_) => (StatusCode::BAD_REQUEST, "invalidRequest"),
+            Error::InvalidPass => (StatusCode::BAD_REQUEST, "invalidRequest"),
+            Error::NotFound(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "nameAlreadyExists"),
+            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
+            Error::Storage(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "generalException"),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            Error::Storage(_) | Error::Internal(_) => {
+                // Logged once here with the request id; the client gets no internals.
+                tracing::error!(request_id = ?request_id::current(), error = %self, detail = ?self, "request failed");
+                "An internal error occurred. Quote the request-id when reporting it.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = envelope(status, code, &message);
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tapbridge\", error=\"invalid_token\""),
+            );
+        }
+        response
+    }
+}
+
+/// A Graph error response with an arbitrary status and code.
+pub fn envelope(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "innerError": {
+                "request-id": request_id::current().map(|id| id.to_string()),
+                "date": rfc3339(time::OffsetDateTime::now_utc()),
+            }
+        }
+    });
+    (status, Json(body)).into_response()
+}
+
+pub async fn not_found() -> Response {
+    envelope(
+        StatusCode::NOT_FOUND,
+        "Request_UnsupportedQuery",
+        "The requested resource or path does not exist.",
+    )
+}
+
+pub async fn method_not_allowed() -> Response {
+    envelope(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_UnsupportedQuery",
+        "The HTTP method is not supported on this resource.",
+    )
+}

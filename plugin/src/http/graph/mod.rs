@@ -1,0 +1,40 @@
+//! Graph-compatible routes under `/v1.0`. Paths, JSON shapes and enum strings follow Microsoft
+//! Graph so that existing Graph clients and scripts work against tapbridge.
+
+mod audit;
+mod filter;
+mod groups;
+mod methods;
+mod odata;
+mod policy;
+mod tap_methods;
+mod users;
+
+use axum::Router;
+use axum::routing::get;
+
+use super::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1.0/users", get(users::list_users).post(users::create_user))
+        .route("/v1.0/users/{user}", get(users::get_user))
+        .route("/v1.0/users/{user}/authentication/methods", get(methods::list_methods))
+        .route(
+            "/v1.0/users/{user}/authentication/temporaryAccessPassMethods",
+            get(tap_methods::list_taps).post(tap_methods::create_tap),
+        )
+        .route(
+            "/v1.0/users/{user}/authentication/temporaryAccessPassMethods/{id}",
+            get(tap_methods::get_tap).delete(tap_methods::delete_tap),
+        )
+        .route("/v1.0/groups", get(groups::list_groups).post(groups::create_group))
+        .route("/v1.0/groups/{group}", get(groups::get_group))
+        .route("/v1.0/groups/{group}/members", get(groups::list_members))
+        .route("/v1.0/groups/{group}/members/$ref", axum::routing::post(groups::add_member))
+        .route(
+            "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass",
+            get(policy::get_tap_policy).patch(policy::patch_tap_policy),
+        )
+        .route("/v1.0/auditLogs/directoryAudits", get(audit::list_directory_audits))
+}

@@ -1,0 +1,47 @@
+//! HTTP: the Graph-compatible admin API under `/v1.0`, health and metrics.
+//!
+//! Handlers are thin: extract, make one platform call, shape the response. Errors become
+//! Graph's error envelope in one place, [`error`].
+
+pub mod error;
+mod extract;
+mod graph;
+mod health;
+mod request_id;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+
+use crate::platform::Platform;
+
+/// What the HTTP layer needs besides the platform.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// The externally visible base URL, without a trailing slash. Used in `@odata.context`
+    /// and `@odata.nextLink`.
+    pub public_url: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Arc<Platform>,
+    pub settings: Arc<HttpSettings>,
+}
+
+/// The whole HTTP application. Tests drive it with `tower::ServiceExt::oneshot`.
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .merge(graph::routes())
+        .merge(health::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), request_id::track))
+        .with_state(state)
+}

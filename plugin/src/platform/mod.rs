@@ -1,0 +1,130 @@
+//! The platform's operations. Each one: checks the caller's roles, runs in one transaction,
+//! writes its audit record inside that transaction (no action without its record, no record
+//! without its action), and returns domain types.
+
+mod audit;
+mod directory;
+mod policy;
+mod taps;
+mod tokens;
+
+use std::sync::Arc;
+
+use time::Duration;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::domain::actor::Actor;
+use crate::metrics::{Gauges, Metrics};
+use crate::secret::{KeyedHasher, Purpose, ServerSecret};
+use crate::store::{self, Store};
+use crate::Result;
+
+pub use taps::{IssuedTap, Redeemed, TapView};
+pub use tokens::{CreatedToken, TOKEN_PREFIX};
+
+#[derive(Debug, Clone)]
+pub struct PlatformSettings {
+    /// Wrong attempts after which a pass locks.
+    pub max_failed_attempts: u32,
+    /// How long expired or used passes stay visible before the purge removes them.
+    pub tap_retention: Duration,
+}
+
+impl Default for PlatformSettings {
+    fn default() -> Self {
+        PlatformSettings { max_failed_attempts: 10, tap_retention: Duration::days(30) }
+    }
+}
+
+/// Who calls an operation, and the request it belongs to (for the audit log).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub correlation_id: Option<Uuid>,
+}
+
+impl Caller {
+    pub fn new(actor: Actor, correlation_id: Option<Uuid>) -> Self {
+        Caller { actor, correlation_id }
+    }
+
+    pub fn operator() -> Self {
+        Caller { actor: Actor::operator(), correlation_id: None }
+    }
+}
+
+pub struct Platform {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    tap_hasher: KeyedHasher,
+    token_hasher: KeyedHasher,
+    settings: PlatformSettings,
+    metrics: Arc<Metrics>,
+}
+
+impl Platform {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        secret: &ServerSecret,
+        settings: PlatformSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Platform {
+            store,
+            clock,
+            tap_hasher: secret.hasher(Purpose::TemporaryAccessPass),
+            token_hasher: secret.hasher(Purpose::ApiToken),
+            settings,
+            metrics,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Store-derived values for `/metrics`.
+    pub async fn gauges(&self) -> Result<Gauges> {
+        let mut conn = self.store.read().await?;
+        let users = store::users::count(&mut conn).await?;
+        let (taps_usable, taps_stored) = store::taps::counts(&mut conn, self.now()).await?;
+        let api_tokens = store::tokens::count_live(&mut conn).await?;
+        Ok(Gauges { users, taps_usable, taps_stored, api_tokens })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::clock::ManualClock;
+    use time::macros::datetime;
+
+    pub struct Fixture {
+        pub platform: Platform,
+        pub clock: Arc<ManualClock>,
+        pub _dir: tempfile::TempDir,
+    }
+
+    pub async fn fixture() -> Fixture {
+        let (store, dir) = store::testing::store().await;
+        let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
+        let platform = Platform::new(
+            store,
+            clock.clone(),
+            &ServerSecret::from_bytes(vec![42; 32]).unwrap(),
+            PlatformSettings::default(),
+            Arc::default(),
+        );
+        Fixture { platform, clock, _dir: dir }
+    }
+}

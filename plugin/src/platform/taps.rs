@@ -1,0 +1,297 @@
+//! Issuing, listing, deleting, redeeming and purging Temporary Access Passes.
+
+use std::collections::HashSet;
+
+use time::OffsetDateTime;
+use tracing::instrument;
+use uuid::Uuid;
+
+use super::{Caller, Platform};
+use crate::domain::audit::{Activity, AuditRecord, Initiator};
+use crate::domain::directory::{User, UserRef};
+use crate::domain::tap::{self, Context, Redemption, TapRecord, Usability};
+use crate::domain::tap_policy::{PolicyState, TapPolicy, TapRequest};
+use crate::domain::timefmt::rfc3339;
+use crate::metrics::inc;
+use crate::secret::SecretString;
+use crate::store::{Connection, audit, taps, users};
+use crate::{Error, Result};
+
+/// A pass as an administrator sees it: its record and its state now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapView {
+    pub record: TapRecord,
+    pub usability: Usability,
+}
+
+/// A pass just created. `pass` is the only copy of its value there will ever be.
+#[derive(Debug)]
+pub struct IssuedTap {
+    pub user: User,
+    pub view: TapView,
+    pub pass: SecretString,
+}
+
+/// A successful redemption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redeemed {
+    pub user: User,
+    pub tap_id: Uuid,
+    /// When the pass expires: a session it opens must not outlive it.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The policy in force and whether it applies to `user`.
+async fn usability_context(conn: &mut Connection, policy: &TapPolicy, user: &User) -> Result<Context> {
+    let groups: HashSet<Uuid> = users::group_ids(conn, user.id).await?;
+    Ok(Context {
+        policy_enabled: policy.state == PolicyState::Enabled,
+        user_targeted: policy.enabled_for(&groups),
+        account_enabled: user.account_enabled,
+    })
+}
+
+async fn find_user(conn: &mut Connection, user: &UserRef) -> Result<User> {
+    users::find(conn, user)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("user `{user}`")))
+}
+
+impl Platform {
+    /// Issues a pass for `user`, replacing any pass they had (the replacement is audited).
+    #[instrument(skip_all, fields(user = %user))]
+    pub async fn issue_tap(&self, caller: &Caller, user: &UserRef, request: TapRequest) -> Result<IssuedTap> {
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let user = find_user(&mut tx, user).await?;
+        caller.actor.check_manage_passes_for(&user)?;
+        let policy = self.load_tap_policy(&mut tx).await?;
+        let ctx = usability_context(&mut tx, &policy, &user).await?;
+        if !ctx.policy_enabled {
+            return Err(Error::PolicyViolation(
+                "the Temporary Access Pass method is disabled by policy".into(),
+            ));
+        }
+        if !ctx.user_targeted {
+            return Err(Error::PolicyViolation(format!(
+                "the Temporary Access Pass policy does not include `{}`",
+                user.user_principal_name
+            )));
+        }
+        if !user.account_enabled {
+            return Err(Error::PolicyViolation(format!(
+                "the account of `{}` is disabled",
+                user.user_principal_name
+            )));
+        }
+        let terms = policy.terms(&request, now)?;
+        let pass = tap::generate(terms.length);
+        let record = TapRecord {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            created_at: now,
+            start_date_time: terms.start_date_time,
+            lifetime_in_minutes: terms.lifetime_in_minutes,
+            is_usable_once: terms.is_usable_once,
+            first_used_at: None,
+            use_count: 0,
+            failed_attempts: 0,
+            locked_at: None,
+        };
+        let initiator: Initiator = (&caller.actor).into();
+        if let Some(old) = taps::delete_for_user(&mut tx, user.id).await? {
+            let replaced = AuditRecord::new(Activity::TapDeleted, initiator.clone(), now)
+                .reason("replaced by a new pass")
+                .target("User", user.id, Some(&user.user_principal_name))
+                .detail("temporaryAccessPassId", old.id)
+                .detail("replacedBy", record.id)
+                .correlation(caller.correlation_id);
+            audit::insert(&mut tx, &replaced).await?;
+            inc(&self.metrics.taps_deleted);
+        }
+        let hash = self.tap_hasher.hash(record.id.as_bytes(), pass.expose().as_bytes());
+        taps::insert(&mut tx, &record, &hash).await?;
+        let mut registered = AuditRecord::new(Activity::TapRegistered, initiator, now)
+            .target("User", user.id, Some(&user.user_principal_name))
+            .detail("temporaryAccessPassId", record.id)
+            .detail("lifetimeInMinutes", record.lifetime_in_minutes)
+            .detail("isUsableOnce", record.is_usable_once)
+            .correlation(caller.correlation_id);
+        if let Some(start) = record.start_date_time {
+            registered = registered.detail("startDateTime", rfc3339(start));
+        }
+        audit::insert(&mut tx, &registered).await?;
+        tx.commit().await?;
+        inc(&self.metrics.taps_issued);
+        let usability = record.usability(ctx, now);
+        Ok(IssuedTap { user, view: TapView { record, usability }, pass })
+    }
+
+    /// The user's passes (zero or one), with their state now.
+    pub async fn taps(&self, caller: &Caller, user: &UserRef) -> Result<(User, Vec<TapView>)> {
+        caller.actor.check_read()?;
+        let now = self.now();
+        let mut conn = self.store.read().await?;
+        let user = find_user(&mut conn, user).await?;
+        let Some(record) = taps::for_user(&mut conn, user.id).await? else {
+            return Ok((user, vec![]));
+        };
+        let policy = self.load_tap_policy(&mut conn).await?;
+        let ctx = usability_context(&mut conn, &policy, &user).await?;
+        let usability = record.usability(ctx, now);
+        Ok((user, vec![TapView { record, usability }]))
+    }
+
+    pub async fn tap(&self, caller: &Caller, user: &UserRef, tap_id: Uuid) -> Result<TapView> {
+        let (_, views) = self.taps(caller, user).await?;
+        views
+            .into_iter()
+            .find(|v| v.record.id == tap_id)
+            .ok_or_else(|| Error::not_found(format!("temporary access pass `{tap_id}`")))
+    }
+
+    /// Deletes the user's pass. `tap_id` `None` deletes whichever pass they have.
+    pub async fn delete_tap(&self, caller: &Caller, user: &UserRef, tap_id: Option<Uuid>) -> Result<TapRecord> {
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let user = find_user(&mut tx, user).await?;
+        caller.actor.check_manage_passes_for(&user)?;
+        let existing = taps::for_user(&mut tx, user.id).await?;
+        let record = match (existing, tap_id) {
+            (Some(r), Some(id)) if r.id == id => r,
+            (Some(r), None) => r,
+            (_, Some(id)) => return Err(Error::not_found(format!("temporary access pass `{id}`"))),
+            (None, None) => {
+                return Err(Error::not_found(format!(
+                    "a temporary access pass for `{}`",
+                    user.user_principal_name
+                )));
+            }
+        };
+        taps::delete_for_user(&mut tx, user.id).await?;
+        let deleted = AuditRecord::new(Activity::TapDeleted, (&caller.actor).into(), now)
+            .target("User", user.id, Some(&user.user_principal_name))
+            .detail("temporaryAccessPassId", record.id)
+            .correlation(caller.correlation_id);
+        audit::insert(&mut tx, &deleted).await?;
+        tx.commit().await?;
+        inc(&self.metrics.taps_deleted);
+        Ok(record)
+    }
+
+    /// Checks `code` for the user named `user_principal_name` and, if it is right and the pass
+    /// usable, records the use (consuming a one-time pass). Atomic: the whole decision runs
+    /// under SQLite's write lock, so a one-time pass is accepted once however many requests
+    /// race. Every outcome is audited; the caller learns only success or `InvalidPass`.
+    #[instrument(skip_all)]
+    pub async fn redeem_tap(
+        &self,
+        user_principal_name: &str,
+        code: &SecretString,
+        correlation_id: Option<Uuid>,
+    ) -> Result<Redeemed> {
+        let input = SecretString::new(tap::normalise_input(code.expose()));
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let user = users::get_by_upn(&mut tx, user_principal_name).await?;
+        let stored = match &user {
+            Some(u) => taps::for_user_with_hash(&mut tx, u.id).await?,
+            None => None,
+        };
+        let (Some(user), Some(stored)) = (user, stored) else {
+            // Same work as a real check, so timing does not reveal whether the user or a pass
+            // exists.
+            let _ = self.tap_hasher.verify(Uuid::nil().as_bytes(), input.expose().as_bytes(), &[0; 32]);
+            let why = "no such user or no pass";
+            let record = AuditRecord::new(
+                Activity::TapSignInFailed,
+                Initiator { kind: "user".into(), id: None, display_name: truncate(user_principal_name) },
+                now,
+            )
+            .failed(why)
+            .correlation(correlation_id);
+            audit::insert(&mut tx, &record).await?;
+            tx.commit().await?;
+            inc(&self.metrics.tap_redemptions_rejected);
+            return Err(Error::InvalidPass);
+        };
+        let record = stored.record;
+        let policy = self.load_tap_policy(&mut tx).await?;
+        let ctx = usability_context(&mut tx, &policy, &user).await?;
+        let matches = self
+            .tap_hasher
+            .verify(record.id.as_bytes(), input.expose().as_bytes(), &stored.secret_hash);
+        let outcome = tap::redeem(&record, ctx, matches, self.settings.max_failed_attempts, now);
+        let updated = record.after(outcome, now);
+        if updated != record {
+            taps::update_usage(&mut tx, &updated).await?;
+        }
+        let initiator = Initiator {
+            kind: "user".into(),
+            id: Some(user.id.to_string()),
+            display_name: user.user_principal_name.clone(),
+        };
+        let base = |activity| {
+            AuditRecord::new(activity, initiator.clone(), now)
+                .target("User", user.id, Some(&user.user_principal_name))
+                .detail("temporaryAccessPassId", record.id)
+                .correlation(correlation_id)
+        };
+        let result = match outcome {
+            Redemption::Accepted { consumed } => {
+                audit::insert(&mut tx, &base(Activity::TapSignIn).detail("consumed", consumed)).await?;
+                Ok(Redeemed { user: user.clone(), tap_id: record.id, expires_at: record.expires_at() })
+            }
+            Redemption::Unusable(u) => {
+                let why = u.detail.map_or(u.reason.as_str(), |d| d.as_str());
+                audit::insert(&mut tx, &base(Activity::TapSignInFailed).failed(why)).await?;
+                Err(Error::InvalidPass)
+            }
+            Redemption::WrongCode { locks } => {
+                audit::insert(
+                    &mut tx,
+                    &base(Activity::TapSignInFailed)
+                        .failed("wrong pass")
+                        .detail("failedAttempts", updated.failed_attempts),
+                )
+                .await?;
+                if locks {
+                    audit::insert(&mut tx, &base(Activity::TapLocked).detail("failedAttempts", updated.failed_attempts))
+                        .await?;
+                    inc(&self.metrics.taps_locked);
+                }
+                Err(Error::InvalidPass)
+            }
+        };
+        tx.commit().await?;
+        inc(if result.is_ok() {
+            &self.metrics.tap_redemptions_accepted
+        } else {
+            &self.metrics.tap_redemptions_rejected
+        });
+        result
+    }
+
+    /// Deletes passes that expired longer ago than the retention period. Returns how many.
+    pub async fn purge_expired_taps(&self, caller: &Caller) -> Result<usize> {
+        // Housekeeping run by the server's scheduler and the CLI, both as the operator.
+        caller.actor.check_manage_policy()?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let purged = taps::purge_expired_before(&mut tx, now - self.settings.tap_retention).await?;
+        if !purged.is_empty() {
+            let record = AuditRecord::new(Activity::TapsPurged, (&caller.actor).into(), now)
+                .detail("count", purged.len())
+                .detail("retentionDays", self.settings.tap_retention.whole_days())
+                .correlation(caller.correlation_id);
+            audit::insert(&mut tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(purged.len())
+    }
+}
+
+/// Audit fields hold what an unauthenticated client typed: bound their size.
+fn truncate(s: &str) -> String {
+    s.chars().take(256).collect()
+}

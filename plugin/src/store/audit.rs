@@ -1,0 +1,75 @@
+//! The append-only `audit_log` table.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{Connection, at, ms, uuid};
+use crate::domain::audit::{AuditEntry, AuditQuery, AuditRecord, Initiator};
+use crate::{Error, Result};
+
+pub async fn insert(conn: &mut Connection, r: &AuditRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, category, activity, operation_type, success, result_reason,
+            initiator_kind, initiator_id, initiator_name, targets, correlation_id, details)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(r.id.to_string())
+    .bind(ms(r.at))
+    .bind(r.activity.category())
+    .bind(r.activity.display_name())
+    .bind(r.activity.operation_type())
+    .bind(r.success)
+    .bind(&r.result_reason)
+    .bind(&r.initiated_by.kind)
+    .bind(&r.initiated_by.id)
+    .bind(&r.initiated_by.display_name)
+    .bind(json(&r.targets)?)
+    .bind(r.correlation_id.map(|c| c.to_string()))
+    .bind(json(&r.details)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))
+}
+
+fn from_row(row: &SqliteRow) -> Result<AuditEntry> {
+    let corrupt = |e: serde_json::Error| Error::Internal(format!("corrupt audit record: {e}"));
+    let targets: String = row.try_get("targets")?;
+    let details: String = row.try_get("details")?;
+    let correlation: Option<String> = row.try_get("correlation_id")?;
+    Ok(AuditEntry {
+        seq: row.try_get("seq")?,
+        id: uuid(row.try_get("id")?)?,
+        at: at(row.try_get("at")?),
+        category: row.try_get("category")?,
+        activity: row.try_get("activity")?,
+        operation_type: row.try_get("operation_type")?,
+        success: row.try_get("success")?,
+        result_reason: row.try_get("result_reason")?,
+        initiated_by: Initiator {
+            kind: row.try_get("initiator_kind")?,
+            id: row.try_get("initiator_id")?,
+            display_name: row.try_get("initiator_name")?,
+        },
+        targets: serde_json::from_str(&targets).map_err(corrupt)?,
+        correlation_id: correlation.as_deref().map(uuid).transpose()?,
+        details: serde_json::from_str(&details).map_err(corrupt)?,
+    })
+}
+
+/// Newest first.
+pub async fn list(conn: &mut Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM audit_log WHERE 1=1");
+    if let Some(before) = q.before_seq {
+        qb.push(" AND seq < ").push_bind(before);
+    }
+    if let Some(activity) = &q.activity {
+        qb.push(" AND activity = ").push_bind(activity.clone());
+    }
+    qb.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(q.limit.max(1)));
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}

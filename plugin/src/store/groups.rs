@@ -1,0 +1,124 @@
+//! The `groups` and `group_members` tables.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Connection, at, is_unique_violation, ms, uuid};
+use crate::domain::directory::{Group, NewGroup};
+use crate::{Error, Result};
+
+fn from_row(row: &SqliteRow) -> Result<Group> {
+    Ok(Group {
+        id: uuid(row.try_get("id")?)?,
+        display_name: row.try_get("display_name")?,
+        description: row.try_get("description")?,
+        source: row.try_get("source")?,
+        anchor: row.try_get("anchor")?,
+        created_at: at(row.try_get("created_at")?),
+    })
+}
+
+pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) -> Result<Group> {
+    let group = Group {
+        id: Uuid::new_v4(),
+        display_name: new.display_name.clone(),
+        description: new.description.clone(),
+        source: new.source.clone(),
+        anchor: new.anchor.clone(),
+        created_at: now,
+    };
+    let res = sqlx::query(
+        "INSERT INTO groups (id, display_name, description, source, anchor, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(group.id.to_string())
+    .bind(&group.display_name)
+    .bind(&group.description)
+    .bind(&group.source)
+    .bind(&group.anchor)
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(_) => Ok(group),
+        Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
+            "a group with the same source anchor already exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Group>> {
+    let row = sqlx::query("SELECT * FROM groups WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Groups whose display name equals `name`, ignoring ASCII case. Names are not unique.
+pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group>> {
+    let rows = sqlx::query("SELECT * FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at")
+        .bind(name)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Groups ordered by id, after `after`, at most `limit`.
+pub async fn list(conn: &mut Connection, after: Option<Uuid>, limit: u32) -> Result<Vec<Group>> {
+    let rows = sqlx::query("SELECT * FROM groups WHERE id > ? ORDER BY id LIMIT ?")
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Adds a member; returns false if they already were one.
+pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let res = sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
+        .bind(group_id.to_string())
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
+        .bind(group_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|s| uuid(s)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{testing, users};
+    use super::*;
+    use crate::domain::directory::NewUser;
+
+    #[tokio::test]
+    async fn groups_and_members() {
+        let (store, _d) = testing::store().await;
+        let mut c = store.read().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let g = insert(&mut c, &NewGroup { display_name: "Sales".into(), ..Default::default() }.normalised().unwrap(), now)
+            .await
+            .unwrap();
+        let u = users::insert(&mut c, &NewUser { user_principal_name: "s@x.io".into(), ..Default::default() }.normalised().unwrap(), now)
+            .await
+            .unwrap();
+        assert!(add_member(&mut c, g.id, u.id).await.unwrap());
+        assert!(!add_member(&mut c, g.id, u.id).await.unwrap());
+        assert_eq!(member_ids(&mut c, g.id).await.unwrap(), vec![u.id]);
+        assert!(users::group_ids(&mut c, u.id).await.unwrap().contains(&g.id));
+        assert_eq!(find_by_name(&mut c, "sales").await.unwrap().len(), 1);
+        assert_eq!(list(&mut c, None, 10).await.unwrap().len(), 1);
+        assert!(add_member(&mut c, Uuid::new_v4(), u.id).await.is_err(), "foreign key enforced");
+    }
+}

@@ -1,0 +1,174 @@
+//! SQLite storage. Each submodule holds the SQL of one table family; its functions take a
+//! `&mut SqliteConnection` so the platform can run several inside one transaction.
+
+pub mod audit;
+pub mod groups;
+pub mod migrate;
+pub mod policies;
+pub mod taps;
+pub mod tokens;
+pub mod users;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StorageError;
+use crate::{Error, Result};
+
+pub use sqlx::SqliteConnection as Connection;
+pub type WriteTx = Transaction<'static, Sqlite>;
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on every commit: a committed write survives power loss.
+    Full,
+    /// fsync at checkpoints only: a committed write survives a crash of tapbridge, not
+    /// necessarily a power loss.
+    Normal,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(Durability::Full),
+            "normal" => Ok(Durability::Normal),
+            _ => Err(format!("expected `full` or `normal`, got `{s}`")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub path: PathBuf,
+    pub max_connections: u32,
+    pub busy_timeout: Duration,
+    pub durability: Durability,
+}
+
+impl DatabaseSettings {
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        DatabaseSettings {
+            path: path.into(),
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+            durability: Durability::Full,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub async fn open(settings: &DatabaseSettings) -> Result<Store> {
+        let store = Self::open_without_migrating(settings).await?;
+        migrate::run(&store.pool).await?;
+        Ok(store)
+    }
+
+    pub async fn open_without_migrating(settings: &DatabaseSettings) -> Result<Store> {
+        let options = SqliteConnectOptions::new()
+            .filename(&settings.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match settings.durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(settings.busy_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(1)
+            .connect_with(options)
+            .await?;
+        Ok(Store { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so
+    /// read-then-write sequences such as a redemption are serialised instead of failing with
+    /// a lock upgrade error.
+    pub async fn write(&self) -> Result<WriteTx> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Storage(StorageError(Box::new(e)))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for Error {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Error::Storage(StorageError(Box::new(e)))
+    }
+}
+
+/// True when `e` is a UNIQUE constraint violation: the caller turns it into a 409.
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+}
+
+pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub(crate) fn opt_ms(t: Option<OffsetDateTime>) -> Option<i64> {
+    t.map(ms)
+}
+
+pub(crate) fn at(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn opt_at(ms: Option<i64>) -> Option<OffsetDateTime> {
+    ms.map(at)
+}
+
+pub(crate) fn uuid(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|_| Error::Internal(format!("corrupt id in database: {text:?}")))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A fresh, migrated database in a temporary directory that lives as long as the guard.
+    pub async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = DatabaseSettings::at(dir.path().join("test.db"));
+        settings.durability = Durability::Normal;
+        (Store::open(&settings).await.expect("open store"), dir)
+    }
+}

@@ -1,0 +1,142 @@
+//! The `temporary_access_passes` table. One row per user at most; the pass itself is never
+//! here, only its keyed hash.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Connection, at, ms, opt_at, opt_ms, uuid};
+use crate::Result;
+use crate::domain::tap::TapRecord;
+
+/// A pass with its stored hash, for verification only.
+pub struct StoredTap {
+    pub record: TapRecord,
+    pub secret_hash: Vec<u8>,
+}
+
+fn from_row(row: &SqliteRow) -> Result<TapRecord> {
+    Ok(TapRecord {
+        id: uuid(row.try_get("id")?)?,
+        user_id: uuid(row.try_get("user_id")?)?,
+        created_at: at(row.try_get("created_at")?),
+        start_date_time: opt_at(row.try_get("start_date_time")?),
+        lifetime_in_minutes: row.try_get::<i64, _>("lifetime_in_minutes")?.clamp(0, u32::MAX.into()) as u32,
+        is_usable_once: row.try_get("is_usable_once")?,
+        first_used_at: opt_at(row.try_get("first_used_at")?),
+        use_count: row.try_get::<i64, _>("use_count")?.clamp(0, u32::MAX.into()) as u32,
+        failed_attempts: row.try_get::<i64, _>("failed_attempts")?.clamp(0, u32::MAX.into()) as u32,
+        locked_at: opt_at(row.try_get("locked_at")?),
+    })
+}
+
+/// Stores a new pass for its user. The caller has removed any previous one in the same
+/// transaction; the UNIQUE(user_id) constraint guards the one-pass-per-user rule regardless.
+pub async fn insert(conn: &mut Connection, record: &TapRecord, secret_hash: &[u8]) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO temporary_access_passes (id, user_id, secret_hash, created_at, start_date_time,
+            lifetime_in_minutes, expires_at, is_usable_once, first_used_at, use_count, failed_attempts, locked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(record.id.to_string())
+    .bind(record.user_id.to_string())
+    .bind(secret_hash)
+    .bind(ms(record.created_at))
+    .bind(opt_ms(record.start_date_time))
+    .bind(i64::from(record.lifetime_in_minutes))
+    .bind(ms(record.expires_at()))
+    .bind(record.is_usable_once)
+    .bind(opt_ms(record.first_used_at))
+    .bind(i64::from(record.use_count))
+    .bind(i64::from(record.failed_attempts))
+    .bind(opt_ms(record.locked_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
+    let row = sqlx::query("SELECT * FROM temporary_access_passes WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn for_user_with_hash(conn: &mut Connection, user_id: Uuid) -> Result<Option<StoredTap>> {
+    let row = sqlx::query("SELECT * FROM temporary_access_passes WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        None => Ok(None),
+        Some(row) => Ok(Some(StoredTap {
+            record: from_row(&row)?,
+            secret_hash: row.try_get("secret_hash")?,
+        })),
+    }
+}
+
+/// Writes back the counters a redemption changes.
+pub async fn update_usage(conn: &mut Connection, record: &TapRecord) -> Result<()> {
+    sqlx::query(
+        "UPDATE temporary_access_passes
+         SET first_used_at = ?, use_count = ?, failed_attempts = ?, locked_at = ?
+         WHERE id = ?",
+    )
+    .bind(opt_ms(record.first_used_at))
+    .bind(i64::from(record.use_count))
+    .bind(i64::from(record.failed_attempts))
+    .bind(opt_ms(record.locked_at))
+    .bind(record.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a user's pass; returns it if there was one.
+pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
+    let row = sqlx::query("DELETE FROM temporary_access_passes WHERE user_id = ? RETURNING *")
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Deletes passes that expired before `cutoff`; returns them (id, user id).
+pub async fn purge_expired_before(conn: &mut Connection, cutoff: OffsetDateTime) -> Result<Vec<(Uuid, Uuid)>> {
+    let rows = sqlx::query("DELETE FROM temporary_access_passes WHERE expires_at < ? RETURNING id, user_id")
+        .bind(ms(cutoff))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((uuid(r.try_get("id")?)?, uuid(r.try_get("user_id")?)?)))
+        .collect()
+}
+
+/// All passes with their user's principal name, newest first.
+pub async fn list_all(conn: &mut Connection, limit: u32) -> Result<Vec<(TapRecord, String)>> {
+    let rows = sqlx::query(
+        "SELECT t.*, u.user_principal_name FROM temporary_access_passes t
+         JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC LIMIT ?",
+    )
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((from_row(r)?, r.try_get("user_principal_name")?)))
+        .collect()
+}
+
+/// (passes not yet expired, passes in total) at `now`.
+pub async fn counts(conn: &mut Connection, now: OffsetDateTime) -> Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT coalesce(sum(expires_at > ? AND locked_at IS NULL AND NOT (is_usable_once AND first_used_at IS NOT NULL)), 0) AS live,
+                count(*) AS total FROM temporary_access_passes",
+    )
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((row.try_get("live")?, row.try_get("total")?))
+}

@@ -1,0 +1,229 @@
+//! The `users` and `user_roles` tables.
+
+use std::collections::HashSet;
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Connection, at, is_unique_violation, ms, opt_at, opt_ms, uuid};
+use crate::domain::directory::{NewUser, User, UserCondition, UserField, UserQuery, UserRef, upn_key};
+use crate::domain::role::Roles;
+use crate::{Error, Result};
+
+const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
+    u.other_mails, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
+    u.created_at, u.updated_at, \
+    (SELECT group_concat(r.role) FROM user_roles r WHERE r.user_id = u.id) AS roles";
+
+fn from_row(row: &SqliteRow) -> Result<User> {
+    let other_mails: String = row.try_get("other_mails")?;
+    let roles: Option<String> = row.try_get("roles")?;
+    let manager: Option<String> = row.try_get("manager_id")?;
+    Ok(User {
+        id: uuid(row.try_get("id")?)?,
+        user_principal_name: row.try_get("user_principal_name")?,
+        display_name: row.try_get("display_name")?,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        mail: row.try_get("mail")?,
+        other_mails: serde_json::from_str(&other_mails)
+            .map_err(|e| Error::Internal(format!("corrupt other_mails: {e}")))?,
+        account_enabled: row.try_get("account_enabled")?,
+        source: row.try_get("source")?,
+        anchor: row.try_get("anchor")?,
+        manager_id: manager.as_deref().map(uuid).transpose()?,
+        employee_hire_date: opt_at(row.try_get("employee_hire_date")?),
+        roles: Roles::from_csv(roles.as_deref().unwrap_or("")).map_err(Error::Internal)?,
+        created_at: at(row.try_get("created_at")?),
+        updated_at: at(row.try_get("updated_at")?),
+    })
+}
+
+/// Inserts a user. A taken user principal name (any case) or anchor is a `Conflict`.
+pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -> Result<User> {
+    let id = Uuid::new_v4();
+    let other_mails = serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
+            other_mails, account_enabled, source, anchor, manager_id, employee_hire_date, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id.to_string())
+    .bind(&new.user_principal_name)
+    .bind(upn_key(&new.user_principal_name))
+    .bind(&new.display_name)
+    .bind(&new.given_name)
+    .bind(&new.surname)
+    .bind(&new.mail)
+    .bind(other_mails)
+    .bind(new.account_enabled)
+    .bind(&new.source)
+    .bind(&new.anchor)
+    .bind(new.manager_id.map(|m| m.to_string()))
+    .bind(opt_ms(new.employee_hire_date))
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Conflict(format!(
+                "a user with userPrincipalName `{}` or the same source anchor already exists",
+                new.user_principal_name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    set_roles(conn, id, &new.roles).await?;
+    get(conn, id).await?.ok_or_else(|| Error::Internal("inserted user vanished".into()))
+}
+
+pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {
+    sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for role in roles.iter() {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
+            .bind(user_id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<User>> {
+    let sql = select_where("WHERE u.id = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn get_by_upn(conn: &mut Connection, upn: &str) -> Result<Option<User>> {
+    let sql = select_where("WHERE u.upn_key = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(upn_key(upn))
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find(conn: &mut Connection, user: &UserRef) -> Result<Option<User>> {
+    match user {
+        UserRef::Id(id) => get(conn, *id).await,
+        UserRef::Upn(upn) => get_by_upn(conn, upn).await,
+    }
+}
+
+fn select_where(clause: &str) -> String {
+    format!("SELECT {COLUMNS} FROM users u {clause}")
+}
+
+/// Users matching every condition, ordered by user principal name (case-insensitive).
+pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE 1=1"));
+    for cond in &query.conditions {
+        let (field, value, prefix) = match cond {
+            UserCondition::Equals(f, v) => (*f, v, false),
+            UserCondition::StartsWith(f, v) => (*f, v, true),
+        };
+        let column = match field {
+            UserField::Id => "u.id",
+            UserField::UserPrincipalName => "u.upn_key",
+            UserField::DisplayName => "lower(u.display_name)",
+            UserField::Mail => "lower(u.mail)",
+            UserField::AccountEnabled => "u.account_enabled",
+        };
+        qb.push(" AND ").push(column);
+        if field == UserField::AccountEnabled {
+            qb.push(" = ").push_bind(value == "true");
+            continue;
+        }
+        let value = value.to_lowercase();
+        if prefix {
+            // Prefix match on an index-friendly range instead of LIKE, whose wildcards the
+            // value would have to escape.
+            qb.push(" >= ").push_bind(value.clone());
+            qb.push(" AND ").push(column).push(" < ").push_bind(format!("{value}\u{10FFFF}"));
+        } else {
+            qb.push(" = ").push_bind(value);
+        }
+    }
+    if let Some(after) = &query.after {
+        qb.push(" AND u.upn_key > ").push_bind(after.clone());
+    }
+    qb.push(" ORDER BY u.upn_key LIMIT ").push_bind(i64::from(query.limit.max(1)));
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The groups `user_id` belongs to directly.
+pub async fn group_ids(conn: &mut Connection, user_id: Uuid) -> Result<HashSet<Uuid>> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|s| uuid(s)).collect()
+}
+
+pub async fn count(conn: &mut Connection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut *conn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use crate::domain::role::Role;
+
+    fn new(upn: &str) -> NewUser {
+        NewUser { user_principal_name: upn.into(), account_enabled: true, ..Default::default() }
+            .normalised()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn insert_get_and_case_insensitive_uniqueness() {
+        let (store, _d) = testing::store().await;
+        let mut c = store.read().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut ada = new("Ada@Example.com");
+        ada.other_mails = vec!["ada@home.example".into()];
+        ada.roles = Roles::new([Role::Reader, Role::UserAdministrator]);
+        let u = insert(&mut c, &ada, now).await.unwrap();
+        assert_eq!(u.user_principal_name, "Ada@Example.com");
+        assert_eq!(u.other_mails, vec!["ada@home.example"]);
+        assert!(u.roles.contains(Role::Reader) && u.is_admin());
+        assert_eq!(get_by_upn(&mut c, "ada@EXAMPLE.com").await.unwrap().unwrap().id, u.id);
+        assert!(matches!(insert(&mut c, &new("ADA@example.COM"), now).await, Err(Error::Conflict(_))));
+        assert!(get(&mut c, Uuid::new_v4()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn list_filters_and_pages() {
+        let (store, _d) = testing::store().await;
+        let mut c = store.read().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        for upn in ["b@x.io", "a@x.io", "c@y.io", "a%_@x.io"] {
+            insert(&mut c, &new(upn), now).await.unwrap();
+        }
+        let q = |conditions, after: Option<&str>, limit| UserQuery {
+            conditions,
+            after: after.map(str::to_owned),
+            limit,
+        };
+        let upns = |users: Vec<User>| users.into_iter().map(|u| u.user_principal_name).collect::<Vec<_>>();
+        assert_eq!(upns(list(&mut c, &q(vec![], None, 10)).await.unwrap()), ["a%_@x.io", "a@x.io", "b@x.io", "c@y.io"]);
+        assert_eq!(upns(list(&mut c, &q(vec![], Some("a@x.io"), 1)).await.unwrap()), ["b@x.io"]);
+        let eq = vec![UserCondition::Equals(UserField::UserPrincipalName, "B@X.IO".into())];
+        assert_eq!(upns(list(&mut c, &q(eq, None, 10)).await.unwrap()), ["b@x.io"]);
+        let sw = vec![UserCondition::StartsWith(UserField::UserPrincipalName, "a%".into())];
+        assert_eq!(upns(list(&mut c, &q(sw, None, 10)).await.unwrap()), ["a%_@x.io"]);
+    }
+}
