@@ -1,1 +1,43 @@
-fn main() {}
+//! The `tapbridge` binary: parses the command line and configuration, sets up logging, and
+//! hands over to a command.
+
+mod cli;
+mod commands;
+mod config;
+mod runtime;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("tapbridge: {e}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log, matches!(cli.command, cli::Command::Serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tapbridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tapbridge: {e:#}");
+            commands::exit_code(&e)
+        }
+    }
+}

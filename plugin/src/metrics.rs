@@ -43,8 +43,10 @@ impl Metrics {
                 inc(&self.http_latency_buckets[i]);
             }
         }
-        self.http_latency_sum_us
-            .fetch_add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+        self.http_latency_sum_us.fetch_add(
+            elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
+            Ordering::Relaxed,
+        );
         inc(&self.http_latency_count);
     }
 
@@ -53,10 +55,21 @@ impl Metrics {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
-        counter("tapbridge_taps_issued_total", "Temporary Access Passes issued.", get(&self.taps_issued));
-        counter("tapbridge_taps_deleted_total", "Temporary Access Passes deleted or replaced.", get(&self.taps_deleted));
+        counter(
+            "tapbridge_taps_issued_total",
+            "Temporary Access Passes issued.",
+            get(&self.taps_issued),
+        );
+        counter(
+            "tapbridge_taps_deleted_total",
+            "Temporary Access Passes deleted or replaced.",
+            get(&self.taps_deleted),
+        );
         counter(
             "tapbridge_tap_redemptions_accepted_total",
             "Temporary Access Pass sign-ins that succeeded.",
@@ -67,19 +80,37 @@ impl Metrics {
             "Temporary Access Pass sign-ins that failed.",
             get(&self.tap_redemptions_rejected),
         );
-        counter("tapbridge_taps_locked_total", "Passes locked after repeated failures.", get(&self.taps_locked));
+        counter(
+            "tapbridge_taps_locked_total",
+            "Passes locked after repeated failures.",
+            get(&self.taps_locked),
+        );
         counter(
             "tapbridge_api_auth_failures_total",
             "Admin API requests with a missing or invalid token.",
             get(&self.api_auth_failures),
         );
-        let _ = writeln!(out, "# HELP tapbridge_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(
+            out,
+            "# HELP tapbridge_http_responses_total HTTP responses by status class."
+        );
         let _ = writeln!(out, "# TYPE tapbridge_http_responses_total counter");
         for (i, c) in self.http_responses.iter().enumerate() {
-            let _ = writeln!(out, "tapbridge_http_responses_total{{class=\"{}xx\"}} {}", i + 1, get(c));
+            let _ = writeln!(
+                out,
+                "tapbridge_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                get(c)
+            );
         }
-        let _ = writeln!(out, "# HELP tapbridge_http_request_duration_seconds HTTP request latency.");
-        let _ = writeln!(out, "# TYPE tapbridge_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP tapbridge_http_request_duration_seconds HTTP request latency."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE tapbridge_http_request_duration_seconds histogram"
+        );
         for (bound, c) in LATENCY_BUCKETS_MS.iter().zip(&self.http_latency_buckets) {
             let _ = writeln!(
                 out,
@@ -89,7 +120,10 @@ impl Metrics {
             );
         }
         let count = get(&self.http_latency_count);
-        let _ = writeln!(out, "tapbridge_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "tapbridge_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             out,
             "tapbridge_http_request_duration_seconds_sum {}",
@@ -97,12 +131,31 @@ impl Metrics {
         );
         let _ = writeln!(out, "tapbridge_http_request_duration_seconds_count {count}");
         let mut gauge = |name: &str, help: &str, value: i64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
         };
-        gauge("tapbridge_users", "Users in the directory store.", gauges.users);
-        gauge("tapbridge_taps_usable", "Passes neither expired, used up nor locked.", gauges.taps_usable);
-        gauge("tapbridge_taps_stored", "Passes stored, usable or not.", gauges.taps_stored);
-        gauge("tapbridge_api_tokens", "API tokens not revoked.", gauges.api_tokens);
+        gauge(
+            "tapbridge_users",
+            "Users in the directory store.",
+            gauges.users,
+        );
+        gauge(
+            "tapbridge_taps_usable",
+            "Passes neither expired, used up nor locked.",
+            gauges.taps_usable,
+        );
+        gauge(
+            "tapbridge_taps_stored",
+            "Passes stored, usable or not.",
+            gauges.taps_stored,
+        );
+        gauge(
+            "tapbridge_api_tokens",
+            "API tokens not revoked.",
+            gauges.api_tokens,
+        );
         out
     }
 }
@@ -117,7 +170,10 @@ mod tests {
         m.observe_http(200, std::time::Duration::from_millis(3));
         m.observe_http(404, std::time::Duration::from_millis(30));
         inc(&m.taps_issued);
-        let text = m.render(Gauges { users: 7, ..Default::default() });
+        let text = m.render(Gauges {
+            users: 7,
+            ..Default::default()
+        });
         assert!(text.contains("tapbridge_taps_issued_total 1"));
         assert!(text.contains("tapbridge_http_responses_total{class=\"2xx\"} 1"));
         assert!(text.contains("tapbridge_http_responses_total{class=\"4xx\"} 1"));

@@ -202,14 +202,18 @@ mod tests {
     #[test]
     fn purposes_get_distinct_keys() {
         let secret = ServerSecret::from_bytes(vec![7; 32]).unwrap();
-        let a = secret.hasher(Purpose::TemporaryAccessPass).hash(b"id", b"x");
+        let a = secret
+            .hasher(Purpose::TemporaryAccessPass)
+            .hash(b"id", b"x");
         let b = secret.hasher(Purpose::ApiToken).hash(b"id", b"x");
         assert_ne!(a, b);
     }
 
     #[test]
     fn verify_accepts_only_the_same_secret_and_salt() {
-        let h = ServerSecret::from_bytes(vec![1; 40]).unwrap().hasher(Purpose::Session);
+        let h = ServerSecret::from_bytes(vec![1; 40])
+            .unwrap()
+            .hasher(Purpose::Session);
         let stored = h.hash(b"salt", b"secret");
         assert!(h.verify(b"salt", b"secret", &stored));
         assert!(!h.verify(b"salt", b"secreT", &stored));

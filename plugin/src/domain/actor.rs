@@ -14,7 +14,10 @@ pub enum Principal {
     /// Someone at the server's console with access to its database (the CLI).
     Operator,
     /// A signed-in user of the web pages.
-    User { id: Uuid, user_principal_name: String },
+    User {
+        id: Uuid,
+        user_principal_name: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,14 +29,20 @@ pub struct Actor {
 impl Actor {
     /// The CLI: whoever can run it can read the database and the server secret anyway.
     pub fn operator() -> Self {
-        Actor { principal: Principal::Operator, roles: Roles::all() }
+        Actor {
+            principal: Principal::Operator,
+            roles: Roles::all(),
+        }
     }
 
     pub fn display_name(&self) -> String {
         match &self.principal {
             Principal::ApiToken { name, .. } => format!("token:{name}"),
             Principal::Operator => "operator".into(),
-            Principal::User { user_principal_name, .. } => user_principal_name.clone(),
+            Principal::User {
+                user_principal_name,
+                ..
+            } => user_principal_name.clone(),
         }
     }
 
@@ -44,7 +53,9 @@ impl Actor {
     /// Reading users, groups, methods (never pass values), policies and the audit log: any role.
     pub fn check_read(&self) -> Result<()> {
         if self.roles.is_empty() {
-            return Err(Error::forbidden("this operation requires an administrative role"));
+            return Err(Error::forbidden(
+                "this operation requires an administrative role",
+            ));
         }
         Ok(())
     }
@@ -63,7 +74,9 @@ impl Actor {
         if self.has_any(&[Role::UserAdministrator]) {
             Ok(())
         } else {
-            Err(Error::forbidden("creating users and groups requires the User Administrator role"))
+            Err(Error::forbidden(
+                "creating users and groups requires the User Administrator role",
+            ))
         }
     }
 
@@ -106,7 +119,10 @@ mod tests {
 
     fn actor(roles: &[Role]) -> Actor {
         Actor {
-            principal: Principal::ApiToken { id: Uuid::nil(), name: "t".into() },
+            principal: Principal::ApiToken {
+                id: Uuid::nil(),
+                name: "t".into(),
+            },
             roles: Roles::new(roles.iter().copied()),
         }
     }
@@ -141,18 +157,51 @@ mod tests {
             // roles, read, policy, directory, passes(plain), passes(admin)
             (&[], false, false, false, false, false),
             (&[Reader], true, false, false, false, false),
-            (&[AuthenticationAdministrator], true, false, false, true, false),
-            (&[PrivilegedAuthenticationAdministrator], true, false, false, true, true),
-            (&[AuthenticationPolicyAdministrator], true, true, false, false, false),
+            (
+                &[AuthenticationAdministrator],
+                true,
+                false,
+                false,
+                true,
+                false,
+            ),
+            (
+                &[PrivilegedAuthenticationAdministrator],
+                true,
+                false,
+                false,
+                true,
+                true,
+            ),
+            (
+                &[AuthenticationPolicyAdministrator],
+                true,
+                true,
+                false,
+                false,
+                false,
+            ),
             (&[UserAdministrator], true, false, true, false, false),
         ];
         for (roles, read, policy, dir, plain_ok, admin_ok) in table {
             let a = actor(roles);
             assert_eq!(a.check_read().is_ok(), read, "{roles:?} read");
             assert_eq!(a.check_manage_policy().is_ok(), policy, "{roles:?} policy");
-            assert_eq!(a.check_manage_directory().is_ok(), dir, "{roles:?} directory");
-            assert_eq!(a.check_manage_passes_for(&plain).is_ok(), plain_ok, "{roles:?} plain");
-            assert_eq!(a.check_manage_passes_for(&admin).is_ok(), admin_ok, "{roles:?} admin");
+            assert_eq!(
+                a.check_manage_directory().is_ok(),
+                dir,
+                "{roles:?} directory"
+            );
+            assert_eq!(
+                a.check_manage_passes_for(&plain).is_ok(),
+                plain_ok,
+                "{roles:?} plain"
+            );
+            assert_eq!(
+                a.check_manage_passes_for(&admin).is_ok(),
+                admin_ok,
+                "{roles:?} admin"
+            );
         }
         assert!(Actor::operator().check_manage_passes_for(&admin).is_ok());
     }

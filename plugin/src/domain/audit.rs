@@ -45,7 +45,9 @@ impl Activity {
             Activity::PolicyUpdated => "Policy",
             Activity::TokenCreated | Activity::TokenRevoked => "ApplicationManagement",
             Activity::GroupAdded | Activity::GroupMemberAdded => "GroupManagement",
-            Activity::TapSignIn | Activity::TapSignInFailed | Activity::TapLocked => "Authentication",
+            Activity::TapSignIn | Activity::TapSignInFailed | Activity::TapLocked => {
+                "Authentication"
+            }
             _ => "UserManagement",
         }
     }
@@ -87,7 +89,11 @@ impl From<&Actor> for Initiator {
                 id: Some(id.to_string()),
                 display_name: name.clone(),
             },
-            Principal::Operator => Initiator { kind: "operator".into(), id: None, display_name },
+            Principal::Operator => Initiator {
+                kind: "operator".into(),
+                id: None,
+                display_name,
+            },
             Principal::User { id, .. } => Initiator {
                 kind: "user".into(),
                 id: Some(id.to_string()),

@@ -59,7 +59,12 @@ impl NewUser {
     pub fn normalised(mut self) -> Result<Self> {
         self.user_principal_name = self.user_principal_name.trim().to_owned();
         validate_upn(&self.user_principal_name)?;
-        for field in [&mut self.display_name, &mut self.given_name, &mut self.surname, &mut self.mail] {
+        for field in [
+            &mut self.display_name,
+            &mut self.given_name,
+            &mut self.surname,
+            &mut self.mail,
+        ] {
             trim_optional(field);
         }
         check_len("displayName", self.display_name.as_deref(), 256)?;
@@ -98,9 +103,9 @@ fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<()> {
         Some(v) if v.chars().count() > max => Err(Error::invalid(format!(
             "{name} is longer than {max} characters"
         ))),
-        Some(v) if v.chars().any(char::is_control) => {
-            Err(Error::invalid(format!("{name} contains control characters")))
-        }
+        Some(v) if v.chars().any(char::is_control) => Err(Error::invalid(format!(
+            "{name} contains control characters"
+        ))),
         _ => Ok(()),
     }
 }
@@ -108,7 +113,11 @@ fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<()> {
 /// A user principal name is `local@domain`, as in Entra: no spaces or control characters, at
 /// most 113 characters before the `@` and 256 in all.
 pub fn validate_upn(upn: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::invalid(format!("userPrincipalName `{upn}` is invalid: {why}")));
+    let bad = |why: &str| {
+        Err(Error::invalid(format!(
+            "userPrincipalName `{upn}` is invalid: {why}"
+        )))
+    };
     if upn.is_empty() {
         return Err(Error::invalid("userPrincipalName is required"));
     }
@@ -135,12 +144,16 @@ pub fn validate_upn(upn: &str) -> Result<()> {
 
 fn validate_mail(name: &str, mail: &str) -> Result<()> {
     let ok = mail.chars().count() <= 254
-        && !mail.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !mail.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
         && matches!(mail.rsplit_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(format!("{name} `{mail}` is not a valid e-mail address")))
+        Err(Error::invalid(format!(
+            "{name} `{mail}` is not a valid e-mail address"
+        )))
     }
 }
 
@@ -248,7 +261,17 @@ mod tests {
         for ok in ["a@b", "first.last@contoso.com", "zoë@exämple.org"] {
             assert!(validate_upn(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "nobody", "@x.com", "a@", "a b@c.com", "a@b@c", "a@.com", "a@b..com", "a\u{7}@b.c"] {
+        for bad in [
+            "",
+            "nobody",
+            "@x.com",
+            "a@",
+            "a b@c.com",
+            "a@b@c",
+            "a@.com",
+            "a@b..com",
+            "a\u{7}@b.c",
+        ] {
             assert!(validate_upn(bad).is_err(), "{bad}");
         }
         assert!(validate_upn(&format!("{}@x.com", "a".repeat(114))).is_err());
@@ -283,7 +306,10 @@ mod tests {
     fn user_refs() {
         let id = Uuid::new_v4();
         assert_eq!(UserRef::parse(&id.to_string()).unwrap(), UserRef::Id(id));
-        assert_eq!(UserRef::parse("a@b.c").unwrap(), UserRef::Upn("a@b.c".into()));
+        assert_eq!(
+            UserRef::parse("a@b.c").unwrap(),
+            UserRef::Upn("a@b.c".into())
+        );
         assert!(UserRef::parse("nope").is_err());
     }
 }

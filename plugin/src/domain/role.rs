@@ -32,7 +32,9 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::AuthenticationAdministrator => "authentication-administrator",
-            Role::PrivilegedAuthenticationAdministrator => "privileged-authentication-administrator",
+            Role::PrivilegedAuthenticationAdministrator => {
+                "privileged-authentication-administrator"
+            }
             Role::AuthenticationPolicyAdministrator => "authentication-policy-administrator",
             Role::UserAdministrator => "user-administrator",
             Role::Reader => "reader",
@@ -43,7 +45,9 @@ impl Role {
     pub fn display_name(self) -> &'static str {
         match self {
             Role::AuthenticationAdministrator => "Authentication Administrator",
-            Role::PrivilegedAuthenticationAdministrator => "Privileged Authentication Administrator",
+            Role::PrivilegedAuthenticationAdministrator => {
+                "Privileged Authentication Administrator"
+            }
             Role::AuthenticationPolicyAdministrator => "Authentication Policy Administrator",
             Role::UserAdministrator => "User Administrator",
             Role::Reader => "Reader",
@@ -64,10 +68,16 @@ impl FromStr for Role {
         let wanted = s.trim();
         Role::ALL
             .into_iter()
-            .find(|r| r.as_str().eq_ignore_ascii_case(wanted) || r.display_name().eq_ignore_ascii_case(wanted))
+            .find(|r| {
+                r.as_str().eq_ignore_ascii_case(wanted)
+                    || r.display_name().eq_ignore_ascii_case(wanted)
+            })
             .ok_or_else(|| {
                 let names: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
-                format!("unknown role `{wanted}`; expected one of: {}", names.join(", "))
+                format!(
+                    "unknown role `{wanted}`; expected one of: {}",
+                    names.join(", ")
+                )
             })
     }
 }
@@ -121,10 +131,17 @@ mod tests {
         let roles = Roles::all();
         assert_eq!(Roles::from_csv(&roles.to_csv()).unwrap(), roles);
         assert_eq!(
-            "Privileged Authentication Administrator".parse::<Role>().unwrap(),
+            "Privileged Authentication Administrator"
+                .parse::<Role>()
+                .unwrap(),
             Role::PrivilegedAuthenticationAdministrator
         );
-        assert!("root".parse::<Role>().unwrap_err().contains("expected one of"));
+        assert!(
+            "root"
+                .parse::<Role>()
+                .unwrap_err()
+                .contains("expected one of")
+        );
         assert!(Roles::from_csv("").unwrap().is_empty());
     }
 }

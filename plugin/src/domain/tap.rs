@@ -175,7 +175,9 @@ pub fn redeem(
         return Redemption::Unusable(usability);
     }
     if code_matches {
-        Redemption::Accepted { consumed: record.is_usable_once }
+        Redemption::Accepted {
+            consumed: record.is_usable_once,
+        }
     } else {
         Redemption::WrongCode {
             locks: record.failed_attempts.saturating_add(1) >= max_failed_attempts,
@@ -210,7 +212,11 @@ mod tests {
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-11-27 09:00 UTC);
-    const OK: Context = Context { policy_enabled: true, user_targeted: true, account_enabled: true };
+    const OK: Context = Context {
+        policy_enabled: true,
+        user_targeted: true,
+        account_enabled: true,
+    };
 
     fn pass() -> TapRecord {
         TapRecord {
@@ -253,25 +259,134 @@ mod tests {
         use UsabilityDetail as D;
         use UsabilityReason as R;
         let m = Duration::minutes;
-        let used = TapRecord { is_usable_once: true, first_used_at: Some(T0), use_count: 1, ..pass() };
-        let multi_used = TapRecord { first_used_at: Some(T0), use_count: 3, ..pass() };
-        let future = TapRecord { start_date_time: Some(T0 + m(120)), ..pass() };
-        let locked = TapRecord { failed_attempts: 10, locked_at: Some(T0), ..pass() };
+        let used = TapRecord {
+            is_usable_once: true,
+            first_used_at: Some(T0),
+            use_count: 1,
+            ..pass()
+        };
+        let multi_used = TapRecord {
+            first_used_at: Some(T0),
+            use_count: 3,
+            ..pass()
+        };
+        let future = TapRecord {
+            start_date_time: Some(T0 + m(120)),
+            ..pass()
+        };
+        let locked = TapRecord {
+            failed_attempts: 10,
+            locked_at: Some(T0),
+            ..pass()
+        };
         let cases: Vec<(&str, TapRecord, Context, OffsetDateTime, R, Option<D>)> = vec![
             ("fresh", pass(), OK, T0, R::EnabledByPolicy, None),
-            ("last minute", pass(), OK, T0 + m(59), R::EnabledByPolicy, None),
+            (
+                "last minute",
+                pass(),
+                OK,
+                T0 + m(59),
+                R::EnabledByPolicy,
+                None,
+            ),
             ("at expiry", pass(), OK, T0 + m(60), R::Expired, None),
-            ("one-time used", used.clone(), OK, T0 + m(1), R::OneTimeUsed, None),
-            ("used and expired", used, OK, T0 + m(90), R::OneTimeUsed, None),
-            ("multi-use still usable", multi_used, OK, T0 + m(30), R::EnabledByPolicy, None),
-            ("before start", future.clone(), OK, T0 + m(119), R::NotYetValid, None),
-            ("at start", future.clone(), OK, T0 + m(120), R::EnabledByPolicy, None),
-            ("lifetime counts from start", future, OK, T0 + m(180), R::Expired, None),
-            ("locked", locked.clone(), OK, T0 + m(1), R::DisabledByPolicy, Some(D::LockedOut)),
-            ("locked then expired", locked, OK, T0 + m(61), R::Expired, None),
-            ("policy off", pass(), Context { policy_enabled: false, ..OK }, T0, R::DisabledByPolicy, Some(D::PolicyDisabled)),
-            ("not targeted", pass(), Context { user_targeted: false, ..OK }, T0, R::DisabledByPolicy, Some(D::NotTargeted)),
-            ("account disabled", pass(), Context { account_enabled: false, ..OK }, T0, R::DisabledByPolicy, Some(D::AccountDisabled)),
+            (
+                "one-time used",
+                used.clone(),
+                OK,
+                T0 + m(1),
+                R::OneTimeUsed,
+                None,
+            ),
+            (
+                "used and expired",
+                used,
+                OK,
+                T0 + m(90),
+                R::OneTimeUsed,
+                None,
+            ),
+            (
+                "multi-use still usable",
+                multi_used,
+                OK,
+                T0 + m(30),
+                R::EnabledByPolicy,
+                None,
+            ),
+            (
+                "before start",
+                future.clone(),
+                OK,
+                T0 + m(119),
+                R::NotYetValid,
+                None,
+            ),
+            (
+                "at start",
+                future.clone(),
+                OK,
+                T0 + m(120),
+                R::EnabledByPolicy,
+                None,
+            ),
+            (
+                "lifetime counts from start",
+                future,
+                OK,
+                T0 + m(180),
+                R::Expired,
+                None,
+            ),
+            (
+                "locked",
+                locked.clone(),
+                OK,
+                T0 + m(1),
+                R::DisabledByPolicy,
+                Some(D::LockedOut),
+            ),
+            (
+                "locked then expired",
+                locked,
+                OK,
+                T0 + m(61),
+                R::Expired,
+                None,
+            ),
+            (
+                "policy off",
+                pass(),
+                Context {
+                    policy_enabled: false,
+                    ..OK
+                },
+                T0,
+                R::DisabledByPolicy,
+                Some(D::PolicyDisabled),
+            ),
+            (
+                "not targeted",
+                pass(),
+                Context {
+                    user_targeted: false,
+                    ..OK
+                },
+                T0,
+                R::DisabledByPolicy,
+                Some(D::NotTargeted),
+            ),
+            (
+                "account disabled",
+                pass(),
+                Context {
+                    account_enabled: false,
+                    ..OK
+                },
+                T0,
+                R::DisabledByPolicy,
+                Some(D::AccountDisabled),
+            ),
         ];
         for (name, record, ctx, now, reason, detail) in cases {
             let u = record.usability(ctx, now);
@@ -282,18 +397,27 @@ mod tests {
 
     #[test]
     fn redemption_state_machine() {
-        let once = TapRecord { is_usable_once: true, ..pass() };
+        let once = TapRecord {
+            is_usable_once: true,
+            ..pass()
+        };
         let r = redeem(&once, OK, true, 10, T0);
         assert_eq!(r, Redemption::Accepted { consumed: true });
         let spent = once.after(r, T0);
         assert_eq!((spent.use_count, spent.first_used_at), (1, Some(T0)));
-        assert!(matches!(redeem(&spent, OK, true, 10, T0), Redemption::Unusable(u) if u.reason == UsabilityReason::OneTimeUsed));
+        assert!(
+            matches!(redeem(&spent, OK, true, 10, T0), Redemption::Unusable(u) if u.reason == UsabilityReason::OneTimeUsed)
+        );
 
         let multi = pass();
-        let after_two = multi
-            .after(redeem(&multi, OK, true, 10, T0), T0)
-            .after(Redemption::Accepted { consumed: false }, T0 + Duration::minutes(5));
-        assert_eq!((after_two.use_count, after_two.first_used_at), (2, Some(T0)));
+        let after_two = multi.after(redeem(&multi, OK, true, 10, T0), T0).after(
+            Redemption::Accepted { consumed: false },
+            T0 + Duration::minutes(5),
+        );
+        assert_eq!(
+            (after_two.use_count, after_two.first_used_at),
+            (2, Some(T0))
+        );
 
         // Wrong codes count up to the threshold, which locks; then even the right code fails.
         let mut p = pass();
@@ -303,7 +427,9 @@ mod tests {
             p = p.after(r, T0);
         }
         assert_eq!((p.failed_attempts, p.locked_at), (3, Some(T0)));
-        assert!(matches!(redeem(&p, OK, true, 3, T0), Redemption::Unusable(u) if u.detail == Some(UsabilityDetail::LockedOut)));
+        assert!(
+            matches!(redeem(&p, OK, true, 3, T0), Redemption::Unusable(u) if u.detail == Some(UsabilityDetail::LockedOut))
+        );
 
         // An unusable pass does not count failures.
         let expired_attempt = redeem(&pass(), OK, false, 3, T0 + Duration::hours(2));

@@ -113,7 +113,8 @@ pub struct TapPolicyPatch {
 }
 
 pub const POLICY_ID: &str = "TemporaryAccessPass";
-pub const POLICY_ODATA_TYPE: &str = "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration";
+pub const POLICY_ODATA_TYPE: &str =
+    "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration";
 
 impl TapPolicy {
     /// Checks every rule Graph enforces, and that targets are well-formed. Group existence is
@@ -130,9 +131,21 @@ impl TapPolicy {
                 )))
             }
         };
-        in_range("minimumLifetimeInMinutes", self.minimum_lifetime_in_minutes, &LIFETIME_RANGE)?;
-        in_range("maximumLifetimeInMinutes", self.maximum_lifetime_in_minutes, &LIFETIME_RANGE)?;
-        in_range("defaultLifetimeInMinutes", self.default_lifetime_in_minutes, &LIFETIME_RANGE)?;
+        in_range(
+            "minimumLifetimeInMinutes",
+            self.minimum_lifetime_in_minutes,
+            &LIFETIME_RANGE,
+        )?;
+        in_range(
+            "maximumLifetimeInMinutes",
+            self.maximum_lifetime_in_minutes,
+            &LIFETIME_RANGE,
+        )?;
+        in_range(
+            "defaultLifetimeInMinutes",
+            self.default_lifetime_in_minutes,
+            &LIFETIME_RANGE,
+        )?;
         in_range("defaultLength", self.default_length, &LENGTH_RANGE)?;
         if self.minimum_lifetime_in_minutes > self.maximum_lifetime_in_minutes {
             return Err(Error::invalid(format!(
@@ -160,7 +173,9 @@ impl TapPolicy {
         if let Some(t) = &patch.odata_type
             && t != POLICY_ODATA_TYPE
         {
-            return Err(Error::invalid(format!("@odata.type must be {POLICY_ODATA_TYPE}")));
+            return Err(Error::invalid(format!(
+                "@odata.type must be {POLICY_ODATA_TYPE}"
+            )));
         }
         if let Some(id) = &patch.id
             && id != POLICY_ID
@@ -209,7 +224,8 @@ impl TapPolicy {
         if self.state != PolicyState::Enabled {
             return false;
         }
-        let member = |t: &Target| t.id == ALL_USERS || t.group_id().is_some_and(|g| groups.contains(&g));
+        let member =
+            |t: &Target| t.id == ALL_USERS || t.group_id().is_some_and(|g| groups.contains(&g));
         self.include_targets.iter().any(member) && !self.exclude_targets.iter().any(member)
     }
 
@@ -218,7 +234,10 @@ impl TapPolicy {
         let lifetime = request
             .lifetime_in_minutes
             .unwrap_or(self.default_lifetime_in_minutes);
-        let (min, max) = (self.minimum_lifetime_in_minutes, self.maximum_lifetime_in_minutes);
+        let (min, max) = (
+            self.minimum_lifetime_in_minutes,
+            self.maximum_lifetime_in_minutes,
+        );
         if !(min..=max).contains(&lifetime) {
             return Err(Error::PolicyViolation(format!(
                 "lifetimeInMinutes must be between {min} and {max} minutes under the Temporary Access Pass policy, got {lifetime}"
@@ -264,8 +283,15 @@ fn check_targets(name: &str, targets: &[Target], include: bool) -> Result<()> {
         }
         let valid_id = t.group_id().is_some() || (include && t.id == ALL_USERS);
         if !valid_id {
-            let expected = if include { "`all_users` or a group id" } else { "a group id" };
-            return Err(Error::invalid(format!("{name}: id must be {expected}, got `{}`", t.id)));
+            let expected = if include {
+                "`all_users` or a group id"
+            } else {
+                "a group id"
+            };
+            return Err(Error::invalid(format!(
+                "{name}: id must be {expected}, got `{}`",
+                t.id
+            )));
         }
         if !include && t.is_registration_required.is_some() {
             return Err(Error::invalid(format!(
@@ -314,20 +340,96 @@ mod tests {
         let g = Uuid::new_v4();
         let cases: Vec<(&str, TapPolicy, Option<&str>)> = vec![
             ("defaults", TapPolicy::default(), None),
-            ("min below 10", with(|p| p.minimum_lifetime_in_minutes = 9), Some("minimumLifetimeInMinutes must be between 10 and 43200")),
-            ("max above 30 days", with(|p| p.maximum_lifetime_in_minutes = 43_201), Some("maximumLifetimeInMinutes")),
-            ("extremes", with(|p| { p.minimum_lifetime_in_minutes = 10; p.default_lifetime_in_minutes = 10; p.maximum_lifetime_in_minutes = 43_200; }), None),
-            ("min above max", with(|p| { p.minimum_lifetime_in_minutes = 500; }), Some("must not exceed")),
-            ("default below min", with(|p| { p.minimum_lifetime_in_minutes = 120; p.default_lifetime_in_minutes = 60; }), Some("defaultLifetimeInMinutes (60) must lie between")),
-            ("default above max", with(|p| p.default_lifetime_in_minutes = 481), Some("must lie between")),
-            ("length 7", with(|p| p.default_length = 7), Some("defaultLength must be between 8 and 48")),
+            (
+                "min below 10",
+                with(|p| p.minimum_lifetime_in_minutes = 9),
+                Some("minimumLifetimeInMinutes must be between 10 and 43200"),
+            ),
+            (
+                "max above 30 days",
+                with(|p| p.maximum_lifetime_in_minutes = 43_201),
+                Some("maximumLifetimeInMinutes"),
+            ),
+            (
+                "extremes",
+                with(|p| {
+                    p.minimum_lifetime_in_minutes = 10;
+                    p.default_lifetime_in_minutes = 10;
+                    p.maximum_lifetime_in_minutes = 43_200;
+                }),
+                None,
+            ),
+            (
+                "min above max",
+                with(|p| {
+                    p.minimum_lifetime_in_minutes = 500;
+                }),
+                Some("must not exceed"),
+            ),
+            (
+                "default below min",
+                with(|p| {
+                    p.minimum_lifetime_in_minutes = 120;
+                    p.default_lifetime_in_minutes = 60;
+                }),
+                Some("defaultLifetimeInMinutes (60) must lie between"),
+            ),
+            (
+                "default above max",
+                with(|p| p.default_lifetime_in_minutes = 481),
+                Some("must lie between"),
+            ),
+            (
+                "length 7",
+                with(|p| p.default_length = 7),
+                Some("defaultLength must be between 8 and 48"),
+            ),
             ("length 48", with(|p| p.default_length = 48), None),
-            ("length 49", with(|p| p.default_length = 49), Some("defaultLength")),
-            ("group target", with(|p| p.include_targets = vec![Target::group(g)]), None),
-            ("user target type", with(|p| p.include_targets = vec![Target { target_type: "user".into(), ..Target::all_users() }]), Some("targetType must be `group`")),
-            ("bad id", with(|p| p.include_targets = vec![Target { id: "sales".into(), ..Target::all_users() }]), Some("id must be")),
-            ("duplicate", with(|p| p.include_targets = vec![Target::group(g), Target::group(g)]), Some("appears twice")),
-            ("exclude all_users", with(|p| p.exclude_targets = vec![Target { is_registration_required: None, ..Target::all_users() }]), Some("excludeTargets: id must be a group id")),
+            (
+                "length 49",
+                with(|p| p.default_length = 49),
+                Some("defaultLength"),
+            ),
+            (
+                "group target",
+                with(|p| p.include_targets = vec![Target::group(g)]),
+                None,
+            ),
+            (
+                "user target type",
+                with(|p| {
+                    p.include_targets = vec![Target {
+                        target_type: "user".into(),
+                        ..Target::all_users()
+                    }]
+                }),
+                Some("targetType must be `group`"),
+            ),
+            (
+                "bad id",
+                with(|p| {
+                    p.include_targets = vec![Target {
+                        id: "sales".into(),
+                        ..Target::all_users()
+                    }]
+                }),
+                Some("id must be"),
+            ),
+            (
+                "duplicate",
+                with(|p| p.include_targets = vec![Target::group(g), Target::group(g)]),
+                Some("appears twice"),
+            ),
+            (
+                "exclude all_users",
+                with(|p| {
+                    p.exclude_targets = vec![Target {
+                        is_registration_required: None,
+                        ..Target::all_users()
+                    }]
+                }),
+                Some("excludeTargets: id must be a group id"),
+            ),
             ("empty include", with(|p| p.include_targets = vec![]), None),
         ];
         for (name, policy, expected) in cases {
@@ -358,11 +460,26 @@ mod tests {
         assert_eq!(patched.default_length, 8);
         // Consistent field by field, inconsistent together.
         let err = p
-            .patched(TapPolicyPatch { minimum_lifetime_in_minutes: Some(600), ..Default::default() })
+            .patched(TapPolicyPatch {
+                minimum_lifetime_in_minutes: Some(600),
+                ..Default::default()
+            })
             .unwrap_err();
         assert!(err.to_string().contains("must not exceed"));
-        assert!(p.patched(TapPolicyPatch { id: Some("Fido2".into()), ..Default::default() }).is_err());
-        assert!(p.patched(TapPolicyPatch { odata_type: Some("#x".into()), ..Default::default() }).is_err());
+        assert!(
+            p.patched(TapPolicyPatch {
+                id: Some("Fido2".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            p.patched(TapPolicyPatch {
+                odata_type: Some("#x".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -384,7 +501,10 @@ mod tests {
         assert!(all.enabled_for(&groups(&[])));
         let p = with(|p| {
             p.include_targets = vec![Target::group(sales)];
-            p.exclude_targets = vec![Target { is_registration_required: None, ..Target::group(contractors) }];
+            p.exclude_targets = vec![Target {
+                is_registration_required: None,
+                ..Target::group(contractors)
+            }];
         });
         assert!(p.enabled_for(&groups(&[sales])));
         assert!(!p.enabled_for(&groups(&[])));
@@ -402,20 +522,56 @@ mod tests {
             start_date_time: start,
         };
         let t = p.terms(&req(None, None, None), NOW).unwrap();
-        assert_eq!((t.lifetime_in_minutes, t.is_usable_once, t.length), (60, false, 8));
-        assert_eq!(p.terms(&req(Some(480), Some(true), None), NOW).unwrap().lifetime_in_minutes, 480);
-        let err = p.terms(&req(Some(481), None, None), NOW).unwrap_err().to_string();
+        assert_eq!(
+            (t.lifetime_in_minutes, t.is_usable_once, t.length),
+            (60, false, 8)
+        );
+        assert_eq!(
+            p.terms(&req(Some(480), Some(true), None), NOW)
+                .unwrap()
+                .lifetime_in_minutes,
+            480
+        );
+        let err = p
+            .terms(&req(Some(481), None, None), NOW)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("between 60 and 480"), "{err}");
         assert!(p.terms(&req(Some(59), None, None), NOW).is_err());
         let future = NOW + Duration::days(10);
-        assert_eq!(p.terms(&req(None, None, Some(future)), NOW).unwrap().start_date_time, Some(future));
-        assert!(p.terms(&req(None, None, Some(NOW - Duration::minutes(4))), NOW).is_ok());
-        assert!(p.terms(&req(None, None, Some(NOW - Duration::minutes(6))), NOW).is_err());
-        assert!(p.terms(&req(None, None, Some(NOW + Duration::days(181))), NOW).is_err());
+        assert_eq!(
+            p.terms(&req(None, None, Some(future)), NOW)
+                .unwrap()
+                .start_date_time,
+            Some(future)
+        );
+        assert!(
+            p.terms(&req(None, None, Some(NOW - Duration::minutes(4))), NOW)
+                .is_ok()
+        );
+        assert!(
+            p.terms(&req(None, None, Some(NOW - Duration::minutes(6))), NOW)
+                .is_err()
+        );
+        assert!(
+            p.terms(&req(None, None, Some(NOW + Duration::days(181))), NOW)
+                .is_err()
+        );
 
         let once = with(|p| p.is_usable_once = true);
-        assert!(once.terms(&req(None, None, None), NOW).unwrap().is_usable_once);
-        assert!(once.terms(&req(None, Some(true), None), NOW).unwrap().is_usable_once);
-        assert!(matches!(once.terms(&req(None, Some(false), None), NOW), Err(Error::PolicyViolation(_))));
+        assert!(
+            once.terms(&req(None, None, None), NOW)
+                .unwrap()
+                .is_usable_once
+        );
+        assert!(
+            once.terms(&req(None, Some(true), None), NOW)
+                .unwrap()
+                .is_usable_once
+        );
+        assert!(matches!(
+            once.terms(&req(None, Some(false), None), NOW),
+            Err(Error::PolicyViolation(_))
+        ));
     }
 }

@@ -14,13 +14,17 @@ impl Error {
     /// Status and Graph error code.
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Error::InvalidInput(_) | Error::PolicyViolation(_) => (StatusCode::BAD_REQUEST, "invalidRequest"),
+            Error::InvalidInput(_) | Error::PolicyViolation(_) => {
+                (StatusCode::BAD_REQUEST, "invalidRequest")
+            }
             Error::InvalidPass => (StatusCode::BAD_REQUEST, "invalidRequest"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "nameAlreadyExists"),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
-            Error::Storage(_) | Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "generalException"),
+            Error::Storage(_) | Error::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "generalException")
+            }
         }
     }
 }

@@ -46,11 +46,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GraphJson<T> {
                     "The request body is larger than this server accepts.",
                 ));
             }
-            Err(_) => return Err(Error::invalid("The request body could not be read.").into_response()),
+            Err(_) => {
+                return Err(Error::invalid("The request body could not be read.").into_response());
+            }
         };
-        serde_json::from_slice(&bytes)
-            .map(GraphJson)
-            .map_err(|e| Error::invalid(format!("The request body is not valid: {e}")).into_response())
+        serde_json::from_slice(&bytes).map(GraphJson).map_err(|e| {
+            Error::invalid(format!("The request body is not valid: {e}")).into_response()
+        })
     }
 }
 
@@ -78,7 +80,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ODataQuery {
         let mut map = HashMap::new();
         for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
             if map.insert(k.to_string(), v.to_string()).is_some() {
-                return Err(Error::invalid(format!("query option `{k}` is given more than once")));
+                return Err(Error::invalid(format!(
+                    "query option `{k}` is given more than once"
+                )));
             }
         }
         Ok(ODataQuery(map))
@@ -91,7 +95,10 @@ pub struct ApiCaller(pub Caller);
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -40,7 +40,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         }
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.platform.metrics().render(gauges),
     )
 }

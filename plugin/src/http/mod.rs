@@ -42,6 +42,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), request_id::track))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_id::track,
+        ))
         .with_state(state)
 }

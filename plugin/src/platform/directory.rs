@@ -76,11 +76,18 @@ impl Platform {
         match found.len() {
             0 => Err(Error::not_found(format!("group `{key}`"))),
             1 => Ok(found.remove(0)),
-            n => Err(Error::Conflict(format!("{n} groups are named `{key}`; use the group id"))),
+            n => Err(Error::Conflict(format!(
+                "{n} groups are named `{key}`; use the group id"
+            ))),
         }
     }
 
-    pub async fn groups(&self, caller: &Caller, after: Option<Uuid>, limit: u32) -> Result<Vec<Group>> {
+    pub async fn groups(
+        &self,
+        caller: &Caller,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Group>> {
         caller.actor.check_read()?;
         let mut conn = self.store.read().await?;
         groups::list(&mut conn, after, limit).await
@@ -102,7 +109,12 @@ impl Platform {
     }
 
     /// Adds `user` to `group_id`. Adding an existing member is a conflict, as in Graph.
-    pub async fn add_group_member(&self, caller: &Caller, group_id: Uuid, user: &UserRef) -> Result<()> {
+    pub async fn add_group_member(
+        &self,
+        caller: &Caller,
+        group_id: Uuid,
+        user: &UserRef,
+    ) -> Result<()> {
         caller.actor.check_manage_directory()?;
         let now = self.now();
         let mut tx = self.store.write().await?;

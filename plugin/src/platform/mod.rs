@@ -8,17 +8,20 @@ mod policy;
 mod taps;
 mod tokens;
 
+#[cfg(test)]
+mod taps_tests;
+
 use std::sync::Arc;
 
 use time::Duration;
 use uuid::Uuid;
 
+use crate::Result;
 use crate::clock::Clock;
 use crate::domain::actor::Actor;
 use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
-use crate::Result;
 
 pub use taps::{IssuedTap, Redeemed, TapView};
 pub use tokens::{CreatedToken, TOKEN_PREFIX};
@@ -33,7 +36,10 @@ pub struct PlatformSettings {
 
 impl Default for PlatformSettings {
     fn default() -> Self {
-        PlatformSettings { max_failed_attempts: 10, tap_retention: Duration::days(30) }
+        PlatformSettings {
+            max_failed_attempts: 10,
+            tap_retention: Duration::days(30),
+        }
     }
 }
 
@@ -46,11 +52,17 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(actor: Actor, correlation_id: Option<Uuid>) -> Self {
-        Caller { actor, correlation_id }
+        Caller {
+            actor,
+            correlation_id,
+        }
     }
 
     pub fn operator() -> Self {
-        Caller { actor: Actor::operator(), correlation_id: None }
+        Caller {
+            actor: Actor::operator(),
+            correlation_id: None,
+        }
     }
 }
 
@@ -89,8 +101,9 @@ impl Platform {
         &self.metrics
     }
 
+    /// The clock's time at the store's precision (milliseconds).
     pub fn now(&self) -> time::OffsetDateTime {
-        self.clock.now()
+        crate::domain::timefmt::to_millis(self.clock.now())
     }
 
     /// Store-derived values for `/metrics`.
@@ -99,7 +112,12 @@ impl Platform {
         let users = store::users::count(&mut conn).await?;
         let (taps_usable, taps_stored) = store::taps::counts(&mut conn, self.now()).await?;
         let api_tokens = store::tokens::count_live(&mut conn).await?;
-        Ok(Gauges { users, taps_usable, taps_stored, api_tokens })
+        Ok(Gauges {
+            users,
+            taps_usable,
+            taps_stored,
+            api_tokens,
+        })
     }
 }
 
@@ -125,6 +143,10 @@ pub(crate) mod testing {
             PlatformSettings::default(),
             Arc::default(),
         );
-        Fixture { platform, clock, _dir: dir }
+        Fixture {
+            platform,
+            clock,
+            _dir: dir,
+        }
     }
 }

@@ -19,7 +19,11 @@ impl Platform {
 
     /// Applies a PATCH. The result is validated as a whole and every group it targets must
     /// exist; otherwise nothing changes.
-    pub async fn update_tap_policy(&self, caller: &Caller, patch: TapPolicyPatch) -> Result<TapPolicy> {
+    pub async fn update_tap_policy(
+        &self,
+        caller: &Caller,
+        patch: TapPolicyPatch,
+    ) -> Result<TapPolicy> {
         caller.actor.check_manage_policy()?;
         let now = self.now();
         let mut tx = self.store.write().await?;
@@ -27,7 +31,9 @@ impl Platform {
         let after = before.patched(patch)?;
         for group in after.target_groups() {
             if groups::get(&mut tx, group).await?.is_none() {
-                return Err(Error::invalid(format!("target group `{group}` does not exist")));
+                return Err(Error::invalid(format!(
+                    "target group `{group}` does not exist"
+                )));
             }
         }
         if after == before {

@@ -42,7 +42,11 @@ pub struct Redeemed {
 }
 
 /// The policy in force and whether it applies to `user`.
-async fn usability_context(conn: &mut Connection, policy: &TapPolicy, user: &User) -> Result<Context> {
+async fn usability_context(
+    conn: &mut Connection,
+    policy: &TapPolicy,
+    user: &User,
+) -> Result<Context> {
     let groups: HashSet<Uuid> = users::group_ids(conn, user.id).await?;
     Ok(Context {
         policy_enabled: policy.state == PolicyState::Enabled,
@@ -60,7 +64,12 @@ async fn find_user(conn: &mut Connection, user: &UserRef) -> Result<User> {
 impl Platform {
     /// Issues a pass for `user`, replacing any pass they had (the replacement is audited).
     #[instrument(skip_all, fields(user = %user))]
-    pub async fn issue_tap(&self, caller: &Caller, user: &UserRef, request: TapRequest) -> Result<IssuedTap> {
+    pub async fn issue_tap(
+        &self,
+        caller: &Caller,
+        user: &UserRef,
+        request: TapRequest,
+    ) -> Result<IssuedTap> {
         let now = self.now();
         let mut tx = self.store.write().await?;
         let user = find_user(&mut tx, user).await?;
@@ -109,7 +118,9 @@ impl Platform {
             audit::insert(&mut tx, &replaced).await?;
             inc(&self.metrics.taps_deleted);
         }
-        let hash = self.tap_hasher.hash(record.id.as_bytes(), pass.expose().as_bytes());
+        let hash = self
+            .tap_hasher
+            .hash(record.id.as_bytes(), pass.expose().as_bytes());
         taps::insert(&mut tx, &record, &hash).await?;
         let mut registered = AuditRecord::new(Activity::TapRegistered, initiator, now)
             .target("User", user.id, Some(&user.user_principal_name))
@@ -124,7 +135,11 @@ impl Platform {
         tx.commit().await?;
         inc(&self.metrics.taps_issued);
         let usability = record.usability(ctx, now);
-        Ok(IssuedTap { user, view: TapView { record, usability }, pass })
+        Ok(IssuedTap {
+            user,
+            view: TapView { record, usability },
+            pass,
+        })
     }
 
     /// The user's passes (zero or one), with their state now.
@@ -142,6 +157,24 @@ impl Platform {
         Ok((user, vec![TapView { record, usability }]))
     }
 
+    /// Every stored pass, newest first, with its holder's user principal name and its state.
+    pub async fn all_taps(&self, caller: &Caller, limit: u32) -> Result<Vec<(String, TapView)>> {
+        caller.actor.check_read()?;
+        let now = self.now();
+        let mut conn = self.store.read().await?;
+        let policy = self.load_tap_policy(&mut conn).await?;
+        let mut out = Vec::new();
+        for (record, _) in taps::list_all(&mut conn, limit).await? {
+            let Some(user) = users::get(&mut conn, record.user_id).await? else {
+                continue;
+            };
+            let ctx = usability_context(&mut conn, &policy, &user).await?;
+            let usability = record.usability(ctx, now);
+            out.push((user.user_principal_name, TapView { record, usability }));
+        }
+        Ok(out)
+    }
+
     pub async fn tap(&self, caller: &Caller, user: &UserRef, tap_id: Uuid) -> Result<TapView> {
         let (_, views) = self.taps(caller, user).await?;
         views
@@ -151,7 +184,12 @@ impl Platform {
     }
 
     /// Deletes the user's pass. `tap_id` `None` deletes whichever pass they have.
-    pub async fn delete_tap(&self, caller: &Caller, user: &UserRef, tap_id: Option<Uuid>) -> Result<TapRecord> {
+    pub async fn delete_tap(
+        &self,
+        caller: &Caller,
+        user: &UserRef,
+        tap_id: Option<Uuid>,
+    ) -> Result<TapRecord> {
         let now = self.now();
         let mut tx = self.store.write().await?;
         let user = find_user(&mut tx, user).await?;
@@ -201,11 +239,17 @@ impl Platform {
         let (Some(user), Some(stored)) = (user, stored) else {
             // Same work as a real check, so timing does not reveal whether the user or a pass
             // exists.
-            let _ = self.tap_hasher.verify(Uuid::nil().as_bytes(), input.expose().as_bytes(), &[0; 32]);
+            let _ =
+                self.tap_hasher
+                    .verify(Uuid::nil().as_bytes(), input.expose().as_bytes(), &[0; 32]);
             let why = "no such user or no pass";
             let record = AuditRecord::new(
                 Activity::TapSignInFailed,
-                Initiator { kind: "user".into(), id: None, display_name: truncate(user_principal_name) },
+                Initiator {
+                    kind: "user".into(),
+                    id: None,
+                    display_name: truncate(user_principal_name),
+                },
                 now,
             )
             .failed(why)
@@ -218,10 +262,18 @@ impl Platform {
         let record = stored.record;
         let policy = self.load_tap_policy(&mut tx).await?;
         let ctx = usability_context(&mut tx, &policy, &user).await?;
-        let matches = self
-            .tap_hasher
-            .verify(record.id.as_bytes(), input.expose().as_bytes(), &stored.secret_hash);
-        let outcome = tap::redeem(&record, ctx, matches, self.settings.max_failed_attempts, now);
+        let matches = self.tap_hasher.verify(
+            record.id.as_bytes(),
+            input.expose().as_bytes(),
+            &stored.secret_hash,
+        );
+        let outcome = tap::redeem(
+            &record,
+            ctx,
+            matches,
+            self.settings.max_failed_attempts,
+            now,
+        );
         let updated = record.after(outcome, now);
         if updated != record {
             taps::update_usage(&mut tx, &updated).await?;
@@ -239,8 +291,16 @@ impl Platform {
         };
         let result = match outcome {
             Redemption::Accepted { consumed } => {
-                audit::insert(&mut tx, &base(Activity::TapSignIn).detail("consumed", consumed)).await?;
-                Ok(Redeemed { user: user.clone(), tap_id: record.id, expires_at: record.expires_at() })
+                audit::insert(
+                    &mut tx,
+                    &base(Activity::TapSignIn).detail("consumed", consumed),
+                )
+                .await?;
+                Ok(Redeemed {
+                    user: user.clone(),
+                    tap_id: record.id,
+                    expires_at: record.expires_at(),
+                })
             }
             Redemption::Unusable(u) => {
                 let why = u.detail.map_or(u.reason.as_str(), |d| d.as_str());
@@ -256,8 +316,12 @@ impl Platform {
                 )
                 .await?;
                 if locks {
-                    audit::insert(&mut tx, &base(Activity::TapLocked).detail("failedAttempts", updated.failed_attempts))
-                        .await?;
+                    audit::insert(
+                        &mut tx,
+                        &base(Activity::TapLocked)
+                            .detail("failedAttempts", updated.failed_attempts),
+                    )
+                    .await?;
                     inc(&self.metrics.taps_locked);
                 }
                 Err(Error::InvalidPass)

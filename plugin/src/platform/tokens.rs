@@ -14,8 +14,8 @@ use crate::domain::audit::{Activity, AuditRecord};
 use crate::domain::role::Roles;
 use crate::metrics::inc;
 use crate::secret::{SecretString, random_bytes};
-use crate::store::tokens::{self, TokenInfo};
 use crate::store::audit;
+use crate::store::tokens::{self, TokenInfo};
 use crate::{Error, Result};
 
 pub const TOKEN_PREFIX: &str = "tapbridge_";
@@ -40,11 +40,18 @@ fn parse(token: &str) -> Option<(Uuid, &str)> {
 }
 
 impl Platform {
-    pub async fn create_token(&self, caller: &Caller, name: &str, roles: Roles) -> Result<CreatedToken> {
+    pub async fn create_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        roles: Roles,
+    ) -> Result<CreatedToken> {
         caller.actor.check_grant_roles()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-            return Err(Error::invalid("a token name is 1 to 64 printable characters"));
+            return Err(Error::invalid(
+                "a token name is 1 to 64 printable characters",
+            ));
         }
         if roles.is_empty() {
             return Err(Error::invalid("a token needs at least one role"));
@@ -59,7 +66,9 @@ impl Platform {
             revoked_at: None,
         };
         let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
-        let hash = self.token_hasher.hash(info.id.as_bytes(), secret.as_bytes());
+        let hash = self
+            .token_hasher
+            .hash(info.id.as_bytes(), secret.as_bytes());
         let token = SecretString::new(format!("{TOKEN_PREFIX}{}{secret}", info.id.simple()));
         let mut tx = self.store.write().await?;
         tokens::insert(&mut tx, &info, &hash).await?;
@@ -105,14 +114,25 @@ impl Platform {
         };
         let mut conn = self.store.read().await?;
         let Some((info, hash)) = tokens::get_live(&mut conn, id).await? else {
-            let _ = self.token_hasher.verify(id.as_bytes(), secret.as_bytes(), &[0; 32]);
+            let _ = self
+                .token_hasher
+                .verify(id.as_bytes(), secret.as_bytes(), &[0; 32]);
             return Err(fail());
         };
-        if !self.token_hasher.verify(id.as_bytes(), secret.as_bytes(), &hash) {
+        if !self
+            .token_hasher
+            .verify(id.as_bytes(), secret.as_bytes(), &hash)
+        {
             return Err(fail());
         }
         tokens::touch(&mut conn, id, self.now()).await?;
-        Ok(Actor { principal: Principal::ApiToken { id, name: info.name }, roles: info.roles })
+        Ok(Actor {
+            principal: Principal::ApiToken {
+                id,
+                name: info.name,
+            },
+            roles: info.roles,
+        })
     }
 }
 
@@ -127,7 +147,10 @@ mod tests {
         let f = fixture().await;
         let p = &f.platform;
         let op = Caller::operator();
-        let created = p.create_token(&op, "ci", Roles::new([Role::Reader])).await.unwrap();
+        let created = p
+            .create_token(&op, "ci", Roles::new([Role::Reader]))
+            .await
+            .unwrap();
         let token = created.token.expose().to_owned();
         assert!(token.starts_with(TOKEN_PREFIX));
         assert_eq!(token.len(), TOKEN_PREFIX.len() + ID_LEN + SECRET_LEN);
@@ -138,12 +161,29 @@ mod tests {
         let mut bad = token.clone().into_bytes();
         let last = bad.len() - 1;
         bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
-        for t in [String::from_utf8(bad).unwrap(), token[..token.len() - 1].to_owned(), "x".into(), String::new()] {
-            assert!(matches!(p.authenticate_token(&SecretString::new(t)).await, Err(Error::Unauthenticated)));
+        for t in [
+            String::from_utf8(bad).unwrap(),
+            token[..token.len() - 1].to_owned(),
+            "x".into(),
+            String::new(),
+        ] {
+            assert!(matches!(
+                p.authenticate_token(&SecretString::new(t)).await,
+                Err(Error::Unauthenticated)
+            ));
         }
-        assert!(matches!(p.create_token(&op, "ci", Roles::new([Role::Reader])).await, Err(Error::Conflict(_))));
+        assert!(matches!(
+            p.create_token(&op, "ci", Roles::new([Role::Reader])).await,
+            Err(Error::Conflict(_))
+        ));
         p.revoke_token(&op, "ci").await.unwrap();
-        assert!(matches!(p.authenticate_token(&created.token).await, Err(Error::Unauthenticated)));
-        assert!(matches!(p.revoke_token(&op, "ci").await, Err(Error::NotFound(_))));
+        assert!(matches!(
+            p.authenticate_token(&created.token).await,
+            Err(Error::Unauthenticated)
+        ));
+        assert!(matches!(
+            p.revoke_token(&op, "ci").await,
+            Err(Error::NotFound(_))
+        ));
     }
 }

@@ -69,7 +69,8 @@ pub async fn list(conn: &mut Connection, q: &AuditQuery) -> Result<Vec<AuditEntr
     if let Some(activity) = &q.activity {
         qb.push(" AND activity = ").push_bind(activity.clone());
     }
-    qb.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(q.limit.max(1)));
+    qb.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(q.limit.max(1)));
     let rows = qb.build().fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
 }

@@ -61,10 +61,12 @@ pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Group>> {
 
 /// Groups whose display name equals `name`, ignoring ASCII case. Names are not unique.
 pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group>> {
-    let rows = sqlx::query("SELECT * FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at")
-        .bind(name)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT * FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at",
+    )
+    .bind(name)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -89,10 +91,11 @@ pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) ->
 }
 
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
-        .bind(group_id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
+            .bind(group_id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(|s| uuid(s)).collect()
 }
 
@@ -107,18 +110,44 @@ mod tests {
         let (store, _d) = testing::store().await;
         let mut c = store.read().await.unwrap();
         let now = OffsetDateTime::now_utc();
-        let g = insert(&mut c, &NewGroup { display_name: "Sales".into(), ..Default::default() }.normalised().unwrap(), now)
-            .await
-            .unwrap();
-        let u = users::insert(&mut c, &NewUser { user_principal_name: "s@x.io".into(), ..Default::default() }.normalised().unwrap(), now)
-            .await
-            .unwrap();
+        let g = insert(
+            &mut c,
+            &NewGroup {
+                display_name: "Sales".into(),
+                ..Default::default()
+            }
+            .normalised()
+            .unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
+        let u = users::insert(
+            &mut c,
+            &NewUser {
+                user_principal_name: "s@x.io".into(),
+                ..Default::default()
+            }
+            .normalised()
+            .unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
         assert!(add_member(&mut c, g.id, u.id).await.unwrap());
         assert!(!add_member(&mut c, g.id, u.id).await.unwrap());
         assert_eq!(member_ids(&mut c, g.id).await.unwrap(), vec![u.id]);
-        assert!(users::group_ids(&mut c, u.id).await.unwrap().contains(&g.id));
+        assert!(
+            users::group_ids(&mut c, u.id)
+                .await
+                .unwrap()
+                .contains(&g.id)
+        );
         assert_eq!(find_by_name(&mut c, "sales").await.unwrap().len(), 1);
         assert_eq!(list(&mut c, None, 10).await.unwrap().len(), 1);
-        assert!(add_member(&mut c, Uuid::new_v4(), u.id).await.is_err(), "foreign key enforced");
+        assert!(
+            add_member(&mut c, Uuid::new_v4(), u.id).await.is_err(),
+            "foreign key enforced"
+        );
     }
 }

@@ -56,7 +56,9 @@ pub async fn run(pool: &SqlitePool) -> Result<Report> {
                 }
             }
             None => {
-                sqlx::raw_sql(AssertSqlSafe(m.sql)).execute(&mut *tx).await?;
+                sqlx::raw_sql(AssertSqlSafe(m.sql))
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(
                     "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
                 )
@@ -72,7 +74,10 @@ pub async fn run(pool: &SqlitePool) -> Result<Report> {
         tx.commit().await?;
     }
     let current_version = MIGRATIONS.last().map_or(0, |m| m.version);
-    Ok(Report { applied, current_version })
+    Ok(Report {
+        applied,
+        current_version,
+    })
 }
 
 #[cfg(test)]

@@ -136,7 +136,8 @@ impl From<sqlx::migrate::MigrateError> for Error {
 
 /// True when `e` is a UNIQUE constraint violation: the caller turns it into a 409.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 pub(crate) fn ms(t: OffsetDateTime) -> i64 {

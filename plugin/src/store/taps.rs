@@ -22,11 +22,17 @@ fn from_row(row: &SqliteRow) -> Result<TapRecord> {
         user_id: uuid(row.try_get("user_id")?)?,
         created_at: at(row.try_get("created_at")?),
         start_date_time: opt_at(row.try_get("start_date_time")?),
-        lifetime_in_minutes: row.try_get::<i64, _>("lifetime_in_minutes")?.clamp(0, u32::MAX.into()) as u32,
+        lifetime_in_minutes: row
+            .try_get::<i64, _>("lifetime_in_minutes")?
+            .clamp(0, u32::MAX.into()) as u32,
         is_usable_once: row.try_get("is_usable_once")?,
         first_used_at: opt_at(row.try_get("first_used_at")?),
-        use_count: row.try_get::<i64, _>("use_count")?.clamp(0, u32::MAX.into()) as u32,
-        failed_attempts: row.try_get::<i64, _>("failed_attempts")?.clamp(0, u32::MAX.into()) as u32,
+        use_count: row
+            .try_get::<i64, _>("use_count")?
+            .clamp(0, u32::MAX.into()) as u32,
+        failed_attempts: row
+            .try_get::<i64, _>("failed_attempts")?
+            .clamp(0, u32::MAX.into()) as u32,
         locked_at: opt_at(row.try_get("locked_at")?),
     })
 }
@@ -105,11 +111,16 @@ pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Opt
 }
 
 /// Deletes passes that expired before `cutoff`; returns them (id, user id).
-pub async fn purge_expired_before(conn: &mut Connection, cutoff: OffsetDateTime) -> Result<Vec<(Uuid, Uuid)>> {
-    let rows = sqlx::query("DELETE FROM temporary_access_passes WHERE expires_at < ? RETURNING id, user_id")
-        .bind(ms(cutoff))
-        .fetch_all(&mut *conn)
-        .await?;
+pub async fn purge_expired_before(
+    conn: &mut Connection,
+    cutoff: OffsetDateTime,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let rows = sqlx::query(
+        "DELETE FROM temporary_access_passes WHERE expires_at < ? RETURNING id, user_id",
+    )
+    .bind(ms(cutoff))
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|r| Ok((uuid(r.try_get("id")?)?, uuid(r.try_get("user_id")?)?)))
         .collect()

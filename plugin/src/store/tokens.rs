@@ -71,13 +71,19 @@ pub async fn list(conn: &mut Connection) -> Result<Vec<TokenInfo>> {
 }
 
 pub async fn count_live(conn: &mut Connection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
-        .fetch_one(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// Revokes by id or name; returns the token if one was live.
-pub async fn revoke(conn: &mut Connection, id_or_name: &str, now: OffsetDateTime) -> Result<Option<TokenInfo>> {
+pub async fn revoke(
+    conn: &mut Connection,
+    id_or_name: &str,
+    now: OffsetDateTime,
+) -> Result<Option<TokenInfo>> {
     let row = sqlx::query(
         "UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL RETURNING *",
     )

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Connection, at, is_unique_violation, ms, opt_at, opt_ms, uuid};
-use crate::domain::directory::{NewUser, User, UserCondition, UserField, UserQuery, UserRef, upn_key};
+use crate::domain::directory::{
+    NewUser, User, UserCondition, UserField, UserQuery, UserRef, upn_key,
+};
 use crate::domain::role::Roles;
 use crate::{Error, Result};
 
@@ -44,7 +46,8 @@ fn from_row(row: &SqliteRow) -> Result<User> {
 /// Inserts a user. A taken user principal name (any case) or anchor is a `Conflict`.
 pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -> Result<User> {
     let id = Uuid::new_v4();
-    let other_mails = serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
+    let other_mails =
+        serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
             other_mails, account_enabled, source, anchor, manager_id, employee_hire_date, created_at, updated_at)
@@ -78,7 +81,9 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
         Err(e) => return Err(e.into()),
     }
     set_roles(conn, id, &new.roles).await?;
-    get(conn, id).await?.ok_or_else(|| Error::Internal("inserted user vanished".into()))
+    get(conn, id)
+        .await?
+        .ok_or_else(|| Error::Internal("inserted user vanished".into()))
 }
 
 pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {
@@ -127,7 +132,8 @@ fn select_where(clause: &str) -> String {
 
 /// Users matching every condition, ordered by user principal name (case-insensitive).
 pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE 1=1"));
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE 1=1"));
     for cond in &query.conditions {
         let (field, value, prefix) = match cond {
             UserCondition::Equals(f, v) => (*f, v, false),
@@ -150,7 +156,10 @@ pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>>
             // Prefix match on an index-friendly range instead of LIKE, whose wildcards the
             // value would have to escape.
             qb.push(" >= ").push_bind(value.clone());
-            qb.push(" AND ").push(column).push(" < ").push_bind(format!("{value}\u{10FFFF}"));
+            qb.push(" AND ")
+                .push(column)
+                .push(" < ")
+                .push_bind(format!("{value}\u{10FFFF}"));
         } else {
             qb.push(" = ").push_bind(value);
         }
@@ -158,22 +167,26 @@ pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>>
     if let Some(after) = &query.after {
         qb.push(" AND u.upn_key > ").push_bind(after.clone());
     }
-    qb.push(" ORDER BY u.upn_key LIMIT ").push_bind(i64::from(query.limit.max(1)));
+    qb.push(" ORDER BY u.upn_key LIMIT ")
+        .push_bind(i64::from(query.limit.max(1)));
     let rows = qb.build().fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// The groups `user_id` belongs to directly.
 pub async fn group_ids(conn: &mut Connection, user_id: Uuid) -> Result<HashSet<Uuid>> {
-    let rows: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = ?")
-        .bind(user_id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = ?")
+            .bind(user_id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(|s| uuid(s)).collect()
 }
 
 pub async fn count(conn: &mut Connection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 #[cfg(test)]
@@ -183,9 +196,13 @@ mod tests {
     use crate::domain::role::Role;
 
     fn new(upn: &str) -> NewUser {
-        NewUser { user_principal_name: upn.into(), account_enabled: true, ..Default::default() }
-            .normalised()
-            .unwrap()
+        NewUser {
+            user_principal_name: upn.into(),
+            account_enabled: true,
+            ..Default::default()
+        }
+        .normalised()
+        .unwrap()
     }
 
     #[tokio::test]
@@ -200,8 +217,18 @@ mod tests {
         assert_eq!(u.user_principal_name, "Ada@Example.com");
         assert_eq!(u.other_mails, vec!["ada@home.example"]);
         assert!(u.roles.contains(Role::Reader) && u.is_admin());
-        assert_eq!(get_by_upn(&mut c, "ada@EXAMPLE.com").await.unwrap().unwrap().id, u.id);
-        assert!(matches!(insert(&mut c, &new("ADA@example.COM"), now).await, Err(Error::Conflict(_))));
+        assert_eq!(
+            get_by_upn(&mut c, "ada@EXAMPLE.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            u.id
+        );
+        assert!(matches!(
+            insert(&mut c, &new("ADA@example.COM"), now).await,
+            Err(Error::Conflict(_))
+        ));
         assert!(get(&mut c, Uuid::new_v4()).await.unwrap().is_none());
     }
 
@@ -218,12 +245,35 @@ mod tests {
             after: after.map(str::to_owned),
             limit,
         };
-        let upns = |users: Vec<User>| users.into_iter().map(|u| u.user_principal_name).collect::<Vec<_>>();
-        assert_eq!(upns(list(&mut c, &q(vec![], None, 10)).await.unwrap()), ["a%_@x.io", "a@x.io", "b@x.io", "c@y.io"]);
-        assert_eq!(upns(list(&mut c, &q(vec![], Some("a@x.io"), 1)).await.unwrap()), ["b@x.io"]);
-        let eq = vec![UserCondition::Equals(UserField::UserPrincipalName, "B@X.IO".into())];
-        assert_eq!(upns(list(&mut c, &q(eq, None, 10)).await.unwrap()), ["b@x.io"]);
-        let sw = vec![UserCondition::StartsWith(UserField::UserPrincipalName, "a%".into())];
-        assert_eq!(upns(list(&mut c, &q(sw, None, 10)).await.unwrap()), ["a%_@x.io"]);
+        let upns = |users: Vec<User>| {
+            users
+                .into_iter()
+                .map(|u| u.user_principal_name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            upns(list(&mut c, &q(vec![], None, 10)).await.unwrap()),
+            ["a%_@x.io", "a@x.io", "b@x.io", "c@y.io"]
+        );
+        assert_eq!(
+            upns(list(&mut c, &q(vec![], Some("a@x.io"), 1)).await.unwrap()),
+            ["b@x.io"]
+        );
+        let eq = vec![UserCondition::Equals(
+            UserField::UserPrincipalName,
+            "B@X.IO".into(),
+        )];
+        assert_eq!(
+            upns(list(&mut c, &q(eq, None, 10)).await.unwrap()),
+            ["b@x.io"]
+        );
+        let sw = vec![UserCondition::StartsWith(
+            UserField::UserPrincipalName,
+            "a%".into(),
+        )];
+        assert_eq!(
+            upns(list(&mut c, &q(sw, None, 10)).await.unwrap()),
+            ["a%_@x.io"]
+        );
     }
 }

@@ -64,23 +64,43 @@ pub async fn list_directory_audits(
     };
     let before_seq = match &options.after {
         None => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| Error::invalid("$skiptoken is not one this server issued"))?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| Error::invalid("$skiptoken is not one this server issued"))?,
+        ),
     };
-    let query = AuditQuery { before_seq, limit: options.top + 1, activity };
+    let query = AuditQuery {
+        before_seq,
+        limit: options.top + 1,
+        activity,
+    };
     let entries = state.platform.audit_log(&caller, &query).await?;
     let (entries, more) = split_page(entries, options.top);
-    let next = more.then(|| entries.last().map(|e| e.seq.to_string())).flatten();
+    let next = more
+        .then(|| entries.last().map(|e| e.seq.to_string()))
+        .flatten();
     let items = entries.iter().map(audit_json).collect();
-    Ok(collection(&state, "auditLogs/directoryAudits", "/v1.0/auditLogs/directoryAudits", &options, items, next))
+    Ok(collection(
+        &state,
+        "auditLogs/directoryAudits",
+        "/v1.0/auditLogs/directoryAudits",
+        &options,
+        items,
+        next,
+    ))
 }
 
 fn parse_activity_filter(f: &str) -> Result<String> {
-    let invalid = || Error::invalid("Invalid $filter: only activityDisplayName eq '…' is supported");
+    let invalid =
+        || Error::invalid("Invalid $filter: only activityDisplayName eq '…' is supported");
     let (left, right) = f.split_once(" eq ").ok_or_else(invalid)?;
     if !left.trim().eq_ignore_ascii_case("activityDisplayName") {
         return Err(invalid());
     }
     let v = right.trim();
-    let inner = v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')).ok_or_else(invalid)?;
+    let inner = v
+        .strip_prefix('\'')
+        .and_then(|v| v.strip_suffix('\''))
+        .ok_or_else(invalid)?;
     Ok(inner.replace("''", "'"))
 }

@@ -94,8 +94,12 @@ pub fn parse_user_filter(input: &str) -> Result<Vec<UserCondition>> {
     loop {
         match (at(i), at(i + 1)) {
             (Some(Token::Ident(f)), Some(Token::Open)) if f.eq_ignore_ascii_case("startswith") => {
-                let (Some(Token::Ident(name)), Some(Token::Comma), Some(Token::Str(value)), Some(Token::Close)) =
-                    (at(i + 2), at(i + 3), at(i + 4), at(i + 5))
+                let (
+                    Some(Token::Ident(name)),
+                    Some(Token::Comma),
+                    Some(Token::Str(value)),
+                    Some(Token::Close),
+                ) = (at(i + 2), at(i + 3), at(i + 4), at(i + 5))
                 else {
                     return Err(invalid("expected startswith(property,'value')"));
                 };
@@ -114,14 +118,20 @@ pub fn parse_user_filter(input: &str) -> Result<Vec<UserCondition>> {
                     {
                         b.to_ascii_lowercase()
                     }
-                    (UserField::AccountEnabled, _) => return Err(invalid("accountEnabled compares with true or false")),
+                    (UserField::AccountEnabled, _) => {
+                        return Err(invalid("accountEnabled compares with true or false"));
+                    }
                     (_, Some(Token::Str(s))) => s.clone(),
                     _ => return Err(invalid("expected a quoted value after eq")),
                 };
                 conditions.push(UserCondition::Equals(f, value));
                 i += 3;
             }
-            _ => return Err(invalid("expected `property eq 'value'` or `startswith(property,'value')`")),
+            _ => {
+                return Err(invalid(
+                    "expected `property eq 'value'` or `startswith(property,'value')`",
+                ));
+            }
         }
         match at(i) {
             None => break,
@@ -144,14 +154,29 @@ mod tests {
     #[test]
     fn accepted_filters() {
         let cases: Vec<(&str, Vec<UserCondition>)> = vec![
-            ("userPrincipalName eq 'ada@x.io'", vec![Equals(UserPrincipalName, "ada@x.io".into())]),
-            ("userprincipalname EQ 'o''brien@x.io'", vec![Equals(UserPrincipalName, "o'brien@x.io".into())]),
-            ("startswith(displayName,'Ad')", vec![StartsWith(DisplayName, "Ad".into())]),
+            (
+                "userPrincipalName eq 'ada@x.io'",
+                vec![Equals(UserPrincipalName, "ada@x.io".into())],
+            ),
+            (
+                "userprincipalname EQ 'o''brien@x.io'",
+                vec![Equals(UserPrincipalName, "o'brien@x.io".into())],
+            ),
+            (
+                "startswith(displayName,'Ad')",
+                vec![StartsWith(DisplayName, "Ad".into())],
+            ),
             (
                 "startswith(mail, 'a') and accountEnabled eq false",
-                vec![StartsWith(Mail, "a".into()), Equals(AccountEnabled, "false".into())],
+                vec![
+                    StartsWith(Mail, "a".into()),
+                    Equals(AccountEnabled, "false".into()),
+                ],
             ),
-            ("id eq '9d0f1c9e-5b0e-4a53-9e38-1f1f6b0c2a11'", vec![Equals(Id, "9d0f1c9e-5b0e-4a53-9e38-1f1f6b0c2a11".into())]),
+            (
+                "id eq '9d0f1c9e-5b0e-4a53-9e38-1f1f6b0c2a11'",
+                vec![Equals(Id, "9d0f1c9e-5b0e-4a53-9e38-1f1f6b0c2a11".into())],
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(parse_user_filter(input).unwrap(), expected, "{input}");

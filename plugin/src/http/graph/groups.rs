@@ -44,11 +44,23 @@ pub async fn list_groups(
         Some(a) => Some(group_id(a)?),
         None => None,
     };
-    let groups = state.platform.groups(&caller, after, options.top + 1).await?;
+    let groups = state
+        .platform
+        .groups(&caller, after, options.top + 1)
+        .await?;
     let (groups, more) = split_page(groups, options.top);
-    let next = more.then(|| groups.last().map(|g| g.id.to_string())).flatten();
+    let next = more
+        .then(|| groups.last().map(|g| g.id.to_string()))
+        .flatten();
     let items = groups.iter().map(group_json).collect();
-    Ok(collection(&state, "groups", "/v1.0/groups", &options, items, next))
+    Ok(collection(
+        &state,
+        "groups",
+        "/v1.0/groups",
+        &options,
+        items,
+        next,
+    ))
 }
 
 /// `GET /v1.0/groups/{id}` — any administrative role.
@@ -69,10 +81,20 @@ pub async fn list_members(
     ODataQuery(raw): ODataQuery,
 ) -> Result<impl IntoResponse> {
     let options = Options::parse(&raw, &[])?;
-    let members = state.platform.group_members(&caller, group_id(&group)?).await?;
+    let members = state
+        .platform
+        .group_members(&caller, group_id(&group)?)
+        .await?;
     let items = members.iter().map(user_json).collect();
     let path = format!("/v1.0/groups/{group}/members");
-    Ok(collection(&state, "directoryObjects", &path, &options, items, None))
+    Ok(collection(
+        &state,
+        "directoryObjects",
+        &path,
+        &options,
+        items,
+        None,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,9 +118,15 @@ pub async fn create_group(
     GraphJson(body): GraphJson<CreateGroup>,
 ) -> Result<impl IntoResponse> {
     if body.mail_enabled == Some(true) || body.security_enabled == Some(false) {
-        return Err(Error::invalid("only security groups without mail are supported"));
+        return Err(Error::invalid(
+            "only security groups without mail are supported",
+        ));
     }
-    let new = NewGroup { display_name: body.display_name, description: body.description, ..Default::default() };
+    let new = NewGroup {
+        display_name: body.display_name,
+        description: body.description,
+        ..Default::default()
+    };
     let group = state.platform.create_group(&caller, new).await?;
     Ok((StatusCode::CREATED, Json(group_json(&group))))
 }
@@ -124,6 +152,9 @@ pub async fn add_member(
         .next()
         .unwrap_or_default();
     let member = UserRef::parse(member)?;
-    state.platform.add_group_member(&caller, group_id(&group)?, &member).await?;
+    state
+        .platform
+        .add_group_member(&caller, group_id(&group)?, &member)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

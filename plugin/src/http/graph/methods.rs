@@ -19,7 +19,10 @@ pub async fn list_methods(
     ODataQuery(raw): ODataQuery,
 ) -> Result<impl IntoResponse> {
     let options = Options::parse(&raw, &[])?;
-    let (user, taps) = state.platform.taps(&caller, &UserRef::parse(&user)?).await?;
+    let (user, taps) = state
+        .platform
+        .taps(&caller, &UserRef::parse(&user)?)
+        .await?;
     let items = taps.iter().map(|v| tap_json(v, None)).collect();
     let path = format!("/v1.0/users/{}/authentication/methods", user.id);
     let context = format!("users('{}')/authentication/methods", user.id);

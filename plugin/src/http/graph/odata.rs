@@ -28,16 +28,23 @@ impl<'a> Options<'a> {
     /// endpoint understands. Any other `$` option is refused rather than silently ignored.
     pub fn parse(raw: &'a HashMap<String, String>, extra: &[&str]) -> Result<Self> {
         for key in raw.keys() {
-            let known = ["$top", "$skiptoken", "$select"].contains(&key.as_str()) || extra.contains(&key.as_str());
+            let known = ["$top", "$skiptoken", "$select"].contains(&key.as_str())
+                || extra.contains(&key.as_str());
             if key.starts_with('$') && !known {
-                return Err(Error::invalid(format!("query option `{key}` is not supported on this resource")));
+                return Err(Error::invalid(format!(
+                    "query option `{key}` is not supported on this resource"
+                )));
             }
         }
         let top = match raw.get("$top") {
             None => DEFAULT_TOP,
             Some(v) => match v.trim().parse::<u32>() {
                 Ok(n) if (1..=MAX_TOP).contains(&n) => n,
-                _ => return Err(Error::invalid(format!("$top must be a whole number from 1 to {MAX_TOP}"))),
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "$top must be a whole number from 1 to {MAX_TOP}"
+                    )));
+                }
             },
         };
         let after = match raw.get("$skiptoken") {
@@ -56,7 +63,12 @@ impl<'a> Options<'a> {
                 .filter(|p| !p.is_empty())
                 .collect::<Vec<_>>()
         });
-        Ok(Options { raw, top, after, select })
+        Ok(Options {
+            raw,
+            top,
+            after,
+            select,
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -26,7 +26,10 @@ fn policy_json(state: &AppState, p: &TapPolicy) -> Value {
 }
 
 /// `GET` — any administrative role.
-pub async fn get_tap_policy(State(state): State<AppState>, ApiCaller(caller): ApiCaller) -> Result<Json<Value>> {
+pub async fn get_tap_policy(
+    State(state): State<AppState>,
+    ApiCaller(caller): ApiCaller,
+) -> Result<Json<Value>> {
     let policy = state.platform.tap_policy(&caller).await?;
     Ok(Json(policy_json(&state, &policy)))
 }

@@ -50,7 +50,8 @@ fn user_ref(raw: &str) -> Result<UserRef> {
 }
 
 fn tap_id(raw: &str) -> Result<Uuid> {
-    Uuid::try_parse(raw.trim()).map_err(|_| Error::not_found(format!("temporary access pass `{raw}`")))
+    Uuid::try_parse(raw.trim())
+        .map_err(|_| Error::not_found(format!("temporary access pass `{raw}`")))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -79,19 +80,29 @@ pub async fn create_tap(
     }
     let start_date_time = match body.start_date_time.as_deref() {
         None => None,
-        Some(s) => Some(parse_rfc3339(s).ok_or_else(|| Error::invalid("startDateTime must be an RFC 3339 timestamp"))?),
+        Some(s) => Some(
+            parse_rfc3339(s)
+                .ok_or_else(|| Error::invalid("startDateTime must be an RFC 3339 timestamp"))?,
+        ),
     };
     let request = TapRequest {
         start_date_time,
         lifetime_in_minutes: body.lifetime_in_minutes,
         is_usable_once: body.is_usable_once,
     };
-    let issued = state.platform.issue_tap(&caller, &user_ref(&user)?, request).await?;
+    let issued = state
+        .platform
+        .issue_tap(&caller, &user_ref(&user)?, request)
+        .await?;
     let location = format!(
         "{}/v1.0/users/{}/authentication/temporaryAccessPassMethods/{}",
         state.settings.public_url, issued.user.id, issued.view.record.id
     );
-    let mut response = (StatusCode::CREATED, Json(tap_json(&issued.view, Some(&issued.pass)))).into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        Json(tap_json(&issued.view, Some(&issued.pass))),
+    )
+        .into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -111,8 +122,14 @@ pub async fn list_taps(
     let options = Options::parse(&raw, &[])?;
     let (user, views) = state.platform.taps(&caller, &user_ref(&user)?).await?;
     let items = views.iter().map(|v| tap_json(v, None)).collect();
-    let path = format!("/v1.0/users/{}/authentication/temporaryAccessPassMethods", user.id);
-    let context = format!("users('{}')/authentication/temporaryAccessPassMethods", user.id);
+    let path = format!(
+        "/v1.0/users/{}/authentication/temporaryAccessPassMethods",
+        user.id
+    );
+    let context = format!(
+        "users('{}')/authentication/temporaryAccessPassMethods",
+        user.id
+    );
     Ok(collection(&state, &context, &path, &options, items, None))
 }
 
@@ -122,7 +139,10 @@ pub async fn get_tap(
     ApiCaller(caller): ApiCaller,
     GraphPath((user, id)): GraphPath<(String, String)>,
 ) -> Result<Json<Value>> {
-    let view = state.platform.tap(&caller, &user_ref(&user)?, tap_id(&id)?).await?;
+    let view = state
+        .platform
+        .tap(&caller, &user_ref(&user)?, tap_id(&id)?)
+        .await?;
     Ok(Json(tap_json(&view, None)))
 }
 
@@ -132,6 +152,9 @@ pub async fn delete_tap(
     ApiCaller(caller): ApiCaller,
     GraphPath((user, id)): GraphPath<(String, String)>,
 ) -> Result<StatusCode> {
-    state.platform.delete_tap(&caller, &user_ref(&user)?, Some(tap_id(&id)?)).await?;
+    state
+        .platform
+        .delete_tap(&caller, &user_ref(&user)?, Some(tap_id(&id)?))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,9 @@
 //! `/v1.0/users`: read views of the directory store, and creation of local users.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -45,12 +45,25 @@ pub async fn list_users(
         Some(f) => parse_user_filter(f)?,
         None => vec![],
     };
-    let query = UserQuery { conditions, after: options.after.clone(), limit: options.top + 1 };
+    let query = UserQuery {
+        conditions,
+        after: options.after.clone(),
+        limit: options.top + 1,
+    };
     let users = state.platform.users(&caller, &query).await?;
     let (users, more) = split_page(users, options.top);
-    let next = more.then(|| users.last().map(|u| upn_key(&u.user_principal_name))).flatten();
+    let next = more
+        .then(|| users.last().map(|u| upn_key(&u.user_principal_name)))
+        .flatten();
     let items = users.iter().map(user_json).collect();
-    Ok(collection(&state, "users", "/v1.0/users", &options, items, next))
+    Ok(collection(
+        &state,
+        "users",
+        "/v1.0/users",
+        &options,
+        items,
+        next,
+    ))
 }
 
 /// `GET /v1.0/users/{id | userPrincipalName}` — any administrative role.
@@ -59,7 +72,10 @@ pub async fn get_user(
     ApiCaller(caller): ApiCaller,
     GraphPath(user): GraphPath<String>,
 ) -> Result<Json<Value>> {
-    let user = state.platform.user(&caller, &UserRef::parse(&user)?).await?;
+    let user = state
+        .platform
+        .user(&caller, &UserRef::parse(&user)?)
+        .await?;
     Ok(Json(user_json(&user)))
 }
 
@@ -91,11 +107,16 @@ pub async fn create_user(
     GraphJson(body): GraphJson<CreateUser>,
 ) -> Result<impl IntoResponse> {
     if body.password_profile.is_some() {
-        return Err(Error::invalid("passwordProfile is not supported: tapbridge accounts are passwordless"));
+        return Err(Error::invalid(
+            "passwordProfile is not supported: tapbridge accounts are passwordless",
+        ));
     }
     let employee_hire_date = match body.employee_hire_date.as_deref() {
         None => None,
-        Some(s) => Some(parse_rfc3339(s).ok_or_else(|| Error::invalid("employeeHireDate must be an RFC 3339 timestamp"))?),
+        Some(s) => Some(
+            parse_rfc3339(s)
+                .ok_or_else(|| Error::invalid("employeeHireDate must be an RFC 3339 timestamp"))?,
+        ),
     };
     let new = NewUser {
         user_principal_name: body.user_principal_name,

@@ -1,0 +1,288 @@
+//! Typed configuration: defaults, then the TOML file, then `TAPBRIDGE_…` environment variables
+//! (nested keys joined by `__`, e.g. `TAPBRIDGE_SERVER__LISTEN`). Every key is documented in
+//! `config.example.toml`. A bad value stops start-up with the key's name and the reason.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use plugin::secret::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the database, the generated server secret and the mail outbox live.
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub tap: TapConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            secrets: SecretsConfig::default(),
+            tap: TapConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Externally visible base URL. Empty: derived from the bound address.
+    pub public_url: String,
+    pub body_limit_bytes: usize,
+    pub shutdown_timeout_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: String::new(),
+            body_limit_bytes: 64 * 1024,
+            shutdown_timeout_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// SQLite file. Empty: `<data_dir>/tapbridge.db`.
+    pub path: PathBuf,
+    pub max_connections: u32,
+    pub busy_timeout_ms: u64,
+    pub durability: Durability,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            path: PathBuf::new(),
+            max_connections: 8,
+            busy_timeout_ms: 5000,
+            durability: Durability::Full,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    pub server_secret: Option<SecretString>,
+    pub server_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TapConfig {
+    pub max_failed_attempts: u32,
+    pub retention_days: u32,
+    pub purge_interval_minutes: u64,
+}
+
+impl Default for TapConfig {
+    fn default() -> Self {
+        TapConfig {
+            max_failed_attempts: 10,
+            retention_days: 30,
+            purge_interval_minutes: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `debug`, `tapbridge=debug,sqlx=warn` …
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// A configuration problem: which key, and why.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "invalid configuration: {}", self.reason)
+        } else {
+            let env = format!("TAPBRIDGE_{}", self.key.replace('.', "__").to_uppercase());
+            write!(
+                f,
+                "invalid configuration: `{}` (env {env}): {}",
+                self.key, self.reason
+            )
+        }
+    }
+}
+
+fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `tapbridge.toml` if present, then the
+    /// environment; then checks every value.
+    pub fn load(path: Option<&Path>) -> Result<Config, Vec<ConfigError>> {
+        let mut figment = Figment::new();
+        match path {
+            Some(p) if !p.is_file() => {
+                return Err(vec![bad(
+                    "",
+                    format!("config file `{}` does not exist", p.display()),
+                )]);
+            }
+            Some(p) => figment = figment.merge(Toml::file(p)),
+            None if Path::new("tapbridge.toml").is_file() => {
+                figment = figment.merge(Toml::file("tapbridge.toml"))
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("TAPBRIDGE_").split("__"));
+        let mut config: Config = figment.extract().map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| {
+                    let key = e.path.join(".");
+                    let mut reason = e.kind.to_string();
+                    if let Some(m) = &e.metadata {
+                        reason = format!("{reason} (from {})", m.name);
+                    }
+                    ConfigError { key, reason }
+                })
+                .collect::<Vec<_>>()
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&mut self) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        if self.data_dir.as_os_str().is_empty() {
+            errors.push(bad("data_dir", "must not be empty"));
+        }
+        if self.database.path.as_os_str().is_empty() {
+            self.database.path = self.data_dir.join("tapbridge.db");
+        }
+        let url = self.server.public_url.trim_end_matches('/').to_owned();
+        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            errors.push(bad(
+                "server.public_url",
+                "must start with http:// or https://",
+            ));
+        }
+        self.server.public_url = url;
+        if !(1024..=16 * 1024 * 1024).contains(&self.server.body_limit_bytes) {
+            errors.push(bad(
+                "server.body_limit_bytes",
+                "must be between 1024 and 16777216",
+            ));
+        }
+        if self.server.shutdown_timeout_seconds > 600 {
+            errors.push(bad(
+                "server.shutdown_timeout_seconds",
+                "must be at most 600",
+            ));
+        }
+        if !(1..=64).contains(&self.database.max_connections) {
+            errors.push(bad("database.max_connections", "must be between 1 and 64"));
+        }
+        if !(1..=60_000).contains(&self.database.busy_timeout_ms) {
+            errors.push(bad(
+                "database.busy_timeout_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if !(1..=100).contains(&self.tap.max_failed_attempts) {
+            errors.push(bad("tap.max_failed_attempts", "must be between 1 and 100"));
+        }
+        if self.tap.retention_days > 3650 {
+            errors.push(bad("tap.retention_days", "must be at most 3650"));
+        }
+        if !(1..=10_080).contains(&self.tap.purge_interval_minutes) {
+            errors.push(bad(
+                "tap.purge_interval_minutes",
+                "must be between 1 and 10080",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            errors.push(bad("log.level", format!("not a valid filter: {e}")));
+        }
+        match (
+            &self.secrets.server_secret,
+            &self.secrets.server_secret_file,
+        ) {
+            (Some(_), Some(_)) => errors.push(bad(
+                "secrets.server_secret_file",
+                "set either secrets.server_secret or secrets.server_secret_file, not both",
+            )),
+            (None, Some(file)) => match std::fs::read_to_string(file) {
+                Ok(s) => self.secrets.server_secret = Some(SecretString::new(s.trim().to_owned())),
+                Err(e) => errors.push(bad(
+                    "secrets.server_secret_file",
+                    format!("cannot read `{}`: {e}", file.display()),
+                )),
+            },
+            _ => {}
+        }
+        if let Some(s) = &self.secrets.server_secret
+            && s.expose().len() < plugin::secret::ServerSecret::MIN_LEN
+        {
+            errors.push(bad(
+                "secrets.server_secret",
+                format!(
+                    "must be at least {} characters",
+                    plugin::secret::ServerSecret::MIN_LEN
+                ),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

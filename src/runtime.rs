@@ -1,0 +1,106 @@
+//! Start-up shared by `serve` and the CLI commands: data directory, server secret, store,
+//! platform.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use plugin::clock::SystemClock;
+use plugin::platform::{Platform, PlatformSettings};
+use plugin::secret::{ServerSecret, random_bytes};
+use plugin::store::{DatabaseSettings, Durability, Store};
+
+use crate::config::{self, Config};
+
+const SECRET_FILE: &str = "server.secret";
+
+pub fn ensure_data_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create data directory `{}`", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The configured secret, else the one generated on first start in the data directory
+/// (mode 0600), else a new one written there.
+pub fn server_secret(config: &Config) -> Result<ServerSecret> {
+    if let Some(s) = &config.secrets.server_secret {
+        return ServerSecret::from_bytes(s.expose().as_bytes().to_vec())
+            .map_err(anyhow::Error::msg);
+    }
+    let path = config.data_dir.join(SECRET_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let mode = fs::metadata(&path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                bail!(
+                    "`{}` is readable by other users (mode {:o}); run `chmod 600` on it",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+            ServerSecret::from_bytes(text.trim().as_bytes().to_vec())
+                .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use base64::Engine;
+            let text =
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(random_bytes::<48>());
+            // create_new: two processes starting at once cannot overwrite each other's secret.
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    f.write_all(text.as_bytes())?;
+                    f.sync_all()?;
+                    tracing::info!(path = %path.display(), "generated a new server secret");
+                    ServerSecret::from_bytes(text.into_bytes()).map_err(anyhow::Error::msg)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => server_secret(config),
+                Err(e) => Err(e).with_context(|| format!("cannot write `{}`", path.display())),
+            }
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+    }
+}
+
+pub fn database_settings(config: &Config) -> DatabaseSettings {
+    DatabaseSettings {
+        path: config.database.path.clone(),
+        max_connections: config.database.max_connections,
+        busy_timeout: std::time::Duration::from_millis(config.database.busy_timeout_ms),
+        durability: match config.database.durability {
+            config::Durability::Full => Durability::Full,
+            config::Durability::Normal => Durability::Normal,
+        },
+    }
+}
+
+pub async fn open_platform(config: &Config) -> Result<Arc<Platform>> {
+    ensure_data_dir(&config.data_dir)?;
+    let secret = server_secret(config)?;
+    let store = Store::open(&database_settings(config))
+        .await
+        .with_context(|| format!("cannot open database `{}`", config.database.path.display()))?;
+    let settings = PlatformSettings {
+        max_failed_attempts: config.tap.max_failed_attempts,
+        tap_retention: time::Duration::days(i64::from(config.tap.retention_days)),
+    };
+    Ok(Arc::new(Platform::new(
+        store,
+        Arc::new(SystemClock),
+        &secret,
+        settings,
+        Arc::default(),
+    )))
+}
