@@ -9,6 +9,9 @@ mod graph;
 mod health;
 mod request_id;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -128,7 +128,7 @@ pub(crate) mod testing {
     use time::macros::datetime;
 
     pub struct Fixture {
-        pub platform: Platform,
+        pub platform: Arc<Platform>,
         pub clock: Arc<ManualClock>,
         pub _dir: tempfile::TempDir,
     }
@@ -136,13 +136,13 @@ pub(crate) mod testing {
     pub async fn fixture() -> Fixture {
         let (store, dir) = store::testing::store().await;
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-27 09:00 UTC)));
-        let platform = Platform::new(
+        let platform = Arc::new(Platform::new(
             store,
             clock.clone(),
             &ServerSecret::from_bytes(vec![42; 32]).unwrap(),
             PlatformSettings::default(),
             Arc::default(),
-        );
+        ));
         Fixture {
             platform,
             clock,

@@ -290,7 +290,7 @@ async fn one_hundred_concurrent_redemptions_of_a_one_time_pass_succeed_once() {
         },
     )
     .await;
-    let platform = Arc::new(f.platform);
+    let platform = f.platform.clone();
     let mut tasks = Vec::new();
     for _ in 0..100 {
         let (p, code) = (platform.clone(), pass.clone());
