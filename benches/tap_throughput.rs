@@ -1,1 +1,150 @@
-fn main() {}
+//! Issue and redeem throughput through the real store, next to the floor it stands on: the
+//! same SQLite write transaction with nothing else in it, and the cost of the keyed hash.
+//!
+//! `cargo bench --bench tap_throughput [-- USERS]` (default 2000 users). Prints one table.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plugin::clock::SystemClock;
+use plugin::domain::directory::{NewUser, UserRef};
+use plugin::domain::tap_policy::TapRequest;
+use plugin::platform::{Caller, Platform, PlatformSettings};
+use plugin::secret::{Purpose, SecretString, ServerSecret};
+use plugin::store::{DatabaseSettings, Durability, Store};
+
+struct Row {
+    what: String,
+    ops: usize,
+    elapsed: Duration,
+}
+
+impl Row {
+    fn print(&self) {
+        let per_sec = self.ops as f64 / self.elapsed.as_secs_f64();
+        let us = self.elapsed.as_secs_f64() * 1e6 / self.ops as f64;
+        println!("{:<58} {:>10.0}/s {:>9.1} µs/op", self.what, per_sec, us);
+    }
+}
+
+async fn platform(dir: &std::path::Path, durability: Durability) -> Arc<Platform> {
+    let mut settings = DatabaseSettings::at(dir.join(format!("bench-{durability:?}.db")));
+    settings.durability = durability;
+    let store = Store::open(&settings).await.expect("store");
+    let secret = ServerSecret::from_bytes(vec![9; 32]).expect("secret");
+    Arc::new(Platform::new(store, Arc::new(SystemClock), &secret, PlatformSettings::default(), Arc::default()))
+}
+
+async fn users(p: &Platform, n: usize) -> Vec<String> {
+    let mut upns = Vec::with_capacity(n);
+    for i in 0..n {
+        let upn = format!("bench{i}@example.com");
+        p.create_user(&Caller::operator(), NewUser { user_principal_name: upn.clone(), account_enabled: true, ..Default::default() })
+            .await
+            .expect("user");
+        upns.push(upn);
+    }
+    upns
+}
+
+/// One `BEGIN IMMEDIATE; INSERT; COMMIT` per op on the same pool settings: the floor under
+/// any write that must be durable on its own.
+async fn raw_transactions(p: &Platform, n: usize) -> Row {
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
+        .execute(p.store().pool())
+        .await
+        .expect("table");
+    let started = Instant::now();
+    for i in 0..n {
+        let mut tx = p.store().write().await.expect("tx");
+        sqlx::query("INSERT INTO bench_floor (v) VALUES (?)")
+            .bind(i.to_le_bytes().to_vec())
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+        tx.commit().await.expect("commit");
+    }
+    Row { what: "  floor: empty write transaction (1 insert)".into(), ops: n, elapsed: started.elapsed() }
+}
+
+async fn issue_all(p: &Arc<Platform>, upns: &[String], concurrency: usize) -> (Row, Vec<SecretString>) {
+    let started = Instant::now();
+    let chunks: Vec<Vec<String>> = upns.chunks(upns.len().div_ceil(concurrency)).map(|c| c.to_vec()).collect();
+    let mut handles = Vec::new();
+    for chunk in chunks {
+        let p = p.clone();
+        handles.push(tokio::spawn(async move {
+            let mut passes = Vec::new();
+            for upn in chunk {
+                let issued = p
+                    .issue_tap(&Caller::operator(), &UserRef::Upn(upn), TapRequest::default())
+                    .await
+                    .expect("issue");
+                passes.push(issued.pass);
+            }
+            passes
+        }));
+    }
+    let mut passes = Vec::new();
+    for h in handles {
+        passes.extend(h.await.expect("task"));
+    }
+    let row = Row { what: format!("  tapbridge: issue pass ({concurrency} concurrent)"), ops: upns.len(), elapsed: started.elapsed() };
+    (row, passes)
+}
+
+async fn redeem_all(p: &Arc<Platform>, upns: &[String], passes: &[SecretString], concurrency: usize) -> Row {
+    let started = Instant::now();
+    let pairs: Vec<(String, SecretString)> = upns.iter().cloned().zip(passes.iter().cloned()).collect();
+    let mut handles = Vec::new();
+    for chunk in pairs.chunks(pairs.len().div_ceil(concurrency)) {
+        let (p, chunk) = (p.clone(), chunk.to_vec());
+        handles.push(tokio::spawn(async move {
+            for (upn, pass) in chunk {
+                p.redeem_tap(&upn, &pass, None).await.expect("redeem");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
+    }
+    Row { what: format!("  tapbridge: redeem pass ({concurrency} concurrent)"), ops: upns.len(), elapsed: started.elapsed() }
+}
+
+fn hmac_rate(n: usize) -> Row {
+    let hasher = ServerSecret::from_bytes(vec![1; 32]).expect("secret").hasher(Purpose::TemporaryAccessPass);
+    let started = Instant::now();
+    let mut acc = 0u8;
+    for i in 0..n {
+        acc ^= hasher.hash(&i.to_le_bytes(), b"AbCd2345")[0];
+    }
+    std::hint::black_box(acc);
+    Row { what: "  keyed hash (HMAC-SHA-256) of one pass".into(), ops: n, elapsed: started.elapsed() }
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(2000);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        println!("tapbridge pass throughput, {n} users, {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+        hmac_rate(200_000).print();
+        for durability in [Durability::Full, Durability::Normal] {
+            println!("\nSQLite synchronous = {durability:?}");
+            let p = platform(dir.path(), durability).await;
+            let upns = users(&p, n).await;
+            raw_transactions(&p, n).await.print();
+            let (row, _) = issue_all(&p, &upns, 1).await;
+            row.print();
+            let (row, passes) = issue_all(&p, &upns, 8).await;
+            row.print();
+            redeem_all(&p, &upns, &passes, 1).await.print();
+            let (_, passes) = issue_all(&p, &upns, 8).await;
+            redeem_all(&p, &upns, &passes, 8).await.print();
+            p.store().close().await;
+        }
+    });
+}

@@ -11,7 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use plugin::secret::SecretString;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where the database, the generated server secret and the mail outbox live.
@@ -36,7 +36,7 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
@@ -64,7 +64,7 @@ pub enum Durability {
     Normal,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// SQLite file. Empty: `<data_dir>/tapbridge.db`.
@@ -85,14 +85,14 @@ impl Default for DatabaseConfig {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretsConfig {
     pub server_secret: Option<SecretString>,
     pub server_secret_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TapConfig {
     pub max_failed_attempts: u32,
@@ -117,7 +117,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// A tracing filter: `info`, `debug`, `tapbridge=debug,sqlx=warn` …
@@ -284,5 +284,51 @@ impl Config {
         } else {
             Err(errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../config.example.toml");
+
+    #[test]
+    fn the_example_file_is_valid_and_states_the_defaults() {
+        let parsed: Config = Figment::new().merge(Toml::string(EXAMPLE)).extract().expect("example parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    /// Every key in the example, set or commented out, carries the right environment variable
+    /// name in its comment block.
+    #[test]
+    fn the_example_file_names_every_environment_variable() {
+        let mut section = String::new();
+        let mut block = Vec::new();
+        let mut keys = 0;
+        for line in EXAMPLE.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+                block.clear();
+                continue;
+            }
+            let candidate = line.trim_start_matches("# ");
+            let is_key = candidate.split_once(" = ").is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            });
+            if is_key {
+                let key = candidate.split_once(" = ").map(|(k, _)| k).unwrap_or_default();
+                let path = if section.is_empty() { key.to_owned() } else { format!("{section}.{key}") };
+                let env = format!("# env: TAPBRIDGE_{}", path.replace('.', "__").to_uppercase());
+                assert!(block.iter().any(|l: &&str| *l == env), "`{path}` lacks `{env}`");
+                keys += 1;
+                block.clear();
+            } else if line.starts_with('#') {
+                block.push(line);
+            } else if line.is_empty() {
+                block.clear();
+            }
+        }
+        assert!(keys >= 15, "found only {keys} keys");
     }
 }
