@@ -32,16 +32,29 @@ async fn platform(dir: &std::path::Path, durability: Durability) -> Arc<Platform
     settings.durability = durability;
     let store = Store::open(&settings).await.expect("store");
     let secret = ServerSecret::from_bytes(vec![9; 32]).expect("secret");
-    Arc::new(Platform::new(store, Arc::new(SystemClock), &secret, PlatformSettings::default(), Arc::default()))
+    Arc::new(Platform::new(
+        store,
+        Arc::new(SystemClock),
+        &secret,
+        PlatformSettings::default(),
+        Arc::default(),
+    ))
 }
 
 async fn users(p: &Platform, n: usize) -> Vec<String> {
     let mut upns = Vec::with_capacity(n);
     for i in 0..n {
         let upn = format!("bench{i}@example.com");
-        p.create_user(&Caller::operator(), NewUser { user_principal_name: upn.clone(), account_enabled: true, ..Default::default() })
-            .await
-            .expect("user");
+        p.create_user(
+            &Caller::operator(),
+            NewUser {
+                user_principal_name: upn.clone(),
+                account_enabled: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("user");
         upns.push(upn);
     }
     upns
@@ -64,12 +77,23 @@ async fn raw_transactions(p: &Platform, n: usize) -> Row {
             .expect("insert");
         tx.commit().await.expect("commit");
     }
-    Row { what: "  floor: empty write transaction (1 insert)".into(), ops: n, elapsed: started.elapsed() }
+    Row {
+        what: "  floor: empty write transaction (1 insert)".into(),
+        ops: n,
+        elapsed: started.elapsed(),
+    }
 }
 
-async fn issue_all(p: &Arc<Platform>, upns: &[String], concurrency: usize) -> (Row, Vec<SecretString>) {
+async fn issue_all(
+    p: &Arc<Platform>,
+    upns: &[String],
+    concurrency: usize,
+) -> (Row, Vec<SecretString>) {
     let started = Instant::now();
-    let chunks: Vec<Vec<String>> = upns.chunks(upns.len().div_ceil(concurrency)).map(|c| c.to_vec()).collect();
+    let chunks: Vec<Vec<String>> = upns
+        .chunks(upns.len().div_ceil(concurrency))
+        .map(|c| c.to_vec())
+        .collect();
     let mut handles = Vec::new();
     for chunk in chunks {
         let p = p.clone();
@@ -77,7 +101,11 @@ async fn issue_all(p: &Arc<Platform>, upns: &[String], concurrency: usize) -> (R
             let mut passes = Vec::new();
             for upn in chunk {
                 let issued = p
-                    .issue_tap(&Caller::operator(), &UserRef::Upn(upn), TapRequest::default())
+                    .issue_tap(
+                        &Caller::operator(),
+                        &UserRef::Upn(upn),
+                        TapRequest::default(),
+                    )
                     .await
                     .expect("issue");
                 passes.push(issued.pass);
@@ -89,13 +117,23 @@ async fn issue_all(p: &Arc<Platform>, upns: &[String], concurrency: usize) -> (R
     for h in handles {
         passes.extend(h.await.expect("task"));
     }
-    let row = Row { what: format!("  tapbridge: issue pass ({concurrency} concurrent)"), ops: upns.len(), elapsed: started.elapsed() };
+    let row = Row {
+        what: format!("  tapbridge: issue pass ({concurrency} concurrent)"),
+        ops: upns.len(),
+        elapsed: started.elapsed(),
+    };
     (row, passes)
 }
 
-async fn redeem_all(p: &Arc<Platform>, upns: &[String], passes: &[SecretString], concurrency: usize) -> Row {
+async fn redeem_all(
+    p: &Arc<Platform>,
+    upns: &[String],
+    passes: &[SecretString],
+    concurrency: usize,
+) -> Row {
     let started = Instant::now();
-    let pairs: Vec<(String, SecretString)> = upns.iter().cloned().zip(passes.iter().cloned()).collect();
+    let pairs: Vec<(String, SecretString)> =
+        upns.iter().cloned().zip(passes.iter().cloned()).collect();
     let mut handles = Vec::new();
     for chunk in pairs.chunks(pairs.len().div_ceil(concurrency)) {
         let (p, chunk) = (p.clone(), chunk.to_vec());
@@ -108,18 +146,28 @@ async fn redeem_all(p: &Arc<Platform>, upns: &[String], passes: &[SecretString],
     for h in handles {
         h.await.expect("task");
     }
-    Row { what: format!("  tapbridge: redeem pass ({concurrency} concurrent)"), ops: upns.len(), elapsed: started.elapsed() }
+    Row {
+        what: format!("  tapbridge: redeem pass ({concurrency} concurrent)"),
+        ops: upns.len(),
+        elapsed: started.elapsed(),
+    }
 }
 
 fn hmac_rate(n: usize) -> Row {
-    let hasher = ServerSecret::from_bytes(vec![1; 32]).expect("secret").hasher(Purpose::TemporaryAccessPass);
+    let hasher = ServerSecret::from_bytes(vec![1; 32])
+        .expect("secret")
+        .hasher(Purpose::TemporaryAccessPass);
     let started = Instant::now();
     let mut acc = 0u8;
     for i in 0..n {
         acc ^= hasher.hash(&i.to_le_bytes(), b"AbCd2345")[0];
     }
     std::hint::black_box(acc);
-    Row { what: "  keyed hash (HMAC-SHA-256) of one pass".into(), ops: n, elapsed: started.elapsed() }
+    Row {
+        what: "  keyed hash (HMAC-SHA-256) of one pass".into(),
+        ops: n,
+        elapsed: started.elapsed(),
+    }
 }
 
 fn main() {
@@ -127,10 +175,16 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
-        println!("tapbridge pass throughput, {n} users, {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+        println!(
+            "tapbridge pass throughput, {n} users, {} cores",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
         hmac_rate(200_000).print();
         for durability in [Durability::Full, Durability::Normal] {
             println!("\nSQLite synchronous = {durability:?}");

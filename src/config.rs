@@ -208,7 +208,7 @@ impl Config {
             self.database.path = self.data_dir.join("tapbridge.db");
         }
         let url = self.server.public_url.trim_end_matches('/').to_owned();
-        if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
             errors.push(bad(
                 "server.public_url",
                 "must start with http:// or https://",
@@ -295,7 +295,10 @@ mod tests {
 
     #[test]
     fn the_example_file_is_valid_and_states_the_defaults() {
-        let parsed: Config = Figment::new().merge(Toml::string(EXAMPLE)).extract().expect("example parses");
+        let parsed: Config = Figment::new()
+            .merge(Toml::string(EXAMPLE))
+            .extract()
+            .expect("example parses");
         assert_eq!(parsed, Config::default());
     }
 
@@ -317,10 +320,23 @@ mod tests {
                 !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
             });
             if is_key {
-                let key = candidate.split_once(" = ").map(|(k, _)| k).unwrap_or_default();
-                let path = if section.is_empty() { key.to_owned() } else { format!("{section}.{key}") };
-                let env = format!("# env: TAPBRIDGE_{}", path.replace('.', "__").to_uppercase());
-                assert!(block.iter().any(|l: &&str| *l == env), "`{path}` lacks `{env}`");
+                let key = candidate
+                    .split_once(" = ")
+                    .map(|(k, _)| k)
+                    .unwrap_or_default();
+                let path = if section.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{section}.{key}")
+                };
+                let env = format!(
+                    "# env: TAPBRIDGE_{}",
+                    path.replace('.', "__").to_uppercase()
+                );
+                assert!(
+                    block.iter().any(|l: &&str| *l == env),
+                    "`{path}` lacks `{env}`"
+                );
                 keys += 1;
                 block.clear();
             } else if line.starts_with('#') {

@@ -153,7 +153,8 @@ mod tests {
         use Role::*;
         let plain = user(&[]);
         let admin = user(&[Reader]);
-        let table: Vec<(&[Role], bool, bool, bool, bool, bool)> = vec![
+        type Row = (&'static [Role], bool, bool, bool, bool, bool);
+        let table: Vec<Row> = vec![
             // roles, read, policy, directory, passes(plain), passes(admin)
             (&[], false, false, false, false, false),
             (&[Reader], true, false, false, false, false),

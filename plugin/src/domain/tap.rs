@@ -279,7 +279,15 @@ mod tests {
             locked_at: Some(T0),
             ..pass()
         };
-        let cases: Vec<(&str, TapRecord, Context, OffsetDateTime, R, Option<D>)> = vec![
+        type Case = (
+            &'static str,
+            TapRecord,
+            Context,
+            OffsetDateTime,
+            R,
+            Option<D>,
+        );
+        let cases: Vec<Case> = vec![
             ("fresh", pass(), OK, T0, R::EnabledByPolicy, None),
             (
                 "last minute",

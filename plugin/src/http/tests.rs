@@ -180,7 +180,7 @@ async fn create_read_and_delete_a_pass_in_graph_shape() {
     // Afterwards the value is null everywhere, by id and by UPN.
     for uri in [
         format!("/v1.0/users/{id}{TAPS}"),
-        format!("/v1.0/users/ada@example.com/authentication/methods"),
+        "/v1.0/users/ada@example.com/authentication/methods".to_owned(),
     ] {
         let list = api.get(&uri, &t).await;
         assert_eq!(list.status, StatusCode::OK);
