@@ -47,6 +47,13 @@ fn caller(roles: &[Role]) -> Caller {
     )
 }
 
+fn once() -> TapRequest {
+    TapRequest {
+        is_usable_once: Some(true),
+        ..Default::default()
+    }
+}
+
 async fn issue(f: &Fixture, u: &User, req: TapRequest) -> SecretString {
     f.platform
         .issue_tap(&Caller::operator(), &upn(u), req)
@@ -112,15 +119,7 @@ async fn issue_then_redeem_multi_use_until_expiry() {
 async fn one_time_pass_is_consumed() {
     let f = fixture().await;
     let ada = user(&f.platform, "ada@example.com", &[]).await;
-    let pass = issue(
-        &f,
-        &ada,
-        TapRequest {
-            is_usable_once: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let pass = issue(&f, &ada, once()).await;
     f.platform
         .redeem_tap("ada@example.com", &pass, None)
         .await
@@ -281,15 +280,7 @@ async fn a_new_pass_replaces_the_old_and_the_replacement_is_audited() {
 async fn one_hundred_concurrent_redemptions_of_a_one_time_pass_succeed_once() {
     let f = fixture().await;
     let ada = user(&f.platform, "ada@example.com", &[]).await;
-    let pass = issue(
-        &f,
-        &ada,
-        TapRequest {
-            is_usable_once: Some(true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let pass = issue(&f, &ada, once()).await;
     let platform = f.platform.clone();
     let mut tasks = Vec::new();
     for _ in 0..100 {
