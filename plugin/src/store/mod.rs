@@ -22,7 +22,39 @@ use crate::error::StorageError;
 use crate::{Error, Result};
 
 pub use sqlx::SqliteConnection as Connection;
-pub type WriteTx = Transaction<'static, Sqlite>;
+
+/// A write transaction holding the process-wide writer lock.
+///
+/// SQLite admits one writer at a time. Left to itself, a second `BEGIN IMMEDIATE` waits in
+/// SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 … ms); queueing writers
+/// on an async mutex first hands the lock over the moment it is free. Dropping the value
+/// without `commit` rolls back.
+pub struct WriteTx {
+    // Field order matters: the transaction is dropped (rolled back) before the lock is freed.
+    tx: Transaction<'static, Sqlite>,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.tx
+    }
+}
 
 /// How hard SQLite works to make a commit durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +100,7 @@ impl DatabaseSettings {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -94,7 +127,10 @@ impl Store {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            writer: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -103,9 +139,14 @@ impl Store {
 
     /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so
     /// read-then-write sequences such as a redemption are serialised instead of failing with
-    /// a lock upgrade error.
+    /// a lock upgrade error. Writers of this process queue on an async mutex first.
     pub async fn write(&self) -> Result<WriteTx> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        let writer = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
     }
 
     pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
