@@ -58,8 +58,16 @@ pub enum TokenCommand {
         /// A role (repeatable): authentication-administrator,
         /// privileged-authentication-administrator, authentication-policy-administrator,
         /// user-administrator, reader.
-        #[arg(long = "role", required = true)]
+        #[arg(
+            long = "role",
+            required_unless_present = "scim_source",
+            conflicts_with = "scim_source"
+        )]
         roles: Vec<String>,
+        /// Make a SCIM provisioning token for this source instead (e.g. `workday`): it may call
+        /// /scim/v2 only, and sees only the users and groups it provisioned.
+        #[arg(long, value_name = "SOURCE")]
+        scim_source: Option<String>,
         #[arg(long)]
         json: bool,
     },

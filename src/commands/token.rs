@@ -1,5 +1,5 @@
 use plugin::domain::timefmt::rfc3339;
-use plugin::platform::Caller;
+use plugin::platform::{Caller, TokenGrant};
 use serde_json::json;
 
 use super::{output, parse_roles};
@@ -11,15 +11,24 @@ pub async fn run(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
     let platform = runtime::open_platform(config).await?;
     let op = Caller::operator();
     match command {
-        TokenCommand::Create { name, roles, json } => {
-            let roles = parse_roles(&roles)?;
-            let created = platform.create_token(&op, &name, roles).await?;
+        TokenCommand::Create {
+            name,
+            roles,
+            scim_source,
+            json,
+        } => {
+            let grant = match scim_source {
+                Some(source) => TokenGrant::Provisioning(source),
+                None => TokenGrant::Roles(parse_roles(&roles)?),
+            };
+            let created = platform.create_token(&op, &name, grant).await?;
             let roles: Vec<_> = created.info.roles.iter().map(|r| r.as_str()).collect();
             if json {
                 output::json(&json!({
                     "id": created.info.id,
                     "name": created.info.name,
                     "roles": roles,
+                    "provisioningSource": created.info.provisioning_source,
                     "token": created.token.expose(),
                 }));
             } else {
@@ -40,6 +49,7 @@ pub async fn run(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
                     .map(|t| {
                         json!({
                             "id": t.id, "name": t.name, "roles": t.roles.to_csv(),
+                            "provisioningSource": t.provisioning_source,
                             "createdDateTime": rfc3339(t.created_at),
                             "lastUsedDateTime": t.last_used_at.map(rfc3339),
                             "revokedDateTime": t.revoked_at.map(rfc3339),
@@ -54,7 +64,9 @@ pub async fn run(command: TokenCommand, config: &Config) -> anyhow::Result<()> {
                         vec![
                             t.name.clone(),
                             t.id.to_string(),
-                            t.roles.to_csv(),
+                            t.provisioning_source
+                                .clone()
+                                .unwrap_or_else(|| t.roles.to_csv()),
                             rfc3339(t.created_at),
                             output::opt(&t.last_used_at.map(rfc3339)),
                             if t.revoked_at.is_some() {

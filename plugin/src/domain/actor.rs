@@ -137,6 +137,7 @@ mod tests {
             surname: None,
             mail: None,
             other_mails: vec![],
+            personal_email: None,
             account_enabled: true,
             source: "local".into(),
             anchor: None,

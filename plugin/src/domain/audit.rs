@@ -16,8 +16,14 @@ pub enum Activity {
     TapsPurged,
     PolicyUpdated,
     UserAdded,
+    UserUpdated,
+    UserDisabled,
+    UserDeleted,
     GroupAdded,
+    GroupUpdated,
+    GroupDeleted,
     GroupMemberAdded,
+    GroupMemberRemoved,
     TokenCreated,
     TokenRevoked,
 }
@@ -33,8 +39,14 @@ impl Activity {
             Activity::TapsPurged => "Purge expired temporary access passes",
             Activity::PolicyUpdated => "Authentication Methods Policy Update",
             Activity::UserAdded => "Add user",
+            Activity::UserUpdated => "Update user",
+            Activity::UserDisabled => "Disable account",
+            Activity::UserDeleted => "Delete user",
             Activity::GroupAdded => "Add group",
+            Activity::GroupUpdated => "Update group",
+            Activity::GroupDeleted => "Delete group",
             Activity::GroupMemberAdded => "Add member to group",
+            Activity::GroupMemberRemoved => "Remove member from group",
             Activity::TokenCreated => "Add API token",
             Activity::TokenRevoked => "Revoke API token",
         }
@@ -44,7 +56,11 @@ impl Activity {
         match self {
             Activity::PolicyUpdated => "Policy",
             Activity::TokenCreated | Activity::TokenRevoked => "ApplicationManagement",
-            Activity::GroupAdded | Activity::GroupMemberAdded => "GroupManagement",
+            Activity::GroupAdded
+            | Activity::GroupUpdated
+            | Activity::GroupDeleted
+            | Activity::GroupMemberAdded
+            | Activity::GroupMemberRemoved => "GroupManagement",
             Activity::TapSignIn | Activity::TapSignInFailed | Activity::TapLocked => {
                 "Authentication"
             }
@@ -59,7 +75,12 @@ impl Activity {
             | Activity::GroupAdded
             | Activity::GroupMemberAdded
             | Activity::TokenCreated => "Add",
-            Activity::TapDeleted | Activity::TapsPurged | Activity::TokenRevoked => "Delete",
+            Activity::TapDeleted
+            | Activity::TapsPurged
+            | Activity::TokenRevoked
+            | Activity::UserDeleted
+            | Activity::GroupDeleted
+            | Activity::GroupMemberRemoved => "Delete",
             _ => "Update",
         }
     }

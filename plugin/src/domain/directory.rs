@@ -19,6 +19,8 @@ pub struct User {
     pub surname: Option<String>,
     pub mail: Option<String>,
     pub other_mails: Vec<String>,
+    /// Where onboarding mail goes before the work mailbox exists.
+    pub personal_email: Option<String>,
     pub account_enabled: bool,
     /// Who owns the object: `local`, or a bridge source such as `ldap:corp`.
     pub source: String,
@@ -46,6 +48,7 @@ pub struct NewUser {
     pub surname: Option<String>,
     pub mail: Option<String>,
     pub other_mails: Vec<String>,
+    pub personal_email: Option<String>,
     pub account_enabled: bool,
     pub source: String,
     pub anchor: Option<String>,
@@ -64,6 +67,7 @@ impl NewUser {
             &mut self.given_name,
             &mut self.surname,
             &mut self.mail,
+            &mut self.personal_email,
         ] {
             trim_optional(field);
         }
@@ -72,6 +76,9 @@ impl NewUser {
         check_len("surname", self.surname.as_deref(), 64)?;
         if let Some(mail) = &self.mail {
             validate_mail("mail", mail)?;
+        }
+        if let Some(mail) = &self.personal_email {
+            validate_mail("personalEmail", mail)?;
         }
         self.other_mails = self
             .other_mails

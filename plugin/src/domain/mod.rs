@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod audit;
 pub mod directory;
+pub mod lifecycle;
 pub mod role;
 pub mod tap;
 pub mod tap_policy;

@@ -49,7 +49,7 @@ impl Api {
             .create_token(
                 &Caller::operator(),
                 &name,
-                Roles::new(roles.iter().copied()),
+                crate::platform::TokenGrant::Roles(Roles::new(roles.iter().copied())),
             )
             .await
             .unwrap();

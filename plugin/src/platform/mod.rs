@@ -4,6 +4,7 @@
 
 mod audit;
 mod directory;
+pub mod lifecycle;
 mod policy;
 mod taps;
 mod tokens;
@@ -24,7 +25,7 @@ use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
 pub use taps::{IssuedTap, Redeemed, TapView};
-pub use tokens::{CreatedToken, TOKEN_PREFIX};
+pub use tokens::{CreatedToken, Provisioner, SCIM_SOURCE_PREFIX, TOKEN_PREFIX, TokenGrant};
 
 #[derive(Debug, Clone)]
 pub struct PlatformSettings {

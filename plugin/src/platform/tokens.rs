@@ -39,12 +39,47 @@ fn parse(token: &str) -> Option<(Uuid, &str)> {
     Some((Uuid::try_parse(id).ok()?, secret))
 }
 
+/// A SCIM client, authenticated: the provisioning source it writes as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioner {
+    pub token_id: Uuid,
+    pub token_name: String,
+    /// `scim:NAME`: the `source` of every object this client creates, and the only objects
+    /// it may see or change.
+    pub source: String,
+}
+
+/// What a new token may do: act with administrative roles, or provision as a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenGrant {
+    Roles(Roles),
+    /// A SCIM provisioning source name: lower-case letters, digits and dashes.
+    Provisioning(String),
+}
+
+pub const SCIM_SOURCE_PREFIX: &str = "scim:";
+
+fn check_source_name(source: &str) -> Result<()> {
+    let valid = !source.is_empty()
+        && source.len() <= 32
+        && source
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "a provisioning source name is 1 to 32 lower-case letters, digits and dashes",
+        ))
+    }
+}
+
 impl Platform {
     pub async fn create_token(
         &self,
         caller: &Caller,
         name: &str,
-        roles: Roles,
+        grant: TokenGrant,
     ) -> Result<CreatedToken> {
         caller.actor.check_grant_roles()?;
         let name = name.trim();
@@ -53,14 +88,25 @@ impl Platform {
                 "a token name is 1 to 64 printable characters",
             ));
         }
-        if roles.is_empty() {
-            return Err(Error::invalid("a token needs at least one role"));
-        }
+        let (roles, provisioning_source) = match grant {
+            TokenGrant::Roles(roles) if roles.is_empty() => {
+                return Err(Error::invalid("a token needs at least one role"));
+            }
+            TokenGrant::Roles(roles) => (roles, None),
+            TokenGrant::Provisioning(source) => {
+                check_source_name(&source)?;
+                (
+                    Roles::default(),
+                    Some(format!("{SCIM_SOURCE_PREFIX}{source}")),
+                )
+            }
+        };
         let now = self.now();
         let info = TokenInfo {
             id: Uuid::new_v4(),
             name: name.to_owned(),
             roles,
+            provisioning_source,
             created_at: now,
             last_used_at: None,
             revoked_at: None,
@@ -75,6 +121,10 @@ impl Platform {
         let record = AuditRecord::new(Activity::TokenCreated, (&caller.actor).into(), now)
             .target("ApiToken", info.id, Some(&info.name))
             .detail("roles", info.roles.to_csv())
+            .detail(
+                "provisioningSource",
+                info.provisioning_source.clone().unwrap_or_default(),
+            )
             .correlation(caller.correlation_id);
         audit::insert(&mut tx, &record).await?;
         tx.commit().await?;
@@ -103,8 +153,32 @@ impl Platform {
     }
 
     /// Resolves a presented bearer token to the actor it stands for. Any failure is
-    /// `Unauthenticated`, with no hint of which part was wrong.
+    /// `Unauthenticated`, with no hint of which part was wrong. A provisioning token resolves
+    /// to an actor without roles, which the admin API refuses.
     pub async fn authenticate_token(&self, presented: &SecretString) -> Result<Actor> {
+        let info = self.verify_token(presented).await?;
+        Ok(Actor {
+            principal: Principal::ApiToken {
+                id: info.id,
+                name: info.name,
+            },
+            roles: info.roles,
+        })
+    }
+
+    /// Resolves a presented bearer token to a SCIM provisioning source. A token without one
+    /// is `Unauthenticated` here, as an unknown token would be.
+    pub async fn authenticate_provisioner(&self, presented: &SecretString) -> Result<Provisioner> {
+        let info = self.verify_token(presented).await?;
+        let source = info.provisioning_source.ok_or(Error::Unauthenticated)?;
+        Ok(Provisioner {
+            token_id: info.id,
+            token_name: info.name,
+            source,
+        })
+    }
+
+    async fn verify_token(&self, presented: &SecretString) -> Result<TokenInfo> {
         let fail = || {
             inc(&self.metrics.api_auth_failures);
             Error::Unauthenticated
@@ -126,13 +200,7 @@ impl Platform {
             return Err(fail());
         }
         tokens::touch(&mut conn, id, self.now()).await?;
-        Ok(Actor {
-            principal: Principal::ApiToken {
-                id,
-                name: info.name,
-            },
-            roles: info.roles,
-        })
+        Ok(info)
     }
 }
 
@@ -148,7 +216,7 @@ mod tests {
         let p = &f.platform;
         let op = Caller::operator();
         let created = p
-            .create_token(&op, "ci", Roles::new([Role::Reader]))
+            .create_token(&op, "ci", TokenGrant::Roles(Roles::new([Role::Reader])))
             .await
             .unwrap();
         let token = created.token.expose().to_owned();
@@ -173,7 +241,8 @@ mod tests {
             ));
         }
         assert!(matches!(
-            p.create_token(&op, "ci", Roles::new([Role::Reader])).await,
+            p.create_token(&op, "ci", TokenGrant::Roles(Roles::new([Role::Reader])))
+                .await,
             Err(Error::Conflict(_))
         ));
         p.revoke_token(&op, "ci").await.unwrap();
@@ -185,5 +254,40 @@ mod tests {
             p.revoke_token(&op, "ci").await,
             Err(Error::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn provisioning_tokens_are_scim_only() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let op = Caller::operator();
+        let scim = p
+            .create_token(&op, "workday", TokenGrant::Provisioning("workday".into()))
+            .await
+            .unwrap();
+        let prov = p.authenticate_provisioner(&scim.token).await.unwrap();
+        assert_eq!(prov.source, "scim:workday");
+        let actor = p.authenticate_token(&scim.token).await.unwrap();
+        assert!(
+            actor.check_read().is_err(),
+            "a SCIM token has no admin role"
+        );
+
+        let admin = p
+            .create_token(&op, "admin", TokenGrant::Roles(Roles::all()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            p.authenticate_provisioner(&admin.token).await,
+            Err(Error::Unauthenticated)
+        ));
+        for bad in ["", "Workday", "a b", &"x".repeat(33)] {
+            assert!(
+                p.create_token(&op, "x", TokenGrant::Provisioning(bad.into()))
+                    .await
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -7,6 +7,14 @@ use super::{Connection, at, ms, uuid};
 use crate::domain::audit::{AuditEntry, AuditQuery, AuditRecord, Initiator};
 use crate::{Error, Result};
 
+/// The columns every query names explicitly: a `*` would be expanded when a connection first
+/// prepares the statement, and go stale if the schema changes under it.
+macro_rules! audit_columns {
+    () => {
+        "seq, id, at, category, activity, operation_type, success, result_reason, initiator_kind, initiator_id, initiator_name, targets, correlation_id, details"
+    };
+}
+
 pub async fn insert(conn: &mut Connection, r: &AuditRecord) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, at, category, activity, operation_type, success, result_reason,
@@ -62,7 +70,11 @@ fn from_row(row: &SqliteRow) -> Result<AuditEntry> {
 
 /// Newest first.
 pub async fn list(conn: &mut Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT * FROM audit_log WHERE 1=1");
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        audit_columns!(),
+        " FROM audit_log WHERE 1=1"
+    ));
     if let Some(before) = q.before_seq {
         qb.push(" AND seq < ").push_bind(before);
     }

@@ -9,6 +9,14 @@ use super::{Connection, at, is_unique_violation, ms, uuid};
 use crate::domain::directory::{Group, NewGroup};
 use crate::{Error, Result};
 
+/// The columns every query names explicitly: a `*` would be expanded when a connection first
+/// prepares the statement, and go stale if the schema changes under it.
+macro_rules! group_columns {
+    () => {
+        "id, display_name, description, source, anchor, created_at"
+    };
+}
+
 fn from_row(row: &SqliteRow) -> Result<Group> {
     Ok(Group {
         id: uuid(row.try_get("id")?)?,
@@ -52,18 +60,24 @@ pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) 
 }
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Group>> {
-    let row = sqlx::query("SELECT * FROM groups WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE id = ?"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// Groups whose display name equals `name`, ignoring ASCII case. Names are not unique.
 pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group>> {
-    let rows = sqlx::query(
-        "SELECT * FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at"
+    ))
     .bind(name)
     .fetch_all(&mut *conn)
     .await?;
@@ -72,12 +86,58 @@ pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group
 
 /// Groups ordered by id, after `after`, at most `limit`.
 pub async fn list(conn: &mut Connection, after: Option<Uuid>, limit: u32) -> Result<Vec<Group>> {
-    let rows = sqlx::query("SELECT * FROM groups WHERE id > ? ORDER BY id LIMIT ?")
-        .bind(after.map(|a| a.to_string()).unwrap_or_default())
-        .bind(i64::from(limit.max(1)))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE id > ? ORDER BY id LIMIT ?"
+    ))
+    .bind(after.map(|a| a.to_string()).unwrap_or_default())
+    .bind(i64::from(limit.max(1)))
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// Renames a group and replaces its description.
+pub async fn update(
+    conn: &mut Connection,
+    id: Uuid,
+    new: &NewGroup,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let res = sqlx::query("UPDATE groups SET display_name = ?, description = ?, anchor = ?, updated_at = ? WHERE id = ?")
+        .bind(&new.display_name)
+        .bind(&new.description)
+        .bind(&new.anchor)
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await;
+    match res {
+        Ok(r) => Ok(r.rows_affected() == 1),
+        Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
+            "a group with the same source anchor already exists".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
+    let res = sqlx::query("DELETE FROM groups WHERE id = ?")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Removes a member; returns false if they were not one.
+pub async fn remove_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let res = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
+        .bind(group_id.to_string())
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
 }
 
 /// Adds a member; returns false if they already were one.

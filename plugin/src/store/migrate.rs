@@ -14,11 +14,19 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("../../../migrations/0001_core.sql"),
-}];
+/// Every migration of the workspace, bridge tables included: one schema, one history.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("../../../migrations/0001_core.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "lifecycle",
+        sql: include_str!("../../../migrations/0002_lifecycle.sql"),
+    },
+];
 
 /// What `run` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,11 +98,11 @@ mod tests {
         let (store, _dir) = testing::store().await;
         let again = run(store.pool()).await.unwrap();
         assert!(again.applied.is_empty());
-        assert_eq!(again.current_version, 1);
+        assert_eq!(again.current_version, 2);
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
             .fetch_one(store.pool())
             .await
             .unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(n, 2);
     }
 }

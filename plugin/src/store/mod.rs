@@ -2,6 +2,7 @@
 //! `&mut SqliteConnection` so the platform can run several inside one transaction.
 
 pub mod audit;
+pub mod events;
 pub mod groups;
 pub mod migrate;
 pub mod policies;
@@ -106,9 +107,14 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub async fn open(settings: &DatabaseSettings) -> Result<Store> {
-        let store = Self::open_without_migrating(settings).await?;
-        migrate::run(&store.pool).await?;
-        Ok(store)
+        // Migrate through a connection of its own, closed before the pool opens: no pooled
+        // connection then holds a schema from before the migration.
+        let mut one = settings.clone();
+        one.max_connections = 1;
+        let migrator = Self::open_without_migrating(&one).await?;
+        migrate::run(&migrator.pool).await?;
+        migrator.close().await;
+        Self::open_without_migrating(settings).await
     }
 
     pub async fn open_without_migrating(settings: &DatabaseSettings) -> Result<Store> {

@@ -11,6 +11,14 @@ use crate::Result;
 use crate::domain::tap::TapRecord;
 
 /// A pass with its stored hash, for verification only.
+/// The columns every query names explicitly: a `*` would be expanded when a connection first
+/// prepares the statement, and go stale if the schema changes under it.
+macro_rules! tap_columns {
+    () => {
+        "id, user_id, secret_hash, created_at, start_date_time, lifetime_in_minutes, is_usable_once, first_used_at, use_count, failed_attempts, locked_at"
+    };
+}
+
 pub struct StoredTap {
     pub record: TapRecord,
     pub secret_hash: Vec<u8>,
@@ -63,18 +71,26 @@ pub async fn insert(conn: &mut Connection, record: &TapRecord, secret_hash: &[u8
 }
 
 pub async fn for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
-    let row = sqlx::query("SELECT * FROM temporary_access_passes WHERE user_id = ?")
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        tap_columns!(),
+        " FROM temporary_access_passes WHERE user_id = ?"
+    ))
+    .bind(user_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 pub async fn for_user_with_hash(conn: &mut Connection, user_id: Uuid) -> Result<Option<StoredTap>> {
-    let row = sqlx::query("SELECT * FROM temporary_access_passes WHERE user_id = ?")
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        tap_columns!(),
+        " FROM temporary_access_passes WHERE user_id = ?"
+    ))
+    .bind(user_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         None => Ok(None),
         Some(row) => Ok(Some(StoredTap {
@@ -103,10 +119,13 @@ pub async fn update_usage(conn: &mut Connection, record: &TapRecord) -> Result<(
 
 /// Deletes a user's pass; returns it if there was one.
 pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
-    let row = sqlx::query("DELETE FROM temporary_access_passes WHERE user_id = ? RETURNING *")
-        .bind(user_id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "DELETE FROM temporary_access_passes WHERE user_id = ? RETURNING ",
+        tap_columns!()
+    ))
+    .bind(user_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -129,8 +148,8 @@ pub async fn purge_expired_before(
 /// All passes with their user's principal name, newest first.
 pub async fn list_all(conn: &mut Connection, limit: u32) -> Result<Vec<(TapRecord, String)>> {
     let rows = sqlx::query(
-        "SELECT t.*, u.user_principal_name FROM temporary_access_passes t
-         JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC LIMIT ?",
+        concat!("SELECT ", tap_columns!(), ", (SELECT user_principal_name FROM users u WHERE u.id = t.user_id) AS user_principal_name FROM temporary_access_passes t
+         ORDER BY t.created_at DESC LIMIT ?"),
     )
     .bind(i64::from(limit.max(1)))
     .fetch_all(&mut *conn)

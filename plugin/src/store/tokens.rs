@@ -9,11 +9,21 @@ use super::{Connection, at, is_unique_violation, ms, opt_at, uuid};
 use crate::domain::role::Roles;
 use crate::{Error, Result};
 
+/// The columns every query names explicitly: a `*` would be expanded when a connection first
+/// prepares the statement, and go stale if the schema changes under it.
+macro_rules! token_columns {
+    () => {
+        "id, name, roles, provisioning_source, secret_hash, created_at, last_used_at, revoked_at"
+    };
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
     pub roles: Roles,
+    /// Set for a SCIM client: the provisioning source it acts as (e.g. `scim:workday`).
+    pub provisioning_source: Option<String>,
     pub created_at: OffsetDateTime,
     pub last_used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
@@ -24,6 +34,7 @@ fn from_row(row: &SqliteRow) -> Result<TokenInfo> {
         id: uuid(row.try_get("id")?)?,
         name: row.try_get("name")?,
         roles: Roles::from_csv(row.try_get("roles")?).map_err(Error::Internal)?,
+        provisioning_source: row.try_get("provisioning_source")?,
         created_at: at(row.try_get("created_at")?),
         last_used_at: opt_at(row.try_get("last_used_at")?),
         revoked_at: opt_at(row.try_get("revoked_at")?),
@@ -32,11 +43,13 @@ fn from_row(row: &SqliteRow) -> Result<TokenInfo> {
 
 pub async fn insert(conn: &mut Connection, info: &TokenInfo, secret_hash: &[u8]) -> Result<()> {
     let res = sqlx::query(
-        "INSERT INTO api_tokens (id, name, roles, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, name, roles, provisioning_source, secret_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(info.id.to_string())
     .bind(&info.name)
     .bind(info.roles.to_csv())
+    .bind(&info.provisioning_source)
     .bind(secret_hash)
     .bind(ms(info.created_at))
     .execute(&mut *conn)
@@ -53,10 +66,14 @@ pub async fn insert(conn: &mut Connection, info: &TokenInfo, secret_hash: &[u8])
 
 /// A live (not revoked) token and its hash.
 pub async fn get_live(conn: &mut Connection, id: Uuid) -> Result<Option<(TokenInfo, Vec<u8>)>> {
-    let row = sqlx::query("SELECT * FROM api_tokens WHERE id = ? AND revoked_at IS NULL")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM api_tokens WHERE id = ? AND revoked_at IS NULL"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
     match row {
         None => Ok(None),
         Some(r) => Ok(Some((from_row(&r)?, r.try_get("secret_hash")?))),
@@ -64,9 +81,13 @@ pub async fn get_live(conn: &mut Connection, id: Uuid) -> Result<Option<(TokenIn
 }
 
 pub async fn list(conn: &mut Connection) -> Result<Vec<TokenInfo>> {
-    let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY created_at, name")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM api_tokens ORDER BY created_at, name"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -85,7 +106,7 @@ pub async fn revoke(
     now: OffsetDateTime,
 ) -> Result<Option<TokenInfo>> {
     let row = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL RETURNING *",
+        concat!("UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL RETURNING ", token_columns!()),
     )
     .bind(ms(now))
     .bind(id_or_name)

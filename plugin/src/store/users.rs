@@ -15,7 +15,7 @@ use crate::domain::role::Roles;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
-    u.other_mails, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
+    u.other_mails, u.personal_email, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
     u.created_at, u.updated_at, \
     (SELECT group_concat(r.role) FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
@@ -32,6 +32,7 @@ fn from_row(row: &SqliteRow) -> Result<User> {
         mail: row.try_get("mail")?,
         other_mails: serde_json::from_str(&other_mails)
             .map_err(|e| Error::Internal(format!("corrupt other_mails: {e}")))?,
+        personal_email: row.try_get("personal_email")?,
         account_enabled: row.try_get("account_enabled")?,
         source: row.try_get("source")?,
         anchor: row.try_get("anchor")?,
@@ -50,8 +51,9 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
         serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
-            other_mails, account_enabled, source, anchor, manager_id, employee_hire_date, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            other_mails, personal_email, account_enabled, source, anchor, manager_id, employee_hire_date,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
     .bind(&new.user_principal_name)
@@ -61,6 +63,7 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
     .bind(&new.surname)
     .bind(&new.mail)
     .bind(other_mails)
+    .bind(&new.personal_email)
     .bind(new.account_enabled)
     .bind(&new.source)
     .bind(&new.anchor)
@@ -84,6 +87,58 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
     get(conn, id)
         .await?
         .ok_or_else(|| Error::Internal("inserted user vanished".into()))
+}
+
+/// Replaces every profile field of user `id` with `new`'s (source, roles and creation time
+/// stay). Returns the updated user, `None` if there is no such user.
+pub async fn update(
+    conn: &mut Connection,
+    id: Uuid,
+    new: &NewUser,
+    now: OffsetDateTime,
+) -> Result<Option<User>> {
+    let other_mails =
+        serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
+    let res = sqlx::query(
+        "UPDATE users SET user_principal_name = ?, upn_key = ?, display_name = ?, given_name = ?, surname = ?,
+            mail = ?, other_mails = ?, personal_email = ?, account_enabled = ?, anchor = ?, manager_id = ?,
+            employee_hire_date = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(&new.user_principal_name)
+    .bind(upn_key(&new.user_principal_name))
+    .bind(&new.display_name)
+    .bind(&new.given_name)
+    .bind(&new.surname)
+    .bind(&new.mail)
+    .bind(other_mails)
+    .bind(&new.personal_email)
+    .bind(new.account_enabled)
+    .bind(&new.anchor)
+    .bind(new.manager_id.map(|m| m.to_string()))
+    .bind(opt_ms(new.employee_hire_date))
+    .bind(ms(now))
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(r) if r.rows_affected() == 0 => Ok(None),
+        Ok(_) => get(conn, id).await,
+        Err(e) if is_unique_violation(&e) => Err(Error::Conflict(format!(
+            "a user with userPrincipalName `{}` or the same source anchor already exists",
+            new.user_principal_name
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a user; memberships, passes and other dependent rows go with it (foreign keys).
+pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
+    let res = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
 }
 
 pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {

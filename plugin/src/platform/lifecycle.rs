@@ -1,0 +1,132 @@
+//! Directory writes made on behalf of a bridge (SCIM, LDAP), composable inside the bridge's
+//! own transaction: each writes the change, its audit record and its joiner / mover / leaver
+//! event together, and a leaver loses their pass at once.
+
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::audit::{Activity, AuditRecord, Initiator};
+use crate::domain::directory::{NewUser, User};
+use crate::domain::lifecycle::{EventKind, classify_update};
+use crate::store::{Connection, audit, events, taps, users};
+use crate::{Error, Result};
+
+/// Who writes, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub initiator: Initiator,
+    pub correlation_id: Option<Uuid>,
+    pub now: OffsetDateTime,
+}
+
+impl Writer {
+    fn record(&self, activity: Activity, user: &User) -> AuditRecord {
+        AuditRecord::new(activity, self.initiator.clone(), self.now)
+            .target("User", user.id, Some(&user.user_principal_name))
+            .correlation(self.correlation_id)
+    }
+}
+
+/// Creates a provisioned user: row, audit, joiner event (only for an enabled account; a user
+/// provisioned disabled joins when enabled).
+pub async fn create_user(conn: &mut Connection, new: NewUser, w: &Writer) -> Result<User> {
+    let new = new.normalised()?;
+    if !new.roles.is_empty() {
+        return Err(Error::forbidden(
+            "provisioning never grants administrative roles",
+        ));
+    }
+    let user = users::insert(conn, &new, w.now).await?;
+    audit::insert(
+        conn,
+        &w.record(Activity::UserAdded, &user)
+            .detail("source", &user.source),
+    )
+    .await?;
+    if user.account_enabled {
+        events::insert(conn, EventKind::Joiner, &user, &json!({}), w.now).await?;
+    }
+    Ok(user)
+}
+
+/// Replaces a provisioned user's profile. Disabling revokes access and emits a leaver event;
+/// enabling emits a joiner event; other changes a mover event (only if something changed).
+pub async fn update_user(
+    conn: &mut Connection,
+    existing: &User,
+    new: NewUser,
+    w: &Writer,
+) -> Result<(User, Option<EventKind>)> {
+    let mut new = new.normalised()?;
+    new.source = existing.source.clone();
+    new.roles = existing.roles.clone();
+    let updated = users::update(conn, existing.id, &new, w.now)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("user `{}`", existing.id)))?;
+    let changed = !same_profile(existing, &updated);
+    if !changed {
+        return Ok((updated, None));
+    }
+    let kind = classify_update(existing.account_enabled, updated.account_enabled);
+    let activity = if kind == EventKind::Leaver {
+        Activity::UserDisabled
+    } else {
+        Activity::UserUpdated
+    };
+    audit::insert(conn, &w.record(activity, &updated)).await?;
+    if kind == EventKind::Leaver {
+        revoke_access(conn, &updated, w, "account disabled").await?;
+    }
+    events::insert(conn, kind, &updated, &json!({}), w.now).await?;
+    Ok((updated, Some(kind)))
+}
+
+/// Deletes a provisioned user after revoking their access; emits a leaver event.
+pub async fn delete_user(conn: &mut Connection, user: &User, w: &Writer) -> Result<()> {
+    revoke_access(conn, user, w, "account deleted").await?;
+    users::delete(conn, user.id).await?;
+    audit::insert(conn, &w.record(Activity::UserDeleted, user)).await?;
+    if user.account_enabled {
+        events::insert(
+            conn,
+            EventKind::Leaver,
+            user,
+            &json!({"deleted": true}),
+            w.now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes the user's pass (sessions join here when they exist), audited with the reason.
+pub async fn revoke_access(
+    conn: &mut Connection,
+    user: &User,
+    w: &Writer,
+    reason: &str,
+) -> Result<()> {
+    if let Some(old) = taps::delete_for_user(conn, user.id).await? {
+        let record = w
+            .record(Activity::TapDeleted, user)
+            .reason(format!("revoked: {reason}"))
+            .detail("temporaryAccessPassId", old.id);
+        audit::insert(conn, &record).await?;
+    }
+    Ok(())
+}
+
+fn same_profile(a: &User, b: &User) -> bool {
+    a.user_principal_name == b.user_principal_name
+        && a.display_name == b.display_name
+        && a.given_name == b.given_name
+        && a.surname == b.surname
+        && a.mail == b.mail
+        && a.other_mails == b.other_mails
+        && a.personal_email == b.personal_email
+        && a.account_enabled == b.account_enabled
+        && a.anchor == b.anchor
+        && a.manager_id == b.manager_id
+        && a.employee_hire_date == b.employee_hire_date
+}
