@@ -9,3 +9,6 @@
 //!   delivered through a durable outbox.
 //!
 //! It depends on `plugin` for the store, the audit log and pass issuance.
+
+pub mod error;
+pub mod ldap;
