@@ -29,6 +29,7 @@ CREATE TABLE scim_users (
     version     INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX scim_users_by_source ON scim_users(source, user_id);
+CREATE INDEX scim_users_by_external_id ON scim_users(source, external_id);
 
 CREATE TABLE scim_groups (
     group_id    TEXT PRIMARY KEY NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
@@ -38,3 +39,4 @@ CREATE TABLE scim_groups (
     version     INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX scim_groups_by_source ON scim_groups(source, group_id);
+CREATE INDEX scim_groups_by_external_id ON scim_groups(source, external_id);

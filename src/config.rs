@@ -20,6 +20,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub tap: TapConfig,
+    pub scim: ScimConfig,
     pub log: LogConfig,
 }
 
@@ -31,6 +32,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             secrets: SecretsConfig::default(),
             tap: TapConfig::default(),
+            scim: ScimConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -107,6 +109,37 @@ impl Default for TapConfig {
             retention_days: 30,
             purge_interval_minutes: 60,
         }
+    }
+}
+
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScimConfig {
+    pub enabled: bool,
+    pub max_results: u32,
+    pub personal_email_attribute: String,
+    pub hire_date_attribute: String,
+}
+
+impl Default for ScimConfig {
+    fn default() -> Self {
+        ScimConfig {
+            enabled: true,
+            max_results: 1000,
+            personal_email_attribute: bridge::provisioning::mapping::DEFAULT_PERSONAL_EMAIL.into(),
+            hire_date_attribute: bridge::provisioning::mapping::DEFAULT_HIRE_DATE.into(),
+        }
+    }
+}
+
+impl ScimConfig {
+    /// The attribute mapping, checked: a path that does not parse or names no attribute is
+    /// a configuration error.
+    pub fn mapping(&self) -> Result<bridge::provisioning::Mapping, String> {
+        bridge::provisioning::Mapping::new(
+            &self.personal_email_attribute,
+            &self.hire_date_attribute,
+        )
     }
 }
 
@@ -247,6 +280,19 @@ impl Config {
                 "tap.purge_interval_minutes",
                 "must be between 1 and 10080",
             ));
+        }
+        if !(1..=10_000).contains(&self.scim.max_results) {
+            errors.push(bad("scim.max_results", "must be between 1 and 10000"));
+        }
+        if let Err(e) =
+            bridge::provisioning::Mapping::new(&self.scim.personal_email_attribute, "userName")
+        {
+            errors.push(bad("scim.personal_email_attribute", e));
+        }
+        if let Err(e) =
+            bridge::provisioning::Mapping::new("userName", &self.scim.hire_date_attribute)
+        {
+            errors.push(bad("scim.hire_date_attribute", e));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             errors.push(bad("log.level", format!("not a valid filter: {e}")));

@@ -44,7 +44,11 @@ impl ScimType {
 pub enum Error {
     /// A request the SCIM rules refuse, with its status and `scimType`.
     #[error("{detail}")]
-    Scim { status: u16, scim_type: Option<ScimType>, detail: String },
+    Scim {
+        status: u16,
+        scim_type: Option<ScimType>,
+        detail: String,
+    },
     /// The resource does not exist for this client (or belongs to another source).
     #[error("{0} not found")]
     NotFound(String),
@@ -60,23 +64,37 @@ pub enum Error {
 
 impl Error {
     pub fn bad(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        Error::Scim { status: 400, scim_type: Some(scim_type), detail: detail.into() }
+        Error::Scim {
+            status: 400,
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
-        Error::Scim { status: 409, scim_type: Some(ScimType::Uniqueness), detail: detail.into() }
+        Error::Scim {
+            status: 409,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: detail.into(),
+        }
     }
 
     /// Status, `scimType` and the detail shown to the client.
     fn parts(&self) -> (u16, Option<ScimType>, String) {
         use plugin::Error as P;
         match self {
-            Error::Scim { status, scim_type, detail } => (*status, *scim_type, detail.clone()),
+            Error::Scim {
+                status,
+                scim_type,
+                detail,
+            } => (*status, *scim_type, detail.clone()),
             Error::NotFound(what) => (404, None, format!("{what} not found")),
             Error::PreconditionFailed { .. } => (412, None, self.to_string()),
             Error::NotModified { .. } => (304, None, String::new()),
             Error::Platform(e) => match e {
-                P::InvalidInput(m) | P::PolicyViolation(m) => (400, Some(ScimType::InvalidValue), m.clone()),
+                P::InvalidInput(m) | P::PolicyViolation(m) => {
+                    (400, Some(ScimType::InvalidValue), m.clone())
+                }
                 P::NotFound(m) => (404, None, format!("{m} does not exist")),
                 P::Conflict(m) => (409, Some(ScimType::Uniqueness), m.clone()),
                 P::Unauthenticated => (401, None, "a valid bearer token is required".into()),
@@ -109,7 +127,12 @@ impl IntoResponse for Error {
             body["scimType"] = t.as_str().into();
         }
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, [(header::CONTENT_TYPE, SCIM_MEDIA_TYPE)], Json(body)).into_response();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, SCIM_MEDIA_TYPE)],
+            Json(body),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

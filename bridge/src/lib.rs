@@ -12,3 +12,5 @@
 
 pub mod error;
 pub mod ldap;
+pub mod provisioning;
+pub mod scim;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use plugin::http::{AppState, HttpSettings, app};
+use bridge::provisioning::{Scim, ScimSettings};
+use plugin::http::{AppState, HttpSettings, app_with};
 use plugin::platform::{Caller, Platform};
 use plugin::store::tokens;
 use tokio::net::TcpListener;
@@ -46,13 +47,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             public_url: public_url.clone(),
         }),
     };
+    let mut extra = axum::Router::new();
+    if config.scim.enabled {
+        let settings = ScimSettings {
+            public_url: public_url.clone(),
+            max_results: config.scim.max_results,
+            mapping: config.scim.mapping().map_err(anyhow::Error::msg)?,
+        };
+        let scim = Arc::new(Scim::new(platform.clone(), settings));
+        extra = extra.nest(
+            "/scim/v2",
+            bridge::provisioning::routes(scim, platform.clone()),
+        );
+    }
     tracing::info!(%addr, %public_url, database = %config.database.path.display(), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
     println!("tapbridge listening on http://{addr}");
 
     let grace = Duration::from_secs(config.server.shutdown_timeout_seconds);
     let mut stopping = stop_rx.clone();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    let server = axum::serve(listener, app_with(state, extra)).with_graceful_shutdown(async move {
         let _ = stopping.wait_for(|s| *s).await;
     });
     let mut server = std::pin::pin!(server.into_future());

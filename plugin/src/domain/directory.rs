@@ -61,7 +61,14 @@ impl NewUser {
     /// Trims every field and checks the shapes the store relies on.
     pub fn normalised(mut self) -> Result<Self> {
         self.user_principal_name = self.user_principal_name.trim().to_owned();
-        validate_upn(&self.user_principal_name)?;
+        if self.source.trim().is_empty() {
+            self.source = LOCAL_SOURCE.to_owned();
+        }
+        if self.source == LOCAL_SOURCE {
+            validate_upn(&self.user_principal_name)?;
+        } else {
+            validate_provisioned_name(&self.user_principal_name)?;
+        }
         for field in [
             &mut self.display_name,
             &mut self.given_name,
@@ -88,9 +95,6 @@ impl NewUser {
             .collect();
         for m in &self.other_mails {
             validate_mail("otherMails", m)?;
-        }
-        if self.source.trim().is_empty() {
-            self.source = LOCAL_SOURCE.to_owned();
         }
         Ok(self)
     }
@@ -164,6 +168,23 @@ fn validate_mail(name: &str, mail: &str) -> Result<()> {
     }
 }
 
+/// A directory or HR system may name people by login or employee number rather than
+/// `name@domain`: accept any printable name without white space.
+pub fn validate_provisioned_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid("userName is required"));
+    }
+    if name.chars().count() > 256 {
+        return Err(Error::invalid("userName is longer than 256 characters"));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::invalid(
+            "userName contains white space or control characters",
+        ));
+    }
+    Ok(())
+}
+
 /// The lookup key that makes user principal names unique regardless of case.
 pub fn upn_key(upn: &str) -> String {
     upn.trim().to_lowercase()
@@ -177,6 +198,8 @@ pub struct Group {
     pub source: String,
     pub anchor: Option<String>,
     pub created_at: OffsetDateTime,
+    /// Last rename or membership change.
+    pub updated_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -36,18 +36,27 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
 }
 
+/// The id of the request being served (for audit correlation by other crates' handlers).
+pub fn request_id() -> Option<uuid::Uuid> {
+    request_id::current()
+}
+
 /// The whole HTTP application. Tests drive it with `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// The application with `extra` routes (another crate's, e.g. SCIM) sharing its middleware:
+/// request ids, metrics, request logging and the body size limit.
+pub fn app_with(state: AppState, extra: Router) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .merge(graph::routes())
         .merge(health::routes())
+        .with_state(state.clone())
+        .merge(extra)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_id::track,
-        ))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state, request_id::track))
 }

@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// prepares the statement, and go stale if the schema changes under it.
 macro_rules! group_columns {
     () => {
-        "id, display_name, description, source, anchor, created_at"
+        "id, display_name, description, source, anchor, created_at, updated_at"
     };
 }
 
@@ -25,6 +25,7 @@ fn from_row(row: &SqliteRow) -> Result<Group> {
         source: row.try_get("source")?,
         anchor: row.try_get("anchor")?,
         created_at: at(row.try_get("created_at")?),
+        updated_at: at(row.try_get("updated_at")?),
     })
 }
 
@@ -36,6 +37,7 @@ pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) 
         source: new.source.clone(),
         anchor: new.anchor.clone(),
         created_at: now,
+        updated_at: now,
     };
     let res = sqlx::query(
         "INSERT INTO groups (id, display_name, description, source, anchor, created_at, updated_at)
@@ -130,6 +132,16 @@ pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
     Ok(res.rows_affected() == 1)
 }
 
+/// Records a change to the group (a membership change) at `now`.
+pub async fn touch(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE groups SET updated_at = ? WHERE id = ?")
+        .bind(ms(now))
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Removes a member; returns false if they were not one.
 pub async fn remove_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
     let res = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
@@ -138,6 +150,48 @@ pub async fn remove_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid)
         .execute(&mut *conn)
         .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// Every group owned by `source`, oldest first.
+pub async fn by_source(conn: &mut Connection, source: &str) -> Result<Vec<Group>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE source = ? ORDER BY created_at, id"
+    ))
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Every (group, member) pair of the groups owned by `source`.
+pub async fn memberships_by_source(
+    conn: &mut Connection,
+    source: &str,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    let rows = sqlx::query(
+        "SELECT m.group_id, m.user_id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.source = ?",
+    )
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((uuid(r.try_get("group_id")?)?, uuid(r.try_get("user_id")?)?)))
+        .collect()
+}
+
+/// The groups `user_id` is a direct member of.
+pub async fn of_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<Group>> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        group_columns!(),
+        " FROM groups WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?) ORDER BY display_name"
+    ))
+    .bind(user_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Adds a member; returns false if they already were one.

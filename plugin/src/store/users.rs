@@ -228,6 +228,28 @@ pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>>
     rows.iter().map(from_row).collect()
 }
 
+/// Every user owned by `source`, by user principal name.
+pub async fn by_source(conn: &mut Connection, source: &str) -> Result<Vec<User>> {
+    let sql = select_where("WHERE u.source = ? ORDER BY u.upn_key");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(source)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The direct members of a group, by user principal name.
+pub async fn members_of(conn: &mut Connection, group_id: Uuid) -> Result<Vec<User>> {
+    let sql = select_where(
+        "WHERE u.id IN (SELECT user_id FROM group_members WHERE group_id = ?) ORDER BY u.upn_key",
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(group_id.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The groups `user_id` belongs to directly.
 pub async fn group_ids(conn: &mut Connection, user_id: Uuid) -> Result<HashSet<Uuid>> {
     let rows: Vec<String> =

@@ -1,0 +1,401 @@
+//! SCIM Groups. Membership lives in the platform's `group_members`; the SCIM body keeps the
+//! other attributes. Every membership change is audited and emits a mover event for the user,
+//! so onboarding rules that look at groups see it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use plugin::domain::audit::{Activity, AuditRecord};
+use plugin::domain::directory::{Group, NewGroup, User};
+use plugin::domain::lifecycle::EventKind;
+use plugin::platform::Provisioner;
+use plugin::platform::lifecycle::Writer;
+use plugin::store::{Connection, audit, events, groups, users};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::resource::{
+    Meta, get_ci, group_schema, normalise, render, take_ci, with_id, without_id,
+};
+use super::store::{self as scim_store, Kind, ScimRow};
+use super::users::{check_if_match, external_id, foreign, parse_id};
+use super::{Resource, Scim};
+use crate::error::{Error, Result, ScimType};
+use crate::scim::patch::patch_resource;
+
+/// The member ids a resource lists. Only users are members here.
+fn member_ids(resource: &Value) -> Result<BTreeSet<Uuid>> {
+    let Some(members) = get_ci(resource, "members") else {
+        return Ok(BTreeSet::new());
+    };
+    let Some(list) = members.as_array() else {
+        return Err(Error::bad(
+            ScimType::InvalidValue,
+            "members must be an array",
+        ));
+    };
+    list.iter()
+        .map(|m| {
+            if let Some(t) = get_ci(m, "type").and_then(Value::as_str)
+                && !t.eq_ignore_ascii_case("User")
+            {
+                return Err(Error::bad(
+                    ScimType::InvalidValue,
+                    "only users can be group members",
+                ));
+            }
+            let value = get_ci(m, "value")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Uuid::try_parse(value).map_err(|_| foreign(&format!("member `{value}`")))
+        })
+        .collect()
+}
+
+fn display_name(resource: &Value) -> Result<String> {
+    get_ci(resource, "displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::bad(ScimType::InvalidValue, "displayName is required"))
+}
+
+/// The body as stored: without members, which live in the membership table.
+fn stored_body(mut resource: Value) -> Value {
+    if let Value::Object(o) = &mut resource {
+        take_ci(o, "members");
+    }
+    resource
+}
+
+impl Scim {
+    fn render_group(&self, group: &Group, row: &ScimRow, members: &[User]) -> Value {
+        let mut json = render(
+            &row.body,
+            &group.id.to_string(),
+            Meta {
+                resource_type: "Group",
+                created: group.created_at,
+                last_modified: group.updated_at,
+                location: self.location("Groups", group.id),
+                version: row.version,
+            },
+        );
+        json["displayName"] = Value::from(group.display_name.clone());
+        if !members.is_empty() {
+            json["members"] = Value::Array(
+                members
+                    .iter()
+                    .map(|u| {
+                        json!({
+                            "value": u.id,
+                            "$ref": self.location("Users", u.id),
+                            "display": u.display_name.clone().unwrap_or_else(|| u.user_principal_name.clone()),
+                            "type": "User",
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        json
+    }
+
+    async fn owned_group(
+        &self,
+        conn: &mut Connection,
+        who: &Provisioner,
+        id: Uuid,
+    ) -> Result<(Group, ScimRow)> {
+        let not_found = || Error::NotFound(format!("Group `{id}`"));
+        let group = groups::get(conn, id).await?.ok_or_else(not_found)?;
+        if group.source != who.source {
+            return Err(not_found());
+        }
+        let row = scim_store::get(conn, Kind::Group, id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok((group, row))
+    }
+
+    /// The users `ids` names, each of which must belong to this source.
+    async fn owned_members(
+        &self,
+        conn: &mut Connection,
+        who: &Provisioner,
+        ids: &BTreeSet<Uuid>,
+    ) -> Result<HashMap<Uuid, User>> {
+        let mut found = HashMap::new();
+        for id in ids {
+            match users::get(conn, *id).await? {
+                Some(u) if u.source == who.source => {
+                    found.insert(*id, u);
+                }
+                _ => return Err(foreign(&format!("member `{id}`"))),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Brings the group's membership to `wanted`: audit, mover events, new user versions.
+    async fn set_members(
+        &self,
+        conn: &mut Connection,
+        w: &Writer,
+        group: &Group,
+        current: &[User],
+        wanted: &HashMap<Uuid, User>,
+    ) -> Result<()> {
+        let record = |activity, user: &User| {
+            AuditRecord::new(activity, w.initiator.clone(), w.now)
+                .target("Group", group.id, Some(&group.display_name))
+                .target("User", user.id, Some(&user.user_principal_name))
+                .correlation(w.correlation_id)
+        };
+        for user in current.iter().filter(|u| !wanted.contains_key(&u.id)) {
+            groups::remove_member(conn, group.id, user.id).await?;
+            audit::insert(conn, &record(Activity::GroupMemberRemoved, user)).await?;
+            events::insert(
+                conn,
+                EventKind::Mover,
+                user,
+                &json!({"group": group.id, "change": "removed"}),
+                w.now,
+            )
+            .await?;
+            scim_store::bump_version(conn, Kind::User, user.id).await?;
+        }
+        for user in wanted
+            .values()
+            .filter(|u| !current.iter().any(|c| c.id == u.id))
+        {
+            groups::add_member(conn, group.id, user.id).await?;
+            audit::insert(conn, &record(Activity::GroupMemberAdded, user)).await?;
+            events::insert(
+                conn,
+                EventKind::Mover,
+                user,
+                &json!({"group": group.id, "change": "added"}),
+                w.now,
+            )
+            .await?;
+            scim_store::bump_version(conn, Kind::User, user.id).await?;
+        }
+        groups::touch(conn, group.id, w.now).await?;
+        Ok(())
+    }
+
+    pub async fn create_group(
+        &self,
+        who: &Provisioner,
+        body: Value,
+        correlation: Option<Uuid>,
+    ) -> Result<Resource> {
+        let resource = normalise(body, group_schema())?;
+        let name = display_name(&resource)?;
+        let ids = member_ids(&resource)?;
+        let w = self.writer(who, correlation);
+        let mut tx = self.platform.store().write().await?;
+        let wanted = self.owned_members(&mut tx, who, &ids).await?;
+        let new = NewGroup {
+            display_name: name,
+            description: None,
+            source: who.source.clone(),
+            anchor: None,
+        }
+        .normalised()?;
+        let group = groups::insert(&mut tx, &new, w.now).await?;
+        audit::insert(
+            &mut tx,
+            &AuditRecord::new(Activity::GroupAdded, w.initiator.clone(), w.now)
+                .target("Group", group.id, Some(&group.display_name))
+                .correlation(w.correlation_id),
+        )
+        .await?;
+        let row = ScimRow {
+            id: group.id,
+            source: who.source.clone(),
+            external_id: external_id(&resource),
+            body: stored_body(resource),
+            version: 1,
+        };
+        scim_store::insert(&mut tx, Kind::Group, &row).await?;
+        self.set_members(&mut tx, &w, &group, &[], &wanted).await?;
+        let members = users::members_of(&mut tx, group.id).await?;
+        tx.commit().await?;
+        Ok(Resource {
+            json: self.render_group(&group, &row, &members),
+            version: row.version,
+        })
+    }
+
+    pub async fn get_group(&self, who: &Provisioner, id: &str) -> Result<Resource> {
+        let id = parse_id(id, "Group")?;
+        let mut conn = self.platform.store().read().await?;
+        let (group, row) = self.owned_group(&mut conn, who, id).await?;
+        let members = users::members_of(&mut conn, id).await?;
+        Ok(Resource {
+            json: self.render_group(&group, &row, &members),
+            version: row.version,
+        })
+    }
+
+    pub async fn replace_group(
+        &self,
+        who: &Provisioner,
+        id: &str,
+        body: Value,
+        if_match: Option<&str>,
+        correlation: Option<Uuid>,
+    ) -> Result<Resource> {
+        let id = parse_id(id, "Group")?;
+        let resource = normalise(body, group_schema())?;
+        self.write_group(who, id, if_match, correlation, |_| Ok(Some(resource)))
+            .await
+    }
+
+    pub async fn patch_group(
+        &self,
+        who: &Provisioner,
+        id: &str,
+        patch: Value,
+        if_match: Option<&str>,
+        correlation: Option<Uuid>,
+    ) -> Result<Resource> {
+        let id = parse_id(id, "Group")?;
+        self.write_group(who, id, if_match, correlation, |current| {
+            let mut next = current.clone();
+            let changed = patch_resource(&mut next, &patch, group_schema())?;
+            Ok(changed.then_some(next))
+        })
+        .await
+    }
+
+    async fn write_group(
+        &self,
+        who: &Provisioner,
+        id: Uuid,
+        if_match: Option<&str>,
+        correlation: Option<Uuid>,
+        change: impl FnOnce(&Value) -> Result<Option<Value>>,
+    ) -> Result<Resource> {
+        let w = self.writer(who, correlation);
+        let mut tx = self.platform.store().write().await?;
+        let (group, row) = self.owned_group(&mut tx, who, id).await?;
+        check_if_match(if_match, row.version)?;
+        let current_members = users::members_of(&mut tx, id).await?;
+        // The engine sees members as a client would, so member filters and removals work.
+        let mut current = with_id(&row.body, id);
+        if !current_members.is_empty() {
+            current["members"] = Value::Array(
+                current_members
+                    .iter()
+                    .map(|u| json!({"value": u.id.to_string(), "type": "User"}))
+                    .collect(),
+            );
+        }
+        let Some(next) = change(&current)? else {
+            return Ok(Resource {
+                json: self.render_group(&group, &row, &current_members),
+                version: row.version,
+            });
+        };
+        let name = display_name(&next)?;
+        let wanted = self
+            .owned_members(&mut tx, who, &member_ids(&next)?)
+            .await?;
+        if name != group.display_name {
+            let new = NewGroup {
+                display_name: name,
+                description: group.description.clone(),
+                source: group.source.clone(),
+                anchor: group.anchor.clone(),
+            }
+            .normalised()?;
+            groups::update(&mut tx, id, &new, w.now).await?;
+            audit::insert(
+                &mut tx,
+                &AuditRecord::new(Activity::GroupUpdated, w.initiator.clone(), w.now)
+                    .target("Group", group.id, Some(&new.display_name))
+                    .correlation(w.correlation_id),
+            )
+            .await?;
+        }
+        self.set_members(&mut tx, &w, &group, &current_members, &wanted)
+            .await?;
+        let body = stored_body(without_id(next));
+        let version = scim_store::update(
+            &mut tx,
+            Kind::Group,
+            id,
+            external_id(&body).as_deref(),
+            &body,
+        )
+        .await?;
+        let group = groups::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("Group `{id}`")))?;
+        let members = users::members_of(&mut tx, id).await?;
+        tx.commit().await?;
+        let row = ScimRow {
+            body,
+            version,
+            ..row
+        };
+        Ok(Resource {
+            json: self.render_group(&group, &row, &members),
+            version,
+        })
+    }
+
+    pub async fn delete_group(
+        &self,
+        who: &Provisioner,
+        id: &str,
+        if_match: Option<&str>,
+        correlation: Option<Uuid>,
+    ) -> Result<()> {
+        let id = parse_id(id, "Group")?;
+        let w = self.writer(who, correlation);
+        let mut tx = self.platform.store().write().await?;
+        let (group, row) = self.owned_group(&mut tx, who, id).await?;
+        check_if_match(if_match, row.version)?;
+        let members = users::members_of(&mut tx, id).await?;
+        self.set_members(&mut tx, &w, &group, &members, &HashMap::new())
+            .await?;
+        groups::delete(&mut tx, id).await?;
+        audit::insert(
+            &mut tx,
+            &AuditRecord::new(Activity::GroupDeleted, w.initiator.clone(), w.now)
+                .target("Group", group.id, Some(&group.display_name))
+                .correlation(w.correlation_id),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every group of this source, rendered, for filtering.
+    pub(super) async fn all_groups(&self, who: &Provisioner) -> Result<Vec<Value>> {
+        let mut conn = self.platform.store().read().await?;
+        let list = groups::by_source(&mut conn, &who.source).await?;
+        let rows = scim_store::by_source(&mut conn, Kind::Group, &who.source).await?;
+        let people: HashMap<Uuid, User> = users::by_source(&mut conn, &who.source)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let mut members: HashMap<Uuid, Vec<User>> = HashMap::new();
+        for (g, u) in groups::memberships_by_source(&mut conn, &who.source).await? {
+            if let Some(user) = people.get(&u) {
+                members.entry(g).or_default().push(user.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(list.len());
+        for g in &list {
+            let Some(row) = rows.get(&g.id) else { continue };
+            let m = members.get(&g.id).map(Vec::as_slice).unwrap_or(&[]);
+            out.push(self.render_group(g, row, m));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,461 @@
+//! `/scim/v2` routes. Thin handlers: authenticate the source, read the body, call the
+//! service, shape the response (`application/scim+json`, `ETag`, `Location`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use plugin::platform::{Platform, Provisioner};
+use plugin::secret::SecretString;
+use serde_json::{Value, json};
+
+use super::discovery;
+use super::list::ListQuery;
+use super::resource::LIST_RESPONSE_SCHEMA;
+use super::store::Kind;
+use super::{Page, Resource, Scim};
+use crate::error::{Error, Result, SCIM_MEDIA_TYPE, ScimType};
+
+#[derive(Clone)]
+struct ScimState {
+    scim: Arc<Scim>,
+    platform: Arc<Platform>,
+}
+
+/// The SCIM router, to be nested under `/scim/v2`.
+pub fn routes(scim: Arc<Scim>, platform: Arc<Platform>) -> Router {
+    let state = ScimState { scim, platform };
+    Router::new()
+        .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", post(search_users))
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// A provisioning source, authenticated by its bearer token.
+struct Source(Provisioner);
+
+impl FromRequestParts<ScimState> for Source {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ScimState) -> Result<Self> {
+        let unauthenticated = || Error::Platform(plugin::Error::Unauthenticated);
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(unauthenticated)?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(unauthenticated)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthenticated());
+        }
+        let token = SecretString::new(token.trim().to_owned());
+        Ok(Source(
+            state.platform.authenticate_provisioner(&token).await?,
+        ))
+    }
+}
+
+/// Reads a JSON body sent as `application/scim+json` or `application/json`.
+fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("application/scim+json" | "application/json") => {}
+        _ => {
+            return Err(Error::Scim {
+                status: 415,
+                scim_type: None,
+                detail: "send the body as application/scim+json".into(),
+            });
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Error::bad(
+            ScimType::InvalidSyntax,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn respond(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, SCIM_MEDIA_TYPE)],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+fn respond_resource(status: StatusCode, r: Resource) -> Response {
+    let location = r
+        .json
+        .pointer("/meta/location")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let etag = r
+        .json
+        .pointer("/meta/version")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut response = respond(status, r.json);
+    let headers = response.headers_mut();
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(header::ETAG, v);
+    }
+    if status == StatusCode::CREATED
+        && let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok())
+    {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn respond_page(page: Page) -> Response {
+    respond(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST_RESPONSE_SCHEMA],
+            "totalResults": page.total_results,
+            "startIndex": page.start_index,
+            "itemsPerPage": page.resources.len(),
+            "Resources": page.resources,
+        }),
+    )
+}
+
+/// `If-None-Match` on a read: the client's copy is current.
+fn not_modified(headers: &HeaderMap, r: &Resource) -> Option<Error> {
+    let etag = super::resource::etag(r.version);
+    header_str(headers, header::IF_NONE_MATCH)
+        .filter(|h| super::resource::etag_listed(h, &etag))
+        .map(|_| Error::NotModified { etag })
+}
+
+fn correlation() -> Option<uuid::Uuid> {
+    plugin::http::request_id()
+}
+
+fn params(q: &HashMap<String, String>) -> Result<ListQuery> {
+    ListQuery::from_params(q)
+}
+
+async fn list_users(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    Ok(respond_page(
+        s.scim.list(&who, Kind::User, &params(&q)?).await?,
+    ))
+}
+
+async fn list_groups(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    Ok(respond_page(
+        s.scim.list(&who, Kind::Group, &params(&q)?).await?,
+    ))
+}
+
+async fn search_users(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
+    Ok(respond_page(s.scim.list(&who, Kind::User, &q).await?))
+}
+
+async fn search_groups(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
+    Ok(respond_page(s.scim.list(&who, Kind::Group, &q).await?))
+}
+
+/// `POST /Users` — creates a user owned by the caller's source; emits a joiner event.
+async fn create_user(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let r = s
+        .scim
+        .create_user(&who, json_body(&headers, &body)?, correlation())
+        .await?;
+    Ok(respond_resource(StatusCode::CREATED, r))
+}
+
+async fn get_user(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let mut r = s.scim.get_user(&who, &id).await?;
+    if let Some(e) = not_modified(&headers, &r) {
+        return Err(e);
+    }
+    r.json = project_one(r.json, &q, Kind::User)?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+/// `PUT /Users/{id}` — replaces the user; `active: false` makes them a leaver.
+async fn replace_user(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let r = s
+        .scim
+        .replace_user(
+            &who,
+            &id,
+            json_body(&headers, &body)?,
+            if_match,
+            correlation(),
+        )
+        .await?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+async fn patch_user(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let r = s
+        .scim
+        .patch_user(
+            &who,
+            &id,
+            json_body(&headers, &body)?,
+            if_match,
+            correlation(),
+        )
+        .await?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+/// `DELETE /Users/{id}` — deletes the user after revoking their access; a leaver event.
+async fn delete_user(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    s.scim
+        .delete_user(
+            &who,
+            &id,
+            header_str(&headers, header::IF_MATCH),
+            correlation(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_group(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let r = s
+        .scim
+        .create_group(&who, json_body(&headers, &body)?, correlation())
+        .await?;
+    Ok(respond_resource(StatusCode::CREATED, r))
+}
+
+async fn get_group(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response> {
+    let mut r = s.scim.get_group(&who, &id).await?;
+    if let Some(e) = not_modified(&headers, &r) {
+        return Err(e);
+    }
+    r.json = project_one(r.json, &q, Kind::Group)?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+async fn replace_group(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let r = s
+        .scim
+        .replace_group(
+            &who,
+            &id,
+            json_body(&headers, &body)?,
+            if_match,
+            correlation(),
+        )
+        .await?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+async fn patch_group(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let r = s
+        .scim
+        .patch_group(
+            &who,
+            &id,
+            json_body(&headers, &body)?,
+            if_match,
+            correlation(),
+        )
+        .await?;
+    Ok(respond_resource(StatusCode::OK, r))
+}
+
+async fn delete_group(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    s.scim
+        .delete_group(
+            &who,
+            &id,
+            header_str(&headers, header::IF_MATCH),
+            correlation(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `attributes` / `excludedAttributes` on a single-resource GET.
+fn project_one(json: Value, q: &HashMap<String, String>, kind: Kind) -> Result<Value> {
+    let query = ListQuery::from_params(q)?;
+    let schema = match kind {
+        Kind::User => super::resource::user_schema(),
+        Kind::Group => super::resource::group_schema(),
+    };
+    Ok(super::resource::project(
+        json,
+        &query.attributes,
+        &query.excluded,
+        schema,
+    ))
+}
+
+async fn service_provider_config(State(s): State<ScimState>) -> Response {
+    respond(
+        StatusCode::OK,
+        discovery::service_provider_config(&s.scim.base(), s.scim.settings.max_results),
+    )
+}
+
+async fn resource_types(State(s): State<ScimState>) -> Response {
+    respond(
+        StatusCode::OK,
+        discovery::list(discovery::resource_types(&s.scim.base())),
+    )
+}
+
+async fn resource_type(State(s): State<ScimState>, Path(id): Path<String>) -> Result<Response> {
+    discovery::resource_types(&s.scim.base())
+        .into_iter()
+        .find(|r| r["id"].as_str() == Some(id.as_str()))
+        .map(|r| respond(StatusCode::OK, r))
+        .ok_or_else(|| Error::NotFound(format!("ResourceType `{id}`")))
+}
+
+async fn schemas(State(s): State<ScimState>) -> Response {
+    respond(
+        StatusCode::OK,
+        discovery::list(discovery::schemas(&s.scim.base())),
+    )
+}
+
+async fn schema(State(s): State<ScimState>, Path(id): Path<String>) -> Result<Response> {
+    discovery::schemas(&s.scim.base())
+        .into_iter()
+        .find(|r| {
+            r["id"]
+                .as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(&id))
+        })
+        .map(|r| respond(StatusCode::OK, r))
+        .ok_or_else(|| Error::NotFound(format!("Schema `{id}`")))
+}
+
+async fn not_found() -> Error {
+    Error::NotFound("the requested SCIM endpoint".into())
+}
+
+async fn method_not_allowed() -> Error {
+    Error::Scim {
+        status: 405,
+        scim_type: None,
+        detail: "the method is not supported on this endpoint".into(),
+    }
+}
