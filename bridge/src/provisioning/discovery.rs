@@ -113,6 +113,14 @@ fn attribute(schema_urn: &str, parent: Option<&str>, a: &AttributeDef) -> Value 
         };
         v["referenceTypes"] = json!(targets);
     }
+    let canonical: &[&str] = match (parent, a.name.as_str()) {
+        (Some("members"), "type") => &["User"],
+        (Some("groups"), "type") => &["direct"],
+        _ => &[],
+    };
+    if !canonical.is_empty() {
+        v["canonicalValues"] = json!(canonical);
+    }
     if a.is_complex() {
         v["subAttributes"] = Value::Array(
             a.sub_attributes

@@ -35,12 +35,14 @@ fn member_ids(resource: &Value) -> Result<BTreeSet<Uuid>> {
     };
     list.iter()
         .map(|m| {
+            // Nested groups are not supported; any other `type` text is a label, and the
+            // member is whatever user `value` names.
             if let Some(t) = get_ci(m, "type").and_then(Value::as_str)
-                && !t.eq_ignore_ascii_case("User")
+                && t.eq_ignore_ascii_case("Group")
             {
                 return Err(Error::bad(
                     ScimType::InvalidValue,
-                    "only users can be group members",
+                    "groups cannot be members of groups here",
                 ));
             }
             let value = get_ci(m, "value")

@@ -88,6 +88,13 @@ fn text(resource: &Value, path: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// An address the platform will accept as an e-mail address.
+fn looks_like_mail(value: &str) -> bool {
+    NewUser { user_principal_name: "x@x".into(), mail: Some(value.to_owned()), ..Default::default() }
+        .normalised()
+        .is_ok()
+}
+
 /// A date-time, or a plain date (HR systems send `2026-12-01`) read as midnight UTC.
 fn parse_date(value: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(value, &Rfc3339) {
@@ -119,11 +126,15 @@ pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<
         .unwrap_or_default();
     // The primary address, else the work one, else the first, is the work mail.
     emails.sort_by_key(|(primary, work, _)| (!primary, !work));
-    let mut addresses = emails.into_iter().map(|(_, _, v)| v);
+    // Only real addresses reach the user record (mail is sent to them); anything else a client
+    // stores in these attributes stays in its SCIM resource.
+    let mut addresses = emails.into_iter().map(|(_, _, v)| v).filter(|v| looks_like_mail(v));
     let mail = addresses.next();
     let other_mails: Vec<String> = addresses.collect();
     let personal_email = extract(resource, &mapping.personal_email)
         .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|v| looks_like_mail(v))
         .map(str::to_owned);
     let employee_hire_date = match extract(resource, &mapping.hire_date) {
         None => None,
@@ -189,6 +200,11 @@ mod tests {
             u.employee_hire_date.unwrap().date().to_string(),
             "2026-12-01"
         );
+
+        let junk = json!({"schemas": [], "userName": "j", "emails": [{"value": "not-mail"}],
+            "urn:ietf:params:scim:schemas:extension:tapbridge:2.0:User": {"personalEmail": "nope"}});
+        let u = to_new_user(&junk, "scim:hr", &Mapping::default()).unwrap();
+        assert_eq!((u.mail, u.personal_email), (None, None), "non-addresses stay out of the record");
 
         let home = Mapping::new(r#"emails[type eq "home"].value"#, DEFAULT_HIRE_DATE).unwrap();
         let u = to_new_user(&r, "scim:hr", &home).unwrap();

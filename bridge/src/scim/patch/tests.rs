@@ -194,6 +194,18 @@ fn applies_entra_and_okta_user_requests() {
             }))),
         },
         Case {
+            name: "replace of a whole extension object that lists its own schemas",
+            schema: user_schema,
+            before: user(),
+            operations: json!([{"op": "replace", "path": ENTERPRISE, "value": {
+                "schemas": [ENTERPRISE], "department": "Sales"
+            }}]),
+            expect: Expect::Becomes(user_with(json!({
+                "schemas": [USER_SCHEMA, ENTERPRISE],
+                ENTERPRISE: {"department": "Sales"}
+            }))),
+        },
+        Case {
             name: "Entra adds a manager as a bare id",
             schema: user_schema,
             before: user(),

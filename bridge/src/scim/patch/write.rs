@@ -53,6 +53,11 @@ fn write_extension(
     match value {
         Value::Object(entries) => {
             for (name, entry) in entries {
+                // SCIM libraries serialise an extension object with its own `schemas` list
+                // (scim2-models does); it carries nothing to write.
+                if name.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let path = parse_patch_path(&format!("{ext}:{name}"))?;
                 write(resource, kind, &path, entry, schema)?;
             }
