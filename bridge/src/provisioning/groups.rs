@@ -85,6 +85,8 @@ impl Scim {
         );
         json["displayName"] = Value::from(group.display_name.clone());
         if !members.is_empty() {
+            // No `display`: SCIM clients compare members as they wrote them, and a name
+            // derived here would read as a change they did not make.
             json["members"] = Value::Array(
                 members
                     .iter()
@@ -92,7 +94,6 @@ impl Scim {
                         json!({
                             "value": u.id,
                             "$ref": self.location("Users", u.id),
-                            "display": u.display_name.clone().unwrap_or_else(|| u.user_principal_name.clone()),
                             "type": "User",
                         })
                     })

@@ -50,6 +50,7 @@ pub fn routes(scim: Arc<Scim>, platform: Arc<Platform>) -> Router {
                 .patch(patch_group)
                 .delete(delete_group),
         )
+        .route("/.search", post(search_all))
         .route("/ServiceProviderConfig", get(service_provider_config))
         .route("/ResourceTypes", get(resource_types))
         .route("/ResourceTypes/{id}", get(resource_type))
@@ -213,6 +214,17 @@ async fn search_groups(
 ) -> Result<Response> {
     let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
     Ok(respond_page(s.scim.list(&who, Kind::Group, &q).await?))
+}
+
+/// `POST /.search` — Users and Groups at once.
+async fn search_all(
+    State(s): State<ScimState>,
+    Source(who): Source,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
+    Ok(respond_page(s.scim.search_all(&who, &q).await?))
 }
 
 /// `POST /Users` — creates a user owned by the caller's source; emits a joiner event.

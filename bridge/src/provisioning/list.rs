@@ -213,7 +213,58 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
+fn schema_of(kind: Kind) -> &'static ResourceSchema {
+    match kind {
+        Kind::User => user_schema(),
+        Kind::Group => group_schema(),
+    }
+}
+
 impl Scim {
+    /// `POST /.search` at the root: every resource type at once (RFC 7644 §3.4.3). A type
+    /// whose schema lacks an attribute the filter names contributes nothing; a filter no
+    /// type understands is an error.
+    pub async fn search_all(&self, who: &Provisioner, q: &ListQuery) -> Result<Page> {
+        let mut all: Vec<(Kind, Value)> = Vec::new();
+        let mut understood = false;
+        for kind in [Kind::User, Kind::Group] {
+            let schema = schema_of(kind);
+            if let Some(f) = &q.filter
+                && check_filter(f, None, schema).is_err()
+            {
+                continue;
+            }
+            understood = true;
+            let mut items = match kind {
+                Kind::User => self.all_users(who, q.filter.as_ref().and_then(user_name_lookup)).await?,
+                Kind::Group => self.all_groups(who).await?,
+            };
+            if let Some(f) = &q.filter {
+                let exact = case_exact(schema);
+                items.retain(|r| matches(f, r, &exact));
+            }
+            all.extend(items.into_iter().map(|r| (kind, r)));
+        }
+        if !understood && let Some(f) = &q.filter {
+            check_filter(f, None, user_schema())?;
+        }
+        if let Some(path) = &q.sort_by {
+            all.sort_by(|(ka, a), (kb, b)| {
+                let o = compare(value_at(a, path, schema_of(*ka)), value_at(b, path, schema_of(*kb)));
+                if q.descending { o.reverse() } else { o }
+            });
+        }
+        let total_results = all.len();
+        let count = q.count.unwrap_or(usize::MAX).min(self.settings.max_results as usize);
+        let resources = all
+            .into_iter()
+            .skip(q.start_index.saturating_sub(1))
+            .take(count)
+            .map(|(kind, r)| project(r, &q.attributes, &q.excluded, schema_of(kind)))
+            .collect();
+        Ok(Page { total_results, start_index: q.start_index, resources })
+    }
+
     pub async fn list(&self, who: &Provisioner, kind: Kind, q: &ListQuery) -> Result<Page> {
         let schema = match kind {
             Kind::User => user_schema(),

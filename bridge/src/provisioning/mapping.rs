@@ -136,19 +136,16 @@ pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<
         .map(str::trim)
         .filter(|v| looks_like_mail(v))
         .map(str::to_owned);
-    let employee_hire_date = match extract(resource, &mapping.hire_date) {
+    // A value that is not a date stays in the SCIM resource but cannot schedule onboarding;
+    // it is reported rather than refused, as SCIM gives string attributes no format.
+    let employee_hire_date = match extract(resource, &mapping.hire_date).and_then(Value::as_str) {
         None => None,
-        Some(Value::String(s)) => Some(parse_date(s).ok_or_else(|| {
-            Error::bad(
-                ScimType::InvalidValue,
-                format!("hire date `{s}` is not a date"),
-            )
-        })?),
-        Some(_) => {
-            return Err(Error::bad(
-                ScimType::InvalidValue,
-                "the hire date must be a string",
-            ));
+        Some(s) => {
+            let parsed = parse_date(s.trim());
+            if parsed.is_none() {
+                tracing::warn!(user = %user_name, "hire date is not a date; ignored for onboarding");
+            }
+            parsed
         }
     };
     let active = get_ci(resource, "active")

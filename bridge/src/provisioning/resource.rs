@@ -26,10 +26,9 @@ pub fn user_schema() -> &'static ResourceSchema {
         extensions.push(SchemaDef::new(
             TAPBRIDGE_USER_SCHEMA,
             vec![
-                // RFC 3339, as SCIM's dateTime type requires. An HR system that sends plain
-                // dates can map its own attribute instead (`scim.hire_date_attribute`): the
-                // mapping reads `YYYY-MM-DD` as well.
-                AttributeDef::new("hireDate", AttributeType::DateTime),
+                // A string, not a dateTime: HR systems send plain dates (`2026-12-01`) as often
+                // as date-times. The mapping reads both; anything else stays SCIM data only.
+                AttributeDef::new("hireDate", AttributeType::String),
                 AttributeDef::new("personalEmail", AttributeType::String),
             ],
         ));

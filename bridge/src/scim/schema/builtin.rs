@@ -154,7 +154,9 @@ fn group_attributes() -> Vec<AttributeDef> {
                 string("value").case_exact().immutable(),
                 reference("$ref").immutable(),
                 string("type").immutable(),
-                string("display"),
+                // Derived from the member's own name on every read, so a client cannot make it
+                // disagree with the user it names.
+                string("display").read_only(),
             ],
         )
         .multi_valued(),
