@@ -14,7 +14,7 @@ conns=32
 threads=2
 command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
-bin=target/release/tapbridge
+bin=${CARGO_TARGET_DIR:-target}/release/tapbridge
 work=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 export TAPBRIDGE_DATA_DIR=$work/data TAPBRIDGE_LOG__LEVEL=warn TAPBRIDGE_DATABASE__DURABILITY=$durability
