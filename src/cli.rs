@@ -40,6 +40,66 @@ pub enum Command {
     /// The Temporary Access Pass policy.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Directory sync.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// Send a test message through the configured mail transport (not the outbox).
+    SendTestEmail {
+        /// The address to send to.
+        address: String,
+    },
+    /// The onboarding mail outbox.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Onboarding by e-mail.
+    #[command(subcommand)]
+    Onboarding(OnboardingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// List queued and delivered messages (never a pass: none is stored).
+    List {
+        /// pending, sending, sent, failed or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a failed or waiting message back in line for an attempt now.
+    Retry { id: String },
+    /// Cancel a message that has not been sent.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OnboardingCommand {
+    /// Queue a new onboarding mail, with a fresh pass, for a user (id or user principal name).
+    Resend { user: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Sync users and groups from the configured LDAP / Active Directory sources.
+    Ldap {
+        /// Only this source (by name); default: every source.
+        #[arg(long)]
+        source: Option<String>,
+        /// A full read with mark-and-sweep, even when a delta is possible.
+        #[arg(long)]
+        full: bool,
+        /// Print what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Disable or delete even beyond the source's max_deprovision_share.
+        #[arg(long)]
+        force: bool,
+        /// Print the reports as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod mail_config;
 mod runtime;
 mod telemetry;
 

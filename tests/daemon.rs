@@ -330,10 +330,19 @@ async fn plaintext_passes_appear_only_in_the_create_responses() {
     daemon.stop();
     assert!(logs.contains("\"status\":201"), "trace logs were captured");
     assert!(cli_logs.len() > 1000, "CLI trace logs were captured");
-    let files: Vec<Vec<u8>> = std::fs::read_dir(d.join("data"))
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
-        .collect();
+    // Everything under the data directory, the (empty: no onboarding rules) mail folder too.
+    let mut files: Vec<Vec<u8>> = Vec::new();
+    let mut dirs = vec![d.join("data")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(std::fs::read(path).unwrap());
+            }
+        }
+    }
     assert!(files.iter().any(|f| {
         f.windows(18)
             .any(|w| w == b"user3@example.com\0" || w.starts_with(b"user3@example.com"))

@@ -60,6 +60,12 @@ pub enum Error {
     NotModified { etag: String },
     #[error(transparent)]
     Platform(#[from] plugin::Error),
+    /// An LDAP connection, bind or search failed, timed out or returned something unusable.
+    #[error("LDAP: {0}")]
+    Ldap(String),
+    /// A sync stopped before deprovisioning more users than its source allows.
+    #[error(transparent)]
+    Guard(#[from] crate::ldap::plan::GuardTripped),
 }
 
 impl Error {
@@ -105,6 +111,10 @@ impl Error {
                     (500, None, "an internal error occurred".into())
                 }
             },
+            Error::Ldap(_) | Error::Guard(_) => {
+                tracing::error!(error = %self, "request failed");
+                (500, None, "an internal error occurred".into())
+            }
         }
     }
 }

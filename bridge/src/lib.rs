@@ -12,5 +12,7 @@
 
 pub mod error;
 pub mod ldap;
+pub mod mail;
+pub mod onboarding;
 pub mod provisioning;
 pub mod scim;

@@ -8,6 +8,7 @@
 //! - [`platform`]: the operations (issue a pass, redeem it, patch the policy …). Each runs in one
 //!   transaction, checks the caller's capability and writes its audit record in that transaction.
 //! - [`http`]: the Graph-compatible admin API, health and metrics; thin handlers over [`platform`].
+//! - [`web`]: the pages: pass and passkey sign-in, passkey registration, security info, admin.
 
 pub mod clock;
 pub mod domain;
@@ -17,5 +18,6 @@ pub mod metrics;
 pub mod platform;
 pub mod secret;
 pub mod store;
+pub mod web;
 
 pub use error::{Error, Result};

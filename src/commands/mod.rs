@@ -3,9 +3,11 @@
 
 mod db;
 mod group;
+mod mail;
 mod output;
 mod policy;
 mod serve;
+mod sync;
 mod tap;
 mod token;
 mod user;
@@ -26,6 +28,10 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Group(c) => group::run(c, &config).await,
         Command::Tap(c) => tap::run(c, &config).await,
         Command::Policy(c) => policy::run(c, &config).await,
+        Command::Sync(c) => sync::run(c, &config).await,
+        Command::SendTestEmail { address } => mail::send_test(&address, &config).await,
+        Command::Mail(c) => mail::run(c, &config).await,
+        Command::Onboarding(c) => mail::onboarding(c, &config).await,
     }
 }
 

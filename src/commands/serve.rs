@@ -39,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.tap.purge_interval_minutes * 60),
         stop_rx.clone(),
     ));
+    let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
 
     let state = AppState {
         platform: platform.clone(),
@@ -60,13 +61,50 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             bridge::provisioning::routes(scim, platform.clone()),
         );
     }
+    let rules = Arc::new(config.onboarding.rules());
+    extra = extra.merge(bridge::mail::http::routes(
+        platform.clone(),
+        rules.clone(),
+        config.mail.default_language.clone(),
+    ));
+    let mut mail_jobs = Vec::new();
+    if config.onboarding.enabled {
+        let onboarding = Arc::new(bridge::onboarding::Onboarding::new(
+            platform.clone(),
+            rules.as_ref().clone(),
+            config.mail.default_language.clone(),
+            Duration::from_millis(config.onboarding.poll_interval_ms),
+        ));
+        mail_jobs.push(tokio::spawn(onboarding.run(stop_rx.clone())));
+    }
+    if config.mail.enabled {
+        let settings = config.mail.settings(&config.data_dir, &public_url);
+        tracing::info!(transport = ?settings.transport, "mail delivery");
+        let mailer = Arc::new(bridge::mail::Mailer::new(platform.clone(), settings).map_err(anyhow::Error::msg)?);
+        let source = mailer.clone();
+        platform.add_metrics_source(Arc::new(move || {
+            let m = source.clone();
+            Box::pin(async move { m.metrics().await })
+        }));
+        mail_jobs.push(tokio::spawn(mailer.run(stop_rx.clone())));
+    }
+    if config.web.enabled {
+        extra = extra.merge(web_routes(&config, &platform, &public_url)?);
+    }
+    extra = extra.merge(bridge::ldap::status::routes(
+        platform.clone(),
+        config.ldap.sources.clone(),
+    ));
     tracing::info!(%addr, %public_url, database = %config.database.path.display(), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
     println!("tapbridge listening on http://{addr}");
 
     let grace = Duration::from_secs(config.server.shutdown_timeout_seconds);
     let mut stopping = stop_rx.clone();
-    let server = axum::serve(listener, app_with(state, extra)).with_graceful_shutdown(async move {
+    // Connection info gives the pages' sign-in rate limits the client address.
+    let app = app_with(state, extra)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopping.wait_for(|s| *s).await;
     });
     let mut server = std::pin::pin!(server.into_future());
@@ -82,9 +120,75 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = purge.await;
+    for job in mail_jobs {
+        let _ = job.await;
+    }
+    for job in ldap_jobs {
+        let _ = job.await;
+    }
     platform.store().close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The web pages: relying party and origins checked against the public URL, sessions and
+/// limits from `[web]`.
+fn web_routes(
+    config: &Config,
+    platform: &Arc<Platform>,
+    public_url: &str,
+) -> anyhow::Result<axum::Router> {
+    use plugin::domain::session::SessionTimeouts;
+    use plugin::platform::{Passwordless, PasswordlessSettings};
+    use plugin::web::{WebSettings, WebState};
+
+    let web = &config.web;
+    let (rp_id, origins) = web
+        .relying_party(public_url)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let with_slash: Vec<String> = origins.iter().map(|o| format!("{o}/")).collect();
+    let webauthn = plugin::platform::passkeys::verifier(&rp_id, &web.rp_name, &with_slash)
+        .map_err(anyhow::Error::msg)?;
+    let attestation_cas = if web.attestation_ca_file.as_os_str().is_empty() {
+        None
+    } else {
+        let text = std::fs::read_to_string(&web.attestation_ca_file).with_context(|| {
+            format!("cannot read `{}`", web.attestation_ca_file.display())
+        })?;
+        Some(serde_json::from_str(&text).with_context(|| {
+            format!(
+                "`{}` is not an attestation CA list",
+                web.attestation_ca_file.display()
+            )
+        })?)
+    };
+    let minutes = |m: u32| time::Duration::minutes(i64::from(m));
+    let settings = PasswordlessSettings {
+        timeouts: SessionTimeouts {
+            idle: minutes(web.session_idle_minutes),
+            absolute: minutes(web.session_absolute_minutes),
+            bootstrap_window: minutes(web.bootstrap_window_minutes),
+        },
+        attestation_cas,
+    };
+    let secret = runtime::server_secret(config)?;
+    let passwordless = Arc::new(Passwordless::new(
+        platform.clone(),
+        webauthn,
+        &secret,
+        settings,
+    ));
+    let state = WebState::new(
+        passwordless,
+        WebSettings {
+            allowed_origins: origins,
+            secure_cookies: web.secure_cookies || public_url.starts_with("https://"),
+            signin_per_minute_per_address: web.signin_per_minute_per_address,
+            signin_per_minute_per_user: web.signin_per_minute_per_user,
+        },
+    );
+    tracing::info!(%rp_id, "web pages enabled");
+    Ok(plugin::web::routes(state))
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {

@@ -2,6 +2,10 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
+pub mod slapd;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -159,6 +159,10 @@ pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<
         mail,
         other_mails,
         personal_email,
+        // Only a plausible BCP 47 tag picks the mail's language; other text stays SCIM data.
+        preferred_language: text(resource, "preferredLanguage").filter(|l| {
+            l.len() <= 35 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }),
         account_enabled: active,
         source: source.to_owned(),
         anchor: None,

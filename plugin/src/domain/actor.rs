@@ -13,6 +13,8 @@ pub enum Principal {
     ApiToken { id: Uuid, name: String },
     /// Someone at the server's console with access to its database (the CLI).
     Operator,
+    /// tapbridge itself, acting on a rule the operator configured (e.g. onboarding).
+    Service { name: String },
     /// A signed-in user of the web pages.
     User {
         id: Uuid,
@@ -27,6 +29,12 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A background job of the daemon, with the operator's authority and its own name in the
+    /// audit log.
+    pub fn service(name: &str) -> Self {
+        Actor { principal: Principal::Service { name: name.to_owned() }, roles: Roles::all() }
+    }
+
     /// The CLI: whoever can run it can read the database and the server secret anyway.
     pub fn operator() -> Self {
         Actor {
@@ -39,6 +47,7 @@ impl Actor {
         match &self.principal {
             Principal::ApiToken { name, .. } => format!("token:{name}"),
             Principal::Operator => "operator".into(),
+            Principal::Service { name } => name.clone(),
             Principal::User {
                 user_principal_name,
                 ..
@@ -138,6 +147,7 @@ mod tests {
             mail: None,
             other_mails: vec![],
             personal_email: None,
+            preferred_language: None,
             account_enabled: true,
             source: "local".into(),
             anchor: None,

@@ -26,6 +26,16 @@ pub enum Activity {
     GroupMemberRemoved,
     TokenCreated,
     TokenRevoked,
+    PasskeyRegistered,
+    PasskeyRegistrationFailed,
+    PasskeyRenamed,
+    PasskeyDeleted,
+    PasskeySignIn,
+    PasskeySignInFailed,
+    SessionsRevoked,
+    OnboardingMailQueued,
+    OnboardingMailCancelled,
+    OnboardingMailSkipped,
 }
 
 impl Activity {
@@ -49,6 +59,16 @@ impl Activity {
             Activity::GroupMemberRemoved => "Remove member from group",
             Activity::TokenCreated => "Add API token",
             Activity::TokenRevoked => "Revoke API token",
+            Activity::PasskeyRegistered => "User registered security info",
+            Activity::PasskeyRegistrationFailed => "User registered security info failed",
+            Activity::PasskeyRenamed => "User changed security info",
+            Activity::PasskeyDeleted => "User deleted security info",
+            Activity::PasskeySignIn => "User signed in with passkey",
+            Activity::PasskeySignInFailed => "Passkey sign-in failed",
+            Activity::SessionsRevoked => "Revoke sign-in sessions",
+            Activity::OnboardingMailQueued => "Queue onboarding mail",
+            Activity::OnboardingMailCancelled => "Cancel onboarding mail",
+            Activity::OnboardingMailSkipped => "Onboarding mail not queued",
         }
     }
 
@@ -61,7 +81,12 @@ impl Activity {
             | Activity::GroupDeleted
             | Activity::GroupMemberAdded
             | Activity::GroupMemberRemoved => "GroupManagement",
-            Activity::TapSignIn | Activity::TapSignInFailed | Activity::TapLocked => {
+            Activity::TapSignIn
+            | Activity::TapSignInFailed
+            | Activity::TapLocked
+            | Activity::PasskeySignIn
+            | Activity::PasskeySignInFailed
+            | Activity::SessionsRevoked => {
                 "Authentication"
             }
             _ => "UserManagement",
@@ -74,13 +99,17 @@ impl Activity {
             | Activity::UserAdded
             | Activity::GroupAdded
             | Activity::GroupMemberAdded
-            | Activity::TokenCreated => "Add",
+            | Activity::TokenCreated
+            | Activity::PasskeyRegistered
+            | Activity::PasskeyRegistrationFailed => "Add",
             Activity::TapDeleted
             | Activity::TapsPurged
             | Activity::TokenRevoked
             | Activity::UserDeleted
             | Activity::GroupDeleted
-            | Activity::GroupMemberRemoved => "Delete",
+            | Activity::GroupMemberRemoved
+            | Activity::PasskeyDeleted
+            | Activity::SessionsRevoked => "Delete",
             _ => "Update",
         }
     }
@@ -108,6 +137,11 @@ impl From<&Actor> for Initiator {
             Principal::ApiToken { id, name } => Initiator {
                 kind: "app".into(),
                 id: Some(id.to_string()),
+                display_name: name.clone(),
+            },
+            Principal::Service { name } => Initiator {
+                kind: "service".into(),
+                id: None,
                 display_name: name.clone(),
             },
             Principal::Operator => Initiator {

@@ -21,6 +21,8 @@ pub struct User {
     pub other_mails: Vec<String>,
     /// Where onboarding mail goes before the work mailbox exists.
     pub personal_email: Option<String>,
+    /// A BCP 47 tag (`de-CH`): the language of mail sent to the user.
+    pub preferred_language: Option<String>,
     pub account_enabled: bool,
     /// Who owns the object: `local`, or a bridge source such as `ldap:corp`.
     pub source: String,
@@ -49,6 +51,7 @@ pub struct NewUser {
     pub mail: Option<String>,
     pub other_mails: Vec<String>,
     pub personal_email: Option<String>,
+    pub preferred_language: Option<String>,
     pub account_enabled: bool,
     pub source: String,
     pub anchor: Option<String>,
@@ -75,12 +78,14 @@ impl NewUser {
             &mut self.surname,
             &mut self.mail,
             &mut self.personal_email,
+            &mut self.preferred_language,
         ] {
             trim_optional(field);
         }
         check_len("displayName", self.display_name.as_deref(), 256)?;
         check_len("givenName", self.given_name.as_deref(), 64)?;
         check_len("surname", self.surname.as_deref(), 64)?;
+        check_len("preferredLanguage", self.preferred_language.as_deref(), 35)?;
         if let Some(mail) = &self.mail {
             validate_mail("mail", mail)?;
         }

@@ -3,8 +3,11 @@
 pub mod actor;
 pub mod audit;
 pub mod directory;
+pub mod fido2_policy;
 pub mod lifecycle;
 pub mod role;
+pub mod session;
 pub mod tap;
 pub mod tap_policy;
 pub mod timefmt;
+pub mod webauthn;

@@ -44,6 +44,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.platform.metrics().render(gauges),
+        state.platform.metrics().render(gauges) + &state.platform.extra_metrics().await,
     )
 }

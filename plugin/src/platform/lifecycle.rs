@@ -100,7 +100,7 @@ pub async fn delete_user(conn: &mut Connection, user: &User, w: &Writer) -> Resu
     Ok(())
 }
 
-/// Removes the user's pass (sessions join here when they exist), audited with the reason.
+/// Removes the user's pass and ends their browser sessions, each audited with the reason.
 pub async fn revoke_access(
     conn: &mut Connection,
     user: &User,
@@ -114,6 +114,14 @@ pub async fn revoke_access(
             .detail("temporaryAccessPassId", old.id);
         audit::insert(conn, &record).await?;
     }
+    let ended = crate::store::sessions::delete_for_user(conn, user.id).await?;
+    if ended > 0 {
+        let record = w
+            .record(Activity::SessionsRevoked, user)
+            .reason(format!("revoked: {reason}"))
+            .detail("count", ended);
+        audit::insert(conn, &record).await?;
+    }
     Ok(())
 }
 
@@ -125,6 +133,7 @@ fn same_profile(a: &User, b: &User) -> bool {
         && a.mail == b.mail
         && a.other_mails == b.other_mails
         && a.personal_email == b.personal_email
+        && a.preferred_language == b.preferred_language
         && a.account_enabled == b.account_enabled
         && a.anchor == b.anchor
         && a.manager_id == b.manager_id

@@ -5,7 +5,9 @@
 mod audit;
 mod directory;
 pub mod lifecycle;
+pub mod passkeys;
 mod policy;
+pub mod sessions;
 mod taps;
 mod tokens;
 
@@ -24,8 +26,15 @@ use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
+pub use passkeys::{Passwordless, PasswordlessSettings, SecurityInfo};
+pub use sessions::{OpenedSession, SignedIn};
 pub use taps::{IssuedTap, Redeemed, TapView};
 pub use tokens::{CreatedToken, Provisioner, SCIM_SOURCE_PREFIX, TOKEN_PREFIX, TokenGrant};
+
+/// Renders Prometheus text for series kept outside the platform (the mail outbox, LDAP sync).
+pub type MetricsSource = std::sync::Arc<
+    dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> + Send + Sync,
+>;
 
 #[derive(Debug, Clone)]
 pub struct PlatformSettings {
@@ -74,6 +83,8 @@ pub struct Platform {
     token_hasher: KeyedHasher,
     settings: PlatformSettings,
     metrics: Arc<Metrics>,
+    /// Series other parts of the daemon (mail, LDAP) add to `/metrics`.
+    metrics_sources: std::sync::RwLock<Vec<MetricsSource>>,
 }
 
 impl Platform {
@@ -91,6 +102,7 @@ impl Platform {
             token_hasher: secret.hasher(Purpose::ApiToken),
             settings,
             metrics,
+            metrics_sources: Default::default(),
         }
     }
 
@@ -105,6 +117,23 @@ impl Platform {
     /// The clock's time at the store's precision (milliseconds).
     pub fn now(&self) -> time::OffsetDateTime {
         crate::domain::timefmt::to_millis(self.clock.now())
+    }
+
+    /// Registers a source of extra Prometheus series for `/metrics`.
+    pub fn add_metrics_source(&self, source: MetricsSource) {
+        if let Ok(mut sources) = self.metrics_sources.write() {
+            sources.push(source);
+        }
+    }
+
+    /// The text of every registered metrics source, concatenated.
+    pub async fn extra_metrics(&self) -> String {
+        let sources: Vec<MetricsSource> = self.metrics_sources.read().map(|s| s.clone()).unwrap_or_default();
+        let mut out = String::new();
+        for source in sources {
+            out.push_str(&source().await);
+        }
+        out
     }
 
     /// Store-derived values for `/metrics`.

@@ -26,6 +26,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "lifecycle",
         sql: include_str!("../../../migrations/0002_lifecycle.sql"),
     },
+    Migration {
+        version: 3,
+        name: "ldap",
+        sql: include_str!("../../../migrations/0003_ldap.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "web",
+        sql: include_str!("../../../migrations/0004_web.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "outbox",
+        sql: include_str!("../../../migrations/0005_outbox.sql"),
+    },
 ];
 
 /// What `run` did.
@@ -98,11 +113,11 @@ mod tests {
         let (store, _dir) = testing::store().await;
         let again = run(store.pool()).await.unwrap();
         assert!(again.applied.is_empty());
-        assert_eq!(again.current_version, 2);
+        assert_eq!(again.current_version, MIGRATIONS[MIGRATIONS.len() - 1].version);
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
             .fetch_one(store.pool())
             .await
             .unwrap();
-        assert_eq!(n, 2);
+        assert_eq!(n, MIGRATIONS.len() as i64);
     }
 }

@@ -2,10 +2,13 @@
 //! `&mut SqliteConnection` so the platform can run several inside one transaction.
 
 pub mod audit;
+pub mod ceremonies;
+pub mod credentials;
 pub mod events;
 pub mod groups;
 pub mod migrate;
 pub mod policies;
+pub mod sessions;
 pub mod taps;
 pub mod tokens;
 pub mod users;

@@ -15,7 +15,7 @@ use crate::domain::role::Roles;
 use crate::{Error, Result};
 
 const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
-    u.other_mails, u.personal_email, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
+    u.other_mails, u.personal_email, u.preferred_language, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
     u.created_at, u.updated_at, \
     (SELECT group_concat(r.role) FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
@@ -33,6 +33,7 @@ fn from_row(row: &SqliteRow) -> Result<User> {
         other_mails: serde_json::from_str(&other_mails)
             .map_err(|e| Error::Internal(format!("corrupt other_mails: {e}")))?,
         personal_email: row.try_get("personal_email")?,
+        preferred_language: row.try_get("preferred_language")?,
         account_enabled: row.try_get("account_enabled")?,
         source: row.try_get("source")?,
         anchor: row.try_get("anchor")?,
@@ -51,9 +52,9 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
         serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
     let inserted = sqlx::query(
         "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
-            other_mails, personal_email, account_enabled, source, anchor, manager_id, employee_hire_date,
+            other_mails, personal_email, preferred_language, account_enabled, source, anchor, manager_id, employee_hire_date,
             created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id.to_string())
     .bind(&new.user_principal_name)
@@ -64,6 +65,7 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
     .bind(&new.mail)
     .bind(other_mails)
     .bind(&new.personal_email)
+    .bind(&new.preferred_language)
     .bind(new.account_enabled)
     .bind(&new.source)
     .bind(&new.anchor)
@@ -101,7 +103,7 @@ pub async fn update(
         serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
     let res = sqlx::query(
         "UPDATE users SET user_principal_name = ?, upn_key = ?, display_name = ?, given_name = ?, surname = ?,
-            mail = ?, other_mails = ?, personal_email = ?, account_enabled = ?, anchor = ?, manager_id = ?,
+            mail = ?, other_mails = ?, personal_email = ?, preferred_language = ?, account_enabled = ?, anchor = ?, manager_id = ?,
             employee_hire_date = ?, updated_at = ?
          WHERE id = ?",
     )
@@ -113,6 +115,7 @@ pub async fn update(
     .bind(&new.mail)
     .bind(other_mails)
     .bind(&new.personal_email)
+    .bind(&new.preferred_language)
     .bind(new.account_enabled)
     .bind(&new.anchor)
     .bind(new.manager_id.map(|m| m.to_string()))

@@ -716,6 +716,7 @@ fn applies_group_membership_requests() {
             expect: Expect::Unchanged,
         },
         Case {
+            // `display` is read-only (the server derives it): what clients send is ignored.
             name: "Okta adds members with display names, one already present",
             schema: group_schema,
             before: group(),
@@ -725,8 +726,8 @@ fn applies_group_membership_requests() {
             ]}]),
             expect: Expect::Becomes(group_with(json!({"members": [
                 {"value": "2819c223", "display": "Babs Jensen"},
-                {"value": "902c246b", "display": "Kim"},
-                {"value": "5d48a0a8", "display": "Lee"}
+                {"value": "902c246b"},
+                {"value": "5d48a0a8"}
             ]}))),
         },
         Case {

@@ -23,7 +23,12 @@ pub async fn list_methods(
         .platform
         .taps(&caller, &UserRef::parse(&user)?)
         .await?;
-    let items = taps.iter().map(|v| tap_json(v, None)).collect();
+    let (_, passkeys) = state.platform.fido2_methods(&caller, &UserRef::Id(user.id)).await?;
+    let items = taps
+        .iter()
+        .map(|v| tap_json(v, None))
+        .chain(passkeys.iter().map(super::fido2::fido2_json))
+        .collect();
     let path = format!("/v1.0/users/{}/authentication/methods", user.id);
     let context = format!("users('{}')/authentication/methods", user.id);
     Ok(collection(&state, &context, &path, &options, items, None))

@@ -2,6 +2,7 @@
 //! Graph so that existing Graph clients and scripts work against tapbridge.
 
 mod audit;
+mod fido2;
 mod filter;
 mod groups;
 mod methods;
@@ -35,6 +36,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass",
             get(policy::get_tap_policy).patch(policy::patch_tap_policy),
+        )
+        .route(
+            "/v1.0/users/{user}/authentication/fido2Methods",
+            get(fido2::list_fido2_methods),
+        )
+        .route(
+            "/v1.0/users/{user}/authentication/fido2Methods/{id}",
+            get(fido2::get_fido2_method).delete(fido2::delete_fido2_method),
+        )
+        .route(
+            "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2",
+            get(fido2::get_fido2_policy).patch(fido2::patch_fido2_policy),
         )
         .route("/v1.0/auditLogs/directoryAudits", get(audit::list_directory_audits))
 }

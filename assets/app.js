@@ -1,0 +1,162 @@
+// tapbridge pages: passkey ceremonies and small enhancements. Served from this server only;
+// the page's Content-Security-Policy allows no inline script.
+"use strict";
+
+const b64url = {
+  encode(buffer) {
+    const bytes = new Uint8Array(buffer);
+    let s = "";
+    for (const b of bytes) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+  decode(text) {
+    const s = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+    return out.buffer;
+  },
+};
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+async function postJson(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json", "x-csrf-token": csrfToken() },
+    body: JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await response.json(); } catch (_) { /* not JSON: keep the generic message */ }
+  if (!response.ok) throw new Error(data.error || "Something went wrong. Try again.");
+  return data;
+}
+
+function showError(message) {
+  const el = document.getElementById("webauthn-error");
+  if (!el) return;
+  el.textContent = message;
+  el.hidden = false;
+  el.focus?.();
+}
+
+function creationOptions(publicKey) {
+  const o = structuredClone(publicKey);
+  o.challenge = b64url.decode(o.challenge);
+  o.user.id = b64url.decode(o.user.id);
+  for (const c of o.excludeCredentials || []) c.id = b64url.decode(c.id);
+  return o;
+}
+
+function requestOptions(publicKey) {
+  const o = structuredClone(publicKey);
+  o.challenge = b64url.decode(o.challenge);
+  for (const c of o.allowCredentials || []) c.id = b64url.decode(c.id);
+  return o;
+}
+
+function registrationJson(cred) {
+  return {
+    id: cred.id,
+    rawId: b64url.encode(cred.rawId),
+    type: cred.type,
+    response: {
+      attestationObject: b64url.encode(cred.response.attestationObject),
+      clientDataJSON: b64url.encode(cred.response.clientDataJSON),
+      transports: cred.response.getTransports ? cred.response.getTransports() : undefined,
+    },
+    extensions: cred.getClientExtensionResults(),
+  };
+}
+
+function assertionJson(cred) {
+  const r = cred.response;
+  return {
+    id: cred.id,
+    rawId: b64url.encode(cred.rawId),
+    type: cred.type,
+    response: {
+      authenticatorData: b64url.encode(r.authenticatorData),
+      clientDataJSON: b64url.encode(r.clientDataJSON),
+      signature: b64url.encode(r.signature),
+      userHandle: r.userHandle ? b64url.encode(r.userHandle) : null,
+    },
+    extensions: cred.getClientExtensionResults(),
+  };
+}
+
+function friendly(err) {
+  if (err && err.name === "NotAllowedError") return "The passkey request was cancelled or timed out. Try again.";
+  if (err && err.name === "InvalidStateError") return "This authenticator already holds a passkey for your account.";
+  return (err && err.message) || "Something went wrong. Try again.";
+}
+
+async function register(button) {
+  button.disabled = true;
+  try {
+    const start = await postJson("/register/options", {});
+    const cred = await navigator.credentials.create({ publicKey: creationOptions(start.options.publicKey) });
+    const name = document.getElementById("passkey-name")?.value || "";
+    const done = await postJson("/register", { ceremony: start.ceremony, name, credential: registrationJson(cred) });
+    window.location.assign(done.redirect);
+  } catch (err) {
+    showError(friendly(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+let pendingSignIn = null;
+
+async function signIn(mediation) {
+  if (pendingSignIn) pendingSignIn.abort();
+  const controller = new AbortController();
+  pendingSignIn = controller;
+  const start = await postJson("/signin/passkey/options", {});
+  const publicKey = requestOptions(start.options.publicKey);
+  const request = { publicKey, signal: controller.signal };
+  if (mediation) request.mediation = mediation;
+  const cred = await navigator.credentials.get(request);
+  const done = await postJson("/signin/passkey", { ceremony: start.ceremony, credential: assertionJson(cred) });
+  window.location.assign(done.redirect);
+}
+
+function setUpSignIn() {
+  const button = document.getElementById("passkey-signin");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try { await signIn(null); } catch (err) { if (err.name !== "AbortError") showError(friendly(err)); }
+    finally { button.disabled = false; }
+  });
+  // Conditional UI: offer passkeys in the user name field's autofill where supported.
+  if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
+    PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {
+      if (ok) signIn("conditional").catch((err) => { if (err.name !== "AbortError") showError(friendly(err)); });
+    });
+  }
+}
+
+function setUpCopy() {
+  for (const button of document.querySelectorAll("[data-copy]")) {
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      const text = document.getElementById(button.dataset.copy)?.textContent || "";
+      try { await navigator.clipboard.writeText(text.trim()); button.textContent = "Copied"; }
+      catch (_) { button.textContent = "Select and copy it by hand"; }
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.querySelector("[data-page]")?.dataset.page;
+  if (page === "register") {
+    const button = document.getElementById("passkey-register");
+    button.addEventListener("click", () => register(button));
+  } else if (page === "signin") {
+    setUpSignIn();
+  }
+  setUpCopy();
+});

@@ -1,0 +1,604 @@
+//! Applies planned steps to the store, one transaction per batch, every user change through
+//! `plugin::platform::lifecycle` (audit record and joiner / mover / leaver event included).
+//!
+//! Each entry is written under its own savepoint: an entry the store refuses (a user name
+//! another user has, a value out of range) is rolled back alone and quarantined, and the batch
+//! goes on. In a dry run every batch is rolled back, so the counts and the plan are exact and
+//! nothing is written.
+
+use std::collections::{BTreeSet, HashSet};
+
+use plugin::domain::audit::{Activity, AuditRecord, Initiator};
+use plugin::domain::directory::{NewGroup, NewUser, User};
+use plugin::domain::lifecycle::EventKind;
+use plugin::platform::Platform;
+use plugin::platform::lifecycle::{self, Writer};
+use plugin::store::{Connection, audit, events, groups, users};
+use serde_json::json;
+use sqlx::Connection as _;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::config::OnDelete;
+use super::groups::{Resolver, diff, effective_members};
+use super::mapping::{Rejected, SourceGroup, SourceUser};
+use super::plan::{UserStep, plan_user};
+use super::report::Counts;
+use super::state::{self, ObjectRow};
+use crate::error::Result;
+
+/// A deprovisioning step waiting for the guard.
+#[derive(Debug)]
+pub enum Deprovision {
+    /// The directory disabled the account.
+    Disable(Box<SourceUser>),
+    /// The entry left the directory.
+    Gone { anchor: String, id: Uuid },
+}
+
+pub struct Executor<'p> {
+    platform: &'p Platform,
+    source: String,
+    on_delete: OnDelete,
+    dry_run: bool,
+    pub counts: Counts,
+    /// Anchors of every user entry read (imported, unchanged or quarantined).
+    pub seen: HashSet<String>,
+    pub deferred: Vec<Deprovision>,
+    /// Users whose manager was not imported yet when they were written.
+    manager_fixups: Vec<(Uuid, String)>,
+    created: HashSet<Uuid>,
+    /// What a dry run would do, one line per change.
+    pub plan: Vec<String>,
+}
+
+impl<'p> Executor<'p> {
+    pub fn new(platform: &'p Platform, source: String, on_delete: OnDelete, dry_run: bool) -> Self {
+        Executor {
+            platform,
+            source,
+            on_delete,
+            dry_run,
+            counts: Counts::default(),
+            seen: HashSet::new(),
+            deferred: Vec::new(),
+            manager_fixups: Vec::new(),
+            created: HashSet::new(),
+            plan: Vec::new(),
+        }
+    }
+
+    pub fn platform(&self) -> &'p Platform {
+        self.platform
+    }
+
+    /// Quarantines entries rejected outside a user batch (groups).
+    pub async fn quarantine_all(&mut self, rejected: Vec<Rejected>) -> Result<()> {
+        if rejected.is_empty() {
+            return Ok(());
+        }
+        let now = self.platform.now();
+        let mut tx = self.platform.store().write().await?;
+        for r in &rejected {
+            self.reject(&mut tx, r, now).await?;
+        }
+        self.finish(tx).await
+    }
+
+    fn writer(&self) -> Writer {
+        Writer {
+            initiator: Initiator {
+                kind: "app".into(),
+                id: Some(self.source.clone()),
+                display_name: format!("LDAP sync ({})", self.source),
+            },
+            correlation_id: None,
+            now: self.platform.now(),
+        }
+    }
+
+    fn note(&mut self, line: String) {
+        if self.dry_run {
+            self.plan.push(line);
+        }
+    }
+
+    async fn finish(&self, tx: plugin::store::WriteTx) -> Result<()> {
+        if !self.dry_run {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Imports one batch of user entries (creates and updates; disables are deferred).
+    pub async fn users(
+        &mut self,
+        batch: Vec<std::result::Result<SourceUser, Rejected>>,
+    ) -> Result<()> {
+        let anchors: Vec<&str> = batch
+            .iter()
+            .filter_map(|r| match r {
+                Ok(u) => Some(u.anchor.as_str()),
+                Err(r) => r.anchor.as_deref(),
+            })
+            .collect();
+        let mut tx = self.platform.store().write().await?;
+        let known = state::known_users(&mut tx, &self.source, &anchors).await?;
+        let w = self.writer();
+        for item in batch {
+            self.counts.read += 1;
+            let user = match item {
+                Ok(u) => u,
+                Err(rejected) => {
+                    if let Some(a) = &rejected.anchor {
+                        // A bad entry of an existing user keeps that user: no deprovisioning
+                        // because one value does not parse.
+                        self.seen.insert(a.clone());
+                    }
+                    self.reject(&mut tx, &rejected, w.now).await?;
+                    continue;
+                }
+            };
+            if !self.seen.insert(user.anchor.clone()) {
+                self.reject(
+                    &mut tx,
+                    &Rejected {
+                        dn: user.dn.clone(),
+                        anchor: None,
+                        reason: format!("anchor {} appears twice in the directory", user.anchor),
+                    },
+                    w.now,
+                )
+                .await?;
+                continue;
+            }
+            let k = known.get(&user.anchor);
+            match plan_user(&user, k) {
+                UserStep::Unchanged => self.counts.unchanged += 1,
+                UserStep::Disable => self.deferred.push(Deprovision::Disable(Box::new(user))),
+                UserStep::Create => self.write_user(&mut tx, None, user, &w).await?,
+                UserStep::Update => {
+                    let id = k.map(|k| k.id);
+                    self.write_user(&mut tx, id, user, &w).await?
+                }
+            }
+        }
+        self.finish(tx).await
+    }
+
+    async fn reject(
+        &mut self,
+        conn: &mut Connection,
+        r: &Rejected,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.counts.quarantined += 1;
+        self.note(format!("quarantine {}: {}", r.dn, r.reason));
+        tracing::warn!(source = %self.source, dn = %r.dn, reason = %r.reason, "entry quarantined");
+        state::quarantine(
+            conn,
+            &self.source,
+            &r.dn,
+            r.anchor.as_deref(),
+            &r.reason,
+            now,
+        )
+        .await
+    }
+
+    /// Creates (`id == None`) or updates a user under a savepoint; a refusal quarantines it.
+    async fn write_user(
+        &mut self,
+        tx: &mut Connection,
+        id: Option<Uuid>,
+        user: SourceUser,
+        w: &Writer,
+    ) -> Result<()> {
+        let mut profile = user.profile.clone();
+        if let Some(dn) = &user.manager_dn {
+            profile.manager_id = state::user_by_dn(tx, &self.source, dn).await?;
+        }
+        let mut sp = tx.begin().await.map_err(plugin::Error::from)?;
+        let outcome = match id {
+            None => lifecycle::create_user(&mut sp, profile.clone(), w)
+                .await
+                .map(|u| (u.id, true)),
+            Some(id) => match users::get(&mut sp, id).await? {
+                Some(existing) => lifecycle::update_user(&mut sp, &existing, profile.clone(), w)
+                    .await
+                    .map(|(u, _)| (u.id, false)),
+                None => Err(plugin::Error::not_found(format!("user {id}"))),
+            },
+        };
+        match outcome {
+            Ok((uid, created)) => {
+                state::upsert_object(
+                    &mut sp,
+                    &ObjectRow {
+                        source: &self.source,
+                        anchor: &user.anchor,
+                        kind: "user",
+                        object_id: uid,
+                        dn: &user.dn_key,
+                        login: user.login.as_deref(),
+                        fingerprint: &user.fingerprint,
+                    },
+                )
+                .await?;
+                state::release(&mut sp, &self.source, &user.dn).await?;
+                sp.commit().await.map_err(plugin::Error::from)?;
+                if profile.manager_id.is_none()
+                    && let Some(dn) = user.manager_dn
+                {
+                    self.manager_fixups.push((uid, dn));
+                }
+                if created {
+                    self.created.insert(uid);
+                    self.counts.added += 1;
+                    self.note(format!("add {} ({})", profile.user_principal_name, user.dn));
+                } else {
+                    self.counts.updated += 1;
+                    self.note(format!(
+                        "update {} ({})",
+                        profile.user_principal_name, user.dn
+                    ));
+                }
+            }
+            Err(e) => {
+                drop(sp);
+                self.reject(
+                    tx,
+                    &Rejected {
+                        dn: user.dn.clone(),
+                        anchor: Some(user.anchor.clone()),
+                        reason: e.to_string(),
+                    },
+                    w.now,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets managers that were imported after their reports.
+    pub async fn fix_managers(&mut self) -> Result<()> {
+        if self.manager_fixups.is_empty() {
+            return Ok(());
+        }
+        let fixups = std::mem::take(&mut self.manager_fixups);
+        let w = self.writer();
+        for chunk in fixups.chunks(1000) {
+            let mut tx = self.platform.store().write().await?;
+            for (uid, dn) in chunk {
+                let Some(manager) = state::user_by_dn(&mut tx, &self.source, dn).await? else {
+                    continue;
+                };
+                if let Some(existing) = users::get(&mut tx, *uid).await? {
+                    let mut p = profile_of(&existing);
+                    p.manager_id = Some(manager);
+                    lifecycle::update_user(&mut tx, &existing, p, &w).await?;
+                }
+            }
+            self.finish(tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies deferred and sweep deprovisioning; the guard has already allowed it.
+    pub async fn deprovision(&mut self, steps: Vec<Deprovision>) -> Result<()> {
+        let w = self.writer();
+        let mut steps = steps.into_iter().peekable();
+        while steps.peek().is_some() {
+            let mut tx = self.platform.store().write().await?;
+            for step in steps.by_ref().take(500) {
+                match step {
+                    Deprovision::Disable(user) => {
+                        let Some(k) = state::known_users(&mut tx, &self.source, &[&user.anchor])
+                            .await?
+                            .remove(&user.anchor)
+                        else {
+                            continue;
+                        };
+                        self.note(format!(
+                            "disable {} ({})",
+                            user.profile.user_principal_name, user.dn
+                        ));
+                        self.counts.disabled += 1;
+                        self.write_user(&mut tx, Some(k.id), *user, &w).await?;
+                        // write_user counted it as an update too
+                        self.counts.updated = self.counts.updated.saturating_sub(1);
+                    }
+                    Deprovision::Gone { anchor, id } => {
+                        let Some(existing) = users::get(&mut tx, id).await? else {
+                            state::delete_object(&mut tx, &self.source, &anchor).await?;
+                            continue;
+                        };
+                        match self.on_delete {
+                            OnDelete::Delete => {
+                                self.note(format!("delete {}", existing.user_principal_name));
+                                lifecycle::delete_user(&mut tx, &existing, &w).await?;
+                                self.counts.deleted += 1;
+                            }
+                            OnDelete::Disable => {
+                                self.note(format!(
+                                    "disable {} (left the directory)",
+                                    existing.user_principal_name
+                                ));
+                                let mut p = profile_of(&existing);
+                                p.account_enabled = false;
+                                lifecycle::update_user(&mut tx, &existing, p, &w).await?;
+                                self.drop_memberships(&mut tx, &existing, &w).await?;
+                                self.counts.disabled += 1;
+                            }
+                        }
+                        // Forget the import: if the entry comes back it is imported afresh.
+                        state::delete_object(&mut tx, &self.source, &anchor).await?;
+                    }
+                }
+            }
+            self.finish(tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn drop_memberships(
+        &mut self,
+        conn: &mut Connection,
+        user: &User,
+        w: &Writer,
+    ) -> Result<()> {
+        for g in groups::of_user(conn, user.id).await? {
+            if g.source != self.source {
+                continue;
+            }
+            groups::remove_member(conn, g.id, user.id).await?;
+            groups::touch(conn, g.id, w.now).await?;
+            audit_group(
+                conn,
+                w,
+                Activity::GroupMemberRemoved,
+                g.id,
+                &g.display_name,
+                Some(user),
+            )
+            .await?;
+            self.counts.memberships_removed += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the groups of a complete group read: creates, renames, effective memberships,
+    /// and (when `sweep`) deletes the groups no longer in the directory.
+    pub async fn groups(&mut self, read: Vec<SourceGroup>, sweep: bool) -> Result<()> {
+        let w = self.writer();
+        let mut tx = self.platform.store().write().await?;
+        let known = state::known_groups(&mut tx, &self.source).await?;
+        let (by_dn, by_login) = state::user_references(&mut tx, &self.source).await?;
+        let members = effective_members(
+            &read,
+            &Resolver {
+                users_by_dn: &by_dn,
+                users_by_login: &by_login,
+            },
+        );
+        let mut movers: HashSet<Uuid> = HashSet::new();
+        let mut seen = HashSet::new();
+        for g in &read {
+            if !seen.insert(g.anchor.clone()) {
+                continue;
+            }
+            let new = NewGroup {
+                display_name: g.name.clone(),
+                description: g.description.clone(),
+                source: self.source.clone(),
+                anchor: Some(g.anchor.clone()),
+            };
+            let new = match new.normalised() {
+                Ok(n) => n,
+                Err(e) => {
+                    let r = Rejected {
+                        dn: g.dn_key.clone(),
+                        anchor: Some(g.anchor.clone()),
+                        reason: e.to_string(),
+                    };
+                    self.reject(&mut tx, &r, w.now).await?;
+                    continue;
+                }
+            };
+            let gid = match known.get(&g.anchor) {
+                None => {
+                    let created = groups::insert(&mut tx, &new, w.now).await?;
+                    audit_group(
+                        &mut tx,
+                        &w,
+                        Activity::GroupAdded,
+                        created.id,
+                        &created.display_name,
+                        None,
+                    )
+                    .await?;
+                    self.counts.groups_added += 1;
+                    self.note(format!("add group {}", g.name));
+                    created.id
+                }
+                Some((gid, fp)) => {
+                    if fp.as_deref() != Some(g.fingerprint.as_str()) {
+                        groups::update(&mut tx, *gid, &new, w.now).await?;
+                    }
+                    *gid
+                }
+            };
+            state::upsert_object(
+                &mut tx,
+                &ObjectRow {
+                    source: &self.source,
+                    anchor: &g.anchor,
+                    kind: "group",
+                    object_id: gid,
+                    dn: &g.dn_key,
+                    login: None,
+                    fingerprint: &g.fingerprint,
+                },
+            )
+            .await?;
+            let current: BTreeSet<Uuid> = groups::member_ids(&mut tx, gid)
+                .await?
+                .into_iter()
+                .collect();
+            let empty = BTreeSet::new();
+            let desired = members.get(&g.anchor).unwrap_or(&empty);
+            let (add, remove) = diff(&current, desired);
+            if !add.is_empty() || !remove.is_empty() {
+                groups::touch(&mut tx, gid, w.now).await?;
+                if known.contains_key(&g.anchor) {
+                    self.counts.groups_updated += 1;
+                    self.note(format!(
+                        "update group {} (+{} −{})",
+                        g.name,
+                        add.len(),
+                        remove.len()
+                    ));
+                }
+            }
+            for (uid, adding) in add
+                .iter()
+                .map(|u| (u, true))
+                .chain(remove.iter().map(|u| (u, false)))
+            {
+                if adding {
+                    groups::add_member(&mut tx, gid, *uid).await?;
+                    self.counts.memberships_added += 1;
+                } else {
+                    groups::remove_member(&mut tx, gid, *uid).await?;
+                    self.counts.memberships_removed += 1;
+                }
+                let user = users::get(&mut tx, *uid).await?;
+                let activity = if adding {
+                    Activity::GroupMemberAdded
+                } else {
+                    Activity::GroupMemberRemoved
+                };
+                audit_group(&mut tx, &w, activity, gid, &g.name, user.as_ref()).await?;
+                if !self.created.contains(uid) {
+                    movers.insert(*uid);
+                }
+            }
+        }
+        if sweep {
+            for (anchor, (gid, _)) in &known {
+                if seen.contains(anchor) {
+                    continue;
+                }
+                if let Some(g) = groups::get(&mut tx, *gid).await? {
+                    for uid in groups::member_ids(&mut tx, *gid).await? {
+                        if !self.created.contains(&uid) {
+                            movers.insert(uid);
+                        }
+                    }
+                    groups::delete(&mut tx, *gid).await?;
+                    audit_group(
+                        &mut tx,
+                        &w,
+                        Activity::GroupDeleted,
+                        *gid,
+                        &g.display_name,
+                        None,
+                    )
+                    .await?;
+                    self.counts.groups_deleted += 1;
+                    self.note(format!("delete group {}", g.display_name));
+                }
+                state::delete_object(&mut tx, &self.source, anchor).await?;
+            }
+        }
+        // One mover event per person whose groups changed, not one per membership row.
+        for uid in movers {
+            if let Some(user) = users::get(&mut tx, uid).await? {
+                events::insert(
+                    &mut tx,
+                    EventKind::Mover,
+                    &user,
+                    &json!({"groups": true}),
+                    w.now,
+                )
+                .await?;
+            }
+        }
+        self.finish(tx).await
+    }
+
+    /// Deletes groups by anchor (a delta's delete messages).
+    pub async fn delete_groups(&mut self, gone: &[(String, Uuid)]) -> Result<()> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let w = self.writer();
+        let mut tx = self.platform.store().write().await?;
+        for (anchor, gid) in gone {
+            if let Some(g) = groups::get(&mut tx, *gid).await? {
+                groups::delete(&mut tx, *gid).await?;
+                audit_group(
+                    &mut tx,
+                    &w,
+                    Activity::GroupDeleted,
+                    *gid,
+                    &g.display_name,
+                    None,
+                )
+                .await?;
+                self.counts.groups_deleted += 1;
+                self.note(format!("delete group {}", g.display_name));
+            }
+            state::delete_object(&mut tx, &self.source, anchor).await?;
+        }
+        self.finish(tx).await
+    }
+
+    /// A quarantine row for every entry a complete full read did not see again is stale.
+    pub async fn prune_quarantine(&mut self, before: OffsetDateTime) -> Result<()> {
+        let mut tx = self.platform.store().write().await?;
+        state::prune_quarantine(&mut tx, &self.source, before).await?;
+        self.finish(tx).await
+    }
+}
+
+async fn audit_group(
+    conn: &mut Connection,
+    w: &Writer,
+    activity: Activity,
+    group_id: Uuid,
+    group_name: &str,
+    member: Option<&User>,
+) -> Result<()> {
+    let mut r = AuditRecord::new(activity, w.initiator.clone(), w.now).target(
+        "Group",
+        group_id,
+        Some(group_name),
+    );
+    if let Some(u) = member {
+        r = r.target("User", u.id, Some(&u.user_principal_name));
+    }
+    audit::insert(conn, &r).await?;
+    Ok(())
+}
+
+/// The profile of a stored user, to write it back with one field changed.
+pub fn profile_of(u: &User) -> NewUser {
+    NewUser {
+        user_principal_name: u.user_principal_name.clone(),
+        display_name: u.display_name.clone(),
+        given_name: u.given_name.clone(),
+        surname: u.surname.clone(),
+        mail: u.mail.clone(),
+        other_mails: u.other_mails.clone(),
+        personal_email: u.personal_email.clone(),
+        account_enabled: u.account_enabled,
+        source: u.source.clone(),
+        anchor: u.anchor.clone(),
+        manager_id: u.manager_id,
+        employee_hire_date: u.employee_hire_date,
+        roles: u.roles.clone(),
+        preferred_language: u.preferred_language.clone(),
+    }
+}

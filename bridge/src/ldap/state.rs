@@ -1,0 +1,463 @@
+//! SQL for the sync's own tables (migration 0003): the object index, the quarantine and the
+//! per-source state. Functions over a connection, so they compose in the executor's
+//! transactions.
+
+use std::collections::HashMap;
+
+use plugin::store::Connection;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::plan::Known;
+use crate::error::{Error, Result};
+
+fn ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn at(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text)
+        .map_err(|_| Error::Platform(plugin::Error::Internal(format!("corrupt id {text:?}"))))
+}
+
+fn db(e: sqlx::Error) -> Error {
+    Error::Platform(e.into())
+}
+
+/// The users of `source` with these anchors, with the fingerprint of their last import.
+pub async fn known_users(
+    conn: &mut Connection,
+    source: &str,
+    anchors: &[&str],
+) -> Result<HashMap<String, Known>> {
+    let mut out = HashMap::with_capacity(anchors.len());
+    // Chunks stay far below SQLite's bound-parameter limit.
+    for chunk in anchors.chunks(2000) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT u.id, u.anchor, u.account_enabled, o.fingerprint FROM users u \
+             LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
+             WHERE u.source = ",
+        );
+        qb.push_bind(source).push(" AND u.anchor IN (");
+        let mut sep = qb.separated(", ");
+        for a in chunk {
+            sep.push_bind(*a);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
+            let anchor: String = row.try_get("anchor").map_err(db)?;
+            out.insert(
+                anchor,
+                Known {
+                    id: id(row.try_get("id").map_err(db)?)?,
+                    enabled: row.try_get("account_enabled").map_err(db)?,
+                    fingerprint: row.try_get("fingerprint").map_err(db)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+pub struct ObjectRow<'a> {
+    pub source: &'a str,
+    pub anchor: &'a str,
+    pub kind: &'a str,
+    pub object_id: Uuid,
+    pub dn: &'a str,
+    pub login: Option<&'a str>,
+    pub fingerprint: &'a str,
+}
+
+pub async fn upsert_object(conn: &mut Connection, o: &ObjectRow<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ldap_objects (source, anchor, kind, object_id, dn, login, fingerprint)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source, anchor) DO UPDATE SET kind = excluded.kind,
+           object_id = excluded.object_id, dn = excluded.dn, login = excluded.login,
+           fingerprint = excluded.fingerprint",
+    )
+    .bind(o.source)
+    .bind(o.anchor)
+    .bind(o.kind)
+    .bind(o.object_id.to_string())
+    .bind(o.dn)
+    .bind(o.login)
+    .bind(o.fingerprint)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+pub async fn delete_object(conn: &mut Connection, source: &str, anchor: &str) -> Result<()> {
+    sqlx::query("DELETE FROM ldap_objects WHERE source = ? AND anchor = ?")
+        .bind(source)
+        .bind(anchor)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Every imported user or group of `source`: (anchor, object id).
+pub async fn imported(
+    conn: &mut Connection,
+    source: &str,
+    kind: &str,
+) -> Result<Vec<(String, Uuid)>> {
+    let rows =
+        sqlx::query("SELECT anchor, object_id FROM ldap_objects WHERE source = ? AND kind = ?")
+            .bind(source)
+            .bind(kind)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("anchor").map_err(db)?,
+                id(r.try_get("object_id").map_err(db)?)?,
+            ))
+        })
+        .collect()
+}
+
+/// The imported object with this anchor, if any: (kind, object id).
+pub async fn object_by_anchor(
+    conn: &mut Connection,
+    source: &str,
+    anchor: &str,
+) -> Result<Option<(String, Uuid)>> {
+    let row =
+        sqlx::query("SELECT kind, object_id FROM ldap_objects WHERE source = ? AND anchor = ?")
+            .bind(source)
+            .bind(anchor)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    row.map(|r| {
+        Ok((
+            r.try_get("kind").map_err(db)?,
+            id(r.try_get("object_id").map_err(db)?)?,
+        ))
+    })
+    .transpose()
+}
+
+/// Imported groups of `source` by anchor: (group id, fingerprint).
+pub async fn known_groups(
+    conn: &mut Connection,
+    source: &str,
+) -> Result<HashMap<String, (Uuid, Option<String>)>> {
+    let rows = sqlx::query(
+        "SELECT g.id, g.anchor, o.fingerprint FROM groups g
+         LEFT JOIN ldap_objects o ON o.source = g.source AND o.anchor = g.anchor AND o.kind = 'group'
+         WHERE g.source = ? AND g.anchor IS NOT NULL",
+    )
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut out = HashMap::new();
+    for r in rows {
+        out.insert(
+            r.try_get("anchor").map_err(db)?,
+            (
+                id(r.try_get("id").map_err(db)?)?,
+                r.try_get("fingerprint").map_err(db)?,
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// The user with this normalised DN.
+pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result<Option<Uuid>> {
+    let v: Option<String> = sqlx::query_scalar(
+        "SELECT object_id FROM ldap_objects WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
+    )
+    .bind(source)
+    .bind(dn)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    v.as_deref().map(id).transpose()
+}
+
+/// Normalised DN → user id and login → user id, for member resolution.
+pub async fn user_references(
+    conn: &mut Connection,
+    source: &str,
+) -> Result<(HashMap<String, Uuid>, HashMap<String, Uuid>)> {
+    let rows = sqlx::query(
+        "SELECT object_id, dn, login FROM ldap_objects WHERE source = ? AND kind = 'user'",
+    )
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut by_dn = HashMap::with_capacity(rows.len());
+    let mut by_login = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let uid = id(r.try_get("object_id").map_err(db)?)?;
+        by_dn.insert(r.try_get("dn").map_err(db)?, uid);
+        if let Some(login) = r.try_get::<Option<String>, _>("login").map_err(db)? {
+            by_login.insert(login, uid);
+        }
+    }
+    Ok((by_dn, by_login))
+}
+
+/// Enabled users owned by `source`: the population the deprovisioning guard measures.
+pub async fn enabled_population(conn: &mut Connection, source: &str) -> Result<u64> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE source = ? AND account_enabled = 1")
+            .bind(source)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub async fn quarantine(
+    conn: &mut Connection,
+    source: &str,
+    dn: &str,
+    anchor: Option<&str>,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ldap_quarantine (source, dn, anchor, reason, first_seen, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source, dn) DO UPDATE SET anchor = excluded.anchor,
+           reason = excluded.reason, last_seen = excluded.last_seen",
+    )
+    .bind(source)
+    .bind(dn)
+    .bind(anchor)
+    .bind(reason)
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Releases a quarantined entry that imported cleanly.
+pub async fn release(conn: &mut Connection, source: &str, dn: &str) -> Result<()> {
+    sqlx::query("DELETE FROM ldap_quarantine WHERE source = ? AND dn = ?")
+        .bind(source)
+        .bind(dn)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// After a complete full read: drops quarantine rows of entries no longer seen.
+pub async fn prune_quarantine(
+    conn: &mut Connection,
+    source: &str,
+    before: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query("DELETE FROM ldap_quarantine WHERE source = ? AND last_seen < ?")
+        .bind(source)
+        .bind(ms(before))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Quarantined {
+    pub dn: String,
+    pub anchor: Option<String>,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen: OffsetDateTime,
+}
+
+pub async fn quarantined(
+    conn: &mut Connection,
+    source: &str,
+    limit: u32,
+) -> Result<Vec<Quarantined>> {
+    let rows = sqlx::query(
+        "SELECT dn, anchor, reason, last_seen FROM ldap_quarantine WHERE source = ? ORDER BY dn LIMIT ?",
+    )
+    .bind(source)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    rows.iter()
+        .map(|r| {
+            Ok(Quarantined {
+                dn: r.try_get("dn").map_err(db)?,
+                anchor: r.try_get("anchor").map_err(db)?,
+                reason: r.try_get("reason").map_err(db)?,
+                last_seen: at(r.try_get("last_seen").map_err(db)?),
+            })
+        })
+        .collect()
+}
+
+pub async fn quarantine_count(conn: &mut Connection, source: &str) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ldap_quarantine WHERE source = ?")
+        .bind(source)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The per-source sync state (`ldap_sync_state`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Cursor {
+    /// RFC 4533 cookies by base DN, hex-encoded.
+    #[serde(default)]
+    pub cookies: std::collections::BTreeMap<String, String>,
+    /// modifyTimestamp / uSNChanged high-water mark.
+    #[serde(default)]
+    pub watermark: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceState {
+    pub cursor: Cursor,
+    pub cursor_at: Option<OffsetDateTime>,
+    pub last_full_at: Option<OffsetDateTime>,
+    pub last_run_at: Option<OffsetDateTime>,
+    pub last_status: Option<String>,
+    pub last_mode: Option<String>,
+    pub last_error: Option<String>,
+    pub last_duration_ms: Option<i64>,
+    pub last_counts: serde_json::Value,
+    pub runs_ok: i64,
+    pub runs_failed: i64,
+}
+
+pub async fn load_state(conn: &mut Connection, source: &str) -> Result<SourceState> {
+    let row = sqlx::query(
+        "SELECT cursor, cursor_at, last_full_at, last_run_at, last_status, last_mode, last_error,
+                last_duration_ms, last_counts, runs_ok, runs_failed
+         FROM ldap_sync_state WHERE source = ?",
+    )
+    .bind(source)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let Some(r) = row else {
+        return Ok(SourceState::default());
+    };
+    let cursor: String = r.try_get("cursor").map_err(db)?;
+    let counts: String = r.try_get("last_counts").map_err(db)?;
+    let opt_at = |v: Option<i64>| v.map(at);
+    Ok(SourceState {
+        // A cursor that does not parse is treated as none: the next run is a full one.
+        cursor: serde_json::from_str(&cursor).unwrap_or_default(),
+        cursor_at: opt_at(r.try_get("cursor_at").map_err(db)?),
+        last_full_at: opt_at(r.try_get("last_full_at").map_err(db)?),
+        last_run_at: opt_at(r.try_get("last_run_at").map_err(db)?),
+        last_status: r.try_get("last_status").map_err(db)?,
+        last_mode: r.try_get("last_mode").map_err(db)?,
+        last_error: r.try_get("last_error").map_err(db)?,
+        last_duration_ms: r.try_get("last_duration_ms").map_err(db)?,
+        last_counts: serde_json::from_str(&counts).unwrap_or_default(),
+        runs_ok: r.try_get("runs_ok").map_err(db)?,
+        runs_failed: r.try_get("runs_failed").map_err(db)?,
+    })
+}
+
+/// How a run ended, for the state row.
+pub struct RunRecord<'a> {
+    pub source: &'a str,
+    pub at: OffsetDateTime,
+    pub status: &'a str,
+    pub mode: &'a str,
+    pub error: Option<&'a str>,
+    pub duration_ms: i64,
+    pub counts: &'a serde_json::Value,
+    /// `Some` only when the run completed: the cursor then moves forward.
+    pub cursor: Option<&'a Cursor>,
+    pub full_completed: bool,
+}
+
+pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> {
+    let ok = r.status == "ok";
+    sqlx::query(
+        "INSERT INTO ldap_sync_state (source, last_run_at, last_status, last_mode, last_error,
+            last_duration_ms, last_counts, runs_ok, runs_failed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET last_run_at = excluded.last_run_at,
+            last_status = excluded.last_status, last_mode = excluded.last_mode,
+            last_error = excluded.last_error, last_duration_ms = excluded.last_duration_ms,
+            last_counts = excluded.last_counts,
+            runs_ok = runs_ok + excluded.runs_ok, runs_failed = runs_failed + excluded.runs_failed",
+    )
+    .bind(r.source)
+    .bind(ms(r.at))
+    .bind(r.status)
+    .bind(r.mode)
+    .bind(r.error)
+    .bind(r.duration_ms)
+    .bind(r.counts.to_string())
+    .bind(i64::from(ok))
+    .bind(i64::from(!ok && r.status != "dry-run"))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    if let Some(cursor) = r.cursor {
+        let text = serde_json::to_string(cursor).map_err(|e| Error::Ldap(e.to_string()))?;
+        sqlx::query("UPDATE ldap_sync_state SET cursor = ?, cursor_at = ? WHERE source = ?")
+            .bind(text)
+            .bind(ms(r.at))
+            .bind(r.source)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    if r.full_completed {
+        sqlx::query("UPDATE ldap_sync_state SET last_full_at = ? WHERE source = ?")
+            .bind(ms(r.at))
+            .bind(r.source)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// Drops the cursor so the next run is a full one (e-syncRefreshRequired).
+pub async fn clear_cursor(conn: &mut Connection, source: &str) -> Result<()> {
+    sqlx::query("UPDATE ldap_sync_state SET cursor = '{}', cursor_at = NULL WHERE source = ?")
+        .bind(source)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}

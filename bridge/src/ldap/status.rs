@@ -1,0 +1,196 @@
+//! Sync status for operators: `GET /v1.0/tapbridge/syncSources` (any admin token that may
+//! read) and Prometheus lines for `/metrics`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::routing::get;
+use axum::{Json, Router};
+use plugin::domain::timefmt::rfc3339;
+use plugin::platform::Platform;
+use plugin::secret::SecretString;
+use serde_json::{Value, json};
+
+use super::config::SourceConfig;
+use super::state;
+
+#[derive(Clone)]
+struct StatusState {
+    platform: Arc<Platform>,
+    sources: Arc<Vec<SourceConfig>>,
+}
+
+/// The route, to merge into the admin router: `GET /v1.0/tapbridge/syncSources`.
+pub fn routes(platform: Arc<Platform>, sources: Vec<SourceConfig>) -> Router {
+    Router::new()
+        .route("/v1.0/tapbridge/syncSources", get(list_sync_sources))
+        .with_state(StatusState {
+            platform,
+            sources: Arc::new(sources),
+        })
+}
+
+/// Lists every configured source with its last result, counters, cursor age and quarantine.
+/// Permissions: any role that may read the directory.
+async fn list_sync_sources(
+    State(s): State<StatusState>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, plugin::Error> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| SecretString::new(t.trim().to_owned()))
+        .ok_or(plugin::Error::Unauthenticated)?;
+    let actor = s.platform.authenticate_token(&token).await?;
+    actor.check_read()?;
+    let mut value = Vec::new();
+    for src in s.sources.iter() {
+        value.push(source_status(&s.platform, src).await?);
+    }
+    Ok(Json(json!({ "value": value })))
+}
+
+async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value, plugin::Error> {
+    let id = src.source_id();
+    let mut conn = platform.store().read().await?;
+    let st = state::load_state(&mut conn, &id).await.map_err(internal)?;
+    let quarantined = state::quarantined(&mut conn, &id, 50)
+        .await
+        .map_err(internal)?;
+    let quarantined_count = state::quarantine_count(&mut conn, &id)
+        .await
+        .map_err(internal)?;
+    let now = platform.now();
+    Ok(json!({
+        "name": src.name,
+        "source": id,
+        "kind": src.kind.as_str(),
+        "url": src.url,
+        "lastStatus": st.last_status,
+        "lastMode": st.last_mode,
+        "lastRunDateTime": st.last_run_at.map(rfc3339),
+        "lastFullSyncDateTime": st.last_full_at.map(rfc3339),
+        "lastError": st.last_error,
+        "lastDurationMs": st.last_duration_ms,
+        "lastCounts": st.last_counts,
+        "cookieAgeSeconds": st.cursor_at.map(|t| (now - t).whole_seconds()),
+        "runsSucceeded": st.runs_ok,
+        "runsFailed": st.runs_failed,
+        "quarantinedCount": quarantined_count,
+        "quarantined": quarantined,
+    }))
+}
+
+fn internal(e: crate::error::Error) -> plugin::Error {
+    match e {
+        crate::error::Error::Platform(p) => p,
+        other => plugin::Error::Internal(other.to_string()),
+    }
+}
+
+/// Prometheus text lines for every source, to append to `/metrics`.
+pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_last_success Whether the last run of the source completed (1) or not (0)."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_last_success gauge");
+    let mut rows = Vec::new();
+    for src in sources {
+        let id = src.source_id();
+        let Ok(mut conn) = platform.store().read().await else {
+            continue;
+        };
+        let Ok(st) = state::load_state(&mut conn, &id).await else {
+            continue;
+        };
+        let q = state::quarantine_count(&mut conn, &id).await.unwrap_or(0);
+        rows.push((src.name.clone(), st, q));
+    }
+    let now = platform.now();
+    for (name, st, _) in &rows {
+        let ok = u8::from(st.last_status.as_deref() == Some("ok"));
+        let _ = writeln!(
+            out,
+            "tapbridge_ldap_sync_last_success{{source=\"{name}\"}} {ok}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_runs_total Completed and failed runs since the database was created."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_runs_total counter");
+    for (name, st, _) in &rows {
+        let _ = writeln!(
+            out,
+            "tapbridge_ldap_sync_runs_total{{source=\"{name}\",result=\"ok\"}} {}",
+            st.runs_ok
+        );
+        let _ = writeln!(
+            out,
+            "tapbridge_ldap_sync_runs_total{{source=\"{name}\",result=\"failed\"}} {}",
+            st.runs_failed
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_last_run_age_seconds Seconds since the last run ended."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_last_run_age_seconds gauge");
+    for (name, st, _) in &rows {
+        if let Some(at) = st.last_run_at {
+            let _ = writeln!(
+                out,
+                "tapbridge_ldap_sync_last_run_age_seconds{{source=\"{name}\"}} {}",
+                (now - at).whole_seconds()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_cookie_age_seconds Seconds since the delta cursor last moved."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_cookie_age_seconds gauge");
+    for (name, st, _) in &rows {
+        if let Some(at) = st.cursor_at {
+            let _ = writeln!(
+                out,
+                "tapbridge_ldap_sync_cookie_age_seconds{{source=\"{name}\"}} {}",
+                (now - at).whole_seconds()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_last_run_changes Changes made by the last run, by kind."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_last_run_changes gauge");
+    for (name, st, _) in &rows {
+        if let Some(map) = st.last_counts.as_object() {
+            for (k, v) in map {
+                let _ = writeln!(
+                    out,
+                    "tapbridge_ldap_sync_last_run_changes{{source=\"{name}\",kind=\"{k}\"}} {}",
+                    v.as_u64().unwrap_or(0)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_quarantined_entries Entries held back as unusable."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_quarantined_entries gauge");
+    for (name, _, q) in &rows {
+        let _ = writeln!(
+            out,
+            "tapbridge_ldap_quarantined_entries{{source=\"{name}\"}} {q}"
+        );
+    }
+    out
+}

@@ -1,0 +1,292 @@
+//! The delivery worker: claims due messages, mints each one's pass, sends it, records the
+//! outcome. Temporary failures retry with exponential backoff and jitter; permanent ones stop
+//! with the server's reply kept for the operator.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+use plugin::Error as PlatformError;
+use plugin::domain::actor::Actor;
+use plugin::domain::directory::{User, UserRef};
+use plugin::domain::tap_policy::TapRequest;
+use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
+use plugin::platform::{Caller, Platform};
+use plugin::secret::SecretString;
+use plugin::store::users;
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::MailSettings;
+use super::backoff;
+use super::outbox::{self, Message as Queued};
+use super::render::{Templates, pick_language};
+use super::transport::{Accepted, Refused, Transport};
+use crate::error::Result;
+
+pub struct Mailer {
+    platform: Arc<Platform>,
+    transport: Transport,
+    templates: Templates,
+    settings: MailSettings,
+    from: Mailbox,
+    sent: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// How a delivery ended, for the caller's bookkeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    Retry,
+    Failed,
+}
+
+impl Mailer {
+    /// Builds the mailer and its transport; must run inside the Tokio runtime.
+    pub fn new(platform: Arc<Platform>, settings: MailSettings) -> std::result::Result<Mailer, String> {
+        let from: Mailbox = settings.from.parse().map_err(|e| format!("mail.from `{}`: {e}", settings.from))?;
+        let transport = Transport::build(&settings.transport)?;
+        let templates = Templates::new().map_err(|e| e.to_string())?;
+        Ok(Mailer {
+            platform,
+            transport,
+            templates,
+            settings,
+            from,
+            sent: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        })
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Delivers due messages until `stop` turns true.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        loop {
+            match self.deliver_due().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "mail delivery pass failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+        }
+    }
+
+    /// Claims the due messages and delivers them, `concurrency` at a time. Returns how many
+    /// were handled.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<usize> {
+        let now = self.platform.now();
+        let lease = time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(5));
+        let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
+        let claimed = {
+            let mut tx = self.platform.store().write().await?;
+            let claimed = outbox::claim_due(&mut tx, now, lease, limit).await?;
+            tx.commit().await?;
+            claimed
+        };
+        let n = claimed.len();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for message in claimed {
+            let (me, permit) = (self.clone(), semaphore.clone().acquire_owned().await);
+            tasks.spawn(async move {
+                let _permit = permit;
+                if let Err(e) = me.deliver(message).await {
+                    tracing::warn!(error = %e, "recording a delivery failed; the message will be retried");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    /// Delivers one claimed message and records the outcome.
+    async fn deliver(&self, m: Queued) -> Result<Outcome> {
+        let user = {
+            let mut conn = self.platform.store().read().await?;
+            users::get(&mut conn, m.user_id).await?
+        };
+        let Some(user) = user else {
+            return self.record(&m, Err(Refused { permanent: true, reason: "the user no longer exists".into() })).await;
+        };
+        let caller = Caller::new(Actor::service("onboarding mail"), None);
+        let request = TapRequest {
+            start_date_time: m.params.get("startDateTime").and_then(|v| v.as_str()).and_then(parse_rfc3339),
+            lifetime_in_minutes: m.params.get("lifetimeInMinutes").and_then(|v| v.as_u64()).map(|v| v as u32),
+            is_usable_once: m.params.get("isUsableOnce").and_then(|v| v.as_bool()),
+        };
+        let issued = match self.platform.issue_tap(&caller, &UserRef::Id(user.id), request).await {
+            Ok(issued) => issued,
+            Err(e @ (PlatformError::Storage(_) | PlatformError::Internal(_))) => {
+                return self.record(&m, Err(Refused { permanent: false, reason: format!("cannot issue the pass: {e}") })).await;
+            }
+            Err(e) => {
+                return self.record(&m, Err(Refused { permanent: true, reason: format!("cannot issue the pass: {e}") })).await;
+            }
+        };
+        let record = &issued.view.record;
+        let email = self.compose(&m, &user, &issued.pass, record.valid_from(), record.expires_at(), record.is_usable_once);
+        let result = match email {
+            Ok(email) => self.transport.send(email).await,
+            Err(reason) => Err(Refused { permanent: true, reason }),
+        };
+        if result.is_err() {
+            // The pass never reached anyone: it must not stay usable.
+            if let Err(e) = self.platform.delete_tap(&caller, &UserRef::Id(user.id), Some(record.id)).await {
+                tracing::warn!(error = %e, "could not delete the pass of an undelivered message");
+            }
+        }
+        self.record(&m, result).await
+    }
+
+    fn compose(
+        &self,
+        m: &Queued,
+        user: &User,
+        pass: &SecretString,
+        valid_from: time::OffsetDateTime,
+        valid_until: time::OffsetDateTime,
+        usable_once: bool,
+    ) -> std::result::Result<Message, String> {
+        let language = pick_language(Some(&m.language), &self.settings.default_language);
+        let b = &self.settings.branding;
+        let context = json!({
+            "lang": language,
+            "org_name": b.org_name,
+            "logo_url": b.logo_url,
+            "support_contact": b.support_contact,
+            "name": user.given_name.clone().or_else(|| user.display_name.clone()).unwrap_or_else(|| user.user_principal_name.clone()),
+            "user_principal_name": user.user_principal_name,
+            "pass": grouped(pass.expose()),
+            "valid_from": human(valid_from),
+            "valid_until": human(valid_until),
+            "usable_once": usable_once,
+            "onboard_url": format!("{}/onboard", self.settings.public_url),
+        });
+        let rendered = self.templates.render("onboarding", language, &context).map_err(|e| e.to_string())?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .message_id(None)
+            .subject(rendered.subject);
+        for to in &m.recipients {
+            let address = to.parse().map_err(|e| format!("recipient `{to}`: {e}"))?;
+            // Only the user's own addresses carry their name; a manager's carry none.
+            let own = user.mail.as_deref() == Some(to.as_str())
+                || user.personal_email.as_deref() == Some(to.as_str())
+                || user.other_mails.iter().any(|o| o == to);
+            let name = if own { user.display_name.clone() } else { None };
+            builder = builder.to(Mailbox::new(name, address));
+        }
+        for cc in &m.cc {
+            builder = builder.cc(Mailbox::new(None, cc.parse().map_err(|e| format!("cc `{cc}`: {e}"))?));
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .map_err(|e| format!("cannot build the message: {e}"))
+    }
+
+    async fn record(&self, m: &Queued, result: std::result::Result<Accepted, Refused>) -> Result<Outcome> {
+        let now = self.platform.now();
+        let mut tx = self.platform.store().write().await?;
+        let outcome = match &result {
+            Ok(accepted) => {
+                outbox::mark_sent(&mut tx, m.id, &accepted.reply, now).await?;
+                Outcome::Sent
+            }
+            Err(r) if r.permanent || m.attempts >= self.settings.max_attempts => {
+                outbox::mark_failed(&mut tx, m.id, &r.reason, now).await?;
+                Outcome::Failed
+            }
+            Err(r) => {
+                let wait = backoff::delay(m.attempts, self.settings.retry_base, self.settings.retry_max, backoff::random_jitter());
+                let next = now + time::Duration::try_from(wait).unwrap_or(time::Duration::minutes(1));
+                outbox::mark_retry(&mut tx, m.id, &r.reason, next, now).await?;
+                Outcome::Retry
+            }
+        };
+        tx.commit().await?;
+        let counter = match outcome {
+            Outcome::Sent => &self.sent,
+            Outcome::Retry => &self.retried,
+            Outcome::Failed => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        match &result {
+            Ok(_) => tracing::info!(message = %m.id, "onboarding mail delivered"),
+            Err(r) => tracing::warn!(message = %m.id, permanent = r.permanent, attempts = m.attempts, reason = %r.reason, "onboarding mail not delivered"),
+        }
+        Ok(outcome)
+    }
+
+    /// Sends a test message straight through the transport (not the outbox).
+    pub async fn send_test(&self, to: &str) -> std::result::Result<Accepted, Refused> {
+        let refused = |reason: String| Refused { permanent: true, reason };
+        let address = to.parse().map_err(|e| refused(format!("`{to}`: {e}")))?;
+        let b = &self.settings.branding;
+        let context = json!({"lang": "en", "org_name": b.org_name, "logo_url": b.logo_url, "support_contact": b.support_contact});
+        let rendered = self.templates.render("test", "en", &context).map_err(|e| refused(e.to_string()))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .message_id(None)
+            .to(Mailbox::new(None, address))
+            .subject(rendered.subject)
+            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .map_err(|e| refused(e.to_string()))?;
+        self.transport.send(email).await
+    }
+
+    /// Prometheus series: outbox size per state and delivery outcomes.
+    pub async fn metrics(&self) -> String {
+        let mut out = String::from(
+            "# HELP tapbridge_mail_outbox Messages in the mail outbox by state.\n# TYPE tapbridge_mail_outbox gauge\n",
+        );
+        if let Ok(mut conn) = self.platform.store().read().await
+            && let Ok(counts) = outbox::counts(&mut conn).await
+        {
+            for (state, n) in counts {
+                out.push_str(&format!("tapbridge_mail_outbox{{state=\"{}\"}} {n}\n", state.as_str()));
+            }
+        }
+        out.push_str("# HELP tapbridge_mail_deliveries_total Delivery attempts by outcome.\n# TYPE tapbridge_mail_deliveries_total counter\n");
+        for (name, c) in [("sent", &self.sent), ("retry", &self.retried), ("failed", &self.failed)] {
+            out.push_str(&format!("tapbridge_mail_deliveries_total{{outcome=\"{name}\"}} {}\n", c.load(Ordering::Relaxed)));
+        }
+        out
+    }
+}
+
+/// `AbCdEfGh` → `AbCd-EfGh`: easier to read and type; the sign-in page ignores the dashes.
+fn grouped(pass: &str) -> String {
+    pass.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn human(t: time::OffsetDateTime) -> String {
+    let s = rfc3339(t);
+    // 2026-11-27T09:00:00.000Z → 2026-11-27 09:00
+    format!("{} {}", &s[..10], &s[11..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_grouping() {
+        assert_eq!(grouped("AbCdEfGh"), "AbCd-EfGh");
+        assert_eq!(grouped("AbCdEfGhJk"), "AbCd-EfGh-Jk");
+        assert_eq!(plugin::domain::tap::normalise_input(&grouped("AbCdEfGhJk")), "AbCdEfGhJk");
+    }
+}

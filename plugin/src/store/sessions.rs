@@ -1,0 +1,121 @@
+//! The `web_sessions` table. The secret half of a session cookie is never stored, only its
+//! keyed hash.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{Connection, at, ms, uuid};
+use crate::domain::session::{Session, SessionKind};
+use crate::{Error, Result};
+
+macro_rules! session_columns {
+    () => {
+        "id, secret_hash, user_id, kind, created_at, last_seen_at, idle_expires_at, absolute_expires_at"
+    };
+}
+
+fn from_row(row: &SqliteRow) -> Result<(Session, Vec<u8>)> {
+    let kind: String = row.try_get("kind")?;
+    let session = Session {
+        id: row.try_get("id")?,
+        user_id: uuid(row.try_get("user_id")?)?,
+        kind: SessionKind::parse(&kind)
+            .ok_or_else(|| Error::Internal(format!("corrupt session kind {kind:?}")))?,
+        created_at: at(row.try_get("created_at")?),
+        last_seen_at: at(row.try_get("last_seen_at")?),
+        idle_expires_at: at(row.try_get("idle_expires_at")?),
+        absolute_expires_at: at(row.try_get("absolute_expires_at")?),
+    };
+    Ok((session, row.try_get("secret_hash")?))
+}
+
+pub async fn insert(conn: &mut Connection, s: &Session, secret_hash: &[u8]) -> Result<()> {
+    sqlx::query(concat!(
+        "INSERT INTO web_sessions (",
+        session_columns!(),
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&s.id)
+    .bind(secret_hash)
+    .bind(s.user_id.to_string())
+    .bind(s.kind.as_str())
+    .bind(ms(s.created_at))
+    .bind(ms(s.last_seen_at))
+    .bind(ms(s.idle_expires_at))
+    .bind(ms(s.absolute_expires_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The session and its secret's hash, for verification.
+pub async fn get(conn: &mut Connection, id: &str) -> Result<Option<(Session, Vec<u8>)>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM web_sessions WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn touch(conn: &mut Connection, s: &Session) -> Result<()> {
+    sqlx::query("UPDATE web_sessions SET last_seen_at = ?, idle_expires_at = ? WHERE id = ?")
+        .bind(ms(s.last_seen_at))
+        .bind(ms(s.idle_expires_at))
+        .bind(&s.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Returns whether a session was deleted.
+pub async fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
+    let n = sqlx::query("DELETE FROM web_sessions WHERE id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+/// Ends every session of a user. Returns how many there were.
+pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM web_sessions WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
+
+/// Sessions of a user still live at `now`.
+pub async fn count_live_for_user(
+    conn: &mut Connection,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM web_sessions
+         WHERE user_id = ? AND idle_expires_at > ? AND absolute_expires_at > ?",
+    )
+    .bind(user_id.to_string())
+    .bind(ms(now))
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM web_sessions WHERE idle_expires_at <= ? OR absolute_expires_at <= ?",
+    )
+    .bind(ms(now))
+    .bind(ms(now))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}

@@ -1,0 +1,175 @@
+//! Signing in and out: the Temporary Access Pass form, passkey sign-in (no user name), sign-out.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use webauthn_rs::prelude::PublicKeyCredential;
+
+use super::WebState;
+use super::auth::{self, ClientAddress, RegistrationSession};
+use super::error::{JsonError, PageError, too_many};
+use super::form::{PageForm, ScriptJson};
+use super::pages::Page;
+use crate::platform::OpenedSession;
+use crate::secret::SecretString;
+use crate::{Error, http};
+
+/// `GET /` — to security info; its capability check sends everyone else to the page that
+/// fits (sign-in, or registration for a pass session).
+pub async fn home() -> Redirect {
+    Redirect::to("/security-info")
+}
+
+fn with_cookie(mut response: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+fn tap_page(csrf: &str, upn: &str, error: Option<&str>) -> Page {
+    Page::new("signin_tap.html", "Sign in with a pass", None, csrf)
+        .with("upn", &upn)
+        .with("error", &error.unwrap_or(""))
+}
+
+/// `GET /signin/tap` — anyone.
+pub async fn tap_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let (csrf, set) = auth::presession_token(&state, &headers);
+    with_cookie(tap_page(&csrf, "", None).into_response(), set)
+}
+
+#[derive(Deserialize)]
+pub struct TapForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    upn: String,
+    pass: Option<SecretString>,
+}
+
+/// The session cookie for a session just opened, and where to go.
+fn opened(state: &WebState, opened: &OpenedSession) -> Option<axum::http::HeaderValue> {
+    state
+        .settings
+        .cookie_header(&state.settings.session_cookie(), opened.cookie.expose(), None)
+}
+
+/// `POST /signin/tap` — anyone; rate-limited per address and per user name. One message for
+/// every failure.
+pub async fn tap_sign_in(
+    State(state): State<WebState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    PageForm(form): PageForm<TapForm>,
+) -> Response {
+    if let Err(e) = auth::check_presession(&state, &headers, &form.csrf) {
+        return PageError(e).into_response();
+    }
+    let upn = form.upn.trim();
+    let pass = form.pass.unwrap_or_else(|| SecretString::new(String::new()));
+    if upn.is_empty()
+        || upn.chars().count() > 256
+        || pass.expose().trim().is_empty()
+        || pass.expose().len() > 64
+    {
+        let (csrf, _) = auth::presession_token(&state, &headers);
+        return tap_page(&csrf, "", Some("Enter your user name and Temporary Access Pass."))
+            .status(axum::http::StatusCode::BAD_REQUEST)
+            .into_response();
+    }
+    if !state.signin_by_address.allow(&address)
+        || !state.signin_by_user.allow(&upn.to_lowercase())
+    {
+        tracing::warn!(%address, "pass sign-in rate limit reached");
+        return too_many();
+    }
+    match state
+        .passwordless
+        .sign_in_with_pass(upn, &pass, http::request_id())
+        .await
+    {
+        Ok(session) => with_cookie(Redirect::to("/register").into_response(), opened(&state, &session)),
+        Err(Error::InvalidPass) => {
+            let (csrf, _) = auth::presession_token(&state, &headers);
+            tap_page(
+                &csrf,
+                upn,
+                Some("That user name and pass did not work. Check them and try again, or ask your administrator for a new pass."),
+            )
+            .status(axum::http::StatusCode::BAD_REQUEST)
+            .into_response()
+        }
+        Err(e) => PageError(e).into_response(),
+    }
+}
+
+/// `GET /signin` — anyone.
+pub async fn passkey_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let (csrf, set) = auth::presession_token(&state, &headers);
+    with_cookie(
+        Page::new("signin.html", "Sign in", None, &csrf).into_response(),
+        set,
+    )
+}
+
+fn header_token(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// `POST /signin/passkey/options` — anyone (double-submit token).
+pub async fn passkey_options(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+) -> Result<Response, JsonError> {
+    auth::check_presession(&state, &headers, header_token(&headers))?;
+    let (ceremony, options) = state.passwordless.start_sign_in().await?;
+    Ok(Json(json!({ "ceremony": ceremony, "options": options })).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SignInAnswer {
+    ceremony: String,
+    credential: PublicKeyCredential,
+}
+
+/// `POST /signin/passkey` — anyone (double-submit token). Opens a full session.
+pub async fn passkey_sign_in(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    ScriptJson(answer): ScriptJson<SignInAnswer>,
+) -> Result<Response, JsonError> {
+    auth::check_presession(&state, &headers, header_token(&headers))?;
+    let session = state
+        .passwordless
+        .finish_sign_in(&answer.ceremony, &answer.credential, http::request_id())
+        .await?;
+    let response = Json(json!({ "redirect": "/security-info" })).into_response();
+    Ok(with_cookie(response, opened(&state, &session)))
+}
+
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /signout` — a session of either kind.
+pub async fn sign_out(
+    State(state): State<WebState>,
+    RegistrationSession(s): RegistrationSession,
+    PageForm(form): PageForm<SignOutForm>,
+) -> Result<Response, PageError> {
+    auth::check_csrf(&state, &s, &form.csrf)?;
+    state.passwordless.sign_out(&s).await?;
+    let clear = state
+        .settings
+        .cookie_header(&state.settings.session_cookie(), "", Some(0));
+    Ok(with_cookie(Redirect::to("/signin").into_response(), clear))
+}
