@@ -174,6 +174,12 @@ pub struct UserAdd {
     /// Hire date, RFC 3339.
     #[arg(long)]
     pub hire_date: Option<String>,
+    /// Personal address, where onboarding mail can go before the work mailbox exists.
+    #[arg(long)]
+    pub personal_email: Option<String>,
+    /// Language for mail (a BCP 47 tag such as `de-CH`).
+    #[arg(long)]
+    pub language: Option<String>,
     /// Create the account disabled.
     #[arg(long)]
     pub disabled: bool,

@@ -39,6 +39,8 @@ pub async fn run(command: UserCommand, config: &Config) -> anyhow::Result<()> {
                 surname: a.surname,
                 mail: a.mail,
                 other_mails: a.other_mails,
+                personal_email: a.personal_email,
+                preferred_language: a.language,
                 account_enabled: !a.disabled,
                 employee_hire_date,
                 roles: parse_roles(&a.roles)?,

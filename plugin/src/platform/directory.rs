@@ -25,6 +25,18 @@ impl Platform {
             record = record.detail("roles", user.roles.to_csv());
         }
         audit::insert(&mut tx, &record).await?;
+        // A local user is a joiner like a provisioned one: onboarding rules decide (and may
+        // filter on the source).
+        if user.account_enabled {
+            crate::store::events::insert(
+                &mut tx,
+                crate::domain::lifecycle::EventKind::Joiner,
+                &user,
+                &serde_json::json!({}),
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(user)
     }

@@ -1,0 +1,154 @@
+//! Onboarding mail throughput: N joiners → outbox → delivery to a local SMTP sink (aiosmtpd,
+//! accepting without writing), through tapbridge's whole pipeline (claim, mint the pass, render,
+//! send, record), next to what the SMTP path itself allows: lettre alone over pooled
+//! connections, and one connection per message.
+//!
+//! `cargo bench --bench mail_throughput [-- N]` (default 10000). Needs python3 with aiosmtpd.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bridge::mail::{Branding, MailSettings, Mailer, Security, SmtpSettings, TransportSettings};
+use bridge::onboarding::{Onboarding, Recipient, Rule, Timing};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use plugin::clock::SystemClock;
+use plugin::domain::audit::Initiator;
+use plugin::domain::directory::NewUser;
+use plugin::platform::lifecycle::{Writer, create_user};
+use plugin::platform::{Platform, PlatformSettings};
+use plugin::secret::ServerSecret;
+use plugin::store::{DatabaseSettings, Durability, Store};
+
+fn row(what: &str, n: usize, elapsed: Duration) {
+    println!("{what:<58} {:>8.0} msg/s  ({n} in {:.2} s)", n as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+}
+
+fn message(i: usize) -> Message {
+    Message::builder()
+        .from("tapbridge <tapbridge@localhost>".parse::<Mailbox>().expect("from"))
+        .to(format!("user{i}@example.com").parse::<Mailbox>().expect("to"))
+        .subject("benchmark")
+        .body(String::from("x").repeat(2000))
+        .expect("message")
+}
+
+fn main() {
+    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+    let mut sink = Command::new("python3")
+        .args([script, "--count-only", "--dir"])
+        .arg(dir.path().join("sink"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with aiosmtpd (pip install aiosmtpd)");
+    let mut line = String::new();
+    BufReader::new(sink.stdout.take().expect("stdout")).read_line(&mut line).expect("sink");
+    let port: u16 = line.trim().trim_start_matches("ready ").parse().expect("sink port");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        println!("onboarding mail, {n} joiners, {} cores, SMTP sink: aiosmtpd on loopback", std::thread::available_parallelism().map_or(1, |c| c.get()));
+        // The SMTP path alone, as fast as this sink goes.
+        let pooled = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(port)
+            .tls(Tls::None)
+            .pool_config(PoolConfig::new().max_size(8))
+            .build();
+        let pooled = Arc::new(pooled);
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let t = pooled.clone();
+            tasks.spawn(async move {
+                for i in (worker..n / 4).step_by(8) {
+                    t.send(message(i)).await.expect("send");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        row("floor: lettre alone, 8 pooled connections", n / 4, started.elapsed());
+
+        let count = n / 20;
+        let started = Instant::now();
+        for i in 0..count {
+            let m = message(i);
+            let mut conn = AsyncSmtpConnection::connect_tokio1(("127.0.0.1", port), None, &ClientId::default(), None, None)
+                .await
+                .expect("connect");
+            conn.send(m.envelope(), &m.formatted()).await.expect("send");
+            conn.quit().await.expect("quit");
+        }
+        row("floor: lettre alone, one connection per message", count, started.elapsed());
+
+        for (durability, concurrency) in [(Durability::Full, 8usize), (Durability::Full, 1), (Durability::Normal, 8)] {
+            let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}.db")));
+            db.durability = durability;
+            let store = Store::open(&db).await.expect("store");
+            let secret = ServerSecret::from_bytes(vec![5; 32]).expect("secret");
+            let platform = Arc::new(Platform::new(store, Arc::new(SystemClock), &secret, PlatformSettings::default(), Arc::default()));
+            let started = Instant::now();
+            let w = Writer { initiator: Initiator { kind: "service".into(), id: None, display_name: "bench".into() }, correlation_id: None, now: platform.now() };
+            for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+                let mut tx = platform.store().write().await.expect("tx");
+                for i in chunk {
+                    let new = NewUser {
+                        user_principal_name: format!("joiner{i}@corp.example"),
+                        personal_email: Some(format!("joiner{i}@home.example")),
+                        account_enabled: true,
+                        source: "scim:bench".into(),
+                        ..Default::default()
+                    };
+                    create_user(&mut tx, new, &w).await.expect("user");
+                }
+                tx.commit().await.expect("commit");
+            }
+            let rule = Rule {
+                name: "bench".into(), sources: vec![], groups: vec![], without_passkey: true, timing: Timing::AtCreation,
+                lifetime_minutes: None, usable_once: Some(true), start_at_hire_date: false,
+                recipients: vec![Recipient::Personal], cc: vec![],
+            };
+            let onboarding = Onboarding::new(platform.clone(), vec![rule], "en".into(), Duration::from_millis(100));
+            let queued_at = Instant::now();
+            while onboarding.process_pending().await.expect("events") > 0 {}
+            let queue_time = queued_at.elapsed();
+            let setup = started.elapsed();
+            let settings = MailSettings {
+                from: "tapbridge <tapbridge@localhost>".into(),
+                transport: TransportSettings::Smtp(SmtpSettings {
+                    host: "127.0.0.1".into(), port, security: Security::None, username: None, password: None,
+                    timeout: Duration::from_secs(30), pool_size: concurrency as u32, ca_file: None, verify: true,
+                }),
+                branding: Branding { org_name: "Bench".into(), logo_url: None, support_contact: None },
+                public_url: "http://localhost:8080".into(),
+                default_language: "en".into(),
+                retry_base: Duration::from_secs(1),
+                retry_max: Duration::from_secs(2),
+                max_attempts: 3,
+                concurrency,
+                lease: Duration::from_secs(300),
+                poll_interval: Duration::from_millis(10),
+            };
+            let mailer = Arc::new(Mailer::new(platform.clone(), settings).expect("mailer"));
+            let started = Instant::now();
+            while mailer.deliver_due().await.expect("deliver") > 0 {}
+            let elapsed = started.elapsed();
+            let mut conn = platform.store().read().await.expect("conn");
+            let counts = bridge::mail::outbox::counts(&mut conn).await.expect("counts");
+            let sent = counts.iter().find(|(s, _)| s.as_str() == "sent").map_or(0, |(_, c)| *c);
+            assert_eq!(sent as usize, n, "every message accepted: {counts:?}");
+            row(&format!("tapbridge: outbox → pass → SMTP, {concurrency} conn, sync={durability:?}"), n, elapsed);
+            println!("{:<58} {:>8.0} joiners/s  (users+events {:.2} s, rules → outbox {:.2} s)", "  setup: joiner events → outbox", n as f64 / queue_time.as_secs_f64(), (setup - queue_time).as_secs_f64(), queue_time.as_secs_f64());
+            platform.store().close().await;
+        }
+    });
+    drop(sink.stdin.take());
+    let _ = sink.wait();
+}
