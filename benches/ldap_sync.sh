@@ -30,6 +30,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 BASE="dc=example,dc=com"
 ADMIN="cn=admin,$BASE"

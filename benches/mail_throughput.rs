@@ -1,12 +1,10 @@
-//! Onboarding mail throughput: N joiners → outbox → delivery to a local SMTP sink (aiosmtpd,
-//! accepting without writing), through tapbridge's whole pipeline (claim, mint the pass, render,
+//! Onboarding mail throughput: N joiners → outbox → delivery to a local SMTP sink (a minimal
+//! server in this file, accepting and discarding), through tapbridge's whole pipeline (claim, mint the pass, render,
 //! send, record), next to what the SMTP path itself allows: lettre alone over pooled
 //! connections, and one connection per message.
 //!
-//! `cargo bench --bench mail_throughput [-- N]` (default 10000). Needs python3 with aiosmtpd.
+//! `cargo bench --bench mail_throughput [-- N]` (default 10000).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,36 +24,44 @@ use plugin::secret::ServerSecret;
 use plugin::store::{DatabaseSettings, Durability, Store};
 
 fn row(what: &str, n: usize, elapsed: Duration) {
-    println!("{what:<58} {:>8.0} msg/s  ({n} in {:.2} s)", n as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "{what:<58} {:>8.0} msg/s  ({n} in {:.2} s)",
+        n as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
 }
 
 fn message(i: usize) -> Message {
     Message::builder()
-        .from("tapbridge <tapbridge@localhost>".parse::<Mailbox>().expect("from"))
-        .to(format!("user{i}@example.com").parse::<Mailbox>().expect("to"))
+        .from(
+            "tapbridge <tapbridge@localhost>"
+                .parse::<Mailbox>()
+                .expect("from"),
+        )
+        .to(format!("user{i}@example.com")
+            .parse::<Mailbox>()
+            .expect("to"))
         .subject("benchmark")
         .body(String::from("x").repeat(2000))
         .expect("message")
 }
 
 fn main() {
-    let n: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let dir = tempfile::tempdir().expect("temp dir");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
-    let mut sink = Command::new("python3")
-        .args([script, "--count-only", "--dir"])
-        .arg(dir.path().join("sink"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with aiosmtpd (pip install aiosmtpd)");
-    let mut line = String::new();
-    BufReader::new(sink.stdout.take().expect("stdout")).read_line(&mut line).expect("sink");
-    let port: u16 = line.trim().trim_start_matches("ready ").parse().expect("sink port");
-
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
-        println!("onboarding mail, {n} joiners, {} cores, SMTP sink: aiosmtpd on loopback", std::thread::available_parallelism().map_or(1, |c| c.get()));
+        let (port, accepted) = sink().await;
+        println!(
+            "onboarding mail, {n} joiners, {} cores, SMTP sink: minimal SMTP server on loopback (accepts, discards)",
+            std::thread::available_parallelism().map_or(1, |c| c.get())
+        );
         // The SMTP path alone, as fast as this sink goes.
         let pooled = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
             .port(port)
@@ -144,11 +150,74 @@ fn main() {
             let counts = bridge::mail::outbox::counts(&mut conn).await.expect("counts");
             let sent = counts.iter().find(|(s, _)| s.as_str() == "sent").map_or(0, |(_, c)| *c);
             assert_eq!(sent as usize, n, "every message accepted: {counts:?}");
+            assert!(accepted.load(std::sync::atomic::Ordering::Relaxed) >= n as u64);
             row(&format!("tapbridge: outbox → pass → SMTP, {concurrency} conn, sync={durability:?}"), n, elapsed);
             println!("{:<58} {:>8.0} joiners/s  (users+events {:.2} s, rules → outbox {:.2} s)", "  setup: joiner events → outbox", n as f64 / queue_time.as_secs_f64(), (setup - queue_time).as_secs_f64(), queue_time.as_secs_f64());
             platform.store().close().await;
         }
     });
-    drop(sink.stdin.take());
-    let _ = sink.wait();
+}
+
+/// A minimal SMTP server: enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP,
+/// QUIT), accepting and discarding, with no per-command delay of its own. Python's aiosmtpd,
+/// which the tests use, tops out near 170 messages/s here and would measure itself.
+async fn sink() -> (u16, Arc<std::sync::atomic::AtomicU64>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let _ = socket.set_nodelay(true);
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read);
+                if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                let mut line = String::new();
+                let mut in_data = false;
+                loop {
+                    line.clear();
+                    match lines.read_line(&mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.0.0 ok\r\n",
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 5.5.2 not implemented\r\n",
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, accepted)
 }

@@ -37,7 +37,10 @@ fn print(what: &str, ops: usize, elapsed: Duration) {
 
 /// What a discoverable authenticator does that the software one cannot: no resident key asked
 /// for at creation, the user handle returned at sign-in.
-fn create(key: &mut SoftPasskey, mut options: CreationChallengeResponse) -> RegisterPublicKeyCredential {
+fn create(
+    key: &mut SoftPasskey,
+    mut options: CreationChallengeResponse,
+) -> RegisterPublicKeyCredential {
     if let Some(sel) = options.public_key.authenticator_selection.as_mut() {
         sel.require_resident_key = false;
         sel.resident_key = None;
@@ -52,8 +55,9 @@ fn assert_with(
     credential_id: &Value,
     handle: &str,
 ) -> PublicKeyCredential {
-    options.public_key.allow_credentials =
-        vec![serde_json::from_value(json!({"type": "public-key", "id": credential_id})).expect("id")];
+    options.public_key.allow_credentials = vec![
+        serde_json::from_value(json!({"type": "public-key", "id": credential_id})).expect("id"),
+    ];
     options.mediation = None;
     let a = key
         .do_authentication(Url::parse(ORIGIN).expect("url"), options)
@@ -185,7 +189,11 @@ fn verifier_alone(n: usize) {
         spent += t.elapsed();
     }
     print("registration verify alone (one sample)", 1, registration);
-    print("assertion verify alone (parse + SHA-256 + ECDSA P-256)", n, spent);
+    print(
+        "assertion verify alone (parse + SHA-256 + ECDSA P-256)",
+        n,
+        spent,
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]

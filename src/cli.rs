@@ -140,6 +140,8 @@ pub enum TokenCommand {
     Revoke { token: String },
 }
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a local user.

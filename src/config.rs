@@ -220,7 +220,10 @@ impl WebConfig {
             errors.push(bad("web.rp_name", "must be 1 to 64 characters"));
         }
         if !(1..=1440).contains(&self.session_idle_minutes) {
-            errors.push(bad("web.session_idle_minutes", "must be between 1 and 1440"));
+            errors.push(bad(
+                "web.session_idle_minutes",
+                "must be between 1 and 1440",
+            ));
         }
         if !(5..=43_200).contains(&self.session_absolute_minutes) {
             errors.push(bad(
@@ -229,11 +232,20 @@ impl WebConfig {
             ));
         }
         if !(1..=240).contains(&self.bootstrap_window_minutes) {
-            errors.push(bad("web.bootstrap_window_minutes", "must be between 1 and 240"));
+            errors.push(bad(
+                "web.bootstrap_window_minutes",
+                "must be between 1 and 240",
+            ));
         }
         for (key, value) in [
-            ("web.signin_per_minute_per_address", self.signin_per_minute_per_address),
-            ("web.signin_per_minute_per_user", self.signin_per_minute_per_user),
+            (
+                "web.signin_per_minute_per_address",
+                self.signin_per_minute_per_address,
+            ),
+            (
+                "web.signin_per_minute_per_user",
+                self.signin_per_minute_per_user,
+            ),
         ] {
             if !(1..=10_000).contains(&value) {
                 errors.push(bad(key, "must be between 1 and 10000"));

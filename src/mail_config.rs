@@ -11,7 +11,10 @@ use serde::Deserialize;
 use crate::config::ConfigError;
 
 fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { key: key.into(), reason: reason.into() }
+    ConfigError {
+        key: key.into(),
+        reason: reason.into(),
+    }
 }
 
 #[derive(Debug, PartialEq, Deserialize)]
@@ -102,7 +105,11 @@ pub struct OnboardingConfig {
 
 impl Default for OnboardingConfig {
     fn default() -> Self {
-        OnboardingConfig { enabled: true, poll_interval_ms: 1000, rules: vec![] }
+        OnboardingConfig {
+            enabled: true,
+            poll_interval_ms: 1000,
+            rules: vec![],
+        }
     }
 }
 
@@ -151,7 +158,10 @@ impl MailConfig {
     /// Checks the section, reading `smtp.password_file` into `smtp.password`.
     pub fn validate(&mut self, errors: &mut Vec<ConfigError>) {
         if self.from.parse::<lettre::message::Mailbox>().is_err() {
-            errors.push(bad("mail.from", "must be an address, optionally with a name: `Name <user@example.com>`"));
+            errors.push(bad(
+                "mail.from",
+                "must be an address, optionally with a name: `Name <user@example.com>`",
+            ));
         }
         if self.org_name.trim().is_empty() {
             errors.push(bad("mail.org_name", "must not be empty"));
@@ -163,10 +173,16 @@ impl MailConfig {
             errors.push(bad("mail.max_attempts", "must be between 1 and 100"));
         }
         if self.retry_base_seconds == 0 || self.retry_base_seconds > self.retry_max_seconds {
-            errors.push(bad("mail.retry_base_seconds", "must be at least 1 and at most mail.retry_max_seconds"));
+            errors.push(bad(
+                "mail.retry_base_seconds",
+                "must be at least 1 and at most mail.retry_max_seconds",
+            ));
         }
         if self.retry_max_seconds > 7 * 86_400 {
-            errors.push(bad("mail.retry_max_seconds", "must be at most 604800 (a week)"));
+            errors.push(bad(
+                "mail.retry_max_seconds",
+                "must be at most 604800 (a week)",
+            ));
         }
         if !(10..=86_400).contains(&self.lease_seconds) {
             errors.push(bad("mail.lease_seconds", "must be between 10 and 86400"));
@@ -177,15 +193,28 @@ impl MailConfig {
         if !bridge::mail::render::LANGUAGES.contains(&self.default_language.as_str()) {
             errors.push(bad(
                 "mail.default_language",
-                format!("must be one of {}", bridge::mail::render::LANGUAGES.join(", ")),
+                format!(
+                    "must be one of {}",
+                    bridge::mail::render::LANGUAGES.join(", ")
+                ),
             ));
         }
         let smtp = &mut self.smtp;
         match (&smtp.password, &smtp.password_file) {
-            (Some(_), Some(_)) => errors.push(bad("mail.smtp.password_file", "set password or password_file, not both")),
+            (Some(_), Some(_)) => errors.push(bad(
+                "mail.smtp.password_file",
+                "set password or password_file, not both",
+            )),
             (None, Some(file)) => match std::fs::read_to_string(file) {
-                Ok(s) => smtp.password = Some(SecretString::new(s.trim_end_matches(['\r', '\n']).to_owned())),
-                Err(e) => errors.push(bad("mail.smtp.password_file", format!("cannot read `{}`: {e}", file.display()))),
+                Ok(s) => {
+                    smtp.password = Some(SecretString::new(
+                        s.trim_end_matches(['\r', '\n']).to_owned(),
+                    ))
+                }
+                Err(e) => errors.push(bad(
+                    "mail.smtp.password_file",
+                    format!("cannot read `{}`: {e}", file.display()),
+                )),
             },
             _ => {}
         }
@@ -197,22 +226,35 @@ impl MailConfig {
                 errors.push(bad("mail.smtp.port", "must not be 0"));
             }
             if smtp.username.is_empty() != smtp.password.is_none() {
-                errors.push(bad("mail.smtp.username", "username and password go together"));
+                errors.push(bad(
+                    "mail.smtp.username",
+                    "username and password go together",
+                ));
             }
             let loopback = matches!(smtp.host.as_str(), "localhost" | "127.0.0.1" | "::1");
             if smtp.security == SmtpSecurity::None && !loopback && smtp.password.is_some() {
-                errors.push(bad("mail.smtp.security", "\"none\" would send the password in clear; use it for a local relay only"));
+                errors.push(bad(
+                    "mail.smtp.security",
+                    "\"none\" would send the password in clear; use it for a local relay only",
+                ));
             }
         }
         if !(1..=600).contains(&smtp.timeout_seconds) {
-            errors.push(bad("mail.smtp.timeout_seconds", "must be between 1 and 600"));
+            errors.push(bad(
+                "mail.smtp.timeout_seconds",
+                "must be between 1 and 600",
+            ));
         }
     }
 
     pub fn settings(&self, data_dir: &Path, public_url: &str) -> MailSettings {
         let s = &self.smtp;
         let transport = if s.host.is_empty() {
-            let dir = if self.outbox_dir.as_os_str().is_empty() { data_dir.join("outbox") } else { self.outbox_dir.clone() };
+            let dir = if self.outbox_dir.as_os_str().is_empty() {
+                data_dir.join("outbox")
+            } else {
+                self.outbox_dir.clone()
+            };
             TransportSettings::Folder(dir)
         } else {
             TransportSettings::Smtp(SmtpSettings {
@@ -255,7 +297,10 @@ impl MailConfig {
 impl OnboardingConfig {
     pub fn validate(&self, errors: &mut Vec<ConfigError>) {
         if !(10..=60_000).contains(&self.poll_interval_ms) {
-            errors.push(bad("onboarding.poll_interval_ms", "must be between 10 and 60000"));
+            errors.push(bad(
+                "onboarding.poll_interval_ms",
+                "must be between 10 and 60000",
+            ));
         }
         for (i, r) in self.rules.iter().enumerate() {
             let key = |k: &str| format!("onboarding.rules[{i}].{k}");
@@ -263,11 +308,17 @@ impl OnboardingConfig {
                 errors.push(bad(&key("name"), "every rule needs a name"));
             }
             if r.recipients.is_empty() {
-                errors.push(bad(&key("recipients"), "list at least one of personal, work, manager"));
+                errors.push(bad(
+                    &key("recipients"),
+                    "list at least one of personal, work, manager",
+                ));
             }
             for rcp in &r.recipients {
                 if parse_recipient(rcp).is_none() {
-                    errors.push(bad(&key("recipients"), format!("`{rcp}` is not personal, work or manager")));
+                    errors.push(bad(
+                        &key("recipients"),
+                        format!("`{rcp}` is not personal, work or manager"),
+                    ));
                 }
             }
             for cc in &r.cc {
@@ -276,7 +327,10 @@ impl OnboardingConfig {
                 }
             }
             if r.when == When::Creation && r.days_before_hire != 0 {
-                errors.push(bad(&key("days_before_hire"), "applies only with when = \"before_hire_date\""));
+                errors.push(bad(
+                    &key("days_before_hire"),
+                    "applies only with when = \"before_hire_date\"",
+                ));
             }
             if r.days_before_hire > 365 {
                 errors.push(bad(&key("days_before_hire"), "must be at most 365"));
@@ -284,7 +338,10 @@ impl OnboardingConfig {
             if let Some(l) = r.lifetime_minutes
                 && !(10..=43_200).contains(&l)
             {
-                errors.push(bad(&key("lifetime_minutes"), "must be between 10 and 43200 (and within the TAP policy)"));
+                errors.push(bad(
+                    &key("lifetime_minutes"),
+                    "must be between 10 and 43200 (and within the TAP policy)",
+                ));
             }
         }
     }
@@ -304,7 +361,11 @@ impl OnboardingConfig {
                 lifetime_minutes: r.lifetime_minutes,
                 usable_once: r.usable_once,
                 start_at_hire_date: r.start_at_hire_date,
-                recipients: r.recipients.iter().filter_map(|s| parse_recipient(s)).collect(),
+                recipients: r
+                    .recipients
+                    .iter()
+                    .filter_map(|s| parse_recipient(s))
+                    .collect(),
                 cc: r.cc.clone(),
             })
             .collect()

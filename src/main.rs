@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log, matches!(cli.command, cli::Command::Serve));
+    // ldap3 and lettre both link rustls; with the process-wide provider chosen up front,
+    // neither has to guess (ldap3 panics at connect when it cannot).
+    bridge::ldap::tls::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

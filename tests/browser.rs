@@ -25,7 +25,13 @@ async fn pass_to_passkey_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     ok(
         dir.path(),
-        &["user", "add", "ada@example.com", "--display-name", "Ada Lovelace"],
+        &[
+            "user",
+            "add",
+            "ada@example.com",
+            "--display-name",
+            "Ada Lovelace",
+        ],
     );
     let token = admin_token(dir.path());
     let daemon = Daemon::start(dir.path(), &[]);
@@ -45,10 +51,17 @@ async fn pass_to_passkey_in_chromium() {
         .json()
         .await
         .unwrap();
-    let pass = issued["temporaryAccessPass"].as_str().expect("pass").to_owned();
+    let pass = issued["temporaryAccessPass"]
+        .as_str()
+        .expect("pass")
+        .to_owned();
 
     let chromium = Chromium::launch(&exe);
     let mut page = Page::open(&chromium).await;
+    // The passkey sign-in page, before any authenticator exists.
+    page.navigate(&format!("{base}/signin")).await;
+    page.wait_for_path("/signin").await;
+    page.screenshot("00-signin").await;
     page.call("WebAuthn.enable", json!({})).await;
     let authenticator = page
         .call(
@@ -64,11 +77,6 @@ async fn pass_to_passkey_in_chromium() {
         )
         .await;
     let authenticator_id = authenticator["authenticatorId"].clone();
-
-    // The passkey sign-in page, before any passkey exists.
-    page.navigate(&format!("{base}/signin")).await;
-    page.wait_for_path("/signin").await;
-    page.screenshot("00-signin").await;
 
     // 1. Sign in with the pass.
     page.navigate(&format!("{base}/signin/tap")).await;
@@ -104,9 +112,14 @@ async fn pass_to_passkey_in_chromium() {
         .await;
     let creds = creds["credentials"].as_array().expect("credentials");
     assert_eq!(creds.len(), 1);
-    assert_eq!(creds[0]["isResidentCredential"], true, "a discoverable passkey");
+    assert_eq!(
+        creds[0]["isResidentCredential"], true,
+        "a discoverable passkey"
+    );
     assert!(
-        creds[0]["userHandle"].as_str().is_some_and(|h| !h.is_empty()),
+        creds[0]["userHandle"]
+            .as_str()
+            .is_some_and(|h| !h.is_empty()),
         "a user handle is stored"
     );
 
@@ -151,7 +164,10 @@ async fn pass_to_passkey_in_chromium() {
         "User registered security info",
         "User signed in with passkey",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     eprintln!("screenshots in {}", artifacts_dir().display());
     drop(page);

@@ -9,7 +9,18 @@ use serde_json::{Value, json};
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 fn scim_token(dir: &std::path::Path, source: &str) -> String {
-    let v = json(dir, &["token", "create", "--name", source, "--scim-source", source, "--json"]);
+    let v = json(
+        dir,
+        &[
+            "token",
+            "create",
+            "--name",
+            source,
+            "--scim-source",
+            source,
+            "--json",
+        ],
+    );
     v["token"].as_str().expect("token").to_owned()
 }
 
@@ -17,7 +28,10 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let res = req.send().await.expect("request");
     let status = res.status().as_u16();
     let text = res.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 #[tokio::test]
@@ -28,7 +42,12 @@ async fn entra_sequence_against_the_daemon() {
     let c = reqwest::Client::new();
     let scim = |path: &str| daemon.url(&format!("/scim/v2{path}"));
 
-    let (status, body) = send(c.get(scim("/Users")).query(&[("filter", "userName eq \"joiner@contoso.com\"")]).bearer_auth(&token)).await;
+    let (status, body) = send(
+        c.get(scim("/Users"))
+            .query(&[("filter", "userName eq \"joiner@contoso.com\"")])
+            .bearer_auth(&token),
+    )
+    .await;
     assert_eq!((status, body["totalResults"].as_u64()), (200, Some(0)));
     let (status, created) = send(
         c.post(scim("/Users"))
@@ -43,17 +62,34 @@ async fn entra_sequence_against_the_daemon() {
         c.patch(scim(&format!("/Users/{id}")))
             .bearer_auth(&token)
             .header("content-type", "application/json")
-            .body(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}).to_string()),
+            .body(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
+                .to_string(),
+            ),
     )
     .await;
-    assert_eq!((status, patched["active"].as_bool()), (200, Some(false)), "{patched}");
+    assert_eq!(
+        (status, patched["active"].as_bool()),
+        (200, Some(false)),
+        "{patched}"
+    );
 
     // The same user through the admin API: disabled, owned by the SCIM source.
     let admin = common::admin_token(dir.path());
-    let (status, user) = send(c.get(daemon.url(&format!("/v1.0/users/{id}"))).bearer_auth(&admin)).await;
+    let (status, user) = send(
+        c.get(daemon.url(&format!("/v1.0/users/{id}")))
+            .bearer_auth(&admin),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!((user["accountEnabled"].as_bool(), user["source@tapbridge"].as_str()), (Some(false), Some("scim:entra")));
+    assert_eq!(
+        (
+            user["accountEnabled"].as_bool(),
+            user["source@tapbridge"].as_str()
+        ),
+        (Some(false), Some("scim:entra"))
+    );
     daemon.stop();
 }
 
@@ -84,12 +120,20 @@ fn scim2_tester_conformance_suite_passes_completely() {
         .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}"))
         .output()
         .expect("run scim2 test");
-    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     let passed = report.lines().filter(|l| l.starts_with("SUCCESS")).count();
-    let failures: Vec<&str> = report.lines().filter(|l| l.starts_with("ERROR") || l.starts_with("CRITICAL")).collect();
+    let failures: Vec<&str> = report
+        .lines()
+        .filter(|l| l.starts_with("ERROR") || l.starts_with("CRITICAL"))
+        .collect();
     std::fs::create_dir_all("target/scim-conformance").ok();
     std::fs::write("target/scim-conformance/report.txt", &report).ok();
-    assert!(failures.is_empty() && out.status.success(), "{} checks failed:\n{report}", failures.len());
+    assert!(
+        failures.is_empty() && out.status.success(),
+        "{} checks failed:\n{report}",
+        failures.len()
+    );
     assert!(passed >= 80, "only {passed} checks ran:\n{report}");
     eprintln!("scim2-tester: {passed} passed, 0 failed");
     daemon.stop();

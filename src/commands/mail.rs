@@ -32,11 +32,19 @@ pub async fn send_test(address: &str, config: &Config) -> anyhow::Result<()> {
     platform.store().close().await;
     match result {
         Ok(accepted) => {
-            println!("sent through {}: {}", mailer.transport().describe(), accepted.reply);
+            println!(
+                "sent through {}: {}",
+                mailer.transport().describe(),
+                accepted.reply
+            );
             Ok(())
         }
         Err(refused) => {
-            let kind = if refused.permanent { "refused" } else { "failed (temporary)" };
+            let kind = if refused.permanent {
+                "refused"
+            } else {
+                "failed (temporary)"
+            };
             anyhow::bail!("test message {kind}: {}", refused.reason)
         }
     }
@@ -57,11 +65,17 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
                     State::ALL
                         .into_iter()
                         .find(|st| st.as_str() == s)
-                        .ok_or_else(|| UsageError(format!("--state: `{s}` is not pending, sending, sent, failed or cancelled")))?,
+                        .ok_or_else(|| {
+                            UsageError(format!(
+                                "--state: `{s}` is not pending, sending, sent, failed or cancelled"
+                            ))
+                        })?,
                 ),
             };
             let mut conn = platform.store().read().await?;
-            let messages = outbox::list(&mut conn, state, limit).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let messages = outbox::list(&mut conn, state, limit)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 let items: Vec<_> = messages
                     .iter()
@@ -85,17 +99,25 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
                             m.recipients.join(", "),
                             m.attempts.to_string(),
                             rfc3339(m.not_before),
-                            m.last_error.clone().or_else(|| m.server_reply.clone()).unwrap_or_else(|| "-".into()),
+                            m.last_error
+                                .clone()
+                                .or_else(|| m.server_reply.clone())
+                                .unwrap_or_else(|| "-".into()),
                         ]
                     })
                     .collect();
-                output::table(&["ID", "STATE", "TO", "ATTEMPTS", "NOT BEFORE", "LAST REPLY"], &rows);
+                output::table(
+                    &["ID", "STATE", "TO", "ATTEMPTS", "NOT BEFORE", "LAST REPLY"],
+                    &rows,
+                );
             }
         }
         MailCommand::Retry { id } => {
             let id = parse_id(&id)?;
             let mut tx = platform.store().write().await?;
-            let done = outbox::retry(&mut tx, id, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = outbox::retry(&mut tx, id, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             tx.commit().await?;
             anyhow::ensure!(done, "message {id} is not waiting or failed");
             println!("message {id} will be sent again now");
@@ -103,7 +125,9 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
         MailCommand::Cancel { id } => {
             let id = parse_id(&id)?;
             let mut tx = platform.store().write().await?;
-            let done = outbox::cancel(&mut tx, id, now).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = outbox::cancel(&mut tx, id, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             tx.commit().await?;
             anyhow::ensure!(done, "message {id} has been sent or cancelled already");
             println!("message {id} cancelled");
@@ -119,13 +143,19 @@ pub async fn onboarding(command: OnboardingCommand, config: &Config) -> anyhow::
         OnboardingCommand::Resend { user } => {
             let user = UserRef::parse(&user)?;
             let rules = Arc::new(config.onboarding.rules());
-            let id = bridge::onboarding::resend(&platform, &Caller::operator(), &user, &rules, &config.mail.default_language)
-                .await
-                .map_err(|e| match e {
-                    bridge::error::Error::Platform(p) => anyhow::Error::new(p),
-                    other => anyhow::anyhow!("{other}"),
-                })
-                .context("cannot resend onboarding")?;
+            let id = bridge::onboarding::resend(
+                &platform,
+                &Caller::operator(),
+                &user,
+                &rules,
+                &config.mail.default_language,
+            )
+            .await
+            .map_err(|e| match e {
+                bridge::error::Error::Platform(p) => anyhow::Error::new(p),
+                other => anyhow::anyhow!("{other}"),
+            })
+            .context("cannot resend onboarding")?;
             println!("queued onboarding message {id} for {user}; `serve` delivers it");
         }
     }

@@ -40,6 +40,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stop_rx.clone(),
     ));
     let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
+    if !config.ldap.sources.is_empty() {
+        let (source, sources) = (platform.clone(), Arc::new(config.ldap.sources.clone()));
+        platform.add_metrics_source(Arc::new(move || {
+            let (p, s) = (source.clone(), sources.clone());
+            Box::pin(async move { bridge::ldap::status::render_metrics(&p, &s).await })
+        }));
+    }
 
     let state = AppState {
         platform: platform.clone(),
@@ -80,7 +87,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.mail.enabled {
         let settings = config.mail.settings(&config.data_dir, &public_url);
         tracing::info!(transport = ?settings.transport, "mail delivery");
-        let mailer = Arc::new(bridge::mail::Mailer::new(platform.clone(), settings).map_err(anyhow::Error::msg)?);
+        let mailer = Arc::new(
+            bridge::mail::Mailer::new(platform.clone(), settings).map_err(anyhow::Error::msg)?,
+        );
         let source = mailer.clone();
         platform.add_metrics_source(Arc::new(move || {
             let m = source.clone();
@@ -102,8 +111,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_timeout_seconds);
     let mut stopping = stop_rx.clone();
     // Connection info gives the pages' sign-in rate limits the client address.
-    let app = app_with(state, extra)
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app_with(state, extra).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopping.wait_for(|s| *s).await;
     });
@@ -152,9 +160,8 @@ fn web_routes(
     let attestation_cas = if web.attestation_ca_file.as_os_str().is_empty() {
         None
     } else {
-        let text = std::fs::read_to_string(&web.attestation_ca_file).with_context(|| {
-            format!("cannot read `{}`", web.attestation_ca_file.display())
-        })?;
+        let text = std::fs::read_to_string(&web.attestation_ca_file)
+            .with_context(|| format!("cannot read `{}`", web.attestation_ca_file.display()))?;
         Some(serde_json::from_str(&text).with_context(|| {
             format!(
                 "`{}` is not an attestation CA list",

@@ -21,7 +21,10 @@ pub fn available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "aiosmtpd (pip install aiosmtpd) is required in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "aiosmtpd (pip install aiosmtpd) is required in CI"
+        );
         eprintln!("skipping: python3 with aiosmtpd is not installed");
     }
     ok
@@ -42,9 +45,19 @@ impl Sink {
             .spawn()
             .expect("start the SMTP sink");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("sink output");
-        let port = line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("sink said {line:?}"));
-        Sink { child, port, dir: dir.to_owned() }
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("sink output");
+        let port = line
+            .trim()
+            .strip_prefix("ready ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("sink said {line:?}"));
+        Sink {
+            child,
+            port,
+            dir: dir.to_owned(),
+        }
     }
 
     /// The accepted messages, in arrival order.
@@ -68,7 +81,11 @@ impl Sink {
     /// DATA commands begun (accepted or not).
     pub fn started(&self) -> usize {
         std::fs::read_dir(&self.dir)
-            .map(|e| e.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".started")).count())
+            .map(|e| {
+                e.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".started"))
+                    .count()
+            })
             .unwrap_or(0)
     }
 

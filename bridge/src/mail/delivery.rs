@@ -46,8 +46,14 @@ pub enum Outcome {
 
 impl Mailer {
     /// Builds the mailer and its transport; must run inside the Tokio runtime.
-    pub fn new(platform: Arc<Platform>, settings: MailSettings) -> std::result::Result<Mailer, String> {
-        let from: Mailbox = settings.from.parse().map_err(|e| format!("mail.from `{}`: {e}", settings.from))?;
+    pub fn new(
+        platform: Arc<Platform>,
+        settings: MailSettings,
+    ) -> std::result::Result<Mailer, String> {
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| format!("mail.from `{}`: {e}", settings.from))?;
         let transport = Transport::build(&settings.transport)?;
         let templates = Templates::new().map_err(|e| e.to_string())?;
         Ok(Mailer {
@@ -85,7 +91,8 @@ impl Mailer {
     /// were handled.
     pub async fn deliver_due(self: &Arc<Self>) -> Result<usize> {
         let now = self.platform.now();
-        let lease = time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(5));
+        let lease =
+            time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(5));
         let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
         let claimed = {
             let mut tx = self.platform.store().write().await?;
@@ -94,7 +101,9 @@ impl Mailer {
             claimed
         };
         let n = claimed.len();
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(self.settings.concurrency.max(1)));
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(
+            self.settings.concurrency.max(1),
+        ));
         let mut tasks = tokio::task::JoinSet::new();
         for message in claimed {
             let (me, permit) = (self.clone(), semaphore.clone().acquire_owned().await);
@@ -116,32 +125,82 @@ impl Mailer {
             users::get(&mut conn, m.user_id).await?
         };
         let Some(user) = user else {
-            return self.record(&m, Err(Refused { permanent: true, reason: "the user no longer exists".into() })).await;
+            return self
+                .record(
+                    &m,
+                    Err(Refused {
+                        permanent: true,
+                        reason: "the user no longer exists".into(),
+                    }),
+                )
+                .await;
         };
         let caller = Caller::new(Actor::service("onboarding mail"), None);
         let request = TapRequest {
-            start_date_time: m.params.get("startDateTime").and_then(|v| v.as_str()).and_then(parse_rfc3339),
-            lifetime_in_minutes: m.params.get("lifetimeInMinutes").and_then(|v| v.as_u64()).map(|v| v as u32),
+            start_date_time: m
+                .params
+                .get("startDateTime")
+                .and_then(|v| v.as_str())
+                .and_then(parse_rfc3339),
+            lifetime_in_minutes: m
+                .params
+                .get("lifetimeInMinutes")
+                .and_then(|v| v.as_u64())
+                .map(|v| v as u32),
             is_usable_once: m.params.get("isUsableOnce").and_then(|v| v.as_bool()),
         };
-        let issued = match self.platform.issue_tap(&caller, &UserRef::Id(user.id), request).await {
+        let issued = match self
+            .platform
+            .issue_tap(&caller, &UserRef::Id(user.id), request)
+            .await
+        {
             Ok(issued) => issued,
             Err(e @ (PlatformError::Storage(_) | PlatformError::Internal(_))) => {
-                return self.record(&m, Err(Refused { permanent: false, reason: format!("cannot issue the pass: {e}") })).await;
+                return self
+                    .record(
+                        &m,
+                        Err(Refused {
+                            permanent: false,
+                            reason: format!("cannot issue the pass: {e}"),
+                        }),
+                    )
+                    .await;
             }
             Err(e) => {
-                return self.record(&m, Err(Refused { permanent: true, reason: format!("cannot issue the pass: {e}") })).await;
+                return self
+                    .record(
+                        &m,
+                        Err(Refused {
+                            permanent: true,
+                            reason: format!("cannot issue the pass: {e}"),
+                        }),
+                    )
+                    .await;
             }
         };
         let record = &issued.view.record;
-        let email = self.compose(&m, &user, &issued.pass, record.valid_from(), record.expires_at(), record.is_usable_once);
+        let email = self.compose(
+            &m,
+            &user,
+            &issued.pass,
+            record.valid_from(),
+            record.expires_at(),
+            record.is_usable_once,
+        );
         let result = match email {
             Ok(email) => self.transport.send(email).await,
-            Err(reason) => Err(Refused { permanent: true, reason }),
+            Err(reason) => Err(Refused {
+                permanent: true,
+                reason,
+            }),
         };
         if result.is_err() {
             // The pass never reached anyone: it must not stay usable.
-            if let Err(e) = self.platform.delete_tap(&caller, &UserRef::Id(user.id), Some(record.id)).await {
+            if let Err(e) = self
+                .platform
+                .delete_tap(&caller, &UserRef::Id(user.id), Some(record.id))
+                .await
+            {
                 tracing::warn!(error = %e, "could not delete the pass of an undelivered message");
             }
         }
@@ -172,7 +231,10 @@ impl Mailer {
             "usable_once": usable_once,
             "onboard_url": format!("{}/onboard", self.settings.public_url),
         });
-        let rendered = self.templates.render("onboarding", language, &context).map_err(|e| e.to_string())?;
+        let rendered = self
+            .templates
+            .render("onboarding", language, &context)
+            .map_err(|e| e.to_string())?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .message_id(None)
@@ -187,14 +249,24 @@ impl Mailer {
             builder = builder.to(Mailbox::new(name, address));
         }
         for cc in &m.cc {
-            builder = builder.cc(Mailbox::new(None, cc.parse().map_err(|e| format!("cc `{cc}`: {e}"))?));
+            builder = builder.cc(Mailbox::new(
+                None,
+                cc.parse().map_err(|e| format!("cc `{cc}`: {e}"))?,
+            ));
         }
         builder
-            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
             .map_err(|e| format!("cannot build the message: {e}"))
     }
 
-    async fn record(&self, m: &Queued, result: std::result::Result<Accepted, Refused>) -> Result<Outcome> {
+    async fn record(
+        &self,
+        m: &Queued,
+        result: std::result::Result<Accepted, Refused>,
+    ) -> Result<Outcome> {
         let now = self.platform.now();
         let mut tx = self.platform.store().write().await?;
         let outcome = match &result {
@@ -207,8 +279,14 @@ impl Mailer {
                 Outcome::Failed
             }
             Err(r) => {
-                let wait = backoff::delay(m.attempts, self.settings.retry_base, self.settings.retry_max, backoff::random_jitter());
-                let next = now + time::Duration::try_from(wait).unwrap_or(time::Duration::minutes(1));
+                let wait = backoff::delay(
+                    m.attempts,
+                    self.settings.retry_base,
+                    self.settings.retry_max,
+                    backoff::random_jitter(),
+                );
+                let next =
+                    now + time::Duration::try_from(wait).unwrap_or(time::Duration::minutes(1));
                 outbox::mark_retry(&mut tx, m.id, &r.reason, next, now).await?;
                 Outcome::Retry
             }
@@ -222,24 +300,35 @@ impl Mailer {
         counter.fetch_add(1, Ordering::Relaxed);
         match &result {
             Ok(_) => tracing::info!(message = %m.id, "onboarding mail delivered"),
-            Err(r) => tracing::warn!(message = %m.id, permanent = r.permanent, attempts = m.attempts, reason = %r.reason, "onboarding mail not delivered"),
+            Err(r) => {
+                tracing::warn!(message = %m.id, permanent = r.permanent, attempts = m.attempts, reason = %r.reason, "onboarding mail not delivered")
+            }
         }
         Ok(outcome)
     }
 
     /// Sends a test message straight through the transport (not the outbox).
     pub async fn send_test(&self, to: &str) -> std::result::Result<Accepted, Refused> {
-        let refused = |reason: String| Refused { permanent: true, reason };
+        let refused = |reason: String| Refused {
+            permanent: true,
+            reason,
+        };
         let address = to.parse().map_err(|e| refused(format!("`{to}`: {e}")))?;
         let b = &self.settings.branding;
         let context = json!({"lang": "en", "org_name": b.org_name, "logo_url": b.logo_url, "support_contact": b.support_contact});
-        let rendered = self.templates.render("test", "en", &context).map_err(|e| refused(e.to_string()))?;
+        let rendered = self
+            .templates
+            .render("test", "en", &context)
+            .map_err(|e| refused(e.to_string()))?;
         let email = Message::builder()
             .from(self.from.clone())
             .message_id(None)
             .to(Mailbox::new(None, address))
             .subject(rendered.subject)
-            .multipart(MultiPart::alternative_plain_html(rendered.text, rendered.html))
+            .multipart(MultiPart::alternative_plain_html(
+                rendered.text,
+                rendered.html,
+            ))
             .map_err(|e| refused(e.to_string()))?;
         self.transport.send(email).await
     }
@@ -253,12 +342,22 @@ impl Mailer {
             && let Ok(counts) = outbox::counts(&mut conn).await
         {
             for (state, n) in counts {
-                out.push_str(&format!("tapbridge_mail_outbox{{state=\"{}\"}} {n}\n", state.as_str()));
+                out.push_str(&format!(
+                    "tapbridge_mail_outbox{{state=\"{}\"}} {n}\n",
+                    state.as_str()
+                ));
             }
         }
         out.push_str("# HELP tapbridge_mail_deliveries_total Delivery attempts by outcome.\n# TYPE tapbridge_mail_deliveries_total counter\n");
-        for (name, c) in [("sent", &self.sent), ("retry", &self.retried), ("failed", &self.failed)] {
-            out.push_str(&format!("tapbridge_mail_deliveries_total{{outcome=\"{name}\"}} {}\n", c.load(Ordering::Relaxed)));
+        for (name, c) in [
+            ("sent", &self.sent),
+            ("retry", &self.retried),
+            ("failed", &self.failed),
+        ] {
+            out.push_str(&format!(
+                "tapbridge_mail_deliveries_total{{outcome=\"{name}\"}} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
         }
         out
     }
@@ -287,6 +386,9 @@ mod tests {
     fn pass_grouping() {
         assert_eq!(grouped("AbCdEfGh"), "AbCd-EfGh");
         assert_eq!(grouped("AbCdEfGhJk"), "AbCd-EfGh-Jk");
-        assert_eq!(plugin::domain::tap::normalise_input(&grouped("AbCdEfGhJk")), "AbCdEfGhJk");
+        assert_eq!(
+            plugin::domain::tap::normalise_input(&grouped("AbCdEfGhJk")),
+            "AbCdEfGhJk"
+        );
     }
 }

@@ -32,8 +32,15 @@ struct MailApi {
 pub fn routes(platform: Arc<Platform>, rules: Arc<Vec<Rule>>, default_language: String) -> Router {
     Router::new()
         .route("/v1.0/tapbridge/mail/outbox", get(list_outbox))
-        .route("/v1.0/users/{user}/tapbridge.resendOnboarding", post(resend_onboarding))
-        .with_state(MailApi { platform, rules, default_language })
+        .route(
+            "/v1.0/users/{user}/tapbridge.resendOnboarding",
+            post(resend_onboarding),
+        )
+        .with_state(MailApi {
+            platform,
+            rules,
+            default_language,
+        })
 }
 
 struct Admin(Caller);
@@ -88,18 +95,31 @@ async fn list_outbox(
             MailState::ALL
                 .into_iter()
                 .find(|st| st.as_str() == s)
-                .ok_or_else(|| Error::invalid("state must be pending, sending, sent, failed or cancelled"))?,
+                .ok_or_else(|| {
+                    Error::invalid("state must be pending, sending, sent, failed or cancelled")
+                })?,
         ),
     };
     let top = match q.get("$top") {
         None => 100,
-        Some(t) => t.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| Error::invalid("$top must be 1 to 1000"))?,
+        Some(t) => t
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| Error::invalid("$top must be 1 to 1000"))?,
     };
     let mut conn = api.platform.store().read().await?;
     let counts = outbox::counts(&mut conn).await.map_err(into_platform)?;
-    let messages = outbox::list(&mut conn, state, top).await.map_err(into_platform)?;
-    let counts: serde_json::Map<String, Value> = counts.into_iter().map(|(s, n)| (s.as_str().to_owned(), Value::from(n))).collect();
-    Ok(Json(json!({"counts": counts, "value": messages.iter().map(message_json).collect::<Vec<_>>()})))
+    let messages = outbox::list(&mut conn, state, top)
+        .await
+        .map_err(into_platform)?;
+    let counts: serde_json::Map<String, Value> = counts
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))
+        .collect();
+    Ok(Json(
+        json!({"counts": counts, "value": messages.iter().map(message_json).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `POST /v1.0/users/{user}/tapbridge.resendOnboarding` — Authentication Administrator (users
@@ -110,7 +130,15 @@ async fn resend_onboarding(
     Path(user): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), Error> {
     let user = UserRef::parse(&user)?;
-    let id = resend(&api.platform, &caller, &user, &api.rules, &api.default_language).await.map_err(into_platform)?;
+    let id = resend(
+        &api.platform,
+        &caller,
+        &user,
+        &api.rules,
+        &api.default_language,
+    )
+    .await
+    .map_err(into_platform)?;
     Ok((StatusCode::ACCEPTED, Json(json!({"messageId": id}))))
 }
 

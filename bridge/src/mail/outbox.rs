@@ -29,10 +29,19 @@ impl State {
         }
     }
 
-    pub const ALL: [State; 5] = [State::Pending, State::Sending, State::Sent, State::Failed, State::Cancelled];
+    pub const ALL: [State; 5] = [
+        State::Pending,
+        State::Sending,
+        State::Sent,
+        State::Failed,
+        State::Cancelled,
+    ];
 
     fn parse(s: &str) -> State {
-        State::ALL.into_iter().find(|st| st.as_str() == s).unwrap_or(State::Failed)
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .unwrap_or(State::Failed)
     }
 }
 
@@ -93,7 +102,8 @@ fn ms(t: OffsetDateTime) -> i64 {
 }
 
 fn at(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 macro_rules! columns {
@@ -104,16 +114,26 @@ macro_rules! columns {
 }
 
 fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message> {
-    let get_s = |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(|e| plugin::Error::from(e).into()) };
-    let json = |c: &str| -> Result<Value> {
-        Ok(serde_json::from_str(&get_s(c)?).unwrap_or(Value::Null))
+    let get_s = |c: &str| -> Result<String> {
+        row.try_get::<String, _>(c)
+            .map_err(|e| plugin::Error::from(e).into())
     };
-    let list = |c: &str| -> Result<Vec<String>> { Ok(serde_json::from_str(&get_s(c)?).unwrap_or_default()) };
+    let json =
+        |c: &str| -> Result<Value> { Ok(serde_json::from_str(&get_s(c)?).unwrap_or(Value::Null)) };
+    let list = |c: &str| -> Result<Vec<String>> {
+        Ok(serde_json::from_str(&get_s(c)?).unwrap_or_default())
+    };
     let id = |c: &str| -> Result<Uuid> {
-        Uuid::parse_str(&get_s(c)?).map_err(|_| plugin::Error::Internal("corrupt outbox id".into()).into())
+        Uuid::parse_str(&get_s(c)?)
+            .map_err(|_| plugin::Error::Internal("corrupt outbox id".into()).into())
     };
-    let int = |c: &str| -> Result<i64> { row.try_get::<i64, _>(c).map_err(|e| plugin::Error::from(e).into()) };
-    let opt = |c: &str| -> Result<Option<String>> { row.try_get(c).map_err(|e| plugin::Error::from(e).into()) };
+    let int = |c: &str| -> Result<i64> {
+        row.try_get::<i64, _>(c)
+            .map_err(|e| plugin::Error::from(e).into())
+    };
+    let opt = |c: &str| -> Result<Option<String>> {
+        row.try_get(c).map_err(|e| plugin::Error::from(e).into())
+    };
     let sent: Option<i64> = row.try_get("sent_at").map_err(plugin::Error::from)?;
     Ok(Message {
         id: id("id")?,
@@ -135,7 +155,11 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message> {
 }
 
 /// Enqueues a message; `None` if one with the same idempotency key exists already.
-pub async fn insert(conn: &mut Connection, m: &NewMessage, now: OffsetDateTime) -> Result<Option<Uuid>> {
+pub async fn insert(
+    conn: &mut Connection,
+    m: &NewMessage,
+    now: OffsetDateTime,
+) -> Result<Option<Uuid>> {
     let id = Uuid::new_v4();
     let res = sqlx::query(
         "INSERT OR IGNORE INTO mail_outbox (id, idempotency_key, kind, user_id, recipients, cc, language, params,
@@ -174,7 +198,12 @@ pub async fn has_open(conn: &mut Connection, user_id: Uuid) -> Result<bool> {
 
 /// Claims up to `limit` due messages: pending ones whose time has come, and ones whose
 /// sender died (lease expired). Each claim counts an attempt.
-pub async fn claim_due(conn: &mut Connection, now: OffsetDateTime, lease: time::Duration, limit: u32) -> Result<Vec<Message>> {
+pub async fn claim_due(
+    conn: &mut Connection,
+    now: OffsetDateTime,
+    lease: time::Duration,
+    limit: u32,
+) -> Result<Vec<Message>> {
     let rows = sqlx::query(concat!(
         "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
          WHERE id IN (SELECT id FROM mail_outbox
@@ -194,7 +223,12 @@ pub async fn claim_due(conn: &mut Connection, now: OffsetDateTime, lease: time::
 
 /// Records the server's acceptance. Only a message still `sending` changes: one that was
 /// cancelled meanwhile stays cancelled.
-pub async fn mark_sent(conn: &mut Connection, id: Uuid, reply: &str, now: OffsetDateTime) -> Result<()> {
+pub async fn mark_sent(
+    conn: &mut Connection,
+    id: Uuid,
+    reply: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET state = 'sent', server_reply = ?, sent_at = ?, updated_at = ?, lease_until = NULL,
             last_error = NULL WHERE id = ?",
@@ -210,7 +244,13 @@ pub async fn mark_sent(conn: &mut Connection, id: Uuid, reply: &str, now: Offset
 }
 
 /// A temporary failure: back to `pending` until `next`.
-pub async fn mark_retry(conn: &mut Connection, id: Uuid, error: &str, next: OffsetDateTime, now: OffsetDateTime) -> Result<()> {
+pub async fn mark_retry(
+    conn: &mut Connection,
+    id: Uuid,
+    error: &str,
+    next: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?,
             lease_until = NULL WHERE id = ? AND state = 'sending'",
@@ -226,7 +266,12 @@ pub async fn mark_retry(conn: &mut Connection, id: Uuid, error: &str, next: Offs
 }
 
 /// A permanent failure: kept, with the server's reply, until an operator retries or cancels.
-pub async fn mark_failed(conn: &mut Connection, id: Uuid, error: &str, now: OffsetDateTime) -> Result<()> {
+pub async fn mark_failed(
+    conn: &mut Connection,
+    id: Uuid,
+    error: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL
          WHERE id = ? AND state = 'sending'",
@@ -241,7 +286,11 @@ pub async fn mark_failed(conn: &mut Connection, id: Uuid, error: &str, now: Offs
 }
 
 /// Cancels what has not been sent for a user (a leaver). Returns how many.
-pub async fn cancel_for_user(conn: &mut Connection, user_id: Uuid, now: OffsetDateTime) -> Result<u64> {
+pub async fn cancel_for_user(
+    conn: &mut Connection,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64> {
     let res = sqlx::query(
         "UPDATE mail_outbox SET state = 'cancelled', updated_at = ?, lease_until = NULL
          WHERE user_id = ? AND state IN ('pending', 'failed')",
@@ -284,11 +333,15 @@ pub async fn retry(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Resu
 }
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Message>> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM mail_outbox WHERE id = ?"))
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM mail_outbox WHERE id = ?"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(plugin::Error::from)?;
     row.as_ref().map(from_row).transpose()
 }
 

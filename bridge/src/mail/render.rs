@@ -8,16 +8,46 @@ use tera::{Context, Tera};
 use crate::error::{Error, Result};
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../../templates/email/layout.html")),
-    ("onboarding.en.subject.txt", include_str!("../../../templates/email/onboarding.en.subject.txt")),
-    ("onboarding.en.txt", include_str!("../../../templates/email/onboarding.en.txt")),
-    ("onboarding.en.html", include_str!("../../../templates/email/onboarding.en.html")),
-    ("onboarding.de.subject.txt", include_str!("../../../templates/email/onboarding.de.subject.txt")),
-    ("onboarding.de.txt", include_str!("../../../templates/email/onboarding.de.txt")),
-    ("onboarding.de.html", include_str!("../../../templates/email/onboarding.de.html")),
-    ("test.en.subject.txt", include_str!("../../../templates/email/test.en.subject.txt")),
-    ("test.en.txt", include_str!("../../../templates/email/test.en.txt")),
-    ("test.en.html", include_str!("../../../templates/email/test.en.html")),
+    (
+        "layout.html",
+        include_str!("../../../templates/email/layout.html"),
+    ),
+    (
+        "onboarding.en.subject.txt",
+        include_str!("../../../templates/email/onboarding.en.subject.txt"),
+    ),
+    (
+        "onboarding.en.txt",
+        include_str!("../../../templates/email/onboarding.en.txt"),
+    ),
+    (
+        "onboarding.en.html",
+        include_str!("../../../templates/email/onboarding.en.html"),
+    ),
+    (
+        "onboarding.de.subject.txt",
+        include_str!("../../../templates/email/onboarding.de.subject.txt"),
+    ),
+    (
+        "onboarding.de.txt",
+        include_str!("../../../templates/email/onboarding.de.txt"),
+    ),
+    (
+        "onboarding.de.html",
+        include_str!("../../../templates/email/onboarding.de.html"),
+    ),
+    (
+        "test.en.subject.txt",
+        include_str!("../../../templates/email/test.en.subject.txt"),
+    ),
+    (
+        "test.en.txt",
+        include_str!("../../../templates/email/test.en.txt"),
+    ),
+    (
+        "test.en.html",
+        include_str!("../../../templates/email/test.en.html"),
+    ),
 ];
 
 /// Languages with a full set of templates; the first is the fallback.
@@ -37,7 +67,12 @@ pub struct Rendered {
 /// The language to write in: the user's preferred language (`de-CH` → `de`) if there are
 /// templates for it, else the configured default, else English.
 pub fn pick_language(preferred: Option<&str>, default: &str) -> &'static str {
-    let primary = |tag: &str| tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+    let primary = |tag: &str| {
+        tag.split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
     for candidate in preferred.into_iter().chain([default]) {
         let wanted = primary(candidate);
         if let Some(l) = LANGUAGES.iter().find(|l| **l == wanted) {
@@ -58,12 +93,22 @@ impl Templates {
     /// Renders message `kind` (`onboarding`, `test`) in `language`. Values in `context` are
     /// escaped in the HTML part; the subject is a single line.
     pub fn render(&self, kind: &str, language: &str, context: &impl Serialize) -> Result<Rendered> {
-        let ctx = Context::from_serialize(context).map_err(|e| plugin::Error::Internal(format!("mail context: {e}")))?;
-        let lang = if self.tera.contains_template(&format!("{kind}.{language}.txt")) { language } else { LANGUAGES[0] };
+        let ctx = Context::from_serialize(context)
+            .map_err(|e| plugin::Error::Internal(format!("mail context: {e}")))?;
+        let lang = if self
+            .tera
+            .contains_template(&format!("{kind}.{language}.txt"))
+        {
+            language
+        } else {
+            LANGUAGES[0]
+        };
         let render = |name: String| {
-            self.tera
-                .render(&name, &ctx)
-                .map_err(|e| Error::Platform(plugin::Error::Internal(format!("mail template {name}: {e}"))))
+            self.tera.render(&name, &ctx).map_err(|e| {
+                Error::Platform(plugin::Error::Internal(format!(
+                    "mail template {name}: {e}"
+                )))
+            })
         };
         let subject = render(format!("{kind}.{lang}.subject.txt"))?;
         // A subject is one line whatever the template or the names in it contain.
@@ -100,7 +145,10 @@ mod tests {
         });
         let r = t.render("onboarding", "en", &ctx).unwrap();
         assert!(r.html.contains("&lt;script&gt;") && !r.html.contains("<script>alert"));
-        assert!(r.text.contains("<script>alert(1)</script>"), "plain text is not HTML-escaped");
+        assert!(
+            r.text.contains("<script>alert(1)</script>"),
+            "plain text is not HTML-escaped"
+        );
         assert_eq!(r.html.matches("AbCd-EfGh").count(), 1);
         assert!(!r.subject.contains("AbCd"));
         let de = t.render("onboarding", "de", &ctx).unwrap();

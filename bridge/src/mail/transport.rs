@@ -6,9 +6,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use plugin::secret::SecretString;
 
@@ -76,24 +76,31 @@ impl Transport {
                 Ok(Transport::Folder(dir.clone()))
             }
             TransportSettings::Smtp(s) => {
-                let mut tls = TlsParameters::builder(s.host.clone()).dangerous_accept_invalid_certs(!s.verify);
+                let mut tls = TlsParameters::builder(s.host.clone())
+                    .dangerous_accept_invalid_certs(!s.verify);
                 if let Some(ca) = &s.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| format!("`{}`: {e}", ca.display()))?;
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| format!("`{}`: {e}", ca.display()))?;
                     tls = tls.add_root_certificate(cert);
                 }
-                let tls = tls.build_rustls().map_err(|e| format!("TLS settings: {e}"))?;
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-                    .port(s.port)
-                    .timeout(Some(s.timeout))
-                    .tls(match s.security {
-                        Security::StartTls => Tls::Required(tls),
-                        Security::Tls => Tls::Wrapper(tls),
-                        Security::None => Tls::None,
-                    })
-                    .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
+                let tls = tls
+                    .build_rustls()
+                    .map_err(|e| format!("TLS settings: {e}"))?;
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+                        .port(s.port)
+                        .timeout(Some(s.timeout))
+                        .tls(match s.security {
+                            Security::StartTls => Tls::Required(tls),
+                            Security::Tls => Tls::Wrapper(tls),
+                            Security::None => Tls::None,
+                        })
+                        .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
                 if let (Some(user), Some(password)) = (&s.username, &s.password) {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
                 }
                 Ok(Transport::Smtp(builder.build()))
             }
@@ -112,7 +119,11 @@ impl Transport {
             Transport::Folder(dir) => write_file(dir, &message).await,
             Transport::Smtp(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(Accepted {
-                    reply: format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")),
+                    reply: format!(
+                        "{} {}",
+                        response.code(),
+                        response.message().collect::<Vec<_>>().join(" ")
+                    ),
                 }),
                 Err(e) => Err(Refused {
                     // A 5xx reply, or a message lettre cannot even put on the wire.
@@ -133,15 +144,27 @@ async fn write_file(dir: &std::path::Path, message: &Message) -> Result<Accepted
     let path = dir.join(format!("{id}.eml"));
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path)
     })
     .await;
     match result {
-        Ok(Ok(())) => Ok(Accepted { reply: format!("written to {id}.eml") }),
-        Ok(Err(e)) => Err(Refused { permanent: false, reason: format!("cannot write the message file: {e}") }),
-        Err(e) => Err(Refused { permanent: false, reason: format!("file writer failed: {e}") }),
+        Ok(Ok(())) => Ok(Accepted {
+            reply: format!("written to {id}.eml"),
+        }),
+        Ok(Err(e)) => Err(Refused {
+            permanent: false,
+            reason: format!("cannot write the message file: {e}"),
+        }),
+        Err(e) => Err(Refused {
+            permanent: false,
+            reason: format!("file writer failed: {e}"),
+        }),
     }
 }

@@ -57,22 +57,33 @@ pub struct Candidate<'a> {
 
 impl Rule {
     pub fn matches(&self, c: &Candidate<'_>) -> bool {
-        let source_ok = self.sources.is_empty() || self.sources.iter().any(|s| s.eq_ignore_ascii_case(&c.user.source));
-        let group_ok = self.groups.is_empty() || self.groups.iter().any(|g| c.groups.contains(&g.to_lowercase()));
+        let source_ok = self.sources.is_empty()
+            || self
+                .sources
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&c.user.source));
+        let group_ok = self.groups.is_empty()
+            || self
+                .groups
+                .iter()
+                .any(|g| c.groups.contains(&g.to_lowercase()));
         source_ok && group_ok && c.user.account_enabled && !(self.without_passkey && c.has_passkey)
     }
 
     /// When the mail goes out.
     pub fn send_at(&self, user: &User, now: OffsetDateTime) -> OffsetDateTime {
         match (self.timing, user.employee_hire_date) {
-            (Timing::DaysBeforeHire(days), Some(hire)) => (hire - Duration::days(i64::from(days))).max(now),
+            (Timing::DaysBeforeHire(days), Some(hire)) => {
+                (hire - Duration::days(i64::from(days))).max(now)
+            }
             _ => now,
         }
     }
 
     /// When the pass becomes valid: the hire date if asked for and still ahead.
     pub fn pass_start(&self, user: &User, now: OffsetDateTime) -> Option<OffsetDateTime> {
-        user.employee_hire_date.filter(|h| self.start_at_hire_date && *h > now)
+        user.employee_hire_date
+            .filter(|h| self.start_at_hire_date && *h > now)
     }
 
     /// The addresses to send to (in order, without repeats) and to copy. Empty `to`: nobody
@@ -156,7 +167,12 @@ mod tests {
     }
 
     fn candidate(u: &User) -> Candidate<'_> {
-        Candidate { user: u, groups: HashSet::new(), has_passkey: false, manager_mail: Some("boss@corp.example") }
+        Candidate {
+            user: u,
+            groups: HashSet::new(),
+            has_passkey: false,
+            manager_mail: Some("boss@corp.example"),
+        }
     }
 
     #[test]
@@ -179,21 +195,45 @@ mod tests {
         has_key.has_passkey = true;
         assert!(!rule().matches(&has_key));
         assert!(with(&|r| r.without_passkey = false).matches(&has_key));
-        let disabled = User { account_enabled: false, ..user() };
+        let disabled = User {
+            account_enabled: false,
+            ..user()
+        };
         assert!(!rule().matches(&candidate(&disabled)));
-        assert_eq!(first_match(&[with(&|r| r.sources = vec!["x".into()]), rule()], &c).map(|r| r.name.as_str()), Some("joiners"));
+        assert_eq!(
+            first_match(&[with(&|r| r.sources = vec!["x".into()]), rule()], &c)
+                .map(|r| r.name.as_str()),
+            Some("joiners")
+        );
     }
 
     #[test]
     fn timing_and_start() {
         let u = user();
-        let r = Rule { timing: Timing::DaysBeforeHire(3), start_at_hire_date: true, ..rule() };
+        let r = Rule {
+            timing: Timing::DaysBeforeHire(3),
+            start_at_hire_date: true,
+            ..rule()
+        };
         assert_eq!(r.send_at(&u, NOW), datetime!(2026-12-04 00:00 UTC));
         assert_eq!(r.pass_start(&u, NOW), Some(datetime!(2026-12-07 00:00 UTC)));
-        let late = User { employee_hire_date: Some(datetime!(2026-11-28 00:00 UTC)), ..user() };
-        assert_eq!(r.send_at(&late, NOW), NOW, "at once when the moment has passed");
-        let unknown = User { employee_hire_date: None, ..user() };
-        assert_eq!((r.send_at(&unknown, NOW), r.pass_start(&unknown, NOW)), (NOW, None));
+        let late = User {
+            employee_hire_date: Some(datetime!(2026-11-28 00:00 UTC)),
+            ..user()
+        };
+        assert_eq!(
+            r.send_at(&late, NOW),
+            NOW,
+            "at once when the moment has passed"
+        );
+        let unknown = User {
+            employee_hire_date: None,
+            ..user()
+        };
+        assert_eq!(
+            (r.send_at(&unknown, NOW), r.pass_start(&unknown, NOW)),
+            (NOW, None)
+        );
         assert_eq!(rule().send_at(&u, NOW), NOW);
         assert_eq!(rule().pass_start(&u, NOW), None);
     }
@@ -202,11 +242,28 @@ mod tests {
     fn recipients_in_order_without_repeats() {
         let u = user();
         let (to, cc) = rule().addresses(&candidate(&u));
-        assert_eq!(to, ["new@home.example", "boss@corp.example", "new@corp.example"]);
-        assert_eq!(cc, ["it@corp.example"], "an address already in To is not copied again");
-        let nobody = User { personal_email: None, mail: None, ..user() };
-        let r = Rule { recipients: vec![Recipient::Personal, Recipient::Work], ..rule() };
-        let (to, _) = r.addresses(&Candidate { manager_mail: None, ..candidate(&nobody) });
+        assert_eq!(
+            to,
+            ["new@home.example", "boss@corp.example", "new@corp.example"]
+        );
+        assert_eq!(
+            cc,
+            ["it@corp.example"],
+            "an address already in To is not copied again"
+        );
+        let nobody = User {
+            personal_email: None,
+            mail: None,
+            ..user()
+        };
+        let r = Rule {
+            recipients: vec![Recipient::Personal, Recipient::Work],
+            ..rule()
+        };
+        let (to, _) = r.addresses(&Candidate {
+            manager_mail: None,
+            ..candidate(&nobody)
+        });
         assert!(to.is_empty());
     }
 }

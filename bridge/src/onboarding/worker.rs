@@ -29,7 +29,11 @@ pub struct Onboarding {
 }
 
 fn initiator() -> Initiator {
-    Initiator { kind: "service".into(), id: None, display_name: "onboarding".into() }
+    Initiator {
+        kind: "service".into(),
+        id: None,
+        display_name: "onboarding".into(),
+    }
 }
 
 /// Whether the user has registered a passkey or security key.
@@ -43,7 +47,11 @@ async fn has_passkey(conn: &mut Connection, user_id: Uuid) -> Result<bool> {
 }
 
 /// The facts a rule looks at, gathered from the store.
-async fn facts<'u>(conn: &mut Connection, user: &'u User, manager_mail: &'u Option<String>) -> Result<Candidate<'u>> {
+async fn facts<'u>(
+    conn: &mut Connection,
+    user: &'u User,
+    manager_mail: &'u Option<String>,
+) -> Result<Candidate<'u>> {
     let mut names = HashSet::new();
     for g in groups::of_user(conn, user.id).await? {
         names.insert(g.display_name.to_lowercase());
@@ -74,8 +82,18 @@ fn params(rule: &Rule, user: &User, now: time::OffsetDateTime) -> serde_json::Va
 }
 
 impl Onboarding {
-    pub fn new(platform: Arc<Platform>, rules: Vec<Rule>, default_language: String, poll_interval: Duration) -> Self {
-        Onboarding { platform, rules, default_language, poll_interval }
+    pub fn new(
+        platform: Arc<Platform>,
+        rules: Vec<Rule>,
+        default_language: String,
+        poll_interval: Duration,
+    ) -> Self {
+        Onboarding {
+            platform,
+            rules,
+            default_language,
+            poll_interval,
+        }
     }
 
     /// Handles events until `stop` turns true.
@@ -84,7 +102,9 @@ impl Onboarding {
             match self.process_pending().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "onboarding: handling directory events failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "onboarding: handling directory events failed")
+                }
             }
             tokio::select! {
                 () = tokio::time::sleep(self.poll_interval) => {}
@@ -110,7 +130,12 @@ impl Onboarding {
         Ok(pending.len())
     }
 
-    async fn joiner(&self, conn: &mut Connection, event: &DirectoryEvent, now: time::OffsetDateTime) -> Result<()> {
+    async fn joiner(
+        &self,
+        conn: &mut Connection,
+        event: &DirectoryEvent,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
         let Some(user) = users::get(conn, event.user_id).await? else {
             return Ok(());
         };
@@ -126,7 +151,8 @@ impl Onboarding {
         };
         let (to, cc) = rule.addresses(&candidate);
         if to.is_empty() {
-            let skipped = record(Activity::OnboardingMailSkipped).failed("the rule's recipients have no address");
+            let skipped = record(Activity::OnboardingMailSkipped)
+                .failed("the rule's recipients have no address");
             return audit::insert(conn, &skipped).await.map_err(Into::into);
         }
         if outbox::has_open(conn, user.id).await? {
@@ -140,7 +166,8 @@ impl Onboarding {
             user_id: user.id,
             recipients: to,
             cc,
-            language: pick_language(user.preferred_language.as_deref(), &self.default_language).to_owned(),
+            language: pick_language(user.preferred_language.as_deref(), &self.default_language)
+                .to_owned(),
             params: params(rule, &user, now),
             not_before: rule.send_at(&user, now),
         };
@@ -153,7 +180,12 @@ impl Onboarding {
         Ok(())
     }
 
-    async fn leaver(&self, conn: &mut Connection, event: &DirectoryEvent, now: time::OffsetDateTime) -> Result<()> {
+    async fn leaver(
+        &self,
+        conn: &mut Connection,
+        event: &DirectoryEvent,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
         let cancelled = outbox::cancel_for_user(conn, event.user_id, now).await?;
         if cancelled > 0 {
             let record = AuditRecord::new(Activity::OnboardingMailCancelled, initiator(), now)
@@ -168,7 +200,13 @@ impl Onboarding {
 
 /// An administrator's "resend onboarding": a new message (and so a fresh pass) to the
 /// addresses of the first matching rule, or the personal and work addresses.
-pub async fn resend(platform: &Platform, caller: &Caller, user: &UserRef, rules: &[Rule], default_language: &str) -> Result<Uuid> {
+pub async fn resend(
+    platform: &Platform,
+    caller: &Caller,
+    user: &UserRef,
+    rules: &[Rule],
+    default_language: &str,
+) -> Result<Uuid> {
     let now = platform.now();
     let mut tx = platform.store().write().await?;
     let user = users::find(&mut tx, user)
@@ -192,7 +230,11 @@ pub async fn resend(platform: &Platform, caller: &Caller, user: &UserRef, rules:
     let rule = first_match(rules, &candidate).unwrap_or(&fallback);
     let (to, cc) = rule.addresses(&candidate);
     if to.is_empty() {
-        return Err(plugin::Error::invalid(format!("`{}` has no address to send to", user.user_principal_name)).into());
+        return Err(plugin::Error::invalid(format!(
+            "`{}` has no address to send to",
+            user.user_principal_name
+        ))
+        .into());
     }
     let id = Uuid::new_v4();
     let message = NewMessage {

@@ -236,7 +236,10 @@ impl Scim {
             }
             understood = true;
             let mut items = match kind {
-                Kind::User => self.all_users(who, q.filter.as_ref().and_then(user_name_lookup)).await?,
+                Kind::User => {
+                    self.all_users(who, q.filter.as_ref().and_then(user_name_lookup))
+                        .await?
+                }
                 Kind::Group => self.all_groups(who).await?,
             };
             if let Some(f) = &q.filter {
@@ -250,19 +253,29 @@ impl Scim {
         }
         if let Some(path) = &q.sort_by {
             all.sort_by(|(ka, a), (kb, b)| {
-                let o = compare(value_at(a, path, schema_of(*ka)), value_at(b, path, schema_of(*kb)));
+                let o = compare(
+                    value_at(a, path, schema_of(*ka)),
+                    value_at(b, path, schema_of(*kb)),
+                );
                 if q.descending { o.reverse() } else { o }
             });
         }
         let total_results = all.len();
-        let count = q.count.unwrap_or(usize::MAX).min(self.settings.max_results as usize);
+        let count = q
+            .count
+            .unwrap_or(usize::MAX)
+            .min(self.settings.max_results as usize);
         let resources = all
             .into_iter()
             .skip(q.start_index.saturating_sub(1))
             .take(count)
             .map(|(kind, r)| project(r, &q.attributes, &q.excluded, schema_of(kind)))
             .collect();
-        Ok(Page { total_results, start_index: q.start_index, resources })
+        Ok(Page {
+            total_results,
+            start_index: q.start_index,
+            resources,
+        })
     }
 
     pub async fn list(&self, who: &Provisioner, kind: Kind, q: &ListQuery) -> Result<Page> {

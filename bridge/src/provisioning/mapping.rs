@@ -90,9 +90,13 @@ fn text(resource: &Value, path: &str) -> Option<String> {
 
 /// An address the platform will accept as an e-mail address.
 fn looks_like_mail(value: &str) -> bool {
-    NewUser { user_principal_name: "x@x".into(), mail: Some(value.to_owned()), ..Default::default() }
-        .normalised()
-        .is_ok()
+    NewUser {
+        user_principal_name: "x@x".into(),
+        mail: Some(value.to_owned()),
+        ..Default::default()
+    }
+    .normalised()
+    .is_ok()
 }
 
 /// A date-time, or a plain date (HR systems send `2026-12-01`) read as midnight UTC.
@@ -128,7 +132,10 @@ pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<
     emails.sort_by_key(|(primary, work, _)| (!primary, !work));
     // Only real addresses reach the user record (mail is sent to them); anything else a client
     // stores in these attributes stays in its SCIM resource.
-    let mut addresses = emails.into_iter().map(|(_, _, v)| v).filter(|v| looks_like_mail(v));
+    let mut addresses = emails
+        .into_iter()
+        .map(|(_, _, v)| v)
+        .filter(|v| looks_like_mail(v));
     let mail = addresses.next();
     let other_mails: Vec<String> = addresses.collect();
     let personal_email = extract(resource, &mapping.personal_email)
@@ -161,7 +168,9 @@ pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<
         personal_email,
         // Only a plausible BCP 47 tag picks the mail's language; other text stays SCIM data.
         preferred_language: text(resource, "preferredLanguage").filter(|l| {
-            l.len() <= 35 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            l.len() <= 35
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         }),
         account_enabled: active,
         source: source.to_owned(),
@@ -205,7 +214,11 @@ mod tests {
         let junk = json!({"schemas": [], "userName": "j", "emails": [{"value": "not-mail"}],
             "urn:ietf:params:scim:schemas:extension:tapbridge:2.0:User": {"personalEmail": "nope"}});
         let u = to_new_user(&junk, "scim:hr", &Mapping::default()).unwrap();
-        assert_eq!((u.mail, u.personal_email), (None, None), "non-addresses stay out of the record");
+        assert_eq!(
+            (u.mail, u.personal_email),
+            (None, None),
+            "non-addresses stay out of the record"
+        );
 
         let home = Mapping::new(r#"emails[type eq "home"].value"#, DEFAULT_HIRE_DATE).unwrap();
         let u = to_new_user(&r, "scim:hr", &home).unwrap();

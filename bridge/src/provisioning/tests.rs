@@ -641,7 +641,12 @@ async fn paging_sorting_projection_and_search() {
     assert_eq!(r.body["totalResults"], 2);
     assert!(r.body["Resources"][0].get("emails").is_none());
 
-    e.post("/scim/v2/Groups", &t, json!({"schemas": [GROUP], "displayName": "All"})).await;
+    e.post(
+        "/scim/v2/Groups",
+        &t,
+        json!({"schemas": [GROUP], "displayName": "All"}),
+    )
+    .await;
     let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "attributes": ["id"]});
     let r = e.post("/scim/v2/.search", &t, search).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -651,7 +656,11 @@ async fn paging_sorting_projection_and_search() {
     let r = e.post("/scim/v2/.search", &t, only_groups).await;
     assert_eq!(r.body["totalResults"], 0, "{}", r.body);
     let bad = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "shoeSize pr"});
-    assert_scim_error(&e.post("/scim/v2/.search", &t, bad).await, 400, Some("invalidFilter"));
+    assert_scim_error(
+        &e.post("/scim/v2/.search", &t, bad).await,
+        400,
+        Some("invalidFilter"),
+    );
 }
 
 #[tokio::test]

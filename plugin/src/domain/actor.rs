@@ -32,7 +32,12 @@ impl Actor {
     /// A background job of the daemon, with the operator's authority and its own name in the
     /// audit log.
     pub fn service(name: &str) -> Self {
-        Actor { principal: Principal::Service { name: name.to_owned() }, roles: Roles::all() }
+        Actor {
+            principal: Principal::Service {
+                name: name.to_owned(),
+            },
+            roles: Roles::all(),
+        }
     }
 
     /// The CLI: whoever can run it can read the database and the server secret anyway.

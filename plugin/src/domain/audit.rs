@@ -86,9 +86,7 @@ impl Activity {
             | Activity::TapLocked
             | Activity::PasskeySignIn
             | Activity::PasskeySignInFailed
-            | Activity::SessionsRevoked => {
-                "Authentication"
-            }
+            | Activity::SessionsRevoked => "Authentication",
             _ => "UserManagement",
         }
     }

@@ -154,7 +154,9 @@ mod tests {
             s = s.touched(&t, NOW + Duration::minutes(m)).expect("touch");
             assert!(s.is_live(NOW + Duration::minutes(m) + Duration::minutes(1)));
         }
-        let late = s.touched(&t, NOW + Duration::minutes(11 * 60 + 50)).expect("touch");
+        let late = s
+            .touched(&t, NOW + Duration::minutes(11 * 60 + 50))
+            .expect("touch");
         assert_eq!(late.idle_expires_at, NOW + Duration::hours(12));
         assert!(!late.is_live(NOW + Duration::hours(12)));
     }

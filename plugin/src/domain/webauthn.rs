@@ -80,10 +80,16 @@ impl CeremonyKind {
 /// Known authenticator models by AAGUID: the few most people use. Everything else is shown as
 /// a generic name; the AAGUID itself stays visible to administrators.
 const MODELS: &[(u128, &str)] = &[
-    (0xea9b8d66_4d01_1d21_3ce4_b6b48cb575d4, "Google Password Manager"),
+    (
+        0xea9b8d66_4d01_1d21_3ce4_b6b48cb575d4,
+        "Google Password Manager",
+    ),
     (0xadce0002_35bc_c60a_648b_0b25f1f05503, "Chrome on Mac"),
     (0xfbfc3007_154e_4ecc_8c0b_6e020557d7bd, "iCloud Keychain"),
-    (0xdd4ec289_e01d_41c9_bb89_70fa845d4bf2, "iCloud Keychain (managed)"),
+    (
+        0xdd4ec289_e01d_41c9_bb89_70fa845d4bf2,
+        "iCloud Keychain (managed)",
+    ),
     (0x08987058_cadc_4b81_b6e1_30de50dcbe96, "Windows Hello"),
     (0x9ddd1817_af5a_4672_a2b9_3e3dd95000a9, "Windows Hello"),
     (0x6028b017_b1d4_4c02_b4b3_afcdafc96bb2, "Windows Hello"),
@@ -92,30 +98,49 @@ const MODELS: &[(u128, &str)] = &[
     (0x531126d6_e717_415c_9320_3d9aa6981239, "Dashlane"),
     (0xcb69481e_8ff7_4039_93ec_0a2729a154a8, "YubiKey 5 Series"),
     (0xee882879_721c_4913_9775_3dfcce97072a, "YubiKey 5 Series"),
-    (0xfa2b99dc_9e39_4257_8f92_4a30d23c4118, "YubiKey 5 Series with NFC"),
-    (0x2fc0579f_8113_47ea_b116_bb5a8db9202a, "YubiKey 5 Series with NFC"),
-    (0x01020304_0506_0708_0102_030405060708, "Virtual authenticator"),
+    (
+        0xfa2b99dc_9e39_4257_8f92_4a30d23c4118,
+        "YubiKey 5 Series with NFC",
+    ),
+    (
+        0x2fc0579f_8113_47ea_b116_bb5a8db9202a,
+        "YubiKey 5 Series with NFC",
+    ),
+    (
+        0x01020304_0506_0708_0102_030405060708,
+        "Virtual authenticator",
+    ),
 ];
 
 pub fn model_name(aaguid: Uuid) -> &'static str {
     let n = aaguid.as_u128();
-    MODELS
-        .iter()
-        .find(|(id, _)| *id == n)
-        .map_or(if n == 0 { "Passkey" } else { "Security key or passkey provider" }, |(_, name)| name)
+    MODELS.iter().find(|(id, _)| *id == n).map_or(
+        if n == 0 {
+            "Passkey"
+        } else {
+            "Security key or passkey provider"
+        },
+        |(_, name)| name,
+    )
 }
 
 /// A passkey name as the user typed it, trimmed; empty means "use `fallback`".
 pub fn passkey_name(input: &str, fallback: &str) -> Result<String> {
     let name = input.trim();
-    let name = if name.is_empty() { fallback.trim() } else { name };
+    let name = if name.is_empty() {
+        fallback.trim()
+    } else {
+        name
+    };
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(Error::invalid(format!(
             "A passkey name can be at most {MAX_NAME_CHARS} characters long."
         )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid("A passkey name cannot contain control characters."));
+        return Err(Error::invalid(
+            "A passkey name cannot contain control characters.",
+        ));
     }
     if name.is_empty() {
         return Err(Error::invalid("Give the passkey a name."));
@@ -130,7 +155,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_bounded_and_printable() {
         assert_eq!(passkey_name("  Laptop ", "x").unwrap(), "Laptop");
-        assert_eq!(passkey_name("", "iCloud Keychain").unwrap(), "iCloud Keychain");
+        assert_eq!(
+            passkey_name("", "iCloud Keychain").unwrap(),
+            "iCloud Keychain"
+        );
         assert!(passkey_name(&"a".repeat(65), "x").is_err());
         assert!(passkey_name("a\u{0}b", "x").is_err());
         assert!(passkey_name(" ", " ").is_err());
@@ -141,6 +169,9 @@ mod tests {
         let yubikey = Uuid::parse_str("cb69481e-8ff7-4039-93ec-0a2729a154a8").unwrap();
         assert_eq!(model_name(yubikey), "YubiKey 5 Series");
         assert_eq!(model_name(Uuid::nil()), "Passkey");
-        assert_eq!(model_name(Uuid::from_u128(7)), "Security key or passkey provider");
+        assert_eq!(
+            model_name(Uuid::from_u128(7)),
+            "Security key or passkey provider"
+        );
     }
 }

@@ -128,7 +128,11 @@ impl Platform {
 
     /// The text of every registered metrics source, concatenated.
     pub async fn extra_metrics(&self) -> String {
-        let sources: Vec<MetricsSource> = self.metrics_sources.read().map(|s| s.clone()).unwrap_or_default();
+        let sources: Vec<MetricsSource> = self
+            .metrics_sources
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         let mut out = String::new();
         for source in sources {
             out.push_str(&source().await);

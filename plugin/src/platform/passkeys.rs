@@ -101,6 +101,24 @@ pub struct SecurityInfo {
     pub tap: Option<(TapRecord, Usability)>,
 }
 
+/// Why a sign-in failed, for the audit log: who the answer claimed to be (when known), the
+/// reason, and the policy refusal if that was it.
+struct SignInFailure {
+    who: Option<User>,
+    why: String,
+    refusal: Option<fido2_policy::Refusal>,
+}
+
+impl From<(Option<User>, String)> for SignInFailure {
+    fn from((who, why): (Option<User>, String)) -> Self {
+        SignInFailure {
+            who,
+            why,
+            refusal: None,
+        }
+    }
+}
+
 /// A sign-in or registration answer that does not verify. Deliberately vague: the reason
 /// goes to the audit log.
 fn rejected() -> Error {
@@ -124,9 +142,7 @@ fn aaguid_of(reg: &RegisterPublicKeyCredential) -> Option<Uuid> {
         return None;
     };
     let auth_data = map.iter().find_map(|(k, v)| match (k, v) {
-        (serde_cbor_2::Value::Text(k), serde_cbor_2::Value::Bytes(b)) if k == "authData" => {
-            Some(b)
-        }
+        (serde_cbor_2::Value::Text(k), serde_cbor_2::Value::Bytes(b)) if k == "authData" => Some(b),
         _ => None,
     })?;
     let bytes: [u8; 16] = auth_data.get(37..53)?.try_into().ok()?;
@@ -179,8 +195,7 @@ impl Passwordless {
     /// The user's handle, made on first use: 16 random bytes, unrelated to the user's id.
     async fn user_handle(&self, conn: &mut Connection, user_id: Uuid) -> Result<Uuid> {
         if let Some(h) = credentials::user_handle(conn, user_id).await? {
-            return Uuid::from_slice(&h)
-                .map_err(|_| Error::Internal("corrupt user handle".into()));
+            return Uuid::from_slice(&h).map_err(|_| Error::Internal("corrupt user handle".into()));
         }
         let handle = Uuid::from_bytes(random_bytes::<16>());
         credentials::insert_user_handle(conn, user_id, handle.as_bytes()).await?;
@@ -202,15 +217,13 @@ impl Passwordless {
             .map_err(|r| Error::PolicyViolation(r.message().into()))?;
         if !policy.is_self_service_registration_allowed {
             return Err(Error::PolicyViolation(
-                fido2_policy::Refusal::SelfServiceNotAllowed.message().into(),
+                fido2_policy::Refusal::SelfServiceNotAllowed
+                    .message()
+                    .into(),
             ));
         }
         let handle = self.user_handle(&mut tx, user.id).await?;
-        let exclude = credentials::credential_ids_for_user(&mut tx, user.id)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect::<Vec<_>>();
+        let exclude = credentials::credential_ids_for_user(&mut tx, user.id).await?;
         let display = user
             .display_name
             .as_deref()
@@ -242,21 +255,19 @@ impl Passwordless {
             (o, RegistrationState::Passkey(s))
         };
         // A passkey must be discoverable (sign-in without typing a name) and verify the user.
-        let selection = options
-            .public_key
-            .authenticator_selection
-            .get_or_insert_with(|| AuthenticatorSelectionCriteria {
+        let selection = options.public_key.authenticator_selection.get_or_insert(
+            AuthenticatorSelectionCriteria {
                 authenticator_attachment: None,
                 resident_key: None,
                 require_resident_key: true,
                 user_verification: UserVerificationPolicy::Required,
-            });
+            },
+        );
         selection.resident_key = Some(ResidentKeyRequirement::Required);
         selection.require_resident_key = true;
         selection.user_verification = UserVerificationPolicy::Required;
         let id = URL_SAFE_NO_PAD.encode(random_bytes::<24>());
-        let state =
-            serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
+        let state = serde_json::to_string(&state).map_err(|e| Error::Internal(e.to_string()))?;
         ceremonies::purge_expired(&mut tx, now).await?;
         ceremonies::insert(
             &mut tx,
@@ -284,10 +295,11 @@ impl Passwordless {
         correlation_id: Option<Uuid>,
     ) -> Result<PasskeyMethod> {
         let user = &signed_in.user;
+        // A bad name is the user's to fix: refuse it before the ceremony is spent.
+        passkey_name(name, "passkey")?;
         let now = self.platform.now();
         let mut tx = self.platform.store.write().await?;
-        let taken =
-            ceremonies::take(&mut tx, ceremony_id, CeremonyKind::Registration, now).await?;
+        let taken = ceremonies::take(&mut tx, ceremony_id, CeremonyKind::Registration, now).await?;
         // The ceremony is gone from here on: commit its removal whatever the outcome.
         let outcome = self
             .verify_registration(&mut tx, signed_in, taken, answer, name, now)
@@ -307,14 +319,18 @@ impl Passwordless {
                 audit::insert(&mut tx, &record).await?;
             }
             Err(e) => {
-                audit::insert(&mut tx, &base(Activity::PasskeyRegistrationFailed).failed(e.to_string()))
-                    .await?;
+                audit::insert(
+                    &mut tx,
+                    &base(Activity::PasskeyRegistrationFailed).failed(e.to_string()),
+                )
+                .await?;
             }
         }
         tx.commit().await?;
+        // Policy refusals and server faults are told as they are; a failed verification only
+        // vaguely (its reason is in the audit log).
         outcome.map_err(|e| match e {
             Error::Internal(_) | Error::Storage(_) | Error::PolicyViolation(_) => e,
-            Error::InvalidInput(ref m) if m.starts_with("A passkey name") || m.starts_with("Give") => e,
             _ => rejected(),
         })
     }
@@ -435,7 +451,7 @@ impl Passwordless {
                 self.open_session(&mut tx, &user, SessionKind::Full, None)
                     .await
             }
-            Err((who, why)) => {
+            Err(SignInFailure { who, why, refusal }) => {
                 let initiator = who.as_ref().map_or_else(
                     || Initiator {
                         kind: "user".into(),
@@ -444,20 +460,15 @@ impl Passwordless {
                     },
                     user_initiator,
                 );
-                let mut record =
-                    AuditRecord::new(Activity::PasskeySignInFailed, initiator, now)
-                        .failed(why.clone())
-                        .correlation(correlation_id);
+                let mut record = AuditRecord::new(Activity::PasskeySignInFailed, initiator, now)
+                    .failed(why)
+                    .correlation(correlation_id);
                 if let Some(u) = &who {
                     record = record.target("User", u.id, Some(&u.user_principal_name));
                 }
                 audit::insert(&mut tx, &record).await?;
-                Err(match why.as_str() {
-                    w if w.starts_with("policy: ") => {
-                        Error::PolicyViolation(w.trim_start_matches("policy: ").into())
-                    }
-                    _ => rejected(),
-                })
+                // A policy refusal is worth telling the user; anything else stays vague.
+                Err(refusal.map_or_else(rejected, |r| Error::PolicyViolation(r.message().into())))
             }
         };
         tx.commit().await?;
@@ -471,13 +482,13 @@ impl Passwordless {
         taken: Option<ceremonies::Taken>,
         answer: &PublicKeyCredential,
         now: time::OffsetDateTime,
-    ) -> Result<(User, PasskeyMethod), (Option<User>, String)> {
+    ) -> Result<(User, PasskeyMethod), SignInFailure> {
         let internal = |e: Error| (None, format!("internal: {e}"));
         let Some(taken) = taken else {
-            return Err((None, "unknown, used or expired ceremony".into()));
+            return Err((None, "unknown, used or expired ceremony".to_owned()).into());
         };
-        let state: DiscoverableAuthentication =
-            serde_json::from_str(&taken.state).map_err(|e| (None, format!("corrupt state: {e}")))?;
+        let state: DiscoverableAuthentication = serde_json::from_str(&taken.state)
+            .map_err(|e| (None, format!("corrupt state: {e}")))?;
         let (handle, credential_id) = self
             .webauthn
             .identify_discoverable_authentication(answer)
@@ -494,10 +505,14 @@ impl Passwordless {
             .await
             .map_err(internal)?;
         if owner != Some(user.id) {
-            return Err((Some(user), "user handle does not match the credential".into()));
+            return Err((
+                Some(user),
+                "user handle does not match the credential".to_owned(),
+            )
+                .into());
         }
         if !user.account_enabled {
-            return Err((Some(user), "account disabled".into()));
+            return Err((Some(user), "account disabled".to_owned()).into());
         }
         let mut passkey: Passkey = serde_json::from_str(&stored.passkey)
             .map_err(|e| (Some(user.clone()), format!("corrupt credential: {e}")))?;
@@ -509,17 +524,23 @@ impl Passwordless {
             Err(WebauthnError::CredentialPossibleCompromise) => {
                 return Err((
                     Some(user),
-                    "signature counter did not increase: possible cloned authenticator".into(),
-                ));
+                    "signature counter did not increase: possible cloned authenticator".to_owned(),
+                )
+                    .into());
             }
-            Err(e) => return Err((Some(user), format!("assertion did not verify: {e}"))),
+            Err(e) => return Err((Some(user), format!("assertion did not verify: {e}")).into()),
         };
         let policy = self.policy(tx).await.map_err(internal)?;
         if let Err(r) = policy.check_sign_in(stored.method.aaguid) {
-            return Err((Some(user), format!("policy: {}", r.message())));
+            return Err(SignInFailure {
+                who: Some(user),
+                why: format!("refused by policy: {}", r.message()),
+                refusal: Some(r),
+            });
         }
         passkey.update_credential(&result);
-        let blob = serde_json::to_string(&passkey).map_err(|e| internal(Error::Internal(e.to_string())))?;
+        let blob = serde_json::to_string(&passkey)
+            .map_err(|e| internal(Error::Internal(e.to_string())))?;
         credentials::record_use(
             tx,
             stored.method.id,

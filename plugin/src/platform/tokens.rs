@@ -199,7 +199,15 @@ impl Platform {
         {
             return Err(fail());
         }
-        tokens::touch(&mut conn, id, self.now()).await?;
+        // Recording use is a write; decide in memory first, so that a busy client does not
+        // turn every read into a contender for SQLite's single write lock.
+        let now = self.now();
+        if info
+            .last_used_at
+            .is_none_or(|t| now - t > time::Duration::minutes(1))
+        {
+            tokens::touch(&mut conn, id, now).await?;
+        }
         Ok(info)
     }
 }

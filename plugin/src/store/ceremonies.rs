@@ -74,9 +74,11 @@ pub async fn take(
 }
 
 pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
-        .bind(ms(now))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
+            .bind(ms(now))
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
 }

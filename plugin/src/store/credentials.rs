@@ -149,18 +149,24 @@ pub async fn record_use(
 
 /// Returns whether the user had a passkey `id`.
 pub async fn rename(conn: &mut Connection, user_id: Uuid, id: Uuid, name: &str) -> Result<bool> {
-    let n = sqlx::query("UPDATE webauthn_credentials SET display_name = ? WHERE id = ? AND user_id = ?")
-        .bind(name)
-        .bind(id.to_string())
-        .bind(user_id.to_string())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let n = sqlx::query(
+        "UPDATE webauthn_credentials SET display_name = ? WHERE id = ? AND user_id = ?",
+    )
+    .bind(name)
+    .bind(id.to_string())
+    .bind(user_id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     Ok(n > 0)
 }
 
 /// Deletes the user's passkey `id`, returning it if it existed.
-pub async fn delete(conn: &mut Connection, user_id: Uuid, id: Uuid) -> Result<Option<PasskeyMethod>> {
+pub async fn delete(
+    conn: &mut Connection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<PasskeyMethod>> {
     let row = sqlx::query(concat!(
         "DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ? RETURNING ",
         method_columns!()

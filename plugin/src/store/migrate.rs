@@ -113,7 +113,10 @@ mod tests {
         let (store, _dir) = testing::store().await;
         let again = run(store.pool()).await.unwrap();
         assert!(again.applied.is_empty());
-        assert_eq!(again.current_version, MIGRATIONS[MIGRATIONS.len() - 1].version);
+        assert_eq!(
+            again.current_version,
+            MIGRATIONS[MIGRATIONS.len() - 1].version
+        );
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM schema_migrations")
             .fetch_one(store.pool())
             .await

@@ -85,10 +85,39 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
         }
         Err(e) => return Err(e.into()),
     }
-    set_roles(conn, id, &new.roles).await?;
-    get(conn, id)
-        .await?
-        .ok_or_else(|| Error::Internal("inserted user vanished".into()))
+    // A new user has no roles to clear, and is exactly what was written: no second read.
+    insert_roles(conn, id, &new.roles).await?;
+    let now = at(ms(now));
+    Ok(User {
+        id,
+        user_principal_name: new.user_principal_name.clone(),
+        display_name: new.display_name.clone(),
+        given_name: new.given_name.clone(),
+        surname: new.surname.clone(),
+        mail: new.mail.clone(),
+        other_mails: new.other_mails.clone(),
+        personal_email: new.personal_email.clone(),
+        preferred_language: new.preferred_language.clone(),
+        account_enabled: new.account_enabled,
+        source: new.source.clone(),
+        anchor: new.anchor.clone(),
+        manager_id: new.manager_id,
+        employee_hire_date: new.employee_hire_date.map(|d| at(ms(d))),
+        roles: new.roles.clone(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+async fn insert_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {
+    for role in roles.iter() {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
+            .bind(user_id.to_string())
+            .bind(role.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Replaces every profile field of user `id` with `new`'s (source, roles and creation time
@@ -149,14 +178,7 @@ pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> R
         .bind(user_id.to_string())
         .execute(&mut *conn)
         .await?;
-    for role in roles.iter() {
-        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
-            .bind(user_id.to_string())
-            .bind(role.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    insert_roles(conn, user_id, roles).await
 }
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<User>> {

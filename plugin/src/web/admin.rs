@@ -27,7 +27,10 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/users/{id}", get(show_user))
         .route("/admin/users/{id}/tap", post(create_tap))
         .route("/admin/users/{id}/tap/delete", post(delete_tap))
-        .route("/admin/users/{id}/passkeys/{pid}/delete", post(delete_passkey))
+        .route(
+            "/admin/users/{id}/passkeys/{pid}/delete",
+            post(delete_passkey),
+        )
         .route("/admin/policies", get(show_policies))
         .route("/admin/policies/tap", post(update_tap_policy))
         .route("/admin/policies/fido2", post(update_fido2_policy))
@@ -62,12 +65,22 @@ pub async fn list_users(
     let conditions = if q.is_empty() {
         vec![]
     } else {
-        vec![UserCondition::StartsWith(UserField::UserPrincipalName, q.clone())]
+        vec![UserCondition::StartsWith(
+            UserField::UserPrincipalName,
+            q.clone(),
+        )]
     };
     let users = state
         .passwordless
         .platform()
-        .users(&a.caller, &UserQuery { conditions, after: None, limit: 50 })
+        .users(
+            &a.caller,
+            &UserQuery {
+                conditions,
+                after: None,
+                limit: 50,
+            },
+        )
         .await?;
     let rows: Vec<UserRow> = users
         .iter()
@@ -75,7 +88,11 @@ pub async fn list_users(
             id: u.id.to_string(),
             upn: u.user_principal_name.clone(),
             name: u.display_name.clone().unwrap_or_default(),
-            state: if u.account_enabled { "Enabled" } else { "Disabled" },
+            state: if u.account_enabled {
+                "Enabled"
+            } else {
+                "Disabled"
+            },
         })
         .collect();
     Ok(page(&a, &state, "admin_users.html", "Users")
@@ -84,7 +101,12 @@ pub async fn list_users(
         .into_response())
 }
 
-async fn user_page(state: &WebState, a: &AdminSession, id: Uuid, issued: Option<&IssuedTap>) -> Result<Page> {
+async fn user_page(
+    state: &WebState,
+    a: &AdminSession,
+    id: Uuid,
+    issued: Option<&IssuedTap>,
+) -> Result<Page> {
     let platform = state.passwordless.platform();
     let user_ref = UserRef::Id(id);
     let (user, taps) = platform.taps(&a.caller, &user_ref).await?;
@@ -108,7 +130,11 @@ async fn user_page(state: &WebState, a: &AdminSession, id: Uuid, issued: Option<
         format!(
             "Expires {} · {} · {}",
             human_time(v.record.expires_at()),
-            if v.record.is_usable_once { "one-time" } else { "multi-use" },
+            if v.record.is_usable_once {
+                "one-time"
+            } else {
+                "multi-use"
+            },
             v.usability.reason.as_str()
         )
     });
@@ -177,7 +203,9 @@ pub async fn create_tap(
             },
         )
         .await?;
-    Ok(user_page(&state, &a, id, Some(&issued)).await?.into_response())
+    Ok(user_page(&state, &a, id, Some(&issued))
+        .await?
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -348,9 +376,7 @@ pub async fn update_fido2_policy(
         .aaguids
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            Uuid::try_parse(s).map_err(|_| Error::invalid(format!("`{s}` is not an AAGUID.")))
-        })
+        .map(|s| Uuid::try_parse(s).map_err(|_| Error::invalid(format!("`{s}` is not an AAGUID."))))
         .collect::<Result<Vec<_>>>()?;
     let kind = match f.kind.as_str() {
         "allow" => EnforcementType::Allow,

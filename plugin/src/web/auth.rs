@@ -149,9 +149,7 @@ pub fn same_origin(state: &WebState, method: &Method, headers: &HeaderMap) -> bo
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return true;
     }
-    let fetch_site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if let Some(origin) = headers.get(header::ORIGIN) {
         // Our pages send `Referrer-Policy: no-referrer`, under which a browser serialises the
         // Origin of a form POST as `null`; then only its own Sec-Fetch-Site can vouch.

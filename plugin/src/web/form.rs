@@ -28,7 +28,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         if !is_form {
             return Err(malformed());
         }
@@ -60,7 +63,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ScriptJson<T> {
         Json::<T>::from_request(req, state)
             .await
             .map(|Json(v)| ScriptJson(v))
-            .map_err(|_| JsonError(Error::invalid("The request was malformed. Reload the page and try again.")))
+            .map_err(|_| {
+                JsonError(Error::invalid(
+                    "The request was malformed. Reload the page and try again.",
+                ))
+            })
     }
 }
 

@@ -68,7 +68,12 @@ impl WebSettings {
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax (a link from a mail still arrives signed
     /// in, a cross-site POST does not), path `/`, Secure when configured. `max_age` `None`:
     /// a browser-session cookie; `Some(0)`: delete.
-    pub fn cookie_header(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
+    pub fn cookie_header(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: Option<i64>,
+    ) -> Option<HeaderValue> {
         let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
         if self.secure_cookies {
             c.push_str("; Secure");
@@ -107,7 +112,13 @@ impl WebState {
 pub fn routes(state: WebState) -> Router {
     Router::new()
         .route("/", get(signin::home))
-        .route("/signin/tap", get(signin::tap_form).post(signin::tap_sign_in))
+        .route(
+            "/signin/tap",
+            get(signin::tap_form).post(signin::tap_sign_in),
+        )
+        // The link in onboarding mail. GET and HEAD only show the form, so a mail scanner
+        // that follows it changes nothing; the pass is spent by the person's own POST.
+        .route("/onboard", get(signin::tap_form))
         .route("/signin", get(signin::passkey_page))
         .route("/signin/passkey/options", post(signin::passkey_options))
         .route("/signin/passkey", post(signin::passkey_sign_in))
@@ -145,10 +156,19 @@ async fn guard(State(state): State<WebState>, request: Request, next: Next) -> R
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if !is_asset {
         // Pages show passes, tokens and personal data: never cache them.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -11,17 +11,50 @@ use time::OffsetDateTime;
 use crate::platform::SignedIn;
 
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../../templates/pages/base.html")),
-    ("error.html", include_str!("../../../templates/pages/error.html")),
-    ("signin_tap.html", include_str!("../../../templates/pages/signin_tap.html")),
-    ("signin.html", include_str!("../../../templates/pages/signin.html")),
-    ("register.html", include_str!("../../../templates/pages/register.html")),
-    ("registered.html", include_str!("../../../templates/pages/registered.html")),
-    ("security_info.html", include_str!("../../../templates/pages/security_info.html")),
-    ("confirm_delete.html", include_str!("../../../templates/pages/confirm_delete.html")),
-    ("admin_users.html", include_str!("../../../templates/pages/admin_users.html")),
-    ("admin_user.html", include_str!("../../../templates/pages/admin_user.html")),
-    ("admin_policies.html", include_str!("../../../templates/pages/admin_policies.html")),
+    (
+        "base.html",
+        include_str!("../../../templates/pages/base.html"),
+    ),
+    (
+        "error.html",
+        include_str!("../../../templates/pages/error.html"),
+    ),
+    (
+        "signin_tap.html",
+        include_str!("../../../templates/pages/signin_tap.html"),
+    ),
+    (
+        "signin.html",
+        include_str!("../../../templates/pages/signin.html"),
+    ),
+    (
+        "register.html",
+        include_str!("../../../templates/pages/register.html"),
+    ),
+    (
+        "registered.html",
+        include_str!("../../../templates/pages/registered.html"),
+    ),
+    (
+        "security_info.html",
+        include_str!("../../../templates/pages/security_info.html"),
+    ),
+    (
+        "confirm_delete.html",
+        include_str!("../../../templates/pages/confirm_delete.html"),
+    ),
+    (
+        "admin_users.html",
+        include_str!("../../../templates/pages/admin_users.html"),
+    ),
+    (
+        "admin_user.html",
+        include_str!("../../../templates/pages/admin_user.html"),
+    ),
+    (
+        "admin_policies.html",
+        include_str!("../../../templates/pages/admin_policies.html"),
+    ),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {

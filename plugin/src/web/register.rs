@@ -30,11 +30,13 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let info = state.passwordless.security_info(&s).await?;
     let csrf = state.passwordless.csrf_token(&s.session);
-    Ok(Page::new("register.html", "Create a passkey", Some(&s), &csrf)
-        .with("bootstrap", &(s.session.kind == SessionKind::Bootstrap))
-        .with("ends", &human_time(s.session.absolute_expires_at))
-        .with("count", &info.passkeys.len())
-        .into_response())
+    Ok(
+        Page::new("register.html", "Create a passkey", Some(&s), &csrf)
+            .with("bootstrap", &(s.session.kind == SessionKind::Bootstrap))
+            .with("ends", &human_time(s.session.absolute_expires_at))
+            .with("count", &info.passkeys.len())
+            .into_response(),
+    )
 }
 
 /// `POST /register/options` — a session of either kind; session-bound CSRF token.

@@ -50,10 +50,17 @@ pub fn tap_sentence(info: &SecurityInfo) -> String {
             "A pass is active until {}.",
             human_time(record.expires_at())
         ),
-        Some((_, usability)) => format!(
-            "A pass exists but cannot be used ({}).",
-            usability.reason.as_str()
-        ),
+        Some((_, usability)) => {
+            use crate::domain::tap::UsabilityReason as R;
+            match usability.reason {
+                R::OneTimeUsed => "Your pass has been used; you no longer need it.".to_owned(),
+                R::Expired => "Your pass has expired.".to_owned(),
+                R::NotYetValid => "Your pass is not valid yet.".to_owned(),
+                R::DisabledByPolicy | R::EnabledByPolicy => {
+                    "A pass exists but cannot be used.".to_owned()
+                }
+            }
+        }
     }
 }
 
@@ -64,11 +71,13 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let info = state.passwordless.security_info(&s).await?;
     let csrf = state.passwordless.csrf_token(&s.session);
-    Ok(Page::new("security_info.html", "Security info", Some(&s), &csrf)
-        .with("passkeys", &rows(&info))
-        .with("tap", &tap_sentence(&info))
-        .with("notice", &"")
-        .into_response())
+    Ok(
+        Page::new("security_info.html", "Security info", Some(&s), &csrf)
+            .with("passkeys", &rows(&info))
+            .with("tap", &tap_sentence(&info))
+            .with("notice", &"")
+            .into_response(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -123,10 +132,12 @@ pub async fn delete_passkey(
                 .map(|p| p.display_name.clone())
                 .unwrap_or_default();
             let csrf = state.passwordless.csrf_token(&s.session);
-            return Ok(Page::new("confirm_delete.html", "Delete passkey", Some(&s), &csrf)
-                .with("id", &id.to_string())
-                .with("name", &name)
-                .into_response());
+            return Ok(
+                Page::new("confirm_delete.html", "Delete passkey", Some(&s), &csrf)
+                    .with("id", &id.to_string())
+                    .with("name", &name)
+                    .into_response(),
+            );
         }
     }
     state

@@ -1,9 +1,9 @@
 //! Signing in and out: the Temporary Access Pass form, passkey sign-in (no user name), sign-out.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::PublicKeyCredential;
@@ -53,9 +53,11 @@ pub struct TapForm {
 
 /// The session cookie for a session just opened, and where to go.
 fn opened(state: &WebState, opened: &OpenedSession) -> Option<axum::http::HeaderValue> {
-    state
-        .settings
-        .cookie_header(&state.settings.session_cookie(), opened.cookie.expose(), None)
+    state.settings.cookie_header(
+        &state.settings.session_cookie(),
+        opened.cookie.expose(),
+        None,
+    )
 }
 
 /// `POST /signin/tap` — anyone; rate-limited per address and per user name. One message for
@@ -70,19 +72,24 @@ pub async fn tap_sign_in(
         return PageError(e).into_response();
     }
     let upn = form.upn.trim();
-    let pass = form.pass.unwrap_or_else(|| SecretString::new(String::new()));
+    let pass = form
+        .pass
+        .unwrap_or_else(|| SecretString::new(String::new()));
     if upn.is_empty()
         || upn.chars().count() > 256
         || pass.expose().trim().is_empty()
         || pass.expose().len() > 64
     {
         let (csrf, _) = auth::presession_token(&state, &headers);
-        return tap_page(&csrf, "", Some("Enter your user name and Temporary Access Pass."))
-            .status(axum::http::StatusCode::BAD_REQUEST)
-            .into_response();
+        return tap_page(
+            &csrf,
+            "",
+            Some("Enter your user name and Temporary Access Pass."),
+        )
+        .status(axum::http::StatusCode::BAD_REQUEST)
+        .into_response();
     }
-    if !state.signin_by_address.allow(&address)
-        || !state.signin_by_user.allow(&upn.to_lowercase())
+    if !state.signin_by_address.allow(&address) || !state.signin_by_user.allow(&upn.to_lowercase())
     {
         tracing::warn!(%address, "pass sign-in rate limit reached");
         return too_many();
@@ -92,7 +99,10 @@ pub async fn tap_sign_in(
         .sign_in_with_pass(upn, &pass, http::request_id())
         .await
     {
-        Ok(session) => with_cookie(Redirect::to("/register").into_response(), opened(&state, &session)),
+        Ok(session) => with_cookie(
+            Redirect::to("/register").into_response(),
+            opened(&state, &session),
+        ),
         Err(Error::InvalidPass) => {
             let (csrf, _) = auth::presession_token(&state, &headers);
             tap_page(

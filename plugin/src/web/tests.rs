@@ -67,7 +67,11 @@ impl Reply {
             "name=\"csrf\" value=\""
         };
         let start = self.text.find(marker).expect("csrf token in page") + marker.len();
-        self.text[start..].split('"').next().unwrap_or("").to_owned()
+        self.text[start..]
+            .split('"')
+            .next()
+            .unwrap_or("")
+            .to_owned()
     }
 }
 
@@ -78,12 +82,9 @@ impl Site {
 
     async fn with_limits(per_address: u32, per_user: u32) -> Site {
         let f = fixture().await;
-        let webauthn = crate::platform::passkeys::verifier(
-            "localhost",
-            "tapbridge",
-            &[format!("{ORIGIN}/")],
-        )
-        .unwrap();
+        let webauthn =
+            crate::platform::passkeys::verifier("localhost", "tapbridge", &[format!("{ORIGIN}/")])
+                .unwrap();
         let passwordless = Arc::new(Passwordless::new(
             f.platform.clone(),
             webauthn,
@@ -138,7 +139,15 @@ impl Site {
         issued.pass.expose().to_owned()
     }
 
-    async fn send(&self, b: &mut Browser, method: Method, path: &str, body: Body, kind: Option<&str>, csrf: Option<&str>) -> Reply {
+    async fn send(
+        &self,
+        b: &mut Browser,
+        method: Method,
+        path: &str,
+        body: Body,
+        kind: Option<&str>,
+        csrf: Option<&str>,
+    ) -> Reply {
         let mut req = Request::builder().method(method.clone()).uri(path);
         if method != Method::GET {
             req = req.header(header::ORIGIN, &b.origin);
@@ -178,28 +187,47 @@ impl Site {
     }
 
     async fn get(&self, b: &mut Browser, path: &str) -> Reply {
-        self.send(b, Method::GET, path, Body::empty(), None, None).await
+        self.send(b, Method::GET, path, Body::empty(), None, None)
+            .await
     }
 
     async fn form(&self, b: &mut Browser, path: &str, fields: &[(&str, &str)]) -> Reply {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(fields)
             .finish();
-        self.send(b, Method::POST, path, Body::from(body), Some("application/x-www-form-urlencoded"), None)
-            .await
+        self.send(
+            b,
+            Method::POST,
+            path,
+            Body::from(body),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        )
+        .await
     }
 
     async fn json(&self, b: &mut Browser, path: &str, csrf: &str, body: Value) -> Reply {
-        self.send(b, Method::POST, path, Body::from(body.to_string()), Some("application/json"), Some(csrf))
-            .await
+        self.send(
+            b,
+            Method::POST,
+            path,
+            Body::from(body.to_string()),
+            Some("application/json"),
+            Some(csrf),
+        )
+        .await
     }
 
     async fn sign_in_with_pass(&self, b: &mut Browser, upn: &str, pass: &str) -> Reply {
         let page = self.get(b, "/signin/tap").await;
         assert_eq!(page.status, StatusCode::OK);
         let csrf = page.csrf();
-        self.form(b, "/signin/tap", &[("csrf", &csrf), ("upn", upn), ("pass", pass)])
-            .await
+        self.form(
+            b,
+            "/signin/tap",
+            &[("csrf", &csrf), ("upn", upn), ("pass", pass)],
+        )
+        .await
     }
 
     /// Registers a passkey from the registration page; returns the finish reply.
@@ -230,12 +258,17 @@ impl Site {
     async fn passkey_sign_in(&self, b: &mut Browser) -> (Value, Reply) {
         let page = self.get(b, "/signin").await;
         let csrf = page.csrf();
-        let start = self.json(b, "/signin/passkey/options", &csrf, json!({})).await;
+        let start = self
+            .json(b, "/signin/passkey/options", &csrf, json!({}))
+            .await;
         assert_eq!(start.status, StatusCode::OK, "{}", start.text);
         let start = start.json();
         let options: RequestChallengeResponse =
             serde_json::from_value(start["options"].clone()).unwrap();
-        assert!(options.public_key.allow_credentials.is_empty(), "no user name, no list");
+        assert!(
+            options.public_key.allow_credentials.is_empty(),
+            "no user name, no list"
+        );
         let assertion = b.get(options);
         let body = json!({ "ceremony": start["ceremony"], "credential": assertion });
         let reply = self.json(b, "/signin/passkey", &csrf, body.clone()).await;
@@ -278,7 +311,10 @@ impl Browser {
             sel.resident_key = None;
         }
         let origin = Url::parse(&self.origin).unwrap();
-        let reg = self.key.do_registration(origin, options).expect("registration");
+        let reg = self
+            .key
+            .do_registration(origin, options)
+            .expect("registration");
         let v = serde_json::to_value(&reg).unwrap();
         self.credential_id = Some(v["rawId"].clone());
         v
@@ -288,12 +324,14 @@ impl Browser {
     /// returns the user handle stored with it.
     fn get(&mut self, mut options: RequestChallengeResponse) -> Value {
         let id = self.credential_id.clone().expect("a registered passkey");
-        options.public_key.allow_credentials = vec![
-            serde_json::from_value(json!({ "type": "public-key", "id": id })).unwrap(),
-        ];
+        options.public_key.allow_credentials =
+            vec![serde_json::from_value(json!({ "type": "public-key", "id": id })).unwrap()];
         options.mediation = None;
         let origin = Url::parse(&self.origin).unwrap();
-        let assertion = self.key.do_authentication(origin, options).expect("assertion");
+        let assertion = self
+            .key
+            .do_authentication(origin, options)
+            .expect("assertion");
         let mut v = serde_json::to_value(&assertion).unwrap();
         v["response"]["userHandle"] = json!(self.user_handle);
         v
@@ -307,8 +345,15 @@ async fn pass_then_passkey_round_trip() {
     let pass = site.pass("ada@example.com", true).await;
     let mut b = Browser::new();
 
-    let signed_in = site.sign_in_with_pass(&mut b, "ada@example.com", &pass).await;
-    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.text);
+    let signed_in = site
+        .sign_in_with_pass(&mut b, "ada@example.com", &pass)
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text
+    );
     assert_eq!(signed_in.location(), "/register");
     let cookie = signed_in
         .headers
@@ -341,14 +386,21 @@ async fn pass_then_passkey_round_trip() {
     assert_eq!(info.status, StatusCode::OK, "{}", info.text);
     assert!(info.text.contains("Work laptop"));
     assert!(info.text.contains("Last used"));
-    let csp = info.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let csp = info.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
     assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
     assert_eq!(info.headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(info.headers[header::REFERRER_POLICY], "no-referrer");
 
     assert_eq!(site.audit("User registered security info").await.len(), 1);
     assert_eq!(site.audit("User signed in with passkey").await.len(), 1);
-    assert_eq!(site.audit("User signed in with temporary access pass").await.len(), 1);
+    assert_eq!(
+        site.audit("User signed in with temporary access pass")
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -359,30 +411,49 @@ async fn every_bad_pass_gets_the_same_answer() {
     let mut b = Browser::new();
     let generic = "That user name and pass did not work";
 
-    let wrong = site.sign_in_with_pass(&mut b, "bo@example.com", "wrongpass").await;
+    let wrong = site
+        .sign_in_with_pass(&mut b, "bo@example.com", "wrongpass")
+        .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     assert!(wrong.text.contains(generic));
-    let nobody = site.sign_in_with_pass(&mut b, "nobody@example.com", &pass).await;
+    let nobody = site
+        .sign_in_with_pass(&mut b, "nobody@example.com", &pass)
+        .await;
     assert!(nobody.text.contains(generic));
 
-    assert_eq!(site.sign_in_with_pass(&mut b, "bo@example.com", &pass).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.sign_in_with_pass(&mut b, "bo@example.com", &pass)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
     let mut other = Browser::new();
-    let reused = site.sign_in_with_pass(&mut other, "bo@example.com", &pass).await;
+    let reused = site
+        .sign_in_with_pass(&mut other, "bo@example.com", &pass)
+        .await;
     assert_eq!(reused.status, StatusCode::BAD_REQUEST);
     assert!(reused.text.contains(generic), "a one-time pass is used up");
 
     let pass = site.pass("bo@example.com", false).await;
     site.f.clock.advance(time::Duration::minutes(61));
-    let expired = site.sign_in_with_pass(&mut other, "bo@example.com", &pass).await;
+    let expired = site
+        .sign_in_with_pass(&mut other, "bo@example.com", &pass)
+        .await;
     assert!(expired.text.contains(generic));
 
     let pass = site.pass("bo@example.com", false).await;
     for _ in 0..10 {
-        site.sign_in_with_pass(&mut other, "bo@example.com", "nope-nope").await;
+        site.sign_in_with_pass(&mut other, "bo@example.com", "nope-nope")
+            .await;
     }
-    let locked = site.sign_in_with_pass(&mut other, "bo@example.com", &pass).await;
+    let locked = site
+        .sign_in_with_pass(&mut other, "bo@example.com", &pass)
+        .await;
     assert_eq!(locked.status, StatusCode::BAD_REQUEST);
-    assert!(locked.text.contains(generic), "a locked pass fails like a wrong one");
+    assert!(
+        locked.text.contains(generic),
+        "a locked pass fails like a wrong one"
+    );
 }
 
 #[tokio::test]
@@ -391,7 +462,8 @@ async fn a_bootstrap_session_reaches_only_registration() {
     site.user("cy@example.com").await;
     let pass = site.pass("cy@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "cy@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "cy@example.com", &pass)
+        .await;
     assert_eq!(site.get(&mut b, "/register").await.status, StatusCode::OK);
     for path in ["/security-info", "/admin/users", "/admin/policies"] {
         let r = site.get(&mut b, path).await;
@@ -404,7 +476,11 @@ async fn a_bootstrap_session_reaches_only_registration() {
         );
     }
     let rename = site
-        .form(&mut b, &format!("/security-info/passkeys/{}/rename", uuid::Uuid::nil()), &[("csrf", "x"), ("name", "n")])
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{}/rename", uuid::Uuid::nil()),
+            &[("csrf", "x"), ("name", "n")],
+        )
         .await;
     assert_eq!(rename.location(), "/register");
 
@@ -419,7 +495,8 @@ async fn replayed_and_foreign_answers_are_refused() {
     site.user("di@example.com").await;
     let pass = site.pass("di@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "di@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "di@example.com", &pass)
+        .await;
     assert_eq!(site.register(&mut b, "").await.status, StatusCode::OK);
 
     let mut fresh = Browser::new();
@@ -430,26 +507,46 @@ async fn replayed_and_foreign_answers_are_refused() {
     assert_eq!(first.status, StatusCode::OK);
     let csrf = site.get(&mut fresh, "/signin").await.csrf();
     let replay = site.json(&mut fresh, "/signin/passkey", &csrf, body).await;
-    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "a ceremony is single-use");
-    assert!(replay.json()["error"].as_str().unwrap().contains("could not be verified"));
+    assert_eq!(
+        replay.status,
+        StatusCode::BAD_REQUEST,
+        "a ceremony is single-use"
+    );
+    assert!(
+        replay.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be verified")
+    );
 
     // An assertion made for another origin does not verify.
     fresh.origin = "http://localhost:9999".into();
     let csrf2 = site.get(&mut fresh, "/signin").await.csrf();
     fresh.origin = ORIGIN.into();
-    let start = site.json(&mut fresh, "/signin/passkey/options", &csrf2, json!({})).await.json();
-    let options: RequestChallengeResponse = serde_json::from_value(start["options"].clone()).unwrap();
+    let start = site
+        .json(&mut fresh, "/signin/passkey/options", &csrf2, json!({}))
+        .await
+        .json();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(start["options"].clone()).unwrap();
     fresh.origin = "http://localhost:9999".into();
     let assertion = fresh.get(options);
     fresh.origin = ORIGIN.into();
     let foreign = site
-        .json(&mut fresh, "/signin/passkey", &csrf2, json!({ "ceremony": start["ceremony"], "credential": assertion }))
+        .json(
+            &mut fresh,
+            "/signin/passkey",
+            &csrf2,
+            json!({ "ceremony": start["ceremony"], "credential": assertion }),
+        )
         .await;
     assert_eq!(foreign.status, StatusCode::BAD_REQUEST);
 
     // A request from another site's page is refused before anything else.
     fresh.origin = "https://evil.example".into();
-    let cross = site.json(&mut fresh, "/signin/passkey/options", &csrf2, json!({})).await;
+    let cross = site
+        .json(&mut fresh, "/signin/passkey/options", &csrf2, json!({}))
+        .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
 
     assert!(site.audit("Passkey sign-in failed").await.len() >= 2);
@@ -461,19 +558,26 @@ async fn a_counter_that_goes_backwards_is_refused_and_audited() {
     site.user("ed@example.com").await;
     let pass = site.pass("ed@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "ed@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "ed@example.com", &pass)
+        .await;
     site.register(&mut b, "key").await;
     let (_, ok) = site.passkey_sign_in(&mut b).await;
     assert_eq!(ok.status, StatusCode::OK);
     // Pretend a clone of this authenticator signed in far more often.
-    sqlx::query("UPDATE webauthn_credentials SET passkey = json_set(passkey, '$.cred.counter', 1000)")
-        .execute(site.f.platform.store().pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE webauthn_credentials SET passkey = json_set(passkey, '$.cred.counter', 1000)",
+    )
+    .execute(site.f.platform.store().pool())
+    .await
+    .unwrap();
     let (_, refused) = site.passkey_sign_in(&mut b).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let failures = site.audit("Passkey sign-in failed").await;
-    assert!(failures.iter().any(|e| e.result_reason.as_deref().is_some_and(|r| r.contains("counter"))));
+    assert!(failures.iter().any(|e| {
+        e.result_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("counter"))
+    }));
 }
 
 #[tokio::test]
@@ -484,25 +588,54 @@ async fn csrf_and_malformed_input_get_a_page_and_change_nothing() {
     let mut b = Browser::new();
     // No token: refused, and the one-time pass is not consumed.
     site.get(&mut b, "/signin/tap").await;
-    let no_token = site.form(&mut b, "/signin/tap", &[("upn", "fay@example.com"), ("pass", &pass)]).await;
+    let no_token = site
+        .form(
+            &mut b,
+            "/signin/tap",
+            &[("upn", "fay@example.com"), ("pass", &pass)],
+        )
+        .await;
     assert_eq!(no_token.status, StatusCode::FORBIDDEN);
     assert!(no_token.text.contains("<!doctype html>"));
     let garbage = site
-        .send(&mut b, Method::POST, "/signin/tap", Body::from("%%%&&&=\u{0}"), Some("application/x-www-form-urlencoded"), None)
+        .send(
+            &mut b,
+            Method::POST,
+            "/signin/tap",
+            Body::from("%%%&&&=\u{0}"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        )
         .await;
     assert_eq!(garbage.status, StatusCode::FORBIDDEN);
     let wrong_type = site
-        .send(&mut b, Method::POST, "/signin/tap", Body::from("{}"), Some("application/json"), None)
+        .send(
+            &mut b,
+            Method::POST,
+            "/signin/tap",
+            Body::from("{}"),
+            Some("application/json"),
+            None,
+        )
         .await;
     assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
     assert!(wrong_type.text.contains("malformed"));
-    assert_eq!(site.sign_in_with_pass(&mut b, "fay@example.com", &pass).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        site.sign_in_with_pass(&mut b, "fay@example.com", &pass)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
 
-    let bad_json = site.json(&mut b, "/register", "x", json!({"ceremony": 1})).await;
+    let bad_json = site
+        .json(&mut b, "/register", "x", json!({"ceremony": 1}))
+        .await;
     assert!(bad_json.status.is_client_error());
     let no_csrf = site.json(&mut b, "/register/options", "", json!({})).await;
     assert_eq!(no_csrf.status, StatusCode::FORBIDDEN);
-    let bad_path = site.form(&mut b, "/security-info/passkeys/not-a-uuid/delete", &[]).await;
+    let bad_path = site
+        .form(&mut b, "/security-info/passkeys/not-a-uuid/delete", &[])
+        .await;
     assert!(bad_path.status.is_client_error() || bad_path.status.is_redirection());
 }
 
@@ -512,10 +645,14 @@ async fn pass_sign_in_is_rate_limited_per_user() {
     site.user("gus@example.com").await;
     let mut b = Browser::new();
     for _ in 0..3 {
-        let r = site.sign_in_with_pass(&mut b, "gus@example.com", "wrong-pass").await;
+        let r = site
+            .sign_in_with_pass(&mut b, "gus@example.com", "wrong-pass")
+            .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
     }
-    let limited = site.sign_in_with_pass(&mut b, "GUS@example.com", "wrong-pass").await;
+    let limited = site
+        .sign_in_with_pass(&mut b, "GUS@example.com", "wrong-pass")
+        .await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -525,23 +662,50 @@ async fn deleting_the_last_passkey_asks_first() {
     site.user("hal@example.com").await;
     let pass = site.pass("hal@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "hal@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "hal@example.com", &pass)
+        .await;
     site.register(&mut b, "only").await;
     site.passkey_sign_in(&mut b).await;
     let info = site.get(&mut b, "/security-info").await;
     let csrf = info.csrf();
     let id = info.text.split("/security-info/passkeys/").nth(1).unwrap()[..36].to_owned();
-    let renamed = site.form(&mut b, &format!("/security-info/passkeys/{id}/rename"), &[("csrf", &csrf), ("name", "Phone")]).await;
+    let renamed = site
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{id}/rename"),
+            &[("csrf", &csrf), ("name", "Phone")],
+        )
+        .await;
     assert_eq!(renamed.status, StatusCode::SEE_OTHER);
-    let ask = site.form(&mut b, &format!("/security-info/passkeys/{id}/delete"), &[("csrf", &csrf)]).await;
+    let ask = site
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{id}/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
     assert_eq!(ask.status, StatusCode::OK);
     assert!(ask.text.contains("Delete your last passkey?"));
-    assert!(site.get(&mut b, "/security-info").await.text.contains("Phone"));
+    assert!(
+        site.get(&mut b, "/security-info")
+            .await
+            .text
+            .contains("Phone")
+    );
     let gone = site
-        .form(&mut b, &format!("/security-info/passkeys/{id}/delete"), &[("csrf", &csrf), ("confirm", "yes")])
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{id}/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(gone.status, StatusCode::SEE_OTHER);
-    assert!(site.get(&mut b, "/security-info").await.text.contains("You have no passkey"));
+    assert!(
+        site.get(&mut b, "/security-info")
+            .await
+            .text
+            .contains("You have no passkey")
+    );
     assert_eq!(site.audit("User deleted security info").await.len(), 1);
 }
 
@@ -552,15 +716,32 @@ async fn fido2_policy_applies_at_registration_and_sign_in() {
     let op = Caller::operator();
     let mut b = Browser::new();
     let pass = site.pass("ivy@example.com", false).await;
-    site.sign_in_with_pass(&mut b, "ivy@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "ivy@example.com", &pass)
+        .await;
 
     // Attestation enforced with no trusted roots: nothing can register.
-    let enforce = |v| Fido2PolicyPatch { is_attestation_enforced: Some(v), ..Default::default() };
-    site.f.platform.update_fido2_policy(&op, enforce(true)).await.unwrap();
+    let enforce = |v| Fido2PolicyPatch {
+        is_attestation_enforced: Some(v),
+        ..Default::default()
+    };
+    site.f
+        .platform
+        .update_fido2_policy(&op, enforce(true))
+        .await
+        .unwrap();
     let refused = site.register(&mut b, "").await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-    assert!(refused.json()["error"].as_str().unwrap().contains("prove their make and model"));
-    site.f.platform.update_fido2_policy(&op, enforce(false)).await.unwrap();
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("prove their make and model")
+    );
+    site.f
+        .platform
+        .update_fido2_policy(&op, enforce(false))
+        .await
+        .unwrap();
 
     // The software key's AAGUID is all zeros: block it.
     let block = Fido2PolicyPatch {
@@ -571,24 +752,52 @@ async fn fido2_policy_applies_at_registration_and_sign_in() {
         }),
         ..Default::default()
     };
-    site.f.platform.update_fido2_policy(&op, block).await.unwrap();
+    site.f
+        .platform
+        .update_fido2_policy(&op, block)
+        .await
+        .unwrap();
     let blocked = site.register(&mut b, "").await;
     assert_eq!(blocked.status, StatusCode::BAD_REQUEST);
-    assert!(blocked.json()["error"].as_str().unwrap().contains("does not allow this kind"));
-    assert!(!site.audit("User registered security info failed").await.is_empty());
+    assert!(
+        blocked.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not allow this kind")
+    );
+    assert!(
+        !site
+            .audit("User registered security info failed")
+            .await
+            .is_empty()
+    );
 
     // Unblocked, it registers; blocked again later, it can no longer sign in.
     let unblock = Fido2PolicyPatch {
-        key_restrictions: Some(KeyRestrictionsPatch { is_enforced: Some(false), ..Default::default() }),
+        key_restrictions: Some(KeyRestrictionsPatch {
+            is_enforced: Some(false),
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    site.f.platform.update_fido2_policy(&op, unblock).await.unwrap();
+    site.f
+        .platform
+        .update_fido2_policy(&op, unblock)
+        .await
+        .unwrap();
     assert_eq!(site.register(&mut b, "").await.status, StatusCode::OK);
     let reblock = Fido2PolicyPatch {
-        key_restrictions: Some(KeyRestrictionsPatch { is_enforced: Some(true), ..Default::default() }),
+        key_restrictions: Some(KeyRestrictionsPatch {
+            is_enforced: Some(true),
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    site.f.platform.update_fido2_policy(&op, reblock).await.unwrap();
+    site.f
+        .platform
+        .update_fido2_policy(&op, reblock)
+        .await
+        .unwrap();
     let (_, signin) = site.passkey_sign_in(&mut b).await;
     assert_eq!(signin.status, StatusCode::BAD_REQUEST);
 }
@@ -603,8 +812,12 @@ async fn graph_fido2_methods_and_policy() {
     site.user("jo@example.com").await;
     let pass = site.pass("jo@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "jo@example.com", &pass).await;
-    assert_eq!(site.register(&mut b, "Desk key").await.status, StatusCode::OK);
+    site.sign_in_with_pass(&mut b, "jo@example.com", &pass)
+        .await;
+    assert_eq!(
+        site.register(&mut b, "Desk key").await.status,
+        StatusCode::OK
+    );
 
     let api = app(AppState {
         platform: site.f.platform.clone(),
@@ -619,7 +832,11 @@ async fn graph_fido2_methods_and_policy() {
         async move {
             let name = format!("t{}", uuid::Uuid::new_v4().simple());
             platform
-                .create_token(&Caller::operator(), &name, crate::platform::TokenGrant::Roles(roles))
+                .create_token(
+                    &Caller::operator(),
+                    &name,
+                    crate::platform::TokenGrant::Roles(roles),
+                )
                 .await
                 .unwrap()
                 .token
@@ -628,7 +845,11 @@ async fn graph_fido2_methods_and_policy() {
         }
     };
     let reader = token(&[Role::Reader]).await;
-    let admin = token(&[Role::PrivilegedAuthenticationAdministrator, Role::AuthenticationPolicyAdministrator]).await;
+    let admin = token(&[
+        Role::PrivilegedAuthenticationAdministrator,
+        Role::AuthenticationPolicyAdministrator,
+    ])
+    .await;
     let call = |method: Method, path: String, token: String, body: Option<Value>| {
         let api = api.clone();
         async move {
@@ -643,44 +864,102 @@ async fn graph_fido2_methods_and_policy() {
             let r = api.oneshot(req.body(body).unwrap()).await.unwrap();
             let status = r.status();
             let bytes = r.into_body().collect().await.unwrap().to_bytes();
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
         }
     };
     let base = "/v1.0/users/jo@example.com/authentication";
-    let (status, list) = call(Method::GET, format!("{base}/fido2Methods"), reader.clone(), None).await;
+    let (status, list) = call(
+        Method::GET,
+        format!("{base}/fido2Methods"),
+        reader.clone(),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     let m = &list["value"][0];
-    assert_eq!(m["@odata.type"], "#microsoft.graph.fido2AuthenticationMethod");
+    assert_eq!(
+        m["@odata.type"],
+        "#microsoft.graph.fido2AuthenticationMethod"
+    );
     assert_eq!(m["displayName"], "Desk key");
     assert_eq!(m["aaGuid"], "00000000-0000-0000-0000-000000000000");
     assert_eq!(m["attestationLevel"], "notAttested");
     assert!(m["createdDateTime"].is_string() && m["model"].is_string());
     let id = m["id"].as_str().unwrap().to_owned();
-    let (_, one) = call(Method::GET, format!("{base}/fido2Methods/{id}"), reader.clone(), None).await;
+    let (_, one) = call(
+        Method::GET,
+        format!("{base}/fido2Methods/{id}"),
+        reader.clone(),
+        None,
+    )
+    .await;
     assert_eq!(one["id"], id.as_str());
     let (_, all) = call(Method::GET, format!("{base}/methods"), reader.clone(), None).await;
-    assert!(all["value"].as_array().unwrap().iter().any(|v| v["id"] == id.as_str()));
+    assert!(
+        all["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["id"] == id.as_str())
+    );
 
-    let policy = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2";
+    let policy =
+        "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/Fido2";
     let (_, p) = call(Method::GET, policy.into(), reader.clone(), None).await;
     assert_eq!(p["state"], "enabled");
     assert_eq!(p["keyRestrictions"]["enforcementType"], "block");
     let patch = json!({"isAttestationEnforced": true, "keyRestrictions": {"isEnforced": true, "enforcementType": "allow", "aaGuids": ["cb69481e-8ff7-4039-93ec-0a2729a154a8"]}});
-    let (status, _) = call(Method::PATCH, policy.into(), reader.clone(), Some(patch.clone())).await;
+    let (status, _) = call(
+        Method::PATCH,
+        policy.into(),
+        reader.clone(),
+        Some(patch.clone()),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = call(Method::PATCH, policy.into(), admin.clone(), Some(patch)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, p) = call(Method::GET, policy.into(), reader.clone(), None).await;
     assert_eq!(p["isAttestationEnforced"], true);
-    assert_eq!(p["keyRestrictions"]["aaGuids"][0], "cb69481e-8ff7-4039-93ec-0a2729a154a8");
-    let (status, _) = call(Method::PATCH, policy.into(), admin.clone(), Some(json!({"keyRestrictions": {"enforcementType": "sometimes"}}))).await;
+    assert_eq!(
+        p["keyRestrictions"]["aaGuids"][0],
+        "cb69481e-8ff7-4039-93ec-0a2729a154a8"
+    );
+    let (status, _) = call(
+        Method::PATCH,
+        policy.into(),
+        admin.clone(),
+        Some(json!({"keyRestrictions": {"enforcementType": "sometimes"}})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    let (status, _) = call(Method::DELETE, format!("{base}/fido2Methods/{id}"), reader.clone(), None).await;
+    let (status, _) = call(
+        Method::DELETE,
+        format!("{base}/fido2Methods/{id}"),
+        reader.clone(),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = call(Method::DELETE, format!("{base}/fido2Methods/{id}"), admin.clone(), None).await;
+    let (status, _) = call(
+        Method::DELETE,
+        format!("{base}/fido2Methods/{id}"),
+        admin.clone(),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(Method::DELETE, format!("{base}/fido2Methods/{id}"), admin.clone(), None).await;
+    let (status, _) = call(
+        Method::DELETE,
+        format!("{base}/fido2Methods/{id}"),
+        admin.clone(),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, list) = call(Method::GET, format!("{base}/fido2Methods"), reader, None).await;
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
@@ -710,7 +989,8 @@ async fn admin_pages_issue_passes_and_edit_policies() {
     site.user("kim@example.com").await;
     let pass = site.pass("root@example.com", true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "root@example.com", &pass).await;
+    site.sign_in_with_pass(&mut b, "root@example.com", &pass)
+        .await;
     site.register(&mut b, "").await;
     site.passkey_sign_in(&mut b).await;
 
@@ -721,18 +1001,33 @@ async fn admin_pages_issue_passes_and_edit_policies() {
     assert!(user.text.contains("Create Temporary Access Pass"));
     let csrf = user.csrf();
     let created = site
-        .form(&mut b, &format!("/admin/users/{id}/tap"), &[("csrf", &csrf), ("lifetime", "120"), ("once", "yes")])
+        .form(
+            &mut b,
+            &format!("/admin/users/{id}/tap"),
+            &[("csrf", &csrf), ("lifetime", "120"), ("once", "yes")],
+        )
         .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.text);
     assert!(created.text.contains("shown only now"));
     assert_eq!(created.headers[header::CACHE_CONTROL], "no-store");
-    let shown = created.text.split("id=\"new-pass\">").nth(1).unwrap().split('<').next().unwrap();
+    let shown = created
+        .text
+        .split("id=\"new-pass\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
     assert_eq!(shown.len(), 8, "the policy's default length");
     let again = site.get(&mut b, &format!("/admin/users/{id}")).await;
     assert!(!again.text.contains(shown), "a pass is shown once");
 
     let bad = site
-        .form(&mut b, &format!("/admin/users/{id}/tap"), &[("csrf", &csrf), ("lifetime", "five")])
+        .form(
+            &mut b,
+            &format!("/admin/users/{id}/tap"),
+            &[("csrf", &csrf), ("lifetime", "five")],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text.contains("whole number"));
@@ -741,20 +1036,85 @@ async fn admin_pages_issue_passes_and_edit_policies() {
         .form(
             &mut b,
             "/admin/policies/fido2",
-            &[("csrf", &csrf), ("enabled", "yes"), ("self_service", "yes"), ("restrict", "yes"), ("kind", "block"), ("aaguids", "cb69481e-8ff7-4039-93ec-0a2729a154a8")],
+            &[
+                ("csrf", &csrf),
+                ("enabled", "yes"),
+                ("self_service", "yes"),
+                ("restrict", "yes"),
+                ("kind", "block"),
+                ("aaguids", "cb69481e-8ff7-4039-93ec-0a2729a154a8"),
+            ],
         )
         .await;
     assert_eq!(policy.status, StatusCode::SEE_OTHER, "{}", policy.text);
     let shown = site.get(&mut b, "/admin/policies").await;
     assert!(shown.text.contains("cb69481e-8ff7-4039-93ec-0a2729a154a8"));
-    let deleted = site.form(&mut b, &format!("/admin/users/{id}/tap/delete"), &[("csrf", &csrf)]).await;
+    let deleted = site
+        .form(
+            &mut b,
+            &format!("/admin/users/{id}/tap/delete"),
+            &[("csrf", &csrf)],
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
 
     // A signed-in user without a role sees no admin page.
     let pass = site.pass("kim@example.com", true).await;
     let mut k = Browser::new();
-    site.sign_in_with_pass(&mut k, "kim@example.com", &pass).await;
+    site.sign_in_with_pass(&mut k, "kim@example.com", &pass)
+        .await;
     site.register(&mut k, "").await;
     site.passkey_sign_in(&mut k).await;
-    assert_eq!(site.get(&mut k, "/admin/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        site.get(&mut k, "/admin/users").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_leaver_loses_their_sessions_at_once() {
+    use crate::domain::audit::Initiator;
+    use crate::platform::lifecycle::{Writer, revoke_access};
+
+    let site = Site::new().await;
+    site.user("lee@example.com").await;
+    let pass = site.pass("lee@example.com", true).await;
+    let mut b = Browser::new();
+    site.sign_in_with_pass(&mut b, "lee@example.com", &pass)
+        .await;
+    site.register(&mut b, "").await;
+    site.passkey_sign_in(&mut b).await;
+    assert_eq!(
+        site.get(&mut b, "/security-info").await.status,
+        StatusCode::OK
+    );
+
+    let platform = &site.f.platform;
+    let user = platform
+        .user(
+            &Caller::operator(),
+            &UserRef::parse("lee@example.com").unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut tx = platform.store().write().await.unwrap();
+    let writer = Writer {
+        initiator: Initiator {
+            kind: "app".into(),
+            id: None,
+            display_name: "hr".into(),
+        },
+        correlation_id: None,
+        now: platform.now(),
+    };
+    revoke_access(&mut tx, &user, &writer, "account disabled")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        site.get(&mut b, "/security-info").await.location(),
+        "/signin"
+    );
+    assert_eq!(site.audit("Revoke sign-in sessions").await.len(), 1);
 }

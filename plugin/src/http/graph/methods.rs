@@ -23,7 +23,10 @@ pub async fn list_methods(
         .platform
         .taps(&caller, &UserRef::parse(&user)?)
         .await?;
-    let (_, passkeys) = state.platform.fido2_methods(&caller, &UserRef::Id(user.id)).await?;
+    let (_, passkeys) = state
+        .platform
+        .fido2_methods(&caller, &UserRef::Id(user.id))
+        .await?;
     let items = taps
         .iter()
         .map(|v| tap_json(v, None))
