@@ -13,6 +13,7 @@ mod delivery;
 pub mod http;
 pub mod outbox;
 pub mod render;
+mod smtp_pool;
 pub mod transport;
 
 use std::time::Duration;

@@ -12,6 +12,8 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use plugin::secret::SecretString;
 
+use super::smtp_pool::SmtpPool;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
     /// Plain connection upgraded with STARTTLS; refuses servers that do not offer it.
@@ -46,7 +48,10 @@ pub enum TransportSettings {
 
 pub enum Transport {
     Folder(PathBuf),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// STARTTLS or plain: our own connections (TCP_NODELAY), reused.
+    Smtp(SmtpPool),
+    /// Implicit TLS: lettre's pooled transport.
+    SmtpTls(AsyncSmtpTransport<Tokio1Executor>),
 }
 
 /// The server accepted the message.
@@ -76,33 +81,31 @@ impl Transport {
                 Ok(Transport::Folder(dir.clone()))
             }
             TransportSettings::Smtp(s) => {
-                let mut tls = TlsParameters::builder(s.host.clone())
-                    .dangerous_accept_invalid_certs(!s.verify);
+                let mut tls = TlsParameters::builder(s.host.clone()).dangerous_accept_invalid_certs(!s.verify);
                 if let Some(ca) = &s.ca_file {
-                    let pem = std::fs::read(ca)
-                        .map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| format!("`{}`: {e}", ca.display()))?;
+                    let pem = std::fs::read(ca).map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
+                    let cert = Certificate::from_pem(&pem).map_err(|e| format!("`{}`: {e}", ca.display()))?;
                     tls = tls.add_root_certificate(cert);
                 }
-                let tls = tls
-                    .build_rustls()
-                    .map_err(|e| format!("TLS settings: {e}"))?;
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-                        .port(s.port)
-                        .timeout(Some(s.timeout))
-                        .tls(match s.security {
-                            Security::StartTls => Tls::Required(tls),
-                            Security::Tls => Tls::Wrapper(tls),
-                            Security::None => Tls::None,
-                        })
-                        .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
-                if let (Some(user), Some(password)) = (&s.username, &s.password) {
-                    builder = builder
-                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+                let tls = tls.build_rustls().map_err(|e| format!("TLS settings: {e}"))?;
+                let credentials = match (&s.username, &s.password) {
+                    (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.expose().to_owned())),
+                    _ => None,
+                };
+                if s.security != Security::Tls {
+                    let starttls = (s.security == Security::StartTls).then_some(tls);
+                    let pool = SmtpPool::new(s.host.clone(), s.port, starttls, credentials, s.timeout, s.pool_size as usize);
+                    return Ok(Transport::Smtp(pool));
                 }
-                Ok(Transport::Smtp(builder.build()))
+                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+                    .port(s.port)
+                    .timeout(Some(s.timeout))
+                    .tls(Tls::Wrapper(tls))
+                    .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
+                if let Some(credentials) = credentials {
+                    builder = builder.credentials(credentials);
+                }
+                Ok(Transport::SmtpTls(builder.build()))
             }
         }
     }
@@ -110,20 +113,17 @@ impl Transport {
     pub fn describe(&self) -> String {
         match self {
             Transport::Folder(dir) => format!("folder {}", dir.display()),
-            Transport::Smtp(_) => "SMTP".into(),
+            Transport::Smtp(_) | Transport::SmtpTls(_) => "SMTP".into(),
         }
     }
 
     pub async fn send(&self, message: Message) -> Result<Accepted, Refused> {
         match self {
             Transport::Folder(dir) => write_file(dir, &message).await,
-            Transport::Smtp(smtp) => match smtp.send(message).await {
+            Transport::Smtp(pool) => pool.send(&message).await,
+            Transport::SmtpTls(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(Accepted {
-                    reply: format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    ),
+                    reply: format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")),
                 }),
                 Err(e) => Err(Refused {
                     // A 5xx reply, or a message lettre cannot even put on the wire.
