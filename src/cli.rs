@@ -146,6 +146,15 @@ pub enum TokenCommand {
 pub enum UserCommand {
     /// Add a local user.
     Add(UserAdd),
+    /// Replace a user's administrative roles (no --role: none). Bootstraps the first admin
+    /// of the web pages.
+    SetRoles {
+        /// User id or user principal name.
+        user: String,
+        /// A role (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
     /// List users.
     List {
         /// Only users whose user principal name starts with this.

@@ -194,6 +194,14 @@ fn cli_errors_have_messages_and_exit_codes() {
         &["tap", "create", "ada@example.com", "--start", "tomorrow"],
     );
     assert_eq!(start.status.code(), Some(2));
+    let granted = ok(
+        d,
+        &["user", "set-roles", "ada@example.com", "--role", "reader"],
+    );
+    assert!(granted.contains("reader"));
+    assert_eq!(json(d, &["user", "list", "--json"])[0]["roles"], "reader");
+    ok(d, &["user", "set-roles", "ada@example.com"]);
+    assert_eq!(json(d, &["user", "list", "--json"])[0]["roles"], "");
     let dup = run(d, &["user", "add", "ADA@example.com"]);
     assert_eq!(dup.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));

@@ -53,6 +53,22 @@ pub async fn run(command: UserCommand, config: &Config) -> anyhow::Result<()> {
                 println!("added user {} ({})", user.user_principal_name, user.id);
             }
         }
+        UserCommand::SetRoles { user, roles } => {
+            let roles = parse_roles(&roles)?;
+            let user = platform
+                .set_user_roles(
+                    &op,
+                    &plugin::domain::directory::UserRef::parse(&user)?,
+                    roles,
+                )
+                .await?;
+            let shown = if user.roles.is_empty() {
+                "no roles".to_owned()
+            } else {
+                user.roles.to_csv()
+            };
+            println!("{} now has {shown}", user.user_principal_name);
+        }
         UserCommand::List {
             prefix,
             limit,

@@ -31,11 +31,17 @@ pub struct SmtpPool {
 }
 
 fn refused(e: lettre::transport::smtp::Error) -> Refused {
-    Refused { permanent: e.is_permanent(), reason: e.to_string() }
+    Refused {
+        permanent: e.is_permanent(),
+        reason: e.to_string(),
+    }
 }
 
 fn temporary(reason: impl Into<String>) -> Refused {
-    Refused { permanent: false, reason: reason.into() }
+    Refused {
+        permanent: false,
+        reason: reason.into(),
+    }
 }
 
 impl SmtpPool {
@@ -60,23 +66,43 @@ impl SmtpPool {
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, Refused> {
-        let tcp = tokio::time::timeout(self.timeout, TcpStream::connect((self.host.as_str(), self.port)))
-            .await
-            .map_err(|_| temporary(format!("connecting to {}:{} timed out", self.host, self.port)))?
-            .map_err(|e| temporary(format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
-        tcp.set_nodelay(true).map_err(|e| temporary(format!("TCP_NODELAY: {e}")))?;
+        let tcp = tokio::time::timeout(
+            self.timeout,
+            TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| {
+            temporary(format!(
+                "connecting to {}:{} timed out",
+                self.host, self.port
+            ))
+        })?
+        .map_err(|e| {
+            temporary(format!(
+                "cannot connect to {}:{}: {e}",
+                self.host, self.port
+            ))
+        })?;
+        tcp.set_nodelay(true)
+            .map_err(|e| temporary(format!("TCP_NODELAY: {e}")))?;
         let setup = async {
             let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
                 .await
                 .map_err(refused)?;
             if let Some(tls) = &self.starttls {
                 if !conn.can_starttls() {
-                    return Err(temporary("the server does not offer STARTTLS, which is required"));
+                    return Err(temporary(
+                        "the server does not offer STARTTLS, which is required",
+                    ));
                 }
-                conn.starttls(tls.clone(), &self.hello).await.map_err(refused)?;
+                conn.starttls(tls.clone(), &self.hello)
+                    .await
+                    .map_err(refused)?;
             }
             if let Some(credentials) = &self.credentials {
-                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(refused)?;
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                    .await
+                    .map_err(refused)?;
             }
             Ok(conn)
         };
@@ -92,7 +118,9 @@ impl SmtpPool {
         loop {
             let conn = self.idle.lock().ok()?.pop();
             let mut conn = conn?;
-            let alive = tokio::time::timeout(self.timeout, conn.test_connected()).await.unwrap_or(false);
+            let alive = tokio::time::timeout(self.timeout, conn.test_connected())
+                .await
+                .unwrap_or(false);
             if alive {
                 return Some(conn);
             }
@@ -121,7 +149,11 @@ impl SmtpPool {
             Ok(Ok(response)) => {
                 self.put_back(conn);
                 Ok(Accepted {
-                    reply: format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")),
+                    reply: format!(
+                        "{} {}",
+                        response.code(),
+                        response.message().collect::<Vec<_>>().join(" ")
+                    ),
                 })
             }
             Ok(Err(e)) => {

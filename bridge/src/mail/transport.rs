@@ -81,27 +81,42 @@ impl Transport {
                 Ok(Transport::Folder(dir.clone()))
             }
             TransportSettings::Smtp(s) => {
-                let mut tls = TlsParameters::builder(s.host.clone()).dangerous_accept_invalid_certs(!s.verify);
+                let mut tls = TlsParameters::builder(s.host.clone())
+                    .dangerous_accept_invalid_certs(!s.verify);
                 if let Some(ca) = &s.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| format!("`{}`: {e}", ca.display()))?;
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| format!("cannot read `{}`: {e}", ca.display()))?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| format!("`{}`: {e}", ca.display()))?;
                     tls = tls.add_root_certificate(cert);
                 }
-                let tls = tls.build_rustls().map_err(|e| format!("TLS settings: {e}"))?;
+                let tls = tls
+                    .build_rustls()
+                    .map_err(|e| format!("TLS settings: {e}"))?;
                 let credentials = match (&s.username, &s.password) {
-                    (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.expose().to_owned())),
+                    (Some(user), Some(password)) => {
+                        Some(Credentials::new(user.clone(), password.expose().to_owned()))
+                    }
                     _ => None,
                 };
                 if s.security != Security::Tls {
                     let starttls = (s.security == Security::StartTls).then_some(tls);
-                    let pool = SmtpPool::new(s.host.clone(), s.port, starttls, credentials, s.timeout, s.pool_size as usize);
+                    let pool = SmtpPool::new(
+                        s.host.clone(),
+                        s.port,
+                        starttls,
+                        credentials,
+                        s.timeout,
+                        s.pool_size as usize,
+                    );
                     return Ok(Transport::Smtp(pool));
                 }
-                let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-                    .port(s.port)
-                    .timeout(Some(s.timeout))
-                    .tls(Tls::Wrapper(tls))
-                    .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
+                let mut builder =
+                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+                        .port(s.port)
+                        .timeout(Some(s.timeout))
+                        .tls(Tls::Wrapper(tls))
+                        .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
                 if let Some(credentials) = credentials {
                     builder = builder.credentials(credentials);
                 }
@@ -123,7 +138,11 @@ impl Transport {
             Transport::Smtp(pool) => pool.send(&message).await,
             Transport::SmtpTls(smtp) => match smtp.send(message).await {
                 Ok(response) => Ok(Accepted {
-                    reply: format!("{} {}", response.code(), response.message().collect::<Vec<_>>().join(" ")),
+                    reply: format!(
+                        "{} {}",
+                        response.code(),
+                        response.message().collect::<Vec<_>>().join(" ")
+                    ),
                 }),
                 Err(e) => Err(Refused {
                     // A 5xx reply, or a message lettre cannot even put on the wire.

@@ -36,6 +36,7 @@ pub enum Activity {
     OnboardingMailQueued,
     OnboardingMailCancelled,
     OnboardingMailSkipped,
+    RolesUpdated,
 }
 
 impl Activity {
@@ -69,6 +70,7 @@ impl Activity {
             Activity::OnboardingMailQueued => "Queue onboarding mail",
             Activity::OnboardingMailCancelled => "Cancel onboarding mail",
             Activity::OnboardingMailSkipped => "Onboarding mail not queued",
+            Activity::RolesUpdated => "Update role assignments",
         }
     }
 

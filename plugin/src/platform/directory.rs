@@ -41,6 +41,31 @@ impl Platform {
         Ok(user)
     }
 
+    /// Replaces a user's administrative roles (none: an ordinary user again). Audited with
+    /// the roles before and after.
+    pub async fn set_user_roles(
+        &self,
+        caller: &Caller,
+        user: &UserRef,
+        roles: crate::domain::role::Roles,
+    ) -> Result<User> {
+        caller.actor.check_grant_roles()?;
+        let now = self.now();
+        let mut tx = self.store.write().await?;
+        let before = users::find(&mut tx, user)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("user `{user}`")))?;
+        users::set_roles(&mut tx, before.id, &roles).await?;
+        let record = AuditRecord::new(Activity::RolesUpdated, (&caller.actor).into(), now)
+            .target("User", before.id, Some(&before.user_principal_name))
+            .detail("oldValue", before.roles.to_csv())
+            .detail("newValue", roles.to_csv())
+            .correlation(caller.correlation_id);
+        audit::insert(&mut tx, &record).await?;
+        tx.commit().await?;
+        Ok(User { roles, ..before })
+    }
+
     pub async fn user(&self, caller: &Caller, user: &UserRef) -> Result<User> {
         caller.actor.check_read()?;
         let mut conn = self.store.read().await?;
