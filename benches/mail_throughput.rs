@@ -80,7 +80,37 @@ fn main() {
             });
         }
         while tasks.join_next().await.is_some() {}
-        row("floor: lettre alone, 8 pooled connections", n / 4, started.elapsed());
+        row("lettre's own pool, 8 connections (Nagle on)", n / 4, started.elapsed());
+
+        // The floor under tapbridge's pipeline: its SMTP transport alone, no outbox, no pass.
+        let transport = Arc::new(
+            bridge::mail::transport::Transport::build(&TransportSettings::Smtp(SmtpSettings {
+                host: "127.0.0.1".into(),
+                port,
+                security: Security::None,
+                username: None,
+                password: None,
+                timeout: Duration::from_secs(30),
+                pool_size: 8,
+                ca_file: None,
+                verify: true,
+            }))
+            .expect("transport"),
+        );
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let t = transport.clone();
+            tasks.spawn(async move {
+                for i in (worker..n).step_by(8) {
+                    if t.send(message(i)).await.is_err() {
+                        panic!("send failed");
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        row("floor: tapbridge's SMTP transport alone, 8 connections", n, started.elapsed());
 
         let count = n / 20;
         let started = Instant::now();
@@ -92,7 +122,7 @@ fn main() {
             conn.send(m.envelope(), &m.formatted()).await.expect("send");
             conn.quit().await.expect("quit");
         }
-        row("floor: lettre alone, one connection per message", count, started.elapsed());
+        row("lettre, one connection per message", count, started.elapsed());
 
         for (durability, concurrency) in [(Durability::Full, 8usize), (Durability::Full, 1), (Durability::Normal, 8)] {
             let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}.db")));
@@ -161,15 +191,20 @@ fn main() {
 /// A minimal SMTP server: enough of RFC 5321 for lettre (EHLO, MAIL, RCPT, DATA, RSET, NOOP,
 /// QUIT), accepting and discarding, with no per-command delay of its own. Python's aiosmtpd,
 /// which the tests use, tops out near 170 messages/s here and would measure itself.
+/// It runs on a runtime of its own, on its own thread, as a separate server would.
 async fn sink() -> (u16, Arc<std::sync::atomic::AtomicU64>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    std_listener.set_nonblocking(true).expect("nonblocking");
+    let port = std_listener.local_addr().expect("addr").port();
     let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let counter = accepted.clone();
-    tokio::spawn(async move {
+    let server = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("sink runtime");
+    std::thread::spawn(move || server.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
         loop {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
@@ -218,6 +253,6 @@ async fn sink() -> (u16, Arc<std::sync::atomic::AtomicU64>) {
                 }
             });
         }
-    });
+    }));
     (port, accepted)
 }

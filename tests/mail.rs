@@ -491,3 +491,21 @@ async fn a_leaver_s_pending_mail_is_cancelled() {
     assert!(sink.messages().is_empty());
     daemon.stop();
 }
+
+#[test]
+fn one_connection_delivers_a_queue_in_order() {
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start(&dir.path().join("sink"), &[]);
+    let mut e = env(sink.port);
+    e.push(("TAPBRIDGE_MAIL__CONCURRENCY".into(), "1".into()));
+    let daemon = start(dir.path(), &e);
+    for i in 0..6 {
+        add_user(dir.path(), &format!("q{i}"));
+    }
+    let messages = sink.wait_for(6, Duration::from_secs(30));
+    assert_eq!(messages.len(), 6, "{}", daemon.logs());
+    daemon.stop();
+}
