@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Daemon, admin_token, json, ok, run};
+use common::{Daemon, admin_token, json, ok, run, send};
 use serde_json::{Value, json};
 
 const TAPS: &str = "/authentication/temporaryAccessPassMethods";
@@ -13,16 +13,6 @@ const POLICY: &str = "/v1.0/policies/authenticationMethodsPolicy/authenticationM
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test]

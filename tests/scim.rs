@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Daemon, json};
-use serde_json::{Value, json};
+use common::{Daemon, json, send};
+use serde_json::json;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -22,16 +22,6 @@ fn scim_token(dir: &std::path::Path, source: &str) -> String {
         ],
     );
     v["token"].as_str().expect("token").to_owned()
-}
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test]

@@ -28,6 +28,17 @@ pub fn command(dir: &Path) -> Command {
     cmd
 }
 
+/// Sends a request; returns the status and the body as JSON (or as a JSON string if it is not).
+pub async fn send(req: ::reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
 pub fn run(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().expect("run tapbridge")
 }
