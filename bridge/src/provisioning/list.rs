@@ -225,16 +225,39 @@ impl Scim {
     /// whose schema lacks an attribute the filter names contributes nothing; a filter no
     /// type understands is an error.
     pub async fn search_all(&self, who: &Provisioner, q: &ListQuery) -> Result<Page> {
+        let understood: Vec<Kind> = [Kind::User, Kind::Group]
+            .into_iter()
+            .filter(|k| {
+                q.filter
+                    .as_ref()
+                    .is_none_or(|f| check_filter(f, None, schema_of(*k)).is_ok())
+            })
+            .collect();
+        if understood.is_empty()
+            && let Some(f) = &q.filter
+        {
+            check_filter(f, None, user_schema())?;
+        }
+        self.query(who, &understood, q).await
+    }
+
+    pub async fn list(&self, who: &Provisioner, kind: Kind, q: &ListQuery) -> Result<Page> {
+        if let Some(f) = &q.filter {
+            check_filter(f, None, schema_of(kind))?;
+        }
+        self.query(who, &[kind], q).await
+    }
+
+    /// Filters, sorts, pages and projects the resources of `kinds`, whose schemas the filter
+    /// has been checked against.
+    async fn query(&self, who: &Provisioner, kinds: &[Kind], q: &ListQuery) -> Result<Page> {
+        if let Some(s) = &q.sort_by
+            && !kinds.iter().any(|k| schema_of(*k).resolve(s).is_some())
+        {
+            return Err(invalid(format!("sortBy names an unknown attribute `{s}`")));
+        }
         let mut all: Vec<(Kind, Value)> = Vec::new();
-        let mut understood = false;
-        for kind in [Kind::User, Kind::Group] {
-            let schema = schema_of(kind);
-            if let Some(f) = &q.filter
-                && check_filter(f, None, schema).is_err()
-            {
-                continue;
-            }
-            understood = true;
+        for &kind in kinds {
             let mut items = match kind {
                 Kind::User => {
                     self.all_users(who, q.filter.as_ref().and_then(user_name_lookup))
@@ -243,13 +266,10 @@ impl Scim {
                 Kind::Group => self.all_groups(who).await?,
             };
             if let Some(f) = &q.filter {
-                let exact = case_exact(schema);
+                let exact = case_exact(schema_of(kind));
                 items.retain(|r| matches(f, r, &exact));
             }
             all.extend(items.into_iter().map(|r| (kind, r)));
-        }
-        if !understood && let Some(f) = &q.filter {
-            check_filter(f, None, user_schema())?;
         }
         if let Some(path) = &q.sort_by {
             all.sort_by(|(ka, a), (kb, b)| {
@@ -270,54 +290,6 @@ impl Scim {
             .skip(q.start_index.saturating_sub(1))
             .take(count)
             .map(|(kind, r)| project(r, &q.attributes, &q.excluded, schema_of(kind)))
-            .collect();
-        Ok(Page {
-            total_results,
-            start_index: q.start_index,
-            resources,
-        })
-    }
-
-    pub async fn list(&self, who: &Provisioner, kind: Kind, q: &ListQuery) -> Result<Page> {
-        let schema = match kind {
-            Kind::User => user_schema(),
-            Kind::Group => group_schema(),
-        };
-        if let Some(f) = &q.filter {
-            check_filter(f, None, schema)?;
-        }
-        if let Some(s) = &q.sort_by
-            && schema.resolve(s).is_none()
-        {
-            return Err(invalid(format!("sortBy names an unknown attribute `{s}`")));
-        }
-        let mut all = match kind {
-            Kind::User => {
-                self.all_users(who, q.filter.as_ref().and_then(user_name_lookup))
-                    .await?
-            }
-            Kind::Group => self.all_groups(who).await?,
-        };
-        if let Some(f) = &q.filter {
-            let exact = case_exact(schema);
-            all.retain(|r| matches(f, r, &exact));
-        }
-        if let Some(path) = &q.sort_by {
-            all.sort_by(|a, b| {
-                let o = compare(value_at(a, path, schema), value_at(b, path, schema));
-                if q.descending { o.reverse() } else { o }
-            });
-        }
-        let total_results = all.len();
-        let count = q
-            .count
-            .unwrap_or(usize::MAX)
-            .min(self.settings.max_results as usize);
-        let resources = all
-            .into_iter()
-            .skip(q.start_index.saturating_sub(1))
-            .take(count)
-            .map(|r| project(r, &q.attributes, &q.excluded, schema))
             .collect();
         Ok(Page {
             total_results,
