@@ -135,6 +135,20 @@ impl Page {
     }
 
     async fn send(&mut self, session: Option<String>, method: &str, params: Value) -> Value {
+        self.send_within(session, method, params, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("{method}: no answer from DevTools"))
+    }
+
+    /// `None` when DevTools does not answer within `wait`. A late answer is skipped by the
+    /// next call, which matches answers by id.
+    async fn send_within(
+        &mut self,
+        session: Option<String>,
+        method: &str,
+        params: Value,
+        wait: Duration,
+    ) -> Option<Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -145,11 +159,11 @@ impl Page {
             .send(Message::Text(msg.to_string().into()))
             .await
             .expect("send to DevTools");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + wait;
         loop {
             let next = tokio::time::timeout_at(deadline.into(), self.socket.next())
                 .await
-                .unwrap_or_else(|_| panic!("{method}: no answer from DevTools"));
+                .ok()?;
             let Some(Ok(Message::Text(text))) = next else {
                 continue;
             };
@@ -158,7 +172,7 @@ impl Page {
                 if let Some(e) = v.get("error") {
                     panic!("{method} failed: {e}");
                 }
-                return v["result"].clone();
+                return Some(v["result"].clone());
             }
         }
     }
@@ -224,14 +238,27 @@ impl Page {
     }
 
     /// Saves a PNG of the page under the artifacts directory.
+    /// Saves a screenshot, best effort: Chromium does not answer a capture while a navigation
+    /// it is starting (a passkey answered by the virtual authenticator) is in flight, and an
+    /// artifact is not worth failing the journey for.
     pub async fn screenshot(&mut self, name: &str) -> PathBuf {
-        let shot = self
-            .call("Page.captureScreenshot", json!({"format": "png"}))
-            .await;
+        let path = artifacts_dir().join(format!("{name}.png"));
+        let session = self.session.clone();
+        let Some(shot) = self
+            .send_within(
+                Some(session),
+                "Page.captureScreenshot",
+                json!({"format": "png"}),
+                Duration::from_secs(5),
+            )
+            .await
+        else {
+            eprintln!("screenshot {name}: Chromium did not render a frame in time; skipped");
+            return path;
+        };
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap_or(""))
             .expect("screenshot base64");
-        let path = artifacts_dir().join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");
         path
     }
