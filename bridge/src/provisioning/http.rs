@@ -32,23 +32,12 @@ struct ScimState {
 pub fn routes(scim: Arc<Scim>, platform: Arc<Platform>) -> Router {
     let state = ScimState { scim, platform };
     Router::new()
-        .route("/Users", get(list_users).post(create_user))
-        .route("/Users/.search", post(search_users))
+        // `{resource}` is `Users` or `Groups`; the static routes below take precedence.
+        .route("/{resource}", get(list).post(create))
+        .route("/{resource}/.search", post(search))
         .route(
-            "/Users/{id}",
-            get(get_user)
-                .put(replace_user)
-                .patch(patch_user)
-                .delete(delete_user),
-        )
-        .route("/Groups", get(list_groups).post(create_group))
-        .route("/Groups/.search", post(search_groups))
-        .route(
-            "/Groups/{id}",
-            get(get_group)
-                .put(replace_group)
-                .patch(patch_group)
-                .delete(delete_group),
+            "/{resource}/{id}",
+            get(read).put(replace).patch(patch).delete(delete),
         )
         .route("/.search", post(search_all))
         .route("/ServiceProviderConfig", get(service_provider_config))
@@ -176,44 +165,37 @@ fn params(q: &HashMap<String, String>) -> Result<ListQuery> {
     ListQuery::from_params(q)
 }
 
-async fn list_users(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    Ok(respond_page(
-        s.scim.list(&who, Kind::User, &params(&q)?).await?,
-    ))
+/// The resource type a path names: `Users` or `Groups` (case-sensitive, as RFC 7644's).
+fn kind(resource: &str) -> Result<Kind> {
+    match resource {
+        "Users" => Ok(Kind::User),
+        "Groups" => Ok(Kind::Group),
+        _ => Err(Error::NotFound("the requested SCIM endpoint".into())),
+    }
 }
 
-async fn list_groups(
+/// `GET /{Users|Groups}` — the caller's source's resources, filtered, sorted and paged.
+async fn list(
     State(s): State<ScimState>,
     Source(who): Source,
+    Path(resource): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    Ok(respond_page(
-        s.scim.list(&who, Kind::Group, &params(&q)?).await?,
-    ))
+    let kind = kind(&resource)?;
+    Ok(respond_page(s.scim.list(&who, kind, &params(&q)?).await?))
 }
 
-async fn search_users(
+/// `POST /{Users|Groups}/.search` — the same, with the query in a SearchRequest body.
+async fn search(
     State(s): State<ScimState>,
     Source(who): Source,
+    Path(resource): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    let kind = kind(&resource)?;
     let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
-    Ok(respond_page(s.scim.list(&who, Kind::User, &q).await?))
-}
-
-async fn search_groups(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
-    Ok(respond_page(s.scim.list(&who, Kind::Group, &q).await?))
+    Ok(respond_page(s.scim.list(&who, kind, &q).await?))
 }
 
 /// `POST /.search` — Users and Groups at once.
@@ -227,180 +209,113 @@ async fn search_all(
     Ok(respond_page(s.scim.search_all(&who, &q).await?))
 }
 
-/// `POST /Users` — creates a user owned by the caller's source; emits a joiner event.
-async fn create_user(
+/// `POST /{Users|Groups}` — creates a resource owned by the caller's source; a user is a
+/// joiner.
+async fn create(
     State(s): State<ScimState>,
     Source(who): Source,
+    Path(resource): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let r = s
-        .scim
-        .create_user(&who, json_body(&headers, &body)?, correlation())
-        .await?;
+    let body = json_body(&headers, &body)?;
+    let r = match kind(&resource)? {
+        Kind::User => s.scim.create_user(&who, body, correlation()).await?,
+        Kind::Group => s.scim.create_group(&who, body, correlation()).await?,
+    };
     Ok(respond_resource(StatusCode::CREATED, r))
 }
 
-async fn get_user(
+/// `GET /{Users|Groups}/{id}` — honours `If-None-Match`, `attributes`, `excludedAttributes`.
+async fn read(
     State(s): State<ScimState>,
     Source(who): Source,
-    Path(id): Path<String>,
+    Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
-    let mut r = s.scim.get_user(&who, &id).await?;
+    let kind = kind(&resource)?;
+    let mut r = match kind {
+        Kind::User => s.scim.get_user(&who, &id).await?,
+        Kind::Group => s.scim.get_group(&who, &id).await?,
+    };
     if let Some(e) = not_modified(&headers, &r) {
         return Err(e);
     }
-    r.json = project_one(r.json, &q, Kind::User)?;
+    r.json = project_one(r.json, &q, kind)?;
     Ok(respond_resource(StatusCode::OK, r))
 }
 
-/// `PUT /Users/{id}` — replaces the user; `active: false` makes them a leaver.
-async fn replace_user(
+/// `PUT /{Users|Groups}/{id}` — replaces the resource; `active: false` makes a user a leaver.
+async fn replace(
     State(s): State<ScimState>,
     Source(who): Source,
-    Path(id): Path<String>,
+    Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
     let if_match = header_str(&headers, header::IF_MATCH);
-    let r = s
-        .scim
-        .replace_user(
-            &who,
-            &id,
-            json_body(&headers, &body)?,
-            if_match,
-            correlation(),
-        )
-        .await?;
+    let body = json_body(&headers, &body)?;
+    let r = match kind(&resource)? {
+        Kind::User => {
+            s.scim
+                .replace_user(&who, &id, body, if_match, correlation())
+                .await?
+        }
+        Kind::Group => {
+            s.scim
+                .replace_group(&who, &id, body, if_match, correlation())
+                .await?
+        }
+    };
     Ok(respond_resource(StatusCode::OK, r))
 }
 
-async fn patch_user(
+/// `PATCH /{Users|Groups}/{id}` — RFC 7644 §3.5.2, with what Entra and Okta really send.
+async fn patch(
     State(s): State<ScimState>,
     Source(who): Source,
-    Path(id): Path<String>,
+    Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
     let if_match = header_str(&headers, header::IF_MATCH);
-    let r = s
-        .scim
-        .patch_user(
-            &who,
-            &id,
-            json_body(&headers, &body)?,
-            if_match,
-            correlation(),
-        )
-        .await?;
+    let body = json_body(&headers, &body)?;
+    let r = match kind(&resource)? {
+        Kind::User => {
+            s.scim
+                .patch_user(&who, &id, body, if_match, correlation())
+                .await?
+        }
+        Kind::Group => {
+            s.scim
+                .patch_group(&who, &id, body, if_match, correlation())
+                .await?
+        }
+    };
     Ok(respond_resource(StatusCode::OK, r))
 }
 
-/// `DELETE /Users/{id}` — deletes the user after revoking their access; a leaver event.
-async fn delete_user(
+/// `DELETE /{Users|Groups}/{id}` — a user is deleted after their access is revoked (a leaver).
+async fn delete(
     State(s): State<ScimState>,
     Source(who): Source,
-    Path(id): Path<String>,
+    Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<StatusCode> {
-    s.scim
-        .delete_user(
-            &who,
-            &id,
-            header_str(&headers, header::IF_MATCH),
-            correlation(),
-        )
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn create_group(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    let r = s
-        .scim
-        .create_group(&who, json_body(&headers, &body)?, correlation())
-        .await?;
-    Ok(respond_resource(StatusCode::CREATED, r))
-}
-
-async fn get_group(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Result<Response> {
-    let mut r = s.scim.get_group(&who, &id).await?;
-    if let Some(e) = not_modified(&headers, &r) {
-        return Err(e);
+    let if_match = header_str(&headers, header::IF_MATCH);
+    match kind(&resource)? {
+        Kind::User => {
+            s.scim
+                .delete_user(&who, &id, if_match, correlation())
+                .await?
+        }
+        Kind::Group => {
+            s.scim
+                .delete_group(&who, &id, if_match, correlation())
+                .await?
+        }
     }
-    r.json = project_one(r.json, &q, Kind::Group)?;
-    Ok(respond_resource(StatusCode::OK, r))
-}
-
-async fn replace_group(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    let if_match = header_str(&headers, header::IF_MATCH);
-    let r = s
-        .scim
-        .replace_group(
-            &who,
-            &id,
-            json_body(&headers, &body)?,
-            if_match,
-            correlation(),
-        )
-        .await?;
-    Ok(respond_resource(StatusCode::OK, r))
-}
-
-async fn patch_group(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
-    let if_match = header_str(&headers, header::IF_MATCH);
-    let r = s
-        .scim
-        .patch_group(
-            &who,
-            &id,
-            json_body(&headers, &body)?,
-            if_match,
-            correlation(),
-        )
-        .await?;
-    Ok(respond_resource(StatusCode::OK, r))
-}
-
-async fn delete_group(
-    State(s): State<ScimState>,
-    Source(who): Source,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<StatusCode> {
-    s.scim
-        .delete_group(
-            &who,
-            &id,
-            header_str(&headers, header::IF_MATCH),
-            correlation(),
-        )
-        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
