@@ -21,6 +21,9 @@ CREATE TABLE users (
     UNIQUE (source, anchor)
 );
 
+-- manager_id references users(id) ON DELETE SET NULL: deleting a user looks up its reports.
+CREATE INDEX users_by_manager ON users(manager_id);
+
 CREATE TABLE user_roles (
     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     role    TEXT NOT NULL,

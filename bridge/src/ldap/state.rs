@@ -181,7 +181,9 @@ pub async fn known_groups(
 /// The user with this normalised DN.
 pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result<Option<Uuid>> {
     let v: Option<String> = sqlx::query_scalar(
-        "SELECT object_id FROM ldap_objects WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
+        // Without table statistics SQLite picks the primary key's `source` prefix — a scan
+        // of the whole source per look-up, quadratic over a full load. The DN index is exact.
+        "SELECT object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
     )
     .bind(source)
     .bind(dn)
