@@ -20,7 +20,10 @@ CREATE TABLE ldap_sync_state (
     -- JSON counters of the last run (added, updated, disabled, deleted, quarantined …)
     last_counts       TEXT NOT NULL DEFAULT '{}',
     runs_ok           INTEGER NOT NULL DEFAULT 0,
-    runs_failed       INTEGER NOT NULL DEFAULT 0
+    runs_failed       INTEGER NOT NULL DEFAULT 0,
+    -- Set while a run (from `serve` or the CLI) holds the source; a run that died leaves a
+    -- lease that lapses.
+    running_until     INTEGER
 );
 
 -- What tapbridge knows of each directory object it imported: the normalised DN (to resolve

@@ -511,3 +511,51 @@ fn starttls_with_a_test_ca() {
     assert!(ok, "{r}");
     assert_eq!(r["counts"]["added"], 1);
 }
+
+#[test]
+fn one_run_per_source_at_a_time() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "");
+    s.add(&person("ada", "Ada Lovelace", Some("ada@example.com")));
+    let (ok, _) = sync(dir.path(), &[]);
+    assert!(ok, "a first run takes and releases the source");
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT count(*) FROM ldap_sync_state WHERE running_until IS NOT NULL"
+        )[0][0],
+        "0"
+    );
+
+    // Another run holds the source (the scheduler, say): a second one does not start.
+    let far = (time::OffsetDateTime::now_utc().unix_timestamp() + 3600) * 1000;
+    query(
+        dir.path(),
+        &format!("UPDATE ldap_sync_state SET running_until = {far}"),
+    );
+    s.add(&person("bob", "Bob", Some("bob@example.com")));
+    let (ok, report) = sync(dir.path(), &[]);
+    assert!(!ok);
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("in progress"),
+        "{report}"
+    );
+    assert!(
+        user(&users(dir.path()), "bob@example.com").is_none(),
+        "nothing was written"
+    );
+
+    // A lease left by a run that died lapses.
+    let past = (time::OffsetDateTime::now_utc().unix_timestamp() - 60) * 1000;
+    query(
+        dir.path(),
+        &format!("UPDATE ldap_sync_state SET running_until = {past}"),
+    );
+    let (ok, _) = sync(dir.path(), &[]);
+    assert!(ok);
+    assert!(user(&users(dir.path()), "bob@example.com").is_some());
+}

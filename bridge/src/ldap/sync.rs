@@ -87,6 +87,33 @@ pub async fn run(
     } else {
         Mode::Delta
     };
+    // A dry run writes nothing, so it needs no exclusive hold on the source.
+    if !opts.dry_run {
+        let held = async {
+            let mut tx = platform.store().write().await?;
+            let got =
+                state::acquire_run(&mut tx, &ctx.source, at, at + time::Duration::hours(1)).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(got)
+        };
+        match held.await {
+            Ok(true) => {}
+            Ok(false) => {
+                return busy(
+                    &ctx.source,
+                    mode,
+                    "another run of this source is in progress".into(),
+                );
+            }
+            Err(e) => {
+                return busy(
+                    &ctx.source,
+                    mode,
+                    format!("cannot take the source for a run: {e}"),
+                );
+            }
+        }
+    }
     let mut exec = Executor::new(platform, ctx.source.clone(), cfg.on_delete, opts.dry_run);
     let mut outcome = match mode {
         Mode::Full => full(&ctx, &mut exec, opts, progress).await,
@@ -137,6 +164,7 @@ pub async fn run(
         let saved = async {
             let mut tx = platform.store().write().await?;
             state::record_run(&mut tx, &record).await?;
+            state::release_run(&mut tx, &ctx.source).await?;
             tx.commit().await?;
             Ok::<_, Error>(())
         };
@@ -153,6 +181,20 @@ pub async fn run(
         }
     }
     report
+}
+
+/// The report of a run that did not start: nothing was read or written.
+fn busy(source: &str, mode: Mode, error: String) -> Report {
+    tracing::warn!(source = %source, %error, "LDAP sync not started");
+    Report {
+        source: source.to_owned(),
+        mode,
+        status: Status::Failed,
+        counts: Default::default(),
+        duration_ms: 0,
+        error: Some(error),
+        plan: Vec::new(),
+    }
 }
 
 enum Outcome {
