@@ -124,12 +124,7 @@ fn main() {
         }
         row("lettre, one connection per message", count, started.elapsed());
 
-        let variants: Vec<(Durability, usize)> = if std::env::var_os("BENCH_TRACE").is_some() {
-            vec![(Durability::Normal, 1)]
-        } else {
-            vec![(Durability::Full, 8), (Durability::Full, 1), (Durability::Normal, 8)]
-        };
-        for (durability, concurrency) in variants {
+        for (durability, concurrency) in [(Durability::Full, 8usize), (Durability::Full, 1), (Durability::Normal, 8)] {
             let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}.db")));
             db.durability = durability;
             let store = Store::open(&db).await.expect("store");
@@ -179,12 +174,7 @@ fn main() {
             };
             let mailer = Arc::new(Mailer::new(platform.clone(), settings).expect("mailer"));
             let started = Instant::now();
-            while mailer.deliver_due().await.expect("deliver") > 0 {
-                if std::env::var_os("BENCH_TRACE").is_some() {
-                    let mut conn = platform.store().read().await.expect("conn");
-                    eprintln!("{:?}", bridge::mail::outbox::counts(&mut conn).await.expect("counts"));
-                }
-            }
+            while mailer.deliver_due().await.expect("deliver") > 0 {}
             let elapsed = started.elapsed();
             let counts = {
                 let mut conn = platform.store().read().await.expect("conn");

@@ -4,22 +4,13 @@
 
 use std::collections::HashMap;
 
-use plugin::store::Connection;
+use plugin::store::{Connection, at, ms};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::plan::Known;
 use crate::error::{Error, Result};
-
-fn ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn at(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
 
 fn id(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text)

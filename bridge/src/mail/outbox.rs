@@ -1,7 +1,7 @@
 //! The `mail_outbox` table. A message is committed here before anything is sent; delivery
 //! claims it with a lease, so a crash mid-send leaves it to be retried, never lost.
 
-use plugin::store::Connection;
+use plugin::store::{Connection, at, ms};
 use serde_json::Value;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -95,15 +95,6 @@ pub struct Message {
     pub server_reply: Option<String>,
     pub created_at: OffsetDateTime,
     pub sent_at: Option<OffsetDateTime>,
-}
-
-fn ms(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-fn at(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 macro_rules! columns {
@@ -221,8 +212,8 @@ pub async fn claim_due(
     rows.iter().map(from_row).collect()
 }
 
-/// Records the server's acceptance. Only a message still `sending` changes: one that was
-/// cancelled meanwhile stays cancelled.
+/// Records the server's acceptance. A message being sent cannot be cancelled meanwhile
+/// (`cancel` takes pending and failed ones only), so the acceptance is always recorded.
 pub async fn mark_sent(
     conn: &mut Connection,
     id: Uuid,

@@ -38,12 +38,11 @@ fn initiator() -> Initiator {
 
 /// Whether the user has registered a passkey or security key.
 async fn has_passkey(conn: &mut Connection, user_id: Uuid) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM webauthn_credentials WHERE user_id = ?")
-        .bind(user_id.to_string())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
-    Ok(n > 0)
+    Ok(
+        !plugin::store::credentials::credential_ids_for_user(conn, user_id)
+            .await?
+            .is_empty(),
+    )
 }
 
 /// The facts a rule looks at, gathered from the store.

@@ -190,7 +190,8 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
-pub(crate) fn ms(t: OffsetDateTime) -> i64 {
+/// A timestamp as stored: Unix milliseconds. Every table, the bridge's too, uses this form.
+pub fn ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
@@ -198,7 +199,8 @@ pub(crate) fn opt_ms(t: Option<OffsetDateTime>) -> Option<i64> {
     t.map(ms)
 }
 
-pub(crate) fn at(ms: i64) -> OffsetDateTime {
+/// The inverse of [`ms`].
+pub fn at(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
