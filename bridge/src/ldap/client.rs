@@ -78,15 +78,146 @@ impl Client {
         attrs: Vec<String>,
         page_size: u32,
     ) -> PagedSearch<'c> {
+        self.paged_with(base, filter, attrs, page_size, Vec::new())
+    }
+
+    /// A paged search that sends `extra` controls (AD Show Deleted) with every page.
+    pub fn paged_with<'c>(
+        &'c mut self,
+        base: &str,
+        filter: &str,
+        attrs: Vec<String>,
+        page_size: u32,
+        extra: Vec<Control>,
+    ) -> PagedSearch<'c> {
         PagedSearch {
             client: self,
             base: base.to_owned(),
             filter: filter.to_owned(),
             attrs,
             page_size,
+            extra,
             cookie: Vec::new(),
             done: false,
         }
+    }
+
+    /// One search read to its end: for small answers (the root DSE, one entry, one DirSync
+    /// round, whose size the server bounds). The result code is the caller's to judge.
+    pub async fn search_all(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+        controls: Vec<Control>,
+    ) -> Result<Answer> {
+        let fut = self
+            .ldap
+            .with_controls(
+                controls
+                    .into_iter()
+                    .map(RawControl::from)
+                    .collect::<Vec<_>>(),
+            )
+            .with_timeout(self.timeout)
+            .streaming_search(base, scope, filter, attrs);
+        let mut stream = tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| Error::Ldap("search timed out".into()))?
+            .map_err(|e| ldap_err("search failed", e))?;
+        let mut entries = Vec::new();
+        loop {
+            let item = tokio::time::timeout(self.timeout, stream.next())
+                .await
+                .map_err(|_| Error::Ldap("timed out waiting for search results".into()))?
+                .map_err(|e| ldap_err("search failed", e))?;
+            let Some(item) = item else { break };
+            if item.is_ref() || item.is_intermediate() {
+                continue;
+            }
+            entries.push(entry_from_tag(item.0));
+        }
+        let res = stream.finish().await;
+        Ok(Answer {
+            entries,
+            rc: res.rc,
+            text: res.text,
+            controls: res
+                .ctrls
+                .into_iter()
+                .map(|c| Control::new(c.1.ctype, c.1.crit, c.1.val))
+                .collect(),
+        })
+    }
+
+    /// Reads the values an attribute was cut into (`member;range=0-1499`, AD's MaxValRange)
+    /// until the server sends the last range (`…-*`), and files them under the plain name.
+    pub async fn complete_ranges(&mut self, entry: &mut Entry) -> Result<()> {
+        let ranged: Vec<String> = entry
+            .attrs
+            .keys()
+            .filter(|k| k.contains(";range="))
+            .cloned()
+            .collect();
+        for key in ranged {
+            let Some(mut values) = entry.attrs.remove(&key) else {
+                continue;
+            };
+            let Some(mut range) = Range::parse(&key) else {
+                return Err(Error::Ldap(format!(
+                    "`{}`: unreadable ranged attribute `{key}`",
+                    entry.dn
+                )));
+            };
+            let mut rounds = 0;
+            while let Some(next) = range.next_start() {
+                rounds += 1;
+                // A server that never reaches `*` would keep us here for ever.
+                if rounds > 100_000 {
+                    return Err(Error::Ldap(format!("`{}`: endless ranges", entry.dn)));
+                }
+                let ask = format!("{};range={next}-*", range.name);
+                let answer = self
+                    .search_all(
+                        &entry.dn,
+                        Scope::Base,
+                        "(objectClass=*)",
+                        vec![ask],
+                        Vec::new(),
+                    )
+                    .await?;
+                if answer.rc != 0 {
+                    return Err(Error::Ldap(format!(
+                        "`{}`: reading {} values from {next} failed (result code {}): {}",
+                        entry.dn, range.name, answer.rc, answer.text
+                    )));
+                }
+                let part = answer
+                    .entries
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::Ldap(format!("`{}` vanished mid-read", entry.dn)))?
+                    .map_err(Error::Ldap)?;
+                let Some((k, v)) = part
+                    .attrs
+                    .into_iter()
+                    .find(|(k, _)| Range::parse(k).is_some_and(|r| r.name == range.name))
+                else {
+                    break;
+                };
+                let Some(r) = Range::parse(&k).filter(|r| r.start == next) else {
+                    return Err(Error::Ldap(format!(
+                        "`{}`: asked for {} from {next}, got `{k}`",
+                        entry.dn, range.name
+                    )));
+                };
+                values.extend(v);
+                range = r;
+            }
+            entry.attrs.entry(range.name).or_default().extend(values);
+        }
+        Ok(())
     }
 
     /// An RFC 4533 refreshOnly search from `cookie` (`None`: the whole content).
@@ -140,8 +271,54 @@ pub struct PagedSearch<'c> {
     filter: String,
     attrs: Vec<String>,
     page_size: u32,
+    extra: Vec<Control>,
     cookie: Vec<u8>,
     done: bool,
+}
+
+/// What [`Client::search_all`] read.
+#[derive(Debug)]
+pub struct Answer {
+    pub entries: Vec<Result<Entry, String>>,
+    pub rc: u32,
+    pub text: String,
+    pub controls: Vec<Control>,
+}
+
+impl Answer {
+    pub fn control(&self, oid: &str) -> Option<&Control> {
+        self.controls.iter().find(|c| c.oid == oid)
+    }
+}
+
+/// `name;range=start-end` (MS-ADTS 3.1.1.3.1.3.3); `end` is `None` for `*`, the last range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    pub name: String,
+    pub start: u64,
+    pub end: Option<u64>,
+}
+
+impl Range {
+    pub fn parse(key: &str) -> Option<Range> {
+        let (name, spec) = key.split_once(";range=")?;
+        let (start, end) = spec.split_once('-')?;
+        let start = start.parse().ok()?;
+        let end = match end {
+            "*" => None,
+            n => Some(n.parse().ok().filter(|e| *e >= start)?),
+        };
+        Some(Range {
+            name: name.to_ascii_lowercase(),
+            start,
+            end,
+        })
+    }
+
+    /// Where the next range starts, `None` after the last one.
+    pub fn next_start(&self) -> Option<u64> {
+        self.end.map(|e| e + 1)
+    }
 }
 
 impl PagedSearch<'_> {
@@ -157,14 +334,11 @@ impl PagedSearch<'_> {
         }
         .to_control();
         let timeout = self.client.timeout;
+        let mut controls: Vec<RawControl> = vec![control.into()];
+        controls.extend(self.extra.iter().cloned().map(RawControl::from));
         let mut stream = self
             .client
-            .search(
-                &self.base,
-                &self.filter,
-                self.attrs.clone(),
-                vec![control.into()],
-            )
+            .search(&self.base, &self.filter, self.attrs.clone(), controls)
             .await?;
         let mut page = Vec::with_capacity(self.page_size as usize);
         loop {
@@ -390,6 +564,25 @@ mod tests {
             ),
         ] {
             assert!(entry_from_tag(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn reads_ranges() {
+        let r = Range::parse("member;range=0-1499").unwrap();
+        assert_eq!((r.name.as_str(), r.start, r.end), ("member", 0, Some(1499)));
+        assert_eq!(r.next_start(), Some(1500));
+        let last = Range::parse("Member;range=1500-*").unwrap();
+        assert_eq!((last.name.as_str(), last.next_start()), ("member", None));
+        for bad in [
+            "member",
+            "member;range=",
+            "member;range=a-b",
+            "member;range=5-1",
+            "member;range=-1-*",
+            "member;range=0",
+        ] {
+            assert_eq!(Range::parse(bad), None, "{bad}");
         }
     }
 

@@ -47,6 +47,38 @@ impl Kind {
     }
 }
 
+/// How a run between full runs finds what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeltaMethod {
+    /// The kind's method: content sync for openldap, DirSync falling back to `uSNChanged`
+    /// for ad, `modifyTimestamp` for generic.
+    Auto,
+    /// RFC 4533 refreshOnly (needs `anchor = "entryUUID"`).
+    ContentSync,
+    /// AD DirSync; needs the "Replicating Directory Changes" right.
+    Dirsync,
+    /// AD `uSNChanged` polling of one domain controller plus its Deleted Objects.
+    Usn,
+    /// `modifyTimestamp` polling; deletions are found by the periodic full runs.
+    Timestamp,
+    /// Every run is a full run.
+    None,
+}
+
+impl DeltaMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeltaMethod::Auto => "auto",
+            DeltaMethod::ContentSync => "content-sync",
+            DeltaMethod::Dirsync => "dirsync",
+            DeltaMethod::Usn => "usn",
+            DeltaMethod::Timestamp => "timestamp",
+            DeltaMethod::None => "none",
+        }
+    }
+}
+
 /// What happens to a user whose entry left the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,6 +122,8 @@ pub struct SourceConfig {
     pub interval_minutes: u64,
     /// Hours between full runs (mark-and-sweep) under `serve`; deltas run in between.
     pub full_interval_hours: u64,
+    /// How deltas are read.
+    pub delta: DeltaMethod,
     pub on_delete: OnDelete,
     /// The largest share of this source's users (0.0–1.0) one run may disable or delete
     /// without `--force`.
@@ -118,6 +152,7 @@ impl Default for SourceConfig {
             operation_timeout_seconds: 120,
             interval_minutes: 15,
             full_interval_hours: 24,
+            delta: DeltaMethod::Auto,
             on_delete: OnDelete::Disable,
             max_deprovision_share: 0.10,
             attributes: AttributeOverrides::default(),
@@ -208,6 +243,29 @@ impl LdapConfig {
                 if !f.is_empty() && ldap3::parse_filter(f).is_err() {
                     bad(k, "is not a valid LDAP filter");
                 }
+            }
+            let anchor = s.attributes.anchor.as_deref();
+            match s.delta {
+                DeltaMethod::ContentSync
+                    if !anchor
+                        .unwrap_or("entryUUID")
+                        .eq_ignore_ascii_case("entryUUID")
+                        || s.kind == Kind::Ad =>
+                {
+                    bad("delta", "content-sync needs the entryUUID anchor")
+                }
+                DeltaMethod::Dirsync | DeltaMethod::Usn
+                    if s.kind != Kind::Ad
+                        || !anchor
+                            .unwrap_or("objectGUID")
+                            .eq_ignore_ascii_case("objectGUID") =>
+                {
+                    bad(
+                        "delta",
+                        "dirsync and usn need kind = \"ad\" and the objectGUID anchor",
+                    )
+                }
+                _ => {}
             }
             match (&s.password, &s.password_file) {
                 (Some(_), Some(_)) => {

@@ -13,6 +13,7 @@
 pub mod client;
 pub mod config;
 pub mod controls;
+pub mod delta;
 pub mod dn;
 pub mod entry;
 pub mod executor;

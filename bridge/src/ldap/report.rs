@@ -69,6 +69,9 @@ pub struct Report {
     /// In a dry run: one line per change it would make.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<String>,
+    /// A delta's method: content-sync, dirsync, usn or timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta_method: Option<&'static str>,
 }
 
 impl Report {

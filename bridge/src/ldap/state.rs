@@ -320,9 +320,30 @@ pub struct Cursor {
     /// RFC 4533 cookies by base DN, hex-encoded.
     #[serde(default)]
     pub cookies: std::collections::BTreeMap<String, String>,
-    /// modifyTimestamp / uSNChanged high-water mark.
+    /// `modifyTimestamp` from which the next timestamp delta reads (GeneralizedTime).
     #[serde(default)]
     pub watermark: Option<String>,
+    /// AD DirSync cookie (hex) for the naming context `naming_context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirsync: Option<String>,
+    /// AD `uSNChanged` position on one domain controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usn: Option<UsnMark>,
+    /// AD: the naming context the DirSync / uSNChanged searches cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub naming_context: Option<String>,
+}
+
+/// Where a `uSNChanged` delta resumes. USNs are local to one domain controller and to one
+/// incarnation of its database: a different `server` or `invocation_id` (a restore from
+/// backup) makes the number meaningless, and the next run is a full one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UsnMark {
+    /// The DC's `dsServiceName` (its NTDS Settings DN).
+    pub server: String,
+    pub invocation_id: String,
+    /// Changes with a `uSNChanged` above this are read next time.
+    pub usn: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

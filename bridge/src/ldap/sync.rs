@@ -1,14 +1,13 @@
 //! One run of one source: read the directory (full or delta), feed the executor in bounded
 //! batches, then — only once the read completed — check the guard and deprovision.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use plugin::platform::Platform;
 
-use super::client::{Client, SyncMessage};
-use super::config::{Kind, SourceConfig};
-use super::controls::content_sync::{EntryState, SyncInfo};
+use super::client::Client;
+use super::config::{DeltaMethod, Kind, SourceConfig};
+use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
 use super::executor::{Deprovision, Executor};
 use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group, map_user};
@@ -30,15 +29,21 @@ pub struct RunOptions {
 /// Called after each batch with the counters so far.
 pub type Progress<'a> = &'a (dyn Fn(&Counts) + Sync);
 
-/// A filter that matches nothing: a content-sync search with it returns just a cookie.
-const MATCH_NOTHING: &str = "(&(objectClass=*)(!(objectClass=*)))";
+/// A filter that matches nothing: a content-sync or DirSync search with it returns just a
+/// cookie.
+pub(super) const MATCH_NOTHING: &str = "(&(objectClass=*)(!(objectClass=*)))";
 
-struct Ctx<'a> {
-    cfg: &'a SourceConfig,
-    map: AttributeMap,
-    source: String,
-    user_filter: String,
-    group_filter: String,
+/// One source's settings resolved for a run.
+pub(super) struct Ctx<'a> {
+    pub cfg: &'a SourceConfig,
+    pub map: AttributeMap,
+    pub source: String,
+    pub user_filter: String,
+    pub group_filter: String,
+    /// How deltas are read; never `Auto`.
+    pub method: DeltaMethod,
+    pub user_attrs: Vec<String>,
+    pub group_attrs: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -51,18 +56,34 @@ impl<'a> Ctx<'a> {
                 f.to_owned()
             }
         };
+        let anchor_is = |a: &str| map.anchor.eq_ignore_ascii_case(a);
+        let method = match (cfg.delta, cfg.kind) {
+            // Content sync names entries by entryUUID, DirSync and USN deltas by objectGUID:
+            // with another anchor, changed entries could not be matched to users.
+            (DeltaMethod::Auto, Kind::Openldap) if anchor_is("entryUUID") => {
+                DeltaMethod::ContentSync
+            }
+            (DeltaMethod::Auto, Kind::Ad) if anchor_is("objectGUID") => DeltaMethod::Dirsync,
+            (DeltaMethod::Auto, Kind::Generic) => DeltaMethod::Timestamp,
+            (DeltaMethod::Auto, _) => DeltaMethod::None,
+            (m, _) => m,
+        };
+        let mut user_attrs = map.user_attributes();
+        let mut group_attrs = map.group_attributes();
+        if method == DeltaMethod::Timestamp {
+            user_attrs.push("modifyTimestamp".into());
+            group_attrs.push("modifyTimestamp".into());
+        }
         Ctx {
             user_filter: pick(&cfg.user_filter, map.default_user_filter()),
             group_filter: pick(&cfg.group_filter, map.default_group_filter()),
             source: cfg.source_id(),
             cfg,
             map,
+            method,
+            user_attrs,
+            group_attrs,
         }
-    }
-
-    /// Deltas by content sync need the anchor to be the entryUUID the protocol names.
-    fn can_content_sync(&self) -> bool {
-        self.cfg.kind == Kind::Openldap && self.map.anchor.eq_ignore_ascii_case("entryUUID")
     }
 }
 
@@ -81,7 +102,7 @@ pub async fn run(
         Err(_) => None,
     }
     .unwrap_or_default();
-    let delta_possible = ctx.can_content_sync() && !previous.cursor.cookies.is_empty();
+    let delta_possible = delta::can_resume(&ctx, &previous.cursor);
     let mut mode = if opts.full || !delta_possible {
         Mode::Full
     } else {
@@ -117,7 +138,7 @@ pub async fn run(
     let mut exec = Executor::new(platform, ctx.source.clone(), cfg.on_delete, opts.dry_run);
     let mut outcome = match mode {
         Mode::Full => full(&ctx, &mut exec, opts, progress).await,
-        Mode::Delta => delta(&ctx, &mut exec, &previous.cursor, opts, progress).await,
+        Mode::Delta => delta::run(&ctx, &mut exec, &previous.cursor, opts, progress).await,
     };
     if matches!(outcome, Ok(Outcome::RefreshRequired)) {
         tracing::info!(source = %ctx.source, "the server asks for a full refresh; running one");
@@ -143,6 +164,7 @@ pub async fn run(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
         plan: std::mem::take(&mut exec.plan),
+        delta_method: (mode == Mode::Delta).then(|| delta::used(&ctx, &previous.cursor)),
     };
     if !opts.dry_run {
         let counts = serde_json::to_value(&report.counts).unwrap_or_default();
@@ -194,16 +216,17 @@ fn busy(source: &str, mode: Mode, error: String) -> Report {
         duration_ms: 0,
         error: Some(error),
         plan: Vec::new(),
+        delta_method: None,
     }
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     /// The read completed; the cursor to store.
     Done(Cursor),
     RefreshRequired,
 }
 
-async fn connect(ctx: &Ctx<'_>) -> Result<Client> {
+pub(super) async fn connect(ctx: &Ctx<'_>) -> Result<Client> {
     Client::connect(ctx.cfg).await
 }
 
@@ -215,34 +238,24 @@ async fn full(
     progress: Progress<'_>,
 ) -> Result<Outcome> {
     let started_at = time::OffsetDateTime::now_utc();
+    let read_started = Instant::now();
     let mut client = connect(ctx).await?;
-    // Take the content-sync cookie *before* reading: changes made during the read are then
-    // replayed by the next delta rather than lost.
-    let mut cursor = Cursor::default();
-    if ctx.can_content_sync() {
-        for base in &ctx.cfg.base_dns {
-            match cookie_now(&mut client, base).await {
-                Ok(Some(c)) => {
-                    cursor.cookies.insert(base.clone(), state::hex(&c));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(source = %ctx.source, error = %e, "no content-sync cookie; later runs will be full reads")
-                }
-            }
-        }
-    }
+    // Take the delta's starting point *before* reading: changes made during the read are
+    // then replayed by the next delta rather than lost.
+    let mut cursor = delta::start(ctx, &mut client).await;
+    let mut stamps = Tracker::new(ctx.method == DeltaMethod::Timestamp);
     let batch_size = ctx.cfg.batch_size as usize;
     for base in &ctx.cfg.base_dns {
         let mut search = client.paged(
             base,
             &ctx.user_filter,
-            ctx.map.user_attributes(),
+            ctx.user_attrs.clone(),
             ctx.cfg.page_size,
         );
         let mut batch = Vec::with_capacity(batch_size);
         while let Some(page) = search.next_page().await? {
             for e in page {
+                stamps.observe(&e);
                 batch.push(map_entry_user(ctx, e));
                 if batch.len() >= batch_size {
                     exec.users(std::mem::take(&mut batch)).await?;
@@ -253,8 +266,11 @@ async fn full(
         exec.users(batch).await?;
         progress(&exec.counts);
     }
-    let groups = read_groups(ctx, &mut client, exec).await?;
+    let groups = read_groups(ctx, &mut client, exec, &mut stamps).await?;
     client.unbind().await;
+    if ctx.method == DeltaMethod::Timestamp {
+        cursor.watermark = stamps.next_watermark(None, read_started.elapsed());
+    }
     exec.fix_managers().await?;
     // The read completed: now, and only now, deprovision.
     let mut tx_conn = exec_conn(exec).await?;
@@ -274,7 +290,9 @@ async fn full(
     Ok(Outcome::Done(cursor))
 }
 
-async fn exec_conn(exec: &Executor<'_>) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+pub(super) async fn exec_conn(
+    exec: &Executor<'_>,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
     Ok(exec_platform(exec).store().read().await?)
 }
 
@@ -282,7 +300,7 @@ fn exec_platform<'p>(exec: &Executor<'p>) -> &'p Platform {
     exec.platform()
 }
 
-async fn guard_and_apply(
+pub(super) async fn guard_and_apply(
     ctx: &Ctx<'_>,
     exec: &mut Executor<'_>,
     steps: Vec<Deprovision>,
@@ -298,7 +316,7 @@ async fn guard_and_apply(
     exec.deprovision(steps).await
 }
 
-fn map_entry_user(
+pub(super) fn map_entry_user(
     ctx: &Ctx<'_>,
     e: std::result::Result<Entry, String>,
 ) -> std::result::Result<super::mapping::SourceUser, Rejected> {
@@ -312,209 +330,50 @@ fn map_entry_user(
     }
 }
 
-async fn read_groups(
+/// Every group under every base, ranged member values completed, rejects quarantined.
+pub(super) async fn read_groups(
     ctx: &Ctx<'_>,
     client: &mut Client,
     exec: &mut Executor<'_>,
+    stamps: &mut Tracker,
 ) -> Result<Vec<SourceGroup>> {
     let mut groups = Vec::new();
     let mut rejected = Vec::new();
+    let mut ranged = Vec::new();
+    let mut take = |e: std::result::Result<Entry, String>, groups: &mut Vec<SourceGroup>| match e
+        .map_err(|r| Rejected {
+            dn: r.clone(),
+            anchor: None,
+            reason: r,
+        })
+        .and_then(|e| map_group(&ctx.map, &e))
+    {
+        Ok(g) => groups.push(g),
+        Err(r) => rejected.push(r),
+    };
     for base in &ctx.cfg.base_dns {
         let mut search = client.paged(
             base,
             &ctx.group_filter,
-            ctx.map.group_attributes(),
+            ctx.group_attrs.clone(),
             ctx.cfg.page_size,
         );
         while let Some(page) = search.next_page().await? {
             for e in page {
                 exec.counts.read += 1;
-                match e
-                    .map_err(|r| Rejected {
-                        dn: r.clone(),
-                        anchor: None,
-                        reason: r,
-                    })
-                    .and_then(|e| map_group(&ctx.map, &e))
-                {
-                    Ok(g) => groups.push(g),
-                    Err(r) => rejected.push(r),
+                stamps.observe(&e);
+                match e {
+                    // The rest of a large group's members is read once this search is done.
+                    Ok(e) if e.attrs.keys().any(|k| k.contains(";range=")) => ranged.push(e),
+                    other => take(other, &mut groups),
                 }
             }
         }
+    }
+    for mut e in ranged {
+        client.complete_ranges(&mut e).await?;
+        take(Ok(e), &mut groups);
     }
     exec.quarantine_all(rejected).await?;
     Ok(groups)
-}
-
-/// The current content-sync cookie for `base`, without reading any entry.
-async fn cookie_now(client: &mut Client, base: &str) -> Result<Option<Vec<u8>>> {
-    let mut search = client
-        .refresh(base, MATCH_NOTHING, vec!["1.1".into()], None)
-        .await?;
-    let mut cookie = None;
-    loop {
-        match search.next().await? {
-            SyncMessage::Done { cookie: c, .. } => return Ok(c.or(cookie)),
-            SyncMessage::Info(info) => {
-                if let Some(c) = info_cookie(&info) {
-                    cookie = Some(c);
-                }
-            }
-            SyncMessage::Entry(..) => {}
-            SyncMessage::RefreshRequired => return Ok(None),
-        }
-    }
-}
-
-fn info_cookie(info: &SyncInfo) -> Option<Vec<u8>> {
-    match info {
-        SyncInfo::NewCookie(c) => Some(c.clone()),
-        SyncInfo::RefreshDelete { cookie, .. }
-        | SyncInfo::RefreshPresent { cookie, .. }
-        | SyncInfo::SyncIdSet { cookie, .. } => cookie.clone(),
-    }
-}
-
-/// RFC 4533 refreshOnly from the stored cookies: changed entries in full, deleted ones by
-/// UUID, or (present phase) every unchanged one by UUID so the rest can be swept.
-async fn delta(
-    ctx: &Ctx<'_>,
-    exec: &mut Executor<'_>,
-    previous: &Cursor,
-    opts: RunOptions,
-    progress: Progress<'_>,
-) -> Result<Outcome> {
-    let mut client = connect(ctx).await?;
-    let filter = format!("(|{}{})", ctx.user_filter, ctx.group_filter);
-    let mut attrs = ctx.map.user_attributes();
-    attrs.extend(ctx.map.group_attributes());
-    attrs.sort_by_key(|a| a.to_ascii_lowercase());
-    attrs.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-    let mut cursor = Cursor::default();
-    let mut present: HashSet<String> = HashSet::new();
-    let mut deleted: HashSet<String> = HashSet::new();
-    let mut any_present_phase = false;
-    let mut groups_dirty = false;
-    let batch_size = ctx.cfg.batch_size as usize;
-    for base in &ctx.cfg.base_dns {
-        let Some(cookie) = previous.cookies.get(base).and_then(|c| state::unhex(c)) else {
-            return Ok(Outcome::RefreshRequired);
-        };
-        let mut search = client
-            .refresh(base, &filter, attrs.clone(), Some(cookie))
-            .await?;
-        let mut batch = Vec::with_capacity(batch_size);
-        let mut last_cookie = None;
-        loop {
-            match search.next().await? {
-                SyncMessage::RefreshRequired => return Ok(Outcome::RefreshRequired),
-                SyncMessage::Entry(st, entry) => {
-                    let anchor = st.entry_uuid.to_string().to_lowercase();
-                    if let Some(c) = st.cookie {
-                        last_cookie = Some(c);
-                    }
-                    match st.state {
-                        EntryState::Present => {
-                            present.insert(anchor);
-                        }
-                        EntryState::Delete => {
-                            deleted.insert(anchor);
-                        }
-                        EntryState::Add | EntryState::Modify => {
-                            present.insert(anchor.clone());
-                            match entry {
-                                Ok(e) if ctx.map.is_group(&e) => groups_dirty = true,
-                                other => {
-                                    batch.push(map_entry_user(ctx, other));
-                                    if batch.len() >= batch_size {
-                                        exec.users(std::mem::take(&mut batch)).await?;
-                                        progress(&exec.counts);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                SyncMessage::Info(info) => {
-                    if let Some(c) = info_cookie(&info) {
-                        last_cookie = Some(c);
-                    }
-                    match info {
-                        SyncInfo::SyncIdSet {
-                            refresh_deletes: true,
-                            uuids,
-                            ..
-                        } => {
-                            deleted.extend(uuids.iter().map(|u| u.to_string().to_lowercase()));
-                        }
-                        SyncInfo::SyncIdSet {
-                            refresh_deletes: false,
-                            uuids,
-                            ..
-                        } => {
-                            any_present_phase = true;
-                            present.extend(uuids.iter().map(|u| u.to_string().to_lowercase()));
-                        }
-                        SyncInfo::RefreshPresent { .. } => any_present_phase = true,
-                        _ => {}
-                    }
-                }
-                SyncMessage::Done {
-                    cookie,
-                    refresh_deletes,
-                } => {
-                    if !refresh_deletes {
-                        any_present_phase = true;
-                    }
-                    if let Some(c) = cookie
-                        .or(last_cookie.take())
-                        .or_else(|| previous.cookies.get(base).and_then(|c| state::unhex(c)))
-                    {
-                        cursor.cookies.insert(base.clone(), state::hex(&c));
-                    }
-                    break;
-                }
-            }
-        }
-        exec.users(batch).await?;
-    }
-    exec.fix_managers().await?;
-    // Which imported objects are gone.
-    let mut conn = exec_conn(exec).await?;
-    let users = state::imported(&mut conn, &ctx.source, "user").await?;
-    let known_groups = state::imported(&mut conn, &ctx.source, "group").await?;
-    let population = state::enabled_population(&mut conn, &ctx.source).await?;
-    drop(conn);
-    let is_gone = |anchor: &str| {
-        deleted.contains(anchor)
-            || (any_present_phase && !present.contains(anchor) && !exec.seen.contains(anchor))
-    };
-    let gone_users: Vec<Deprovision> = users
-        .iter()
-        .filter(|(a, _)| is_gone(a))
-        .map(|(anchor, id)| Deprovision::Gone {
-            anchor: anchor.clone(),
-            id: *id,
-        })
-        .collect();
-    let gone_groups: Vec<(String, uuid::Uuid)> = known_groups
-        .into_iter()
-        .filter(|(a, _)| is_gone(a))
-        .collect();
-    let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
-    let changed_people =
-        exec.counts.added + exec.counts.updated > 0 || !gone_users.is_empty() || !steps.is_empty();
-    steps.extend(gone_users);
-    guard_and_apply(ctx, exec, steps, population, opts).await?;
-    exec.delete_groups(&gone_groups).await?;
-    if groups_dirty || changed_people {
-        // Memberships may have changed: re-read the groups (small next to the users) and
-        // recompute the effective memberships.
-        let groups = read_groups(ctx, &mut client, exec).await?;
-        exec.groups(groups, true).await?;
-    }
-    client.unbind().await;
-    progress(&exec.counts);
-    Ok(Outcome::Done(cursor))
 }

@@ -1,0 +1,129 @@
+//! Runs between full runs: each method finds what changed since the stored cursor, then
+//! [`finish`] applies what every delta shares (managers, the guard, deprovisioning, groups).
+//!
+//! * [`content_sync`]: OpenLDAP / 389-ds, RFC 4533 refreshOnly.
+//! * [`ad`]: Active Directory, DirSync, or `uSNChanged` of one domain controller.
+//! * [`timestamp`]: any LDAPv3 server, `modifyTimestamp`; deletions wait for a full run.
+//!
+//! A delta that cannot go on from its cursor (expired cookie, another domain controller, a
+//! restored database) answers [`Outcome::RefreshRequired`] and the run turns into a full one.
+
+pub mod ad;
+pub mod content_sync;
+pub mod timestamp;
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use super::client::Client;
+use super::config::DeltaMethod;
+use super::executor::{Deprovision, Executor};
+use super::state::{self, Cursor};
+use super::sync::{Ctx, Outcome, Progress, RunOptions, exec_conn, guard_and_apply, read_groups};
+use crate::error::Result;
+use timestamp::Tracker;
+
+/// Whether the stored cursor lets this source run a delta.
+pub(super) fn can_resume(ctx: &Ctx<'_>, cursor: &Cursor) -> bool {
+    match ctx.method {
+        DeltaMethod::ContentSync => !cursor.cookies.is_empty(),
+        DeltaMethod::Dirsync | DeltaMethod::Usn => {
+            cursor.naming_context.is_some() && (cursor.dirsync.is_some() || cursor.usn.is_some())
+        }
+        DeltaMethod::Timestamp => cursor.watermark.is_some(),
+        DeltaMethod::Auto | DeltaMethod::None => false,
+    }
+}
+
+/// The method a delta from `cursor` uses (an `ad` source may have fallen back to USN).
+pub(super) fn used(ctx: &Ctx<'_>, cursor: &Cursor) -> &'static str {
+    match ctx.method {
+        DeltaMethod::Dirsync if cursor.dirsync.is_none() => DeltaMethod::Usn.as_str(),
+        m => m.as_str(),
+    }
+}
+
+/// Where the next delta starts, taken before a full read. A method that cannot start leaves
+/// an empty cursor: the next run is a full one again, and says why in the log.
+pub(super) async fn start(ctx: &Ctx<'_>, client: &mut Client) -> Cursor {
+    let started = match ctx.method {
+        DeltaMethod::ContentSync => content_sync::start(ctx, client).await,
+        DeltaMethod::Dirsync | DeltaMethod::Usn => ad::start(ctx, client).await,
+        // Known only once the read is done (the newest modifyTimestamp seen).
+        DeltaMethod::Timestamp | DeltaMethod::Auto | DeltaMethod::None => Ok(Cursor::default()),
+    };
+    started.unwrap_or_else(|e| {
+        tracing::warn!(source = %ctx.source, method = ctx.method.as_str(), error = %e,
+            "cannot take a delta starting point; the next run will be a full one too");
+        Cursor::default()
+    })
+}
+
+pub(super) async fn run(
+    ctx: &Ctx<'_>,
+    exec: &mut Executor<'_>,
+    previous: &Cursor,
+    opts: RunOptions,
+    progress: Progress<'_>,
+) -> Result<Outcome> {
+    match ctx.method {
+        DeltaMethod::ContentSync => content_sync::delta(ctx, exec, previous, opts, progress).await,
+        DeltaMethod::Dirsync | DeltaMethod::Usn => {
+            ad::delta(ctx, exec, previous, opts, progress).await
+        }
+        DeltaMethod::Timestamp => timestamp::delta(ctx, exec, previous, opts, progress).await,
+        DeltaMethod::Auto | DeltaMethod::None => Ok(Outcome::RefreshRequired),
+    }
+}
+
+/// The end of every delta: managers imported late, then the users `gone` names are
+/// deprovisioned (guarded), groups that left are deleted, and — when memberships may have
+/// moved — every group is read again (groups are few next to users) and memberships
+/// recomputed.
+pub(super) async fn finish(
+    ctx: &Ctx<'_>,
+    exec: &mut Executor<'_>,
+    client: &mut Client,
+    gone: impl Fn(&str) -> bool,
+    groups_dirty: bool,
+    opts: RunOptions,
+) -> Result<()> {
+    exec.fix_managers().await?;
+    let mut conn = exec_conn(exec).await?;
+    let users = state::imported(&mut conn, &ctx.source, "user").await?;
+    let known_groups = state::imported(&mut conn, &ctx.source, "group").await?;
+    let population = state::enabled_population(&mut conn, &ctx.source).await?;
+    drop(conn);
+    let gone_users: Vec<Deprovision> = users
+        .iter()
+        .filter(|(a, _)| gone(a))
+        .map(|(anchor, id)| Deprovision::Gone {
+            anchor: anchor.clone(),
+            id: *id,
+        })
+        .collect();
+    let gone_groups: Vec<(String, Uuid)> =
+        known_groups.into_iter().filter(|(a, _)| gone(a)).collect();
+    let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
+    let changed_people =
+        exec.counts.added + exec.counts.updated > 0 || !gone_users.is_empty() || !steps.is_empty();
+    steps.extend(gone_users);
+    guard_and_apply(ctx, exec, steps, population, opts).await?;
+    exec.delete_groups(&gone_groups).await?;
+    if groups_dirty || changed_people {
+        let groups = read_groups(ctx, client, exec, &mut Tracker::new(false)).await?;
+        exec.groups(groups, true).await?;
+    }
+    Ok(())
+}
+
+/// Anchors known to the store as this source's groups.
+pub(super) async fn known_group_anchors(
+    ctx: &Ctx<'_>,
+    exec: &Executor<'_>,
+) -> Result<HashSet<String>> {
+    let mut conn = exec_conn(exec).await?;
+    let groups = state::imported(&mut conn, &ctx.source, "group").await?;
+    Ok(groups.into_iter().map(|(a, _)| a).collect())
+}
