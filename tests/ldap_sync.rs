@@ -430,6 +430,81 @@ fn delta_sync_with_content_sync_cookie() {
 }
 
 #[test]
+fn generic_source_polls_modify_timestamp_and_sweeps_on_full_runs() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &s,
+        "kind = \"generic\"\nmax_deprovision_share = 0.5\n[ldap.sources.attributes]\nanchor = \"entryUUID\"",
+    );
+    let mut ldif = String::new();
+    for i in 0..6 {
+        ldif.push_str(&person(
+            &format!("g{i}"),
+            &format!("Generic {i}"),
+            Some(&format!("g{i}@example.com")),
+        ));
+    }
+    s.add(&ldif);
+    s.add(&format!(
+        "dn: cn=Crew,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Crew\nmember: uid=g0,ou=People,{BASE}\n"
+    ));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(
+        (r["mode"].as_str(), r["counts"]["added"].as_u64()),
+        (Some("full"), Some(6)),
+        "{r}"
+    );
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(r["deltaMethod"], "timestamp", "{r}");
+    assert_eq!(r["counts"]["updated"], 0, "{r}");
+    s.add(&person("g9", "Generic 9", Some("g9@example.com")));
+    s.modify(&format!(
+        "dn: uid=g1,ou=People,{BASE}\nchangetype: modify\nreplace: displayName\ndisplayName: Generic One\n\n\
+         dn: cn=Crew,ou=Groups,{BASE}\nchangetype: modify\nadd: member\nmember: uid=g9,ou=People,{BASE}\n"
+    ));
+    s.delete(&format!("uid=g2,ou=People,{BASE}"));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(
+        (
+            r["counts"]["added"].as_u64(),
+            r["counts"]["updated"].as_u64(),
+            r["counts"]["disabled"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "a timestamp delta cannot see deletions: {r}"
+    );
+    let all = users(dir.path());
+    assert_eq!(
+        user(&all, "g1@example.com").unwrap()["displayName"],
+        "Generic One"
+    );
+    assert_eq!(
+        user(&all, "g2@example.com").unwrap()["accountEnabled"],
+        true
+    );
+    assert_eq!(
+        members(dir.path(), "Crew"),
+        ["g0@example.com", "g9@example.com"]
+    );
+    // The periodic full run sweeps the deletion.
+    let (ok, r) = sync(dir.path(), &["--full"]);
+    assert!(ok, "{r}");
+    assert_eq!(r["counts"]["disabled"], 1, "{r}");
+    let all = users(dir.path());
+    assert_eq!(
+        user(&all, "g2@example.com").unwrap()["accountEnabled"],
+        false
+    );
+}
+
+#[test]
 fn killed_server_mid_sync_deprovisions_nobody_and_the_next_run_completes() {
     let Some(mut s) = slapd::start() else { return };
     let dir = tempfile::tempdir().unwrap();
