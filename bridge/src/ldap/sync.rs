@@ -266,7 +266,9 @@ async fn full(
         exec.users(batch).await?;
         progress(&exec.counts);
     }
+    tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "users read and written");
     let groups = read_groups(ctx, &mut client, exec, &mut stamps).await?;
+    tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "groups read");
     client.unbind().await;
     if ctx.method == DeltaMethod::Timestamp {
         cursor.watermark = stamps.next_watermark(None, read_started.elapsed());
@@ -283,8 +285,10 @@ async fn full(
         gone.into_iter()
             .map(|(anchor, id)| Deprovision::Gone { anchor, id }),
     );
+    tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "sweep planned");
     guard_and_apply(ctx, exec, steps, population, opts).await?;
     exec.groups(groups, true).await?;
+    tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "groups written");
     exec.prune_quarantine(started_at).await?;
     progress(&exec.counts);
     Ok(Outcome::Done(cursor))

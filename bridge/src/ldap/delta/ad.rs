@@ -247,7 +247,14 @@ async fn dirsync(
 fn watched_attributes(ctx: &Ctx<'_>) -> Vec<String> {
     let mut attrs = ctx.user_attrs.clone();
     attrs.extend(ctx.group_attrs.iter().cloned());
-    attrs.extend(["objectGUID".into(), "isDeleted".into()]);
+    // A rename or move changes only `name` and `parentGUID`; a tombstone says `isDeleted`
+    // only when asked.
+    attrs.extend([
+        "objectGUID".into(),
+        "isDeleted".into(),
+        "name".into(),
+        "parentGUID".into(),
+    ]);
     attrs.sort_by_key(|a| a.to_ascii_lowercase());
     attrs.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
     attrs
@@ -404,11 +411,15 @@ async fn apply(
             }
         }
     }
+    // A changed user the filtered re-read did not return left the scope (moved out, or no
+    // longer matches the filter). A changed group is not gone: when it left the scope, the
+    // complete group read `finish` then makes sweeps it.
     let gone = |anchor: &str| {
         changes.deleted.contains(anchor)
             || (changes.changed.contains(anchor) && !seen.contains(anchor))
     };
-    super::finish(ctx, exec, client, gone, groups_dirty, opts).await
+    let group_gone = |anchor: &str| changes.deleted.contains(anchor);
+    super::finish(ctx, exec, client, gone, group_gone, groups_dirty, opts).await
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ pub(super) async fn delta(
         deleted.contains(anchor)
             || (any_present_phase && !present.contains(anchor) && !seen.contains(anchor))
     };
-    super::finish(ctx, exec, &mut client, gone, groups_dirty, opts).await?;
+    super::finish(ctx, exec, &mut client, gone, gone, groups_dirty, opts).await?;
     client.unbind().await;
     progress(&exec.counts);
     Ok(Outcome::Done(cursor))

@@ -78,14 +78,15 @@ pub(super) async fn run(
 }
 
 /// The end of every delta: managers imported late, then the users `gone` names are
-/// deprovisioned (guarded), groups that left are deleted, and — when memberships may have
-/// moved — every group is read again (groups are few next to users) and memberships
-/// recomputed.
+/// deprovisioned (guarded), the groups `group_gone` names are deleted, and — when memberships
+/// may have moved — every group is read again (groups are few next to users), memberships
+/// recomputed and groups no longer read swept.
 pub(super) async fn finish(
     ctx: &Ctx<'_>,
     exec: &mut Executor<'_>,
     client: &mut Client,
     gone: impl Fn(&str) -> bool,
+    group_gone: impl Fn(&str) -> bool,
     groups_dirty: bool,
     opts: RunOptions,
 ) -> Result<()> {
@@ -104,7 +105,7 @@ pub(super) async fn finish(
         })
         .collect();
     let gone_groups: Vec<(String, Uuid)> =
-        known_groups.into_iter().filter(|(a, _)| gone(a)).collect();
+        known_groups.into_iter().filter(|(a, _)| group_gone(a)).collect();
     let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
     let changed_people =
         exec.counts.added + exec.counts.updated > 0 || !gone_users.is_empty() || !steps.is_empty();

@@ -130,7 +130,16 @@ pub(super) async fn delta(
             }
         }
     }
-    super::finish(ctx, exec, &mut client, |_| false, groups_dirty, opts).await?;
+    super::finish(
+        ctx,
+        exec,
+        &mut client,
+        |_| false,
+        |_| false,
+        groups_dirty,
+        opts,
+    )
+    .await?;
     client.unbind().await;
     progress(&exec.counts);
     let cursor = Cursor {
