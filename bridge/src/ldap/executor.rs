@@ -45,6 +45,8 @@ pub struct Executor<'p> {
     /// Anchors of every user entry read (imported, unchanged or quarantined).
     pub seen: HashSet<String>,
     pub deferred: Vec<Deprovision>,
+    /// A user was created, or changed how groups name them: memberships need recomputing.
+    pub references_moved: bool,
     /// Users whose manager was not imported yet when they were written.
     manager_fixups: Vec<(Uuid, String)>,
     created: HashSet<Uuid>,
@@ -62,6 +64,7 @@ impl<'p> Executor<'p> {
             counts: Counts::default(),
             seen: HashSet::new(),
             deferred: Vec::new(),
+            references_moved: false,
             manager_fixups: Vec::new(),
             created: HashSet::new(),
             plan: Vec::new(),
@@ -156,8 +159,12 @@ impl<'p> Executor<'p> {
             match plan_user(&user, k) {
                 UserStep::Unchanged => self.counts.unchanged += 1,
                 UserStep::Disable => self.deferred.push(Deprovision::Disable(Box::new(user))),
-                UserStep::Create => self.write_user(&mut tx, None, user, &w).await?,
+                UserStep::Create => {
+                    self.references_moved = true;
+                    self.write_user(&mut tx, None, user, &w).await?
+                }
                 UserStep::Update => {
+                    self.references_moved |= k.is_none_or(|k| k.moves_references(&user));
                     let id = k.map(|k| k.id);
                     self.write_user(&mut tx, id, user, &w).await?
                 }

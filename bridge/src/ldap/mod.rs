@@ -20,6 +20,7 @@ pub mod executor;
 pub mod groups;
 pub mod mapping;
 pub mod plan;
+pub mod reader;
 pub mod report;
 pub mod scheduler;
 pub mod state;

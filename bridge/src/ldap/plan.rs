@@ -19,6 +19,21 @@ pub struct Known {
     /// The fingerprint of the mapped entry last imported; `None` if the user exists but was
     /// never imported by this sync (or was deprovisioned since).
     pub fingerprint: Option<String>,
+    /// How groups name the user as last imported (normalised DN, login): a change of either
+    /// may change memberships.
+    pub references: Option<(String, Option<String>)>,
+}
+
+impl Known {
+    /// Whether writing `incoming` over this user may change group memberships: a new DN or
+    /// login, or a user coming back (deprovisioning dropped their memberships).
+    pub fn moves_references(&self, incoming: &SourceUser) -> bool {
+        !self.enabled
+            || self
+                .references
+                .as_ref()
+                .is_none_or(|(dn, login)| *dn != incoming.dn_key || *login != incoming.login)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,9 +123,28 @@ mod tests {
     }
 
     #[test]
+    fn only_a_new_dn_login_or_a_return_moves_memberships() {
+        let mut u = incoming(true, "f2");
+        u.dn_key = "uid=a,dc=x".into();
+        u.login = Some("a".into());
+        let k = |enabled, refs: Option<(&str, Option<&str>)>| Known {
+            id: Uuid::new_v4(),
+            enabled,
+            fingerprint: Some("f1".into()),
+            references: refs.map(|(d, l)| (d.to_owned(), l.map(str::to_owned))),
+        };
+        assert!(!k(true, Some(("uid=a,dc=x", Some("a")))).moves_references(&u));
+        assert!(k(true, Some(("uid=b,dc=x", Some("a")))).moves_references(&u));
+        assert!(k(true, Some(("uid=a,dc=x", None))).moves_references(&u));
+        assert!(k(false, Some(("uid=a,dc=x", Some("a")))).moves_references(&u));
+        assert!(k(true, None).moves_references(&u));
+    }
+
+    #[test]
     fn user_steps() {
         let id = Uuid::new_v4();
         let known = |enabled, fp: Option<&str>| Known {
+            references: None,
             id,
             enabled,
             fingerprint: fp.map(str::to_owned),

@@ -31,7 +31,7 @@ pub async fn known_users(
     // Chunks stay far below SQLite's bound-parameter limit.
     for chunk in anchors.chunks(2000) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT u.id, u.anchor, u.account_enabled, o.fingerprint FROM users u \
+            "SELECT u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login FROM users u \
              LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
              WHERE u.source = ",
         );
@@ -49,6 +49,11 @@ pub async fn known_users(
                     id: id(row.try_get("id").map_err(db)?)?,
                     enabled: row.try_get("account_enabled").map_err(db)?,
                     fingerprint: row.try_get("fingerprint").map_err(db)?,
+                    references: row
+                        .try_get::<Option<String>, _>("dn")
+                        .map_err(db)?
+                        .map(|dn| Ok::<_, Error>((dn, row.try_get("login").map_err(db)?)))
+                        .transpose()?,
                 },
             );
         }

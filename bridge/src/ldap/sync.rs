@@ -10,8 +10,9 @@ use super::config::{DeltaMethod, Kind, SourceConfig};
 use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
 use super::executor::{Deprovision, Executor};
-use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group, map_user};
+use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group};
 use super::plan::{check_guard, plan_sweep};
+use super::reader;
 use super::report::{Counts, Mode, Report, Status};
 use super::state::{self, Cursor, RunRecord};
 use crate::error::{Error, Result};
@@ -243,29 +244,27 @@ async fn full(
     // Take the delta's starting point *before* reading: changes made during the read are
     // then replayed by the next delta rather than lost.
     let mut cursor = delta::start(ctx, &mut client).await;
-    let mut stamps = Tracker::new(ctx.method == DeltaMethod::Timestamp);
-    let batch_size = ctx.cfg.batch_size as usize;
-    for base in &ctx.cfg.base_dns {
-        let mut search = client.paged(
-            base,
-            &ctx.user_filter,
-            ctx.user_attrs.clone(),
-            ctx.cfg.page_size,
-        );
-        let mut batch = Vec::with_capacity(batch_size);
-        while let Some(page) = search.next_page().await? {
-            for e in page {
-                stamps.observe(&e);
-                batch.push(map_entry_user(ctx, e));
-                if batch.len() >= batch_size {
-                    exec.users(std::mem::take(&mut batch)).await?;
-                    progress(&exec.counts);
-                }
-            }
+    let (mut batches, reading) = reader::spawn(
+        client,
+        reader::UserRead {
+            map: ctx.map.clone(),
+            source: ctx.source.clone(),
+            base_dns: ctx.cfg.base_dns.clone(),
+            filter: ctx.user_filter.clone(),
+            attrs: ctx.user_attrs.clone(),
+            page_size: ctx.cfg.page_size,
+            batch_size: ctx.cfg.batch_size as usize,
+            stamps: Tracker::new(ctx.method == DeltaMethod::Timestamp),
+        },
+    );
+    while let Some(batch) = batches.recv().await {
+        if let Err(e) = exec.users(batch).await {
+            reading.abort();
+            return Err(e);
         }
-        exec.users(batch).await?;
         progress(&exec.counts);
     }
+    let (mut client, mut stamps) = reader::join(reading).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "users read and written");
     let groups = read_groups(ctx, &mut client, exec, &mut stamps).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "groups read");
@@ -324,14 +323,7 @@ pub(super) fn map_entry_user(
     ctx: &Ctx<'_>,
     e: std::result::Result<Entry, String>,
 ) -> std::result::Result<super::mapping::SourceUser, Rejected> {
-    match e {
-        Ok(e) => map_user(&ctx.map, &ctx.source, &e),
-        Err(reason) => Err(Rejected {
-            dn: reason.clone(),
-            anchor: None,
-            reason,
-        }),
-    }
+    reader::map(&ctx.map, &ctx.source, e)
 }
 
 /// Every group under every base, ranged member values completed, rejects quarantined.

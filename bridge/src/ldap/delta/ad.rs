@@ -275,7 +275,11 @@ pub(super) async fn delta(
         naming_context: Some(nc.to_owned()),
         ..Cursor::default()
     };
-    let changes = if let Some(cookie) = previous.dirsync.as_deref().and_then(state::unhex) {
+    let cookie = match ctx.method {
+        DeltaMethod::Dirsync => previous.dirsync.as_deref().and_then(state::unhex),
+        _ => None,
+    };
+    let changes = if let Some(cookie) = cookie {
         match dirsync(
             &mut client,
             nc,

@@ -26,11 +26,19 @@ use timestamp::Tracker;
 
 /// Whether the stored cursor lets this source run a delta.
 pub(super) fn can_resume(ctx: &Ctx<'_>, cursor: &Cursor) -> bool {
-    match ctx.method {
+    resumable(ctx.method, cursor)
+}
+
+fn resumable(method: DeltaMethod, cursor: &Cursor) -> bool {
+    match method {
         DeltaMethod::ContentSync => !cursor.cookies.is_empty(),
-        DeltaMethod::Dirsync | DeltaMethod::Usn => {
+        // DirSync, or the USN polling it fell back to.
+        DeltaMethod::Dirsync => {
             cursor.naming_context.is_some() && (cursor.dirsync.is_some() || cursor.usn.is_some())
         }
+        // A DirSync cookie is no start for a source told to poll USNs (say, because its
+        // account lost the right): a full run takes a USN mark.
+        DeltaMethod::Usn => cursor.naming_context.is_some() && cursor.usn.is_some(),
         DeltaMethod::Timestamp => cursor.watermark.is_some(),
         DeltaMethod::Auto | DeltaMethod::None => false,
     }
@@ -104,11 +112,14 @@ pub(super) async fn finish(
             id: *id,
         })
         .collect();
-    let gone_groups: Vec<(String, Uuid)> =
-        known_groups.into_iter().filter(|(a, _)| group_gone(a)).collect();
+    let gone_groups: Vec<(String, Uuid)> = known_groups
+        .into_iter()
+        .filter(|(a, _)| group_gone(a))
+        .collect();
     let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
-    let changed_people =
-        exec.counts.added + exec.counts.updated > 0 || !gone_users.is_empty() || !steps.is_empty();
+    // A profile change (a new display name, say) moves no membership: only new users, new
+    // DNs or logins, and deprovisioning do.
+    let changed_people = exec.references_moved || !gone_users.is_empty() || !steps.is_empty();
     steps.extend(gone_users);
     guard_and_apply(ctx, exec, steps, population, opts).await?;
     exec.delete_groups(&gone_groups).await?;
@@ -127,4 +138,42 @@ pub(super) async fn known_group_anchors(
     let mut conn = exec_conn(exec).await?;
     let groups = state::imported(&mut conn, &ctx.source, "group").await?;
     Ok(groups.into_iter().map(|(a, _)| a).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ldap::state::UsnMark;
+
+    #[test]
+    fn ad_cursors_resume_the_method_they_were_taken_for() {
+        let nc = Some("DC=tap,DC=test".to_owned());
+        let dirsync = Cursor {
+            naming_context: nc.clone(),
+            dirsync: Some("4d534453".into()),
+            ..Cursor::default()
+        };
+        let usn = Cursor {
+            naming_context: nc,
+            usn: Some(UsnMark {
+                server: "CN=NTDS Settings,CN=DC1".into(),
+                invocation_id: "00000000-0000-0000-0000-000000000001".into(),
+                usn: 4000,
+            }),
+            ..Cursor::default()
+        };
+        assert!(resumable(DeltaMethod::Dirsync, &dirsync));
+        // DirSync fell back to USN polling when it was refused.
+        assert!(resumable(DeltaMethod::Dirsync, &usn));
+        assert!(resumable(DeltaMethod::Usn, &usn));
+        // Switched from DirSync to USN: a full run first, for a USN mark.
+        assert!(!resumable(DeltaMethod::Usn, &dirsync));
+        let no_context = Cursor {
+            naming_context: None,
+            ..usn.clone()
+        };
+        assert!(!resumable(DeltaMethod::Usn, &no_context));
+        assert!(!resumable(DeltaMethod::Dirsync, &Cursor::default()));
+        assert!(!resumable(DeltaMethod::None, &usn));
+    }
 }
