@@ -6,10 +6,10 @@
 //! goes on. In a dry run every batch is rolled back, so the counts and the plan are exact and
 //! nothing is written.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::audit::{Activity, AuditRecord, Initiator};
-use plugin::domain::directory::{NewGroup, NewUser, User};
+use plugin::domain::directory::{NewGroup, NewUser, User, upn_key};
 use plugin::domain::lifecycle::EventKind;
 use plugin::platform::Platform;
 use plugin::platform::lifecycle::{self, Writer};
@@ -128,6 +128,7 @@ impl<'p> Executor<'p> {
         let mut tx = self.platform.store().write().await?;
         let known = state::known_users(&mut tx, &self.source, &anchors).await?;
         let w = self.writer();
+        let mut creates = Vec::new();
         for item in batch {
             self.counts.read += 1;
             let user = match item {
@@ -161,7 +162,7 @@ impl<'p> Executor<'p> {
                 UserStep::Disable => self.deferred.push(Deprovision::Disable(Box::new(user))),
                 UserStep::Create => {
                     self.references_moved = true;
-                    self.write_user(&mut tx, None, user, &w).await?
+                    creates.push(user);
                 }
                 UserStep::Update => {
                     self.references_moved |= k.is_none_or(|k| k.moves_references(&user));
@@ -170,7 +171,117 @@ impl<'p> Executor<'p> {
                 }
             }
         }
+        self.create_all(&mut tx, creates, &w).await?;
         self.finish(tx).await
+    }
+
+    /// Creates a batch's new users in a few statements. Entries the store would refuse (a
+    /// taken or repeated user name, an invalid profile) go one by one through
+    /// [`Self::write_user`], which quarantines them with the store's reason; so does the
+    /// whole batch if the bulk write fails anyway.
+    async fn create_all(
+        &mut self,
+        tx: &mut Connection,
+        creates: Vec<SourceUser>,
+        w: &Writer,
+    ) -> Result<()> {
+        if creates.is_empty() {
+            return Ok(());
+        }
+        let upns: Vec<String> = creates
+            .iter()
+            .map(|u| u.profile.user_principal_name.clone())
+            .collect();
+        let upn_refs: Vec<&str> = upns.iter().map(String::as_str).collect();
+        let taken = users::taken_upns(tx, &upn_refs).await?;
+        let mut keys = HashSet::new();
+        let (mut bulk, mut single) = (Vec::new(), Vec::new());
+        for u in creates {
+            let free = match u.profile.clone().normalised() {
+                Ok(n) => {
+                    let key = upn_key(&n.user_principal_name);
+                    !taken.contains(&key) && keys.insert(key)
+                }
+                Err(_) => false,
+            };
+            if free {
+                bulk.push((Uuid::new_v4(), u));
+            } else {
+                single.push(u);
+            }
+        }
+        // Managers: users of this batch first, then those imported before.
+        let in_batch: HashMap<&str, Uuid> = bulk
+            .iter()
+            .map(|(id, u)| (u.dn_key.as_str(), *id))
+            .collect();
+        let wanted: Vec<&str> = bulk
+            .iter()
+            .filter_map(|(_, u)| u.manager_dn.as_deref())
+            .filter(|dn| !in_batch.contains_key(dn))
+            .collect();
+        let stored = state::users_by_dns(tx, &self.source, &wanted).await?;
+        let mut fixups = Vec::new();
+        let rows: Vec<(Uuid, NewUser)> = bulk
+            .iter()
+            .map(|(id, u)| {
+                let mut p = u.profile.clone();
+                if let Some(dn) = &u.manager_dn {
+                    p.manager_id = in_batch.get(dn.as_str()).or(stored.get(dn)).copied();
+                    if p.manager_id.is_none() {
+                        fixups.push((*id, dn.clone()));
+                    }
+                }
+                (*id, p)
+            })
+            .collect();
+        let mut sp = tx.begin().await.map_err(plugin::Error::from)?;
+        // A manager later in the same statement is a forward reference until it ends.
+        sqlx::query("PRAGMA defer_foreign_keys = ON")
+            .execute(&mut *sp)
+            .await
+            .map_err(plugin::Error::from)?;
+        let written = match lifecycle::create_users(&mut sp, rows, w).await {
+            Ok(written) => {
+                let objects: Vec<ObjectRow> = bulk
+                    .iter()
+                    .map(|(id, u)| ObjectRow {
+                        source: &self.source,
+                        anchor: &u.anchor,
+                        kind: "user",
+                        object_id: *id,
+                        dn: &u.dn_key,
+                        login: u.login.as_deref(),
+                        fingerprint: &u.fingerprint,
+                    })
+                    .collect();
+                state::upsert_objects(&mut sp, &objects).await?;
+                let dns: Vec<&str> = bulk.iter().map(|(_, u)| u.dn.as_str()).collect();
+                state::release_many(&mut sp, &self.source, &dns).await?;
+                sp.commit().await.map_err(plugin::Error::from)?;
+                Some(written)
+            }
+            Err(e) => {
+                drop(sp);
+                tracing::debug!(source = %self.source, error = %e, "batch create refused; creating one by one");
+                None
+            }
+        };
+        match written {
+            Some(written) => {
+                self.manager_fixups.extend(fixups);
+                for (user, (_, u)) in written.iter().zip(&bulk) {
+                    self.created.insert(user.id);
+                    self.counts.added += 1;
+                    self.note(format!("add {} ({})", user.user_principal_name, u.dn));
+                }
+            }
+            None => single.extend(bulk.into_iter().map(|(_, u)| u)),
+        }
+        for u in single {
+            self.write_user(tx, None, u, w).await?;
+        }
+        Ok(())
     }
 
     async fn reject(
@@ -468,29 +579,13 @@ impl<'p> Executor<'p> {
                     ));
                 }
             }
-            for (uid, adding) in add
-                .iter()
-                .map(|u| (u, true))
-                .chain(remove.iter().map(|u| (u, false)))
-            {
-                if adding {
-                    groups::add_member(&mut tx, gid, *uid).await?;
-                    self.counts.memberships_added += 1;
-                } else {
-                    groups::remove_member(&mut tx, gid, *uid).await?;
-                    self.counts.memberships_removed += 1;
-                }
-                let user = users::get(&mut tx, *uid).await?;
-                let activity = if adding {
-                    Activity::GroupMemberAdded
-                } else {
-                    Activity::GroupMemberRemoved
-                };
-                audit_group(&mut tx, &w, activity, gid, &g.name, user.as_ref()).await?;
-                if !self.created.contains(uid) {
-                    movers.insert(*uid);
-                }
-            }
+            self.write_memberships(&mut tx, &w, gid, &g.name, &add, &remove)
+                .await?;
+            movers.extend(
+                add.iter()
+                    .chain(remove.iter())
+                    .filter(|u| !self.created.contains(*u)),
+            );
         }
         if sweep {
             for (anchor, (gid, _)) in &known {
@@ -533,6 +628,39 @@ impl<'p> Executor<'p> {
             }
         }
         self.finish(tx).await
+    }
+
+    /// Adds and removes members of one group, each change audited, in a few statements.
+    async fn write_memberships(
+        &mut self,
+        tx: &mut Connection,
+        w: &Writer,
+        gid: Uuid,
+        name: &str,
+        add: &[Uuid],
+        remove: &[Uuid],
+    ) -> Result<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        groups::add_members(tx, gid, add).await?;
+        groups::remove_members(tx, gid, remove).await?;
+        self.counts.memberships_added += add.len() as u64;
+        self.counts.memberships_removed += remove.len() as u64;
+        let ids: Vec<Uuid> = add.iter().chain(remove).copied().collect();
+        let names = users::principal_names(tx, &ids).await?;
+        let records: Vec<AuditRecord> = add
+            .iter()
+            .map(|u| (u, Activity::GroupMemberAdded))
+            .chain(remove.iter().map(|u| (u, Activity::GroupMemberRemoved)))
+            .map(|(uid, activity)| {
+                AuditRecord::new(activity, w.initiator.clone(), w.now)
+                    .target("Group", gid, Some(name))
+                    .target("User", *uid, names.get(uid).map(String::as_str))
+            })
+            .collect();
+        audit::insert_many(tx, &records).await?;
+        Ok(())
     }
 
     /// Deletes groups by anchor (a delta's delete messages).

@@ -189,6 +189,75 @@ pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result
     v.as_deref().map(id).transpose()
 }
 
+/// [`user_by_dn`] for many DNs: the ones found, DN → user id.
+pub async fn users_by_dns(
+    conn: &mut Connection,
+    source: &str,
+    dns: &[&str],
+) -> Result<HashMap<String, Uuid>> {
+    let mut out = HashMap::new();
+    for chunk in dns.chunks(2000) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT dn, object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ",
+        );
+        qb.push_bind(source).push(" AND kind = 'user' AND dn IN (");
+        let mut sep = qb.separated(", ");
+        for dn in chunk {
+            sep.push_bind(*dn);
+        }
+        qb.push(")");
+        for row in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
+            out.insert(
+                row.try_get("dn").map_err(db)?,
+                id(row.try_get("object_id").map_err(db)?)?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// [`upsert_object`] for many rows, in a few statements.
+pub async fn upsert_objects(conn: &mut Connection, rows: &[ObjectRow<'_>]) -> Result<()> {
+    // 7 parameters a row, under SQLite's 32766.
+    for chunk in rows.chunks(4000) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO ldap_objects (source, anchor, kind, object_id, dn, login, fingerprint) ",
+        );
+        qb.push_values(chunk, |mut b, o| {
+            b.push_bind(o.source)
+                .push_bind(o.anchor)
+                .push_bind(o.kind)
+                .push_bind(o.object_id.to_string())
+                .push_bind(o.dn)
+                .push_bind(o.login)
+                .push_bind(o.fingerprint);
+        });
+        qb.push(
+            " ON CONFLICT (source, anchor) DO UPDATE SET kind = excluded.kind,
+               object_id = excluded.object_id, dn = excluded.dn, login = excluded.login,
+               fingerprint = excluded.fingerprint",
+        );
+        qb.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// [`release`] for many DNs.
+pub async fn release_many(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<()> {
+    for chunk in dns.chunks(2000) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("DELETE FROM ldap_quarantine WHERE source = ");
+        qb.push_bind(source).push(" AND dn IN (");
+        let mut sep = qb.separated(", ");
+        for dn in chunk {
+            sep.push_bind(*dn);
+        }
+        qb.push(")");
+        qb.build().execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
+}
+
 /// Normalised DN → user id and login → user id, for member resolution.
 pub async fn user_references(
     conn: &mut Connection,

@@ -38,6 +38,32 @@ pub async fn insert(
     Ok(seq)
 }
 
+/// One event of `kind` for each user, in a few statements, in the users' order.
+pub async fn insert_many(
+    conn: &mut Connection,
+    kind: EventKind,
+    users: &[&User],
+    detail: &serde_json::Value,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let detail = detail.to_string();
+    for chunk in users.chunks(2000) {
+        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            "INSERT INTO directory_events (kind, user_id, user_principal_name, source, at, detail) ",
+        );
+        qb.push_values(chunk, |mut b, user| {
+            b.push_bind(kind.as_str())
+                .push_bind(user.id.to_string())
+                .push_bind(user.user_principal_name.clone())
+                .push_bind(user.source.clone())
+                .push_bind(ms(now))
+                .push_bind(detail.clone());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Events not yet consumed, oldest first.
 pub async fn pending(conn: &mut Connection, limit: u32) -> Result<Vec<DirectoryEvent>> {
     let rows = sqlx::query(concat!(

@@ -204,6 +204,39 @@ pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) ->
     Ok(res.rows_affected() == 1)
 }
 
+/// Adds many members to one group in a few statements; members already in are skipped.
+pub async fn add_members(conn: &mut Connection, group_id: Uuid, user_ids: &[Uuid]) -> Result<()> {
+    for chunk in user_ids.chunks(5000) {
+        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> =
+            sqlx::QueryBuilder::new("INSERT OR IGNORE INTO group_members (group_id, user_id) ");
+        qb.push_values(chunk, |mut b, uid| {
+            b.push_bind(group_id.to_string()).push_bind(uid.to_string());
+        });
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Removes many members from one group in a few statements.
+pub async fn remove_members(
+    conn: &mut Connection,
+    group_id: Uuid,
+    user_ids: &[Uuid],
+) -> Result<()> {
+    for chunk in user_ids.chunks(5000) {
+        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> =
+            sqlx::QueryBuilder::new("DELETE FROM group_members WHERE group_id = ");
+        qb.push_bind(group_id.to_string()).push(" AND user_id IN (");
+        let mut sep = qb.separated(", ");
+        for uid in chunk {
+            sep.push_bind(uid.to_string());
+        }
+        qb.push(")");
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
     let rows: Vec<String> =
         sqlx::query_scalar("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
