@@ -1,7 +1,10 @@
 //! `kind = "ad"` sources against a real Samba Active Directory domain controller started per
 //! test (see `common/samba.rs`): full runs import people with objectGUID anchors, UPNs, names,
 //! mail, proxy addresses, hire dates and managers; disabled accounts; nested groups; leavers
-//! deprovisioned by the next full run; a search from the domain root.
+//! deprovisioned by the next full run; a search from the domain root. Deltas, each scenario
+//! by DirSync and by uSNChanged: every kind of user and group change in one run, new and
+//! removed groups, the deprovisioning guard, refused cookies and USN marks of another DC or
+//! incarnation (a full run instead), the fallback to USN for an account refused DirSync.
 
 mod common;
 #[path = "common/samba.rs"]
@@ -14,12 +17,17 @@ use serde_json::Value;
 
 /// A source `corp` of kind "ad" reading `base`, bound as Administrator.
 fn write_config(dir: &Path, s: &Samba, base: &str, extra: &str) {
-    std::fs::write(dir.join("ad.pw"), format!("{ADMIN_PW}\n")).expect("pw");
+    write_config_as(dir, s, base, ADMIN_DN, ADMIN_PW, extra);
+}
+
+/// A source `corp` of kind "ad" reading `base`, bound as `bind_dn`.
+fn write_config_as(dir: &Path, s: &Samba, base: &str, bind_dn: &str, pw: &str, extra: &str) {
+    std::fs::write(dir.join("ad.pw"), format!("{pw}\n")).expect("pw");
     // Small pages and batches, so even a small directory crosses page and batch boundaries.
     std::fs::write(
         dir.join("tapbridge.toml"),
         format!(
-            "[database]\ndurability = \"normal\"\n\n[[ldap.sources]]\nname = \"corp\"\nkind = \"ad\"\nurl = \"{}\"\nbind_dn = \"{ADMIN_DN}\"\npassword_file = \"{}\"\nbase_dns = [\"{base}\"]\noperation_timeout_seconds = 10\npage_size = 3\nbatch_size = 2\n{extra}\n",
+            "[database]\ndurability = \"normal\"\n\n[[ldap.sources]]\nname = \"corp\"\nkind = \"ad\"\nurl = \"{}\"\nbind_dn = \"{bind_dn}\"\npassword_file = \"{}\"\nbase_dns = [\"{base}\"]\noperation_timeout_seconds = 10\npage_size = 3\nbatch_size = 2\n{extra}\n",
             s.url,
             dir.join("ad.pw").display()
         ),
@@ -27,10 +35,10 @@ fn write_config(dir: &Path, s: &Samba, base: &str, extra: &str) {
     .expect("config");
 }
 
-/// Runs `sync ldap --json --full` (the only kind of run an AD source has) and returns
-/// (success, the one report).
-fn sync(dir: &Path, args: &[&str]) -> (bool, Value) {
-    let mut all = vec!["sync", "ldap", "--json", "--full"];
+/// Runs `sync ldap --json` with `args` and returns (success, the one report): a delta when
+/// the stored cursor allows one, unless `args` has `--full`.
+fn run_sync(dir: &Path, args: &[&str]) -> (bool, Value) {
+    let mut all = vec!["sync", "ldap", "--json"];
     all.extend_from_slice(args);
     let out = common::run(dir, &all);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -41,6 +49,13 @@ fn sync(dir: &Path, args: &[&str]) -> (bool, Value) {
         )
     });
     (out.status.success(), reports[0].clone())
+}
+
+/// Runs `sync ldap --json --full` and returns (success, the one report).
+fn sync(dir: &Path, args: &[&str]) -> (bool, Value) {
+    let mut all = vec!["--full"];
+    all.extend_from_slice(args);
+    run_sync(dir, &all)
 }
 
 /// A run that must succeed; returns its counts.
@@ -487,4 +502,755 @@ fn domain_root_base_skips_referrals_and_unnamed_builtin_accounts() {
     assert_eq!(upns, ["ada@tap.test", "bob@tap.test"]);
     // Built-in groups are groups of this source like any other; none has a member here.
     assert!(members(dir.path(), "Domain Admins").is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deltas: DirSync and uSNChanged. Every scenario runs once per method.
+
+/// A delta run that must succeed, by `method`; returns its counts.
+fn delta_ok(dir: &Path, method: &str) -> Value {
+    let (ok, r) = run_sync(dir, &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(r["deltaMethod"], method, "{r}");
+    r["counts"].clone()
+}
+
+/// A run without `--full` that must succeed as a full one (the cursor did not allow a delta);
+/// returns its counts.
+fn refresh_ok(dir: &Path) -> Value {
+    let (ok, r) = run_sync(dir, &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["status"], "ok", "{r}");
+    assert_eq!(r["mode"], "full", "{r}");
+    assert!(r.get("deltaMethod").is_none(), "{r}");
+    r["counts"].clone()
+}
+
+/// The listed counters of `c`, in order (missing ones as -1, so a mismatch shows).
+fn pick(c: &Value, keys: &[&str]) -> Vec<i64> {
+    keys.iter().map(|k| c[*k].as_i64().unwrap_or(-1)).collect()
+}
+
+/// added, updated, disabled, deleted.
+const PEOPLE: [&str; 4] = ["added", "updated", "disabled", "deleted"];
+/// groupsAdded, groupsUpdated, groupsDeleted, membershipsAdded, membershipsRemoved.
+const GROUPS: [&str; 5] = [
+    "groupsAdded",
+    "groupsUpdated",
+    "groupsDeleted",
+    "membershipsAdded",
+    "membershipsRemoved",
+];
+
+/// A run that changed nothing at all.
+fn assert_quiet(c: &Value) {
+    assert_eq!(pick(c, &PEOPLE), [0, 0, 0, 0], "{c}");
+    assert_eq!(pick(c, &GROUPS), [0, 0, 0, 0, 0], "{c}");
+    assert_eq!(c["quarantined"], 0, "{c}");
+}
+
+/// The stored cursor of the source.
+fn cursor(dir: &Path) -> Value {
+    let rows = query(
+        dir,
+        "SELECT cursor FROM ldap_sync_state WHERE source = 'ldap:corp'",
+    );
+    serde_json::from_str(&rows[0][0]).expect("cursor JSON")
+}
+
+fn set_cursor(dir: &Path, cursor: &Value) {
+    let text = cursor.to_string().replace('\'', "''");
+    query(
+        dir,
+        &format!("UPDATE ldap_sync_state SET cursor = '{text}' WHERE source = 'ldap:corp'"),
+    );
+    assert_eq!(&self::cursor(dir), cursor);
+}
+
+/// The cursor a full run of `method` leaves: a DirSync cookie, or a USN mark of this DC.
+fn assert_cursor_of(dir: &Path, method: &str) {
+    let c = cursor(dir);
+    assert_eq!(c["naming_context"], BASE, "{c}");
+    match method {
+        "dirsync" => {
+            assert!(c["dirsync"].as_str().is_some_and(|h| h.len() > 8), "{c}");
+            assert!(c.get("usn").is_none(), "{c}");
+        }
+        _ => {
+            assert!(c.get("dirsync").is_none(), "{c}");
+            assert!(c["usn"]["usn"].as_i64().is_some_and(|n| n > 0), "{c}");
+            assert!(
+                c["usn"]["server"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("CN=NTDS Settings,CN=DC1,")),
+                "{c}"
+            );
+            assert_eq!(c["usn"]["invocation_id"].as_str().map(str::len), Some(36));
+        }
+    }
+}
+
+/// User ids by UPN.
+fn user_ids(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    users(dir)
+        .iter()
+        .map(|u| {
+            (
+                u["userPrincipalName"].as_str().unwrap().to_owned(),
+                u["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn group_id(dir: &Path, name: &str) -> Option<String> {
+    query(
+        dir,
+        &format!("SELECT id FROM groups WHERE display_name = '{name}'"),
+    )
+    .pop()
+    .map(|r| r[0].clone())
+}
+
+/// UPNs of enabled and of disabled users.
+fn split_by_enabled(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for u in users(dir) {
+        let upn = u["userPrincipalName"].as_str().unwrap().to_owned();
+        if u["accountEnabled"].as_bool().unwrap() {
+            on.push(upn);
+        } else {
+            off.push(upn);
+        }
+    }
+    on.sort();
+    off.sort();
+    (on, off)
+}
+
+fn upns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| format!("{n}@tap.test")).collect()
+}
+
+/// 1 and 2: a delta right after the full run changes nothing; then one delta applies a new
+/// user, a changed one, a disabled one, a deleted one, one renamed and moved within the base,
+/// one moved out of it, and a member added to and another removed from a nested group,
+/// exactly as a full run would (which then finds nothing left to do).
+fn delta_applies_every_kind_of_change(method: &str) {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    let people = s.add_ou("People", &corp);
+    let groups = s.add_ou("Groups", &corp);
+    let alumni = s.add_ou("Alumni", &corp);
+    // Three leavers of ten in one run.
+    write_config(
+        dir.path(),
+        &s,
+        &corp,
+        &format!("delta = \"{method}\"\nmax_deprovision_share = 0.3"),
+    );
+    let names = [
+        "ada", "bob", "carl", "dan", "eve", "fay", "gus", "hal", "ivy", "jon",
+    ];
+    let dn: std::collections::HashMap<&str, String> = names
+        .iter()
+        .map(|&n| {
+            let mut u = User::new(n).mail(&format!("{n}@example.com"));
+            if n == "bob" {
+                u = u.name("Bob", "Builder");
+            }
+            (n, s.add_user(&people, &u))
+        })
+        .collect();
+    let eng = s.add_group(
+        &groups,
+        "Eng",
+        &[&dn["bob"], &dn["carl"], &dn["dan"], &dn["fay"], &dn["gus"]],
+    );
+    s.add_group(&groups, "Staff", &[&eng, &dn["hal"], &dn["eve"]]);
+    let outside = format!("CN=Users,{BASE}");
+    let lou = s.add_user(&outside, &User::new("lou"));
+
+    let c = sync_ok(dir.path(), &[]);
+    assert_eq!(c["added"], 10, "{c}");
+    assert_eq!(c["groupsAdded"], 2, "{c}");
+    assert_cursor_of(dir.path(), method);
+    let ids = user_ids(dir.path());
+    let (eng_id, staff_id) = (group_id(dir.path(), "Eng"), group_id(dir.path(), "Staff"));
+    assert!(eng_id.is_some() && staff_id.is_some());
+    assert_eq!(
+        members(dir.path(), "Staff"),
+        upns(&["bob", "carl", "dan", "eve", "fay", "gus", "hal"])
+    );
+
+    // 1. Nothing changed.
+    let c = delta_ok(dir.path(), method);
+    assert_quiet(&c);
+    assert_cursor_of(dir.path(), method);
+
+    // 2. Everything at once.
+    let kim = s.add_user(&people, &User::new("kim").mail("kim@example.com"));
+    // A new manager, imported in the same run.
+    s.set(&dn["ada"], "manager", &[&kim]);
+    s.set(&dn["bob"], "mail", &["robert@example.com"]);
+    s.set(&dn["bob"], "displayName", &["Robert Builder"]);
+    s.disable(&dn["carl"]);
+    assert_eq!(s.user_account_control(&dn["carl"]), 0x202);
+    s.delete(&dn["dan"]);
+    // No displayName: the display name follows the CN.
+    s.rename(&dn["eve"], "CN=Eve Moved", Some(&alumni));
+    let fay = s.rename(&dn["fay"], "CN=fay", Some(&outside));
+    s.rename(&lou, "CN=lou", Some(&people));
+    s.add_members(&eng, &[&dn["ivy"]]);
+    s.remove_members(&eng, &[&dn["gus"]]);
+
+    // A dry run counts the same and writes nothing, not even the cursor.
+    let before = (split_by_enabled(dir.path()), cursor(dir.path()));
+    let (ok, dry) = run_sync(dir.path(), &["--dry-run"]);
+    assert!(ok, "{dry}");
+    assert_eq!(
+        (&dry["status"], &dry["mode"]),
+        (&"dry-run".into(), &"delta".into()),
+        "{dry}"
+    );
+    assert_eq!((split_by_enabled(dir.path()), cursor(dir.path())), before);
+
+    let c = delta_ok(dir.path(), method);
+    // kim and lou (moved in); ada, bob and eve; carl (disabled), dan (deleted) and fay
+    // (moved out; on_delete disable).
+    assert_eq!(pick(&c, &PEOPLE), [2, 3, 3, 0], "{c}");
+    // Eng and Staff both change: ivy joins both, gus, dan and fay leave both.
+    assert_eq!(pick(&c, &GROUPS), [0, 2, 0, 2, 6], "{c}");
+    assert_eq!(c["quarantined"], 0, "{c}");
+    assert_cursor_of(dir.path(), method);
+
+    let (on, off) = split_by_enabled(dir.path());
+    assert_eq!(
+        on,
+        upns(&[
+            "ada", "bob", "eve", "gus", "hal", "ivy", "jon", "kim", "lou"
+        ])
+    );
+    assert_eq!(off, upns(&["carl", "dan", "fay"]));
+    let now = user_ids(dir.path());
+    for (upn, id) in &ids {
+        assert_eq!(now.get(upn), Some(id), "{upn} keeps its id");
+    }
+    let all = users(dir.path());
+    let bob = user(&all, "bob@tap.test").unwrap();
+    assert_eq!(
+        (&bob["mail"], &bob["displayName"]),
+        (
+            &Value::from("robert@example.com"),
+            &Value::from("Robert Builder")
+        )
+    );
+    assert_eq!(
+        user(&all, "eve@tap.test").unwrap()["displayName"],
+        "Eve Moved"
+    );
+    assert_eq!(
+        row(dir.path(), "kim@tap.test", "anchor")[0],
+        s.guid(&format!("CN=kim,{people}"))
+    );
+    assert_eq!(group_id(dir.path(), "Eng"), eng_id, "Eng keeps its id");
+    assert_eq!(
+        group_id(dir.path(), "Staff"),
+        staff_id,
+        "Staff keeps its id"
+    );
+    assert_eq!(members(dir.path(), "Eng"), upns(&["bob", "carl", "ivy"]));
+    // eve is still a member under her new DN.
+    assert_eq!(
+        members(dir.path(), "Staff"),
+        upns(&["bob", "carl", "eve", "hal", "ivy"])
+    );
+    for leaver in ["carl", "dan", "fay"] {
+        assert_eq!(
+            events(dir.path(), &format!("{leaver}@tap.test")),
+            ["joiner", "leaver"],
+            "{leaver}"
+        );
+    }
+    assert_eq!(events(dir.path(), "kim@tap.test"), ["joiner"]);
+    assert!(events(dir.path(), "gus@tap.test").contains(&"mover".to_owned()));
+    let manager = query(
+        dir.path(),
+        "SELECT m.user_principal_name FROM users u JOIN users m ON m.id = u.manager_id WHERE u.user_principal_name = 'ada@tap.test'",
+    );
+    assert_eq!(manager, vec![vec!["kim@tap.test".to_owned()]]);
+    // The dry run counted the people the delta then changed (its membership counts are off:
+    // see `dry_run_delta_counts_memberships_as_the_real_run`).
+    assert_eq!(pick(&dry["counts"], &PEOPLE), pick(&c, &PEOPLE), "{dry}");
+
+    // The cursor moved on: the same changes are not applied twice.
+    assert_quiet(&delta_ok(dir.path(), method));
+    // And a full run finds nothing the delta missed.
+    let c = sync_ok(dir.path(), &[]);
+    assert_quiet(&c);
+    assert_eq!(c["unchanged"], 10, "{c}");
+
+    // Back again: carl re-enabled, fay moved back into the base (the same user, enabled,
+    // back in her groups: Eng still names her).
+    s.enable(&dn["carl"]);
+    s.rename(&fay, "CN=fay", Some(&people));
+    let c = delta_ok(dir.path(), method);
+    assert_eq!(pick(&c, &PEOPLE), [0, 2, 0, 0], "{c}");
+    assert_eq!(pick(&c, &GROUPS), [0, 2, 0, 2, 0], "{c}");
+    assert!(enabled(dir.path(), "carl@tap.test") && enabled(dir.path(), "fay@tap.test"));
+    assert_eq!(user_ids(dir.path())["fay@tap.test"], ids["fay@tap.test"]);
+    assert_eq!(
+        members(dir.path(), "Eng"),
+        upns(&["bob", "carl", "fay", "ivy"])
+    );
+    assert_quiet(&sync_ok(dir.path(), &[]));
+}
+
+#[test]
+fn dirsync_delta_applies_every_kind_of_change() {
+    delta_applies_every_kind_of_change("dirsync");
+}
+
+#[test]
+fn usn_delta_applies_every_kind_of_change() {
+    delta_applies_every_kind_of_change("usn");
+}
+
+/// 3: a user created inside a new group nested in a known one; a new group of known users
+/// only (nothing else changed); groups deleted and moved out of the base.
+fn delta_follows_new_and_removed_groups(method: &str) {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    let people = s.add_ou("People", &corp);
+    let groups = s.add_ou("Groups", &corp);
+    write_config(dir.path(), &s, &corp, &format!("delta = \"{method}\""));
+    let ada = s.add_user(&people, &User::new("ada"));
+    let bob = s.add_user(&people, &User::new("bob"));
+    let staff = s.add_group(&groups, "Staff", &[&ada]);
+    let c = sync_ok(dir.path(), &[]);
+    assert_eq!(
+        (c["added"].as_i64(), c["groupsAdded"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let staff_id = group_id(dir.path(), "Staff");
+
+    let lea = s.add_user(&people, &User::new("lea"));
+    let interns = s.add_group(&groups, "Interns", &[&lea]);
+    s.add_members(&staff, &[&interns]);
+    let c = delta_ok(dir.path(), method);
+    assert_eq!(pick(&c, &PEOPLE), [1, 0, 0, 0], "{c}");
+    // Interns is new (not an update); Staff gains lea through it.
+    assert_eq!(pick(&c, &GROUPS), [1, 1, 0, 2, 0], "{c}");
+    assert_eq!(members(dir.path(), "Interns"), upns(&["lea"]));
+    assert_eq!(members(dir.path(), "Staff"), upns(&["ada", "lea"]));
+    assert_eq!(group_id(dir.path(), "Staff"), staff_id);
+
+    // A new group is the only change.
+    let leads = s.add_group(&groups, "Leads", &[&bob]);
+    let c = delta_ok(dir.path(), method);
+    assert_eq!(pick(&c, &PEOPLE), [0, 0, 0, 0], "{c}");
+    assert_eq!(pick(&c, &GROUPS), [1, 0, 0, 1, 0], "{c}");
+    assert_eq!(members(dir.path(), "Leads"), upns(&["bob"]));
+    assert_eq!(
+        query(
+            dir.path(),
+            "SELECT anchor FROM groups WHERE display_name = 'Leads'"
+        ),
+        vec![vec![s.guid(&leads)]]
+    );
+
+    // Leads deleted (a tombstone), Interns moved out of the base: both go; Staff loses lea.
+    s.delete(&leads);
+    s.rename(&interns, "CN=Interns", Some(&format!("CN=Users,{BASE}")));
+    let c = delta_ok(dir.path(), method);
+    assert_eq!(pick(&c, &PEOPLE), [0, 0, 0, 0], "{c}");
+    assert_eq!(pick(&c, &GROUPS), [0, 1, 2, 0, 1], "{c}");
+    assert!(group_id(dir.path(), "Leads").is_none());
+    assert!(group_id(dir.path(), "Interns").is_none());
+    assert_eq!(members(dir.path(), "Staff"), upns(&["ada"]));
+    assert_eq!(group_id(dir.path(), "Staff"), staff_id);
+    assert!(enabled(dir.path(), "lea@tap.test"));
+    assert_quiet(&sync_ok(dir.path(), &[]));
+}
+
+#[test]
+fn dirsync_delta_follows_new_and_removed_groups() {
+    delta_follows_new_and_removed_groups("dirsync");
+}
+
+#[test]
+fn usn_delta_follows_new_and_removed_groups() {
+    delta_follows_new_and_removed_groups("usn");
+}
+
+/// 4: deletions seen by a delta count against max_deprovision_share like a full run's.
+fn delta_deprovisioning_is_guarded(method: &str) {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    // One leaver of six allowed.
+    write_config(
+        dir.path(),
+        &s,
+        &corp,
+        &format!("delta = \"{method}\"\nmax_deprovision_share = 0.2"),
+    );
+    let dns: Vec<String> = (0..6)
+        .map(|i| s.add_user(&corp, &User::new(&format!("u{i}"))))
+        .collect();
+    s.add_group(&corp, "Team", &[&dns[0], &dns[5]]);
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 6);
+
+    for d in &dns[..3] {
+        s.delete(d);
+    }
+    let (ok, r) = run_sync(dir.path(), &[]);
+    assert!(!ok, "{r}");
+    assert_eq!(r["status"], "guarded", "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(r["deltaMethod"], method, "{r}");
+    assert_eq!(r["counts"]["disabled"], 0, "{r}");
+    assert!(
+        r["error"].as_str().is_some_and(|e| e.contains("3 of 6")),
+        "{r}"
+    );
+    assert_eq!(split_by_enabled(dir.path()).0.len(), 6);
+    assert_eq!(members(dir.path(), "Team"), upns(&["u0", "u5"]));
+
+    // Guarded again until forced: the cursor did not move.
+    let (ok, r) = run_sync(dir.path(), &[]);
+    assert!(!ok && r["status"] == "guarded", "{r}");
+    let (ok, r) = run_sync(dir.path(), &["--force"]);
+    assert!(ok, "{r}");
+    assert_eq!(
+        (&r["status"], &r["mode"]),
+        (&"ok".into(), &"delta".into()),
+        "{r}"
+    );
+    assert_eq!(pick(&r["counts"], &PEOPLE), [0, 0, 3, 0], "{r}");
+    let (on, off) = split_by_enabled(dir.path());
+    assert_eq!(on, upns(&["u3", "u4", "u5"]));
+    assert_eq!(off, upns(&["u0", "u1", "u2"]));
+    assert_eq!(members(dir.path(), "Team"), upns(&["u5"]));
+    assert_quiet(&delta_ok(dir.path(), method));
+}
+
+#[test]
+fn dirsync_delta_deprovisioning_is_guarded() {
+    delta_deprovisioning_is_guarded("dirsync");
+}
+
+#[test]
+fn usn_delta_deprovisioning_is_guarded() {
+    delta_deprovisioning_is_guarded("usn");
+}
+
+/// 5: a DirSync cookie the server refuses turns the run into a full one, which takes a new
+/// cookie; an old but genuine cookie replays changes already applied, harmlessly.
+#[test]
+fn refused_dirsync_cookie_falls_back_to_a_full_run() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    write_config(dir.path(), &s, &corp, "delta = \"dirsync\"");
+    s.add_user(&corp, &User::new("ada"));
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 1);
+    let first = cursor(dir.path());
+    let cookie = first["dirsync"].as_str().unwrap().to_owned();
+
+    let garbled = [
+        "deadbeef".to_owned(),
+        // Right signature, cut short.
+        cookie[..cookie.len() / 2].to_owned(),
+        // Every byte after the signature flipped.
+        cookie[..8].to_owned()
+            + &cookie[8..]
+                .chars()
+                .map(|c| {
+                    let v = c.to_digit(16).unwrap();
+                    char::from_digit(15 - v, 16).unwrap()
+                })
+                .collect::<String>(),
+    ];
+    for (i, bad) in garbled.iter().enumerate() {
+        let n = format!("new{i}");
+        s.add_user(&corp, &User::new(&n));
+        let mut c = first.clone();
+        c["dirsync"] = Value::from(bad.as_str());
+        set_cursor(dir.path(), &c);
+        let c = refresh_ok(dir.path());
+        assert_eq!(pick(&c, &PEOPLE), [1, 0, 0, 0], "cookie {bad}: {c}");
+        assert_cursor_of(dir.path(), "dirsync");
+        assert_ne!(cursor(dir.path())["dirsync"].as_str(), Some(bad.as_str()));
+        assert!(enabled(dir.path(), &format!("{n}@tap.test")));
+        assert_quiet(&delta_ok(dir.path(), "dirsync"));
+    }
+
+    // The first cookie again: a delta that reads every change since, all applied already, and
+    // the user added since.
+    s.add_user(&corp, &User::new("zed"));
+    set_cursor(dir.path(), &first);
+    let c = delta_ok(dir.path(), "dirsync");
+    assert_eq!(pick(&c, &PEOPLE), [1, 0, 0, 0], "{c}");
+    assert_eq!(split_by_enabled(dir.path()).0.len(), 5);
+
+    // A cursor that is not JSON at all: a full run.
+    query(
+        dir.path(),
+        "UPDATE ldap_sync_state SET cursor = 'garbage' WHERE source = 'ldap:corp'",
+    );
+    assert_quiet(&refresh_ok(dir.path()));
+    assert_cursor_of(dir.path(), "dirsync");
+    assert_quiet(&delta_ok(dir.path(), "dirsync"));
+}
+
+/// 6: USNs belong to one domain controller and one incarnation of its database: another
+/// dsServiceName or invocationId in the cursor forces a full run.
+#[test]
+fn usn_cursor_of_another_server_or_incarnation_forces_a_full_run() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    write_config(dir.path(), &s, &corp, "delta = \"usn\"");
+    let ada = s.add_user(&corp, &User::new("ada"));
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 1);
+    let first = cursor(dir.path());
+    let mark = first["usn"].clone();
+    // The cursor names this DC (as its root DSE does) and its NTDS Settings' invocationId.
+    let root = s.read("", &["dsServiceName"]);
+    assert_eq!(
+        root.text("dsServiceName").as_deref(),
+        mark["server"].as_str()
+    );
+    let ntds = s.read(mark["server"].as_str().unwrap(), &["invocationId"]);
+    let raw: [u8; 16] = ntds.raw("invocationId").unwrap().try_into().unwrap();
+    assert_eq!(
+        Some(samba::guid_text(&raw).as_str()),
+        mark["invocation_id"].as_str()
+    );
+
+    let tamper = [
+        ("invocation_id", "0badc0de-0000-4000-8000-000000000001"),
+        (
+            "server",
+            &*format!(
+                "CN=NTDS Settings,CN=DC2,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,{BASE}"
+            ),
+        ),
+    ];
+    for (i, (key, value)) in tamper.iter().enumerate() {
+        s.set(&ada, "displayName", &[&format!("Ada {i}")]);
+        let mut c = cursor(dir.path());
+        c["usn"][*key] = Value::from(*value);
+        set_cursor(dir.path(), &c);
+        let c = refresh_ok(dir.path());
+        assert_eq!(pick(&c, &PEOPLE), [0, 1, 0, 0], "{key}: {c}");
+        let now = cursor(dir.path());
+        assert_eq!(now["usn"]["server"], mark["server"], "{now}");
+        assert_eq!(now["usn"]["invocation_id"], mark["invocation_id"], "{now}");
+        assert!(now["usn"]["usn"].as_i64() > mark["usn"].as_i64(), "{now}");
+        assert_quiet(&delta_ok(dir.path(), "usn"));
+    }
+    s.set(&ada, "displayName", &["Ada Again"]);
+    let c = delta_ok(dir.path(), "usn");
+    assert_eq!(pick(&c, &PEOPLE), [0, 1, 0, 0], "{c}");
+    assert_eq!(
+        user(&users(dir.path()), "ada@tap.test").unwrap()["displayName"],
+        "Ada Again"
+    );
+}
+
+/// 7: an account without the Replicating Directory Changes right reads the directory but may
+/// not use DirSync: `delta = "auto"` falls back to uSNChanged polling.
+#[test]
+fn auto_falls_back_to_usn_for_an_account_refused_dirsync() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    let users_cn = format!("CN=Users,{BASE}");
+    let pw = "Sync-Passw0rd!";
+    let svc = s.add_user(&users_cn, &User::new("svc-sync").password(pw));
+    let ada = s.add_user(&corp, &User::new("ada").mail("ada@example.com"));
+    let bob = s.add_user(&corp, &User::new("bob"));
+    s.add_group(&corp, "Team", &[&ada, &bob]);
+
+    // It reads users and groups like anyone authenticated; DirSync is refused
+    // (insufficientAccessRights).
+    let seen = s
+        .search_as(
+            &svc,
+            pw,
+            &corp,
+            "(objectClass=user)",
+            &["objectGUID", "mail"],
+            &[],
+        )
+        .expect("an ordinary account reads the directory");
+    assert_eq!(seen.len(), 2);
+    let refused = s
+        .search_as(
+            &svc,
+            pw,
+            BASE,
+            "(objectClass=user)",
+            &["objectGUID"],
+            &["-E", "!dirSync=0/0"],
+        )
+        .expect_err("DirSync is refused");
+    assert!(refused.contains("(50)"), "{refused}");
+    s.search_as(
+        ADMIN_DN,
+        ADMIN_PW,
+        BASE,
+        "(objectClass=user)",
+        &["objectGUID"],
+        &["-E", "!dirSync=0/0"],
+    )
+    .expect("Administrator may use DirSync");
+
+    write_config_as(dir.path(), &s, &corp, &svc, pw, "delta = \"auto\"");
+    let c = sync_ok(dir.path(), &[]);
+    assert_eq!(pick(&c, &PEOPLE), [2, 0, 0, 0], "{c}");
+    assert_eq!(members(dir.path(), "Team"), upns(&["ada", "bob"]));
+    assert_cursor_of(dir.path(), "usn");
+
+    assert_quiet(&delta_ok(dir.path(), "usn"));
+    s.set(&ada, "mail", &["ada.l@example.com"]);
+    s.add_user(&corp, &User::new("cy"));
+    s.remove_members(&format!("CN=Team,{corp}"), &[&bob]);
+    let c = delta_ok(dir.path(), "usn");
+    assert_eq!(pick(&c, &PEOPLE), [1, 1, 0, 0], "{c}");
+    assert_eq!(pick(&c, &GROUPS), [0, 1, 0, 0, 1], "{c}");
+    assert_eq!(
+        user(&users(dir.path()), "ada@tap.test").unwrap()["mail"],
+        "ada.l@example.com"
+    );
+    assert_eq!(members(dir.path(), "Team"), upns(&["ada"]));
+    assert_cursor_of(dir.path(), "usn");
+}
+
+/// The same account's USN deltas miss deletions: an ordinary account does not see tombstones
+/// (Samba, like Windows, shows `CN=Deleted Objects` but none of the objects in it), so the
+/// delta finds nothing, succeeds, and moves its cursor past the deletion; only the next full
+/// run (`full_interval_hours`) disables the leaver.
+#[test]
+#[ignore = "bug: USN deltas of an account that cannot read tombstones miss deletions"]
+fn usn_delta_of_an_ordinary_account_sees_deletions() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    let pw = "Sync-Passw0rd!";
+    let svc = s.add_user(
+        &format!("CN=Users,{BASE}"),
+        &User::new("svc-sync").password(pw),
+    );
+    let dns: Vec<String> = (0..4)
+        .map(|i| s.add_user(&corp, &User::new(&format!("u{i}"))))
+        .collect();
+    write_config_as(
+        dir.path(),
+        &s,
+        &corp,
+        &svc,
+        pw,
+        "delta = \"auto\"\nmax_deprovision_share = 0.5",
+    );
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 4);
+    assert_cursor_of(dir.path(), "usn");
+
+    s.delete(&dns[0]);
+    // Administrator sees the tombstone; the sync account does not.
+    let deleted = format!("CN=Deleted Objects,{BASE}");
+    let tombstones = |dn: &str, pw: &str| {
+        s.search_as(
+            dn,
+            pw,
+            &deleted,
+            "(&(objectClass=user)(isDeleted=TRUE))",
+            &["objectGUID"],
+            &["-E", "!showDeleted"],
+        )
+        .expect("search Deleted Objects")
+        .len()
+    };
+    assert_eq!(tombstones(ADMIN_DN, ADMIN_PW), 1);
+    assert_eq!(tombstones(&svc, pw), 0);
+
+    let c = delta_ok(dir.path(), "usn");
+    assert_eq!(pick(&c, &PEOPLE), [0, 0, 1, 0], "{c}");
+    assert!(!enabled(dir.path(), "u0@tap.test"));
+}
+
+/// Switching `delta` between the AD methods: a DirSync cookie is no start for USN polling (a
+/// full run takes a USN mark first); a USN mark goes on serving `dirsync` (as when DirSync
+/// was refused) until a full run takes a cookie.
+#[test]
+fn switching_between_dirsync_and_usn() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    let ada = s.add_user(&corp, &User::new("ada"));
+    write_config(dir.path(), &s, &corp, "delta = \"dirsync\"");
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 1);
+    assert_cursor_of(dir.path(), "dirsync");
+
+    write_config(dir.path(), &s, &corp, "delta = \"usn\"");
+    s.set(&ada, "mail", &["ada@example.com"]);
+    let c = refresh_ok(dir.path());
+    assert_eq!(pick(&c, &PEOPLE), [0, 1, 0, 0], "{c}");
+    assert_cursor_of(dir.path(), "usn");
+    s.set(&ada, "mail", &["ada@example.org"]);
+    assert_eq!(pick(&delta_ok(dir.path(), "usn"), &PEOPLE), [0, 1, 0, 0]);
+    assert_cursor_of(dir.path(), "usn");
+
+    write_config(dir.path(), &s, &corp, "delta = \"dirsync\"");
+    s.set(&ada, "mail", &["ada@example.net"]);
+    assert_eq!(pick(&delta_ok(dir.path(), "usn"), &PEOPLE), [0, 1, 0, 0]);
+    assert_quiet(&sync_ok(dir.path(), &[]));
+    assert_cursor_of(dir.path(), "dirsync");
+    s.set(&ada, "mail", &["ada@example.com"]);
+    assert_eq!(
+        pick(&delta_ok(dir.path(), "dirsync"), &PEOPLE),
+        [0, 1, 0, 0]
+    );
+    assert_eq!(
+        user(&users(dir.path()), "ada@tap.test").unwrap()["mail"],
+        "ada@example.com"
+    );
+}
+
+/// A dry run's counts and plan are meant to be exact (`executor.rs`), but membership removals
+/// are not: each batch is rolled back, so a leaver's memberships are counted twice (dropped
+/// when disabled, then again when the groups are recomputed) and a renamed member still has
+/// the old DN when the groups are resolved, so they count as removed.
+#[test]
+#[ignore = "bug (executor.rs): a dry run over-counts membershipsRemoved for leavers and renamed members"]
+fn dry_run_delta_counts_memberships_as_the_real_run() {
+    let Some(s) = samba::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let corp = s.add_ou("Corp", BASE);
+    write_config(
+        dir.path(),
+        &s,
+        &corp,
+        "delta = \"dirsync\"\nmax_deprovision_share = 0.5",
+    );
+    let [ada, bob, carl] = ["ada", "bob", "carl"].map(|n| s.add_user(&corp, &User::new(n)));
+    s.add_group(&corp, "Team", &[&ada, &bob, &carl]);
+    assert_eq!(sync_ok(dir.path(), &[])["added"], 3);
+
+    s.delete(&ada);
+    s.rename(&bob, "CN=Bob Renamed", None);
+    let (ok, dry) = run_sync(dir.path(), &["--dry-run"]);
+    assert!(ok, "{dry}");
+    assert_eq!(dry["status"], "dry-run", "{dry}");
+    let c = delta_ok(dir.path(), "dirsync");
+    assert_eq!(pick(&c, &GROUPS), [0, 0, 0, 0, 1], "{c}");
+    assert_eq!(members(dir.path(), "Team"), upns(&["bob", "carl"]));
+    assert_eq!(pick(&dry["counts"], &GROUPS), pick(&c, &GROUPS), "{dry}");
 }

@@ -447,11 +447,25 @@ impl Samba {
     }
 
     // -----------------------------------------------------------------------------------------
-    // LDAP tools, bound as Administrator
+    // LDAP tools, bound as Administrator (but `search_as`)
 
     fn tool(&self, tool: &str, args: &[&str], input: &str) -> String {
+        self.tool_as(ADMIN_DN, ADMIN_PW, tool, args, input)
+            .unwrap_or_else(|e| panic!("{tool} {args:?} failed: {e}\n{input}"))
+    }
+
+    /// Runs an LDAP tool bound as `bind_dn`; its standard output, or its standard error when
+    /// it fails.
+    fn tool_as(
+        &self,
+        bind_dn: &str,
+        password: &str,
+        tool: &str,
+        args: &[&str],
+        input: &str,
+    ) -> Result<String, String> {
         let mut child = Command::new(tool)
-            .args(["-x", "-H", &self.url, "-D", ADMIN_DN, "-w", ADMIN_PW])
+            .args(["-x", "-H", &self.url, "-D", bind_dn, "-w", password])
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -465,12 +479,15 @@ impl Samba {
             .write_all(input.as_bytes())
             .expect("write LDIF");
         let out = child.wait_with_output().expect("wait");
-        assert!(
-            out.status.success(),
-            "{tool} {args:?} failed: {}\n{input}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&out.stdout)
+            ))
+        }
     }
 
     /// Adds entries (LDIF).
@@ -495,6 +512,25 @@ impl Samba {
         args.push(filter);
         args.extend_from_slice(attrs);
         parse_ldif(&self.tool("ldapsearch", &args, ""))
+    }
+
+    /// Searches bound as another account: the entries, or the tool's error output (which
+    /// names the LDAP result code) when the server refuses.
+    pub fn search_as(
+        &self,
+        bind_dn: &str,
+        password: &str,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+        extra: &[&str],
+    ) -> Result<Vec<Entry>, String> {
+        let mut args = vec!["-LLL", "-o", "ldif_wrap=no", "-b", base];
+        args.extend_from_slice(extra);
+        args.push(filter);
+        args.extend_from_slice(attrs);
+        self.tool_as(bind_dn, password, "ldapsearch", &args, "")
+            .map(|out| parse_ldif(&out))
     }
 
     /// The one entry at `dn`.
