@@ -83,6 +83,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub busy_timeout_ms: u64,
     pub durability: Durability,
+    /// SQLite page cache per connection, MiB.
+    pub cache_mib: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -92,6 +94,7 @@ impl Default for DatabaseConfig {
             max_connections: 8,
             busy_timeout_ms: 5000,
             durability: Durability::Full,
+            cache_mib: 16,
         }
     }
 }
@@ -384,6 +387,9 @@ impl Config {
         }
         if !(1..=64).contains(&self.database.max_connections) {
             errors.push(bad("database.max_connections", "must be between 1 and 64"));
+        }
+        if !(1..=4096).contains(&self.database.cache_mib) {
+            errors.push(bad("database.cache_mib", "must be between 1 and 4096"));
         }
         if !(1..=60_000).contains(&self.database.busy_timeout_ms) {
             errors.push(bad(

@@ -125,6 +125,36 @@ pub async fn imported(
         .collect()
 }
 
+/// [`imported`] restricted to these anchors.
+pub async fn imported_among(
+    conn: &mut Connection,
+    source: &str,
+    kind: &str,
+    anchors: &[&str],
+) -> Result<Vec<(String, Uuid)>> {
+    let mut out = Vec::new();
+    for chunk in anchors.chunks(2000) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT anchor, object_id FROM ldap_objects WHERE source = ");
+        qb.push_bind(source)
+            .push(" AND kind = ")
+            .push_bind(kind)
+            .push(" AND anchor IN (");
+        let mut sep = qb.separated(", ");
+        for a in chunk {
+            sep.push_bind(*a);
+        }
+        qb.push(")");
+        for r in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
+            out.push((
+                r.try_get("anchor").map_err(db)?,
+                id(r.try_get("object_id").map_err(db)?)?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The imported object with this anchor, if any: (kind, object id).
 pub async fn object_by_anchor(
     conn: &mut Connection,

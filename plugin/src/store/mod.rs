@@ -88,6 +88,8 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     pub busy_timeout: Duration,
     pub durability: Durability,
+    /// Page cache per connection, MiB.
+    pub cache_mib: u32,
 }
 
 impl DatabaseSettings {
@@ -97,6 +99,7 @@ impl DatabaseSettings {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
             durability: Durability::Full,
+            cache_mib: 16,
         }
     }
 }
@@ -133,8 +136,12 @@ impl Store {
             // SQLite's default page cache is 2 MB per connection. Writes keyed by random ids
             // (users, audit, events) land on random pages; once the tables outgrow the cache
             // every insert re-reads pages through a system call and a 100k-user import slows
-            // down with its own size. The cache only grows as it is used.
-            .pragma("cache_size", "-32768")
+            // down with its own size. The cache only grows as it is used (it is memory of
+            // every connection the pool opens).
+            .pragma(
+                "cache_size",
+                format!("-{}", u64::from(settings.cache_mib) * 1024),
+            )
             .busy_timeout(settings.busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))

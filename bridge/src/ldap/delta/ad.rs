@@ -162,6 +162,11 @@ pub(super) async fn start(ctx: &Ctx<'_>, client: &mut Client) -> Result<Cursor> 
 struct Changes {
     changed: BTreeSet<String>,
     deleted: HashSet<String>,
+    /// USN deltas: the objectGUID of every user in scope now. Tombstones are visible only to
+    /// accounts allowed to read them; an ordinary account sees none and would miss every
+    /// deletion, so USN deltas also list who is still there (one attribute per user, no
+    /// writes) and whoever is missing is gone.
+    present: Option<HashSet<String>>,
 }
 
 impl Changes {
@@ -314,7 +319,8 @@ pub(super) async fn delta(
             tracing::warn!(source = %ctx.source, "the domain controller's invocationId changed (restored?)");
             return Ok(Outcome::RefreshRequired);
         }
-        let changes = usn_changes(ctx, &mut client, nc, mark.usn).await?;
+        let mut changes = usn_changes(ctx, &mut client, nc, mark.usn).await?;
+        changes.present = Some(present_users(ctx, &mut client).await?);
         cursor.usn = Some(UsnMark {
             server: root.server,
             invocation_id: invocation,
@@ -350,6 +356,31 @@ async fn usn_changes(ctx: &Ctx<'_>, client: &mut Client, nc: &str, after: i64) -
         }
     }
     Ok(changes)
+}
+
+async fn present_users(ctx: &Ctx<'_>, client: &mut Client) -> Result<HashSet<String>> {
+    let mut present = HashSet::new();
+    for base in &ctx.cfg.base_dns {
+        let mut search = client.paged(
+            base,
+            &ctx.user_filter,
+            vec!["objectGUID".into()],
+            ctx.cfg.page_size,
+        );
+        while let Some(page) = search.next_page().await? {
+            for e in page {
+                let e = e.map_err(|r| Error::Ldap(format!("unreadable entry: {r}")))?;
+                let raw = e
+                    .raw("objectguid")
+                    .first()
+                    .ok_or_else(|| Error::Ldap(format!("`{}` has no objectGUID", e.dn)))?;
+                let guid = ObjectGuid::from_slice(raw)
+                    .map_err(|err| Error::Ldap(format!("`{}`: objectGUID: {err}", e.dn)))?;
+                present.insert(guid.to_string());
+            }
+        }
+    }
+    Ok(present)
 }
 
 fn guid_filter<'a>(filter: &str, anchors: impl Iterator<Item = &'a String>) -> String {
@@ -421,9 +452,33 @@ async fn apply(
     let gone = |anchor: &str| {
         changes.deleted.contains(anchor)
             || (changes.changed.contains(anchor) && !seen.contains(anchor))
+            || changes
+                .present
+                .as_ref()
+                .is_some_and(|p| !p.contains(anchor) && !seen.contains(anchor))
     };
     let group_gone = |anchor: &str| changes.deleted.contains(anchor);
-    super::finish(ctx, exec, client, gone, group_gone, groups_dirty, opts).await
+    let candidates = changes.present.is_none().then(|| {
+        changes
+            .deleted
+            .iter()
+            .chain(changes.changed.iter())
+            .cloned()
+            .collect()
+    });
+    super::finish(
+        ctx,
+        exec,
+        client,
+        super::Leavers {
+            user: gone,
+            group: group_gone,
+            candidates,
+        },
+        groups_dirty,
+        opts,
+    )
+    .await
 }
 
 #[cfg(test)]

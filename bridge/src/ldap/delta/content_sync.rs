@@ -159,7 +159,21 @@ pub(super) async fn delta(
         deleted.contains(anchor)
             || (any_present_phase && !present.contains(anchor) && !seen.contains(anchor))
     };
-    super::finish(ctx, exec, &mut client, gone, gone, groups_dirty, opts).await?;
+    // Without a present phase, only the entries listed as deleted can be gone.
+    let candidates = (!any_present_phase).then(|| deleted.iter().cloned().collect());
+    super::finish(
+        ctx,
+        exec,
+        &mut client,
+        super::Leavers {
+            user: gone,
+            group: gone,
+            candidates,
+        },
+        groups_dirty,
+        opts,
+    )
+    .await?;
     client.unbind().await;
     progress(&exec.counts);
     Ok(Outcome::Done(cursor))

@@ -86,22 +86,39 @@ pub(super) async fn run(
 }
 
 /// The end of every delta: managers imported late, then the users `gone` names are
-/// deprovisioned (guarded), the groups `group_gone` names are deleted, and — when memberships
+/// deprovisioned (guarded), the groups `group_gone` names are deleted (both looked for among
+/// `candidates` only, when the delta knows them), and — when memberships
 /// may have moved — every group is read again (groups are few next to users), memberships
 /// recomputed and groups no longer read swept.
 pub(super) async fn finish(
     ctx: &Ctx<'_>,
     exec: &mut Executor<'_>,
     client: &mut Client,
-    gone: impl Fn(&str) -> bool,
-    group_gone: impl Fn(&str) -> bool,
+    leavers: Leavers<impl Fn(&str) -> bool, impl Fn(&str) -> bool>,
     groups_dirty: bool,
     opts: RunOptions,
 ) -> Result<()> {
     exec.fix_managers().await?;
     let mut conn = exec_conn(exec).await?;
-    let users = state::imported(&mut conn, &ctx.source, "user").await?;
-    let known_groups = state::imported(&mut conn, &ctx.source, "group").await?;
+    // A delta that names what may be gone need not list every imported object.
+    let Leavers {
+        user: gone,
+        group: group_gone,
+        candidates,
+    } = leavers;
+    let (users, known_groups) = match &candidates {
+        Some(c) => {
+            let c: Vec<&str> = c.iter().map(String::as_str).collect();
+            (
+                state::imported_among(&mut conn, &ctx.source, "user", &c).await?,
+                state::imported_among(&mut conn, &ctx.source, "group", &c).await?,
+            )
+        }
+        None => (
+            state::imported(&mut conn, &ctx.source, "user").await?,
+            state::imported(&mut conn, &ctx.source, "group").await?,
+        ),
+    };
     let population = state::enabled_population(&mut conn, &ctx.source).await?;
     drop(conn);
     let gone_users: Vec<Deprovision> = users
@@ -128,6 +145,16 @@ pub(super) async fn finish(
         exec.groups(groups, true).await?;
     }
     Ok(())
+}
+
+/// Who a delta found gone.
+pub(super) struct Leavers<U, G> {
+    /// Whether the imported user with this anchor is gone.
+    pub user: U,
+    pub group: G,
+    /// The only anchors that can be gone, when the delta knows them (`None`: any imported
+    /// object may be).
+    pub candidates: Option<Vec<String>>,
 }
 
 /// Anchors known to the store as this source's groups.

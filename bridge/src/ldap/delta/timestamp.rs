@@ -134,8 +134,11 @@ pub(super) async fn delta(
         ctx,
         exec,
         &mut client,
-        |_| false,
-        |_| false,
+        super::Leavers {
+            user: |_: &str| false,
+            group: |_: &str| false,
+            candidates: Some(Vec::new()),
+        },
         groups_dirty,
         opts,
     )
