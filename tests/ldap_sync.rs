@@ -286,6 +286,13 @@ fn delete_disable_policy_and_the_mass_deprovisioning_guard() {
         user(&users(dir.path()), "u1@example.com").unwrap()["accountEnabled"],
         true
     );
+    // It ran on a snapshot, removed after.
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("dry-run"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     // Forced, they go.
     let (ok, r) = sync(dir.path(), &["--full", "--force"]);
     assert!(ok, "{r}");

@@ -3,8 +3,9 @@
 //!
 //! Each entry is written under its own savepoint: an entry the store refuses (a user name
 //! another user has, a value out of range) is rolled back alone and quarantined, and the batch
-//! goes on. In a dry run every batch is rolled back, so the counts and the plan are exact and
-//! nothing is written.
+//! goes on. A dry run runs on a snapshot of the database (see `sync::run`) and commits there, so
+//! every batch sees what the batches before it would have done: its counts and plan are the
+//! real run's, and the live database is not written.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -107,7 +108,9 @@ impl<'p> Executor<'p> {
     }
 
     async fn finish(&self, tx: plugin::store::WriteTx) -> Result<()> {
-        if !self.dry_run {
+        // A dry run runs on a snapshot and commits there; should it ever be handed the live
+        // store, it writes nothing.
+        if !self.dry_run || self.platform.store().is_snapshot() {
             tx.commit().await?;
         }
         Ok(())

@@ -89,7 +89,32 @@ impl<'a> Ctx<'a> {
 }
 
 /// Runs one source once and records the outcome. Never panics; errors are in the report.
+/// A dry run runs on a snapshot of the database, thrown away after.
 pub async fn run(
+    platform: &Platform,
+    cfg: &SourceConfig,
+    opts: RunOptions,
+    progress: Progress<'_>,
+) -> Report {
+    if !opts.dry_run {
+        return run_on(platform, cfg, opts, progress).await;
+    }
+    let copy = match platform.store().snapshot().await {
+        Ok(store) => platform.with_store(store),
+        Err(e) => {
+            return busy(
+                &cfg.source_id(),
+                Mode::Full,
+                format!("cannot take a snapshot of the database for the dry run: {e}"),
+            );
+        }
+    };
+    let report = run_on(&copy, cfg, opts, progress).await;
+    copy.store().clone().discard().await;
+    report
+}
+
+async fn run_on(
     platform: &Platform,
     cfg: &SourceConfig,
     opts: RunOptions,

@@ -110,6 +110,19 @@ impl Platform {
         &self.store
     }
 
+    /// The same platform over another store (a dry run's snapshot).
+    pub fn with_store(&self, store: Store) -> Platform {
+        Platform {
+            store,
+            clock: self.clock.clone(),
+            tap_hasher: self.tap_hasher.clone(),
+            token_hasher: self.token_hasher.clone(),
+            settings: self.settings.clone(),
+            metrics: self.metrics.clone(),
+            metrics_sources: Default::default(),
+        }
+    }
+
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }

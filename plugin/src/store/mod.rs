@@ -108,6 +108,8 @@ impl DatabaseSettings {
 pub struct Store {
     pool: SqlitePool,
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// A private copy made by [`Store::snapshot`]: what is written here is thrown away.
+    snapshot: bool,
 }
 
 impl Store {
@@ -151,7 +153,50 @@ impl Store {
         Ok(Store {
             pool,
             writer: Default::default(),
+            snapshot: false,
         })
+    }
+
+    /// A consistent copy of the database beside it (same file system, same protected
+    /// folder), opened as a store of its own: a dry run writes there as a real run would, so
+    /// each batch sees what the ones before it would have done, while the live database is
+    /// only read (no write lock is held, the daemon goes on). [`Store::discard`] removes it.
+    pub async fn snapshot(&self) -> Result<Store> {
+        let live = self.pool.connect_options().get_filename().to_owned();
+        let mut name = live.file_name().unwrap_or_default().to_owned();
+        name.push(format!(".dry-run-{}", uuid::Uuid::new_v4()));
+        let path = live.with_file_name(name);
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::Internal("snapshot path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.pool)
+            .await?;
+        let mut settings = DatabaseSettings::at(&path);
+        settings.durability = Durability::Normal;
+        settings.max_connections = 2;
+        let mut store = Self::open_without_migrating(&settings).await?;
+        store.snapshot = true;
+        Ok(store)
+    }
+
+    pub fn is_snapshot(&self) -> bool {
+        self.snapshot
+    }
+
+    /// Closes a snapshot and removes its files. Does nothing to a live store.
+    pub async fn discard(self) {
+        if !self.snapshot {
+            return;
+        }
+        let path = self.pool.connect_options().get_filename().to_owned();
+        self.pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
