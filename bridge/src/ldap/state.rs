@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use futures_util::TryStreamExt;
 use plugin::store::{Connection, at, ms};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
@@ -31,7 +32,8 @@ pub async fn known_users(
     // Chunks stay far below SQLite's bound-parameter limit.
     for chunk in anchors.chunks(2000) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login FROM users u \
+            "SELECT json_group_array(json_array(u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login)) \
+             FROM users u \
              LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
              WHERE u.source = ",
         );
@@ -41,24 +43,39 @@ pub async fn known_users(
             sep.push_bind(*a);
         }
         qb.push(")");
-        for row in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
-            let anchor: String = row.try_get("anchor").map_err(db)?;
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        for (uid, anchor, enabled, fingerprint, dn, login) in
+            rows_of::<Row>(qb.build_query_scalar().fetch_one(&mut *conn).await)?
+        {
             out.insert(
                 anchor,
                 Known {
-                    id: id(row.try_get("id").map_err(db)?)?,
-                    enabled: row.try_get("account_enabled").map_err(db)?,
-                    fingerprint: row.try_get("fingerprint").map_err(db)?,
-                    references: row
-                        .try_get::<Option<String>, _>("dn")
-                        .map_err(db)?
-                        .map(|dn| Ok::<_, Error>((dn, row.try_get("login").map_err(db)?)))
-                        .transpose()?,
+                    id: id(&uid)?,
+                    enabled: enabled != 0,
+                    fingerprint,
+                    references: dn.map(|dn| (dn, login)),
                 },
             );
         }
     }
     Ok(out)
+}
+
+/// Rows aggregated into one JSON array by the query. sqlx hands each result row from its
+/// SQLite thread to the caller on its own; for the tens of thousands of rows a directory sync
+/// reads, that hand-off costs more than the query, and one aggregated value avoids it.
+fn rows_of<T: serde::de::DeserializeOwned>(
+    value: std::result::Result<String, sqlx::Error>,
+) -> Result<Vec<T>> {
+    let text = value.map_err(db)?;
+    serde_json::from_str(&text).map_err(|e| Error::Ldap(format!("unreadable rows: {e}")))
 }
 
 pub struct ObjectRow<'a> {
@@ -108,21 +125,19 @@ pub async fn imported(
     source: &str,
     kind: &str,
 ) -> Result<Vec<(String, Uuid)>> {
-    let rows =
+    let mut rows =
         sqlx::query("SELECT anchor, object_id FROM ldap_objects WHERE source = ? AND kind = ?")
             .bind(source)
             .bind(kind)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("anchor").map_err(db)?,
-                id(r.try_get("object_id").map_err(db)?)?,
-            ))
-        })
-        .collect()
+            .fetch(&mut *conn);
+    let mut out = Vec::new();
+    while let Some(r) = rows.try_next().await.map_err(db)? {
+        out.push((
+            r.try_get("anchor").map_err(db)?,
+            id(r.try_get("object_id").map_err(db)?)?,
+        ));
+    }
+    Ok(out)
 }
 
 /// [`imported`] restricted to these anchors.
@@ -293,16 +308,15 @@ pub async fn user_references(
     conn: &mut Connection,
     source: &str,
 ) -> Result<(HashMap<String, Uuid>, HashMap<String, Uuid>)> {
-    let rows = sqlx::query(
+    // Streamed: a whole directory's rows at once would double the run's peak memory.
+    let mut rows = sqlx::query(
         "SELECT object_id, dn, login FROM ldap_objects WHERE source = ? AND kind = 'user'",
     )
     .bind(source)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
-    let mut by_dn = HashMap::with_capacity(rows.len());
-    let mut by_login = HashMap::with_capacity(rows.len());
-    for r in rows {
+    .fetch(&mut *conn);
+    let mut by_dn = HashMap::new();
+    let mut by_login = HashMap::new();
+    while let Some(r) = rows.try_next().await.map_err(db)? {
         let uid = id(r.try_get("object_id").map_err(db)?)?;
         by_dn.insert(r.try_get("dn").map_err(db)?, uid);
         if let Some(login) = r.try_get::<Option<String>, _>("login").map_err(db)? {
