@@ -60,6 +60,9 @@ index entryUUID,entryCSN eq
 limits dn.exact="$ADMIN" size=unlimited time=unlimited
 overlay syncprov
 syncprov-checkpoint 1000 10
+# How OpenLDAP is set up for delta consumers: without a session log, every refresh lists
+# every unchanged entry (present phase) and a delta costs as much as the directory is big.
+syncprov-sessionlog 100000
 overlay memberof
 overlay refint
 refint_attributes member uniqueMember manager

@@ -112,32 +112,11 @@ impl Client {
         attrs: Vec<String>,
         controls: Vec<Control>,
     ) -> Result<Answer> {
-        let fut = self
-            .ldap
-            .with_controls(
-                controls
-                    .into_iter()
-                    .map(RawControl::from)
-                    .collect::<Vec<_>>(),
-            )
-            .with_timeout(self.timeout)
-            .streaming_search(base, scope, filter, attrs);
-        let mut stream = tokio::time::timeout(self.timeout, fut)
-            .await
-            .map_err(|_| Error::Ldap("search timed out".into()))?
-            .map_err(|e| ldap_err("search failed", e))?;
-        let mut entries = Vec::new();
-        loop {
-            let item = tokio::time::timeout(self.timeout, stream.next())
-                .await
-                .map_err(|_| Error::Ldap("timed out waiting for search results".into()))?
-                .map_err(|e| ldap_err("search failed", e))?;
-            let Some(item) = item else { break };
-            if item.is_ref() || item.is_intermediate() {
-                continue;
-            }
-            entries.push(entry_from_tag(item.0));
-        }
+        let controls = controls.into_iter().map(RawControl::from).collect();
+        let mut stream = self
+            .search_scoped(base, scope, filter, attrs, controls)
+            .await?;
+        let entries = read_entries(&mut stream, self.timeout, 0).await?;
         let res = stream.finish().await;
         Ok(Answer {
             entries,
@@ -249,11 +228,23 @@ impl Client {
         attrs: Vec<String>,
         controls: Vec<RawControl>,
     ) -> Result<SearchStream<'static, String, Vec<String>>> {
+        self.search_scoped(base, Scope::Subtree, filter, attrs, controls)
+            .await
+    }
+
+    async fn search_scoped(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: Vec<String>,
+        controls: Vec<RawControl>,
+    ) -> Result<SearchStream<'static, String, Vec<String>>> {
         let fut = self
             .ldap
             .with_controls(controls)
             .with_timeout(self.timeout)
-            .streaming_search(base, Scope::Subtree, filter, attrs);
+            .streaming_search(base, scope, filter, attrs);
         tokio::time::timeout(self.timeout, fut)
             .await
             .map_err(|_| Error::Ldap("search timed out".into()))?
@@ -340,18 +331,7 @@ impl PagedSearch<'_> {
             .client
             .search(&self.base, &self.filter, self.attrs.clone(), controls)
             .await?;
-        let mut page = Vec::with_capacity(self.page_size as usize);
-        loop {
-            let item = tokio::time::timeout(timeout, stream.next())
-                .await
-                .map_err(|_| Error::Ldap("timed out waiting for search results".into()))?
-                .map_err(|e| ldap_err("search failed", e))?;
-            let Some(item) = item else { break };
-            if item.is_ref() || item.is_intermediate() {
-                continue;
-            }
-            page.push(entry_from_tag(item.0));
-        }
+        let page = read_entries(&mut stream, timeout, self.page_size as usize).await?;
         let res = stream.finish().await;
         if res.rc != 0 {
             return Err(Error::Ldap(format!(
@@ -370,6 +350,28 @@ impl PagedSearch<'_> {
         self.cookie = paged.cookie;
         Ok(Some(page))
     }
+}
+
+/// The entries of a search to its end (references and intermediate messages skipped), each
+/// wait bounded by `timeout`.
+async fn read_entries(
+    stream: &mut SearchStream<'static, String, Vec<String>>,
+    timeout: Duration,
+    expected: usize,
+) -> Result<Vec<Result<Entry, String>>> {
+    let mut entries = Vec::with_capacity(expected);
+    loop {
+        let item = tokio::time::timeout(timeout, stream.next())
+            .await
+            .map_err(|_| Error::Ldap("timed out waiting for search results".into()))?
+            .map_err(|e| ldap_err("search failed", e))?;
+        let Some(item) = item else { break };
+        if item.is_ref() || item.is_intermediate() {
+            continue;
+        }
+        entries.push(entry_from_tag(item.0));
+    }
+    Ok(entries)
 }
 
 /// One message of a refreshOnly search.

@@ -10,9 +10,11 @@
 /// The canonical form of `dn`.
 pub fn normalise(dn: &str) -> String {
     // Every user and member DN of a sync passes here; most need no unescaping at all.
-    if let Some(plain) = normalise_plain(dn) {
-        return plain;
-    }
+    normalise_plain(dn).unwrap_or_else(|| normalise_parsed(dn))
+}
+
+/// [`normalise`] through the full parser.
+fn normalise_parsed(dn: &str) -> String {
     match parse(dn) {
         Some(rdns) => rdns
             .into_iter()
@@ -213,19 +215,7 @@ mod tests {
     }
 
     fn parsed(dn: &str) -> String {
-        match parse(dn) {
-            Some(rdns) => rdns
-                .into_iter()
-                .map(|avas| {
-                    avas.into_iter()
-                        .map(|(t, v)| format!("{t}={}", escape(&v)))
-                        .collect::<Vec<_>>()
-                        .join("+")
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            None => dn.trim().to_lowercase(),
-        }
+        normalise_parsed(dn)
     }
 
     proptest::proptest! {
