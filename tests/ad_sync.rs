@@ -1249,3 +1249,77 @@ fn dry_run_delta_counts_memberships_as_the_real_run() {
     assert_eq!(members(dir.path(), "Team"), upns(&["bob", "carl"]));
     assert_eq!(pick(&dry["counts"], &GROUPS), pick(&c, &GROUPS), "{dry}");
 }
+
+/// Active Directory hands out at most MaxValRange values of a large attribute at once
+/// (`member;range=0-1499`) and the rest on request. Samba never cuts values on its own, but it
+/// answers the requests: starting from a first range read as Windows would send it, the
+/// client fetches the others until the last (`…-*`) and files them under `member`.
+#[test]
+fn ranged_member_values_are_read_to_the_end() {
+    let Some(s) = samba::start() else { return };
+    let ou = s.add_ou("Big", BASE);
+    let mut ldif = String::new();
+    let mut dns = Vec::new();
+    for i in 0..250 {
+        let dn = format!("CN=big{i},{ou}");
+        ldif.push_str(&User::new(&format!("big{i}")).ldif(&dn));
+        ldif.push('\n');
+        dns.push(dn);
+    }
+    s.add(&ldif);
+    let refs: Vec<&str> = dns.iter().map(String::as_str).collect();
+    let group = s.add_group(&ou, "Everyone", &refs);
+
+    let cfg = bridge::ldap::SourceConfig {
+        name: "corp".into(),
+        kind: bridge::ldap::config::Kind::Ad,
+        url: s.url.clone(),
+        bind_dn: ADMIN_DN.into(),
+        password: Some(plugin::secret::SecretString::new(ADMIN_PW.to_owned())),
+        base_dns: vec![BASE.into()],
+        operation_timeout_seconds: 10,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, all) = rt.block_on(async {
+        use bridge::ldap::client::{Client, Scope};
+        let mut client = Client::connect(&cfg).await.expect("connect");
+        let answer = client
+            .search_all(
+                &group,
+                Scope::Base,
+                "(objectClass=*)",
+                vec!["member;range=0-99".into()],
+                Vec::new(),
+            )
+            .await
+            .expect("first range");
+        let mut entry = answer.entries.into_iter().next().unwrap().unwrap();
+        let first = entry.raw("member;range=0-99").len();
+        client
+            .complete_ranges(&mut entry)
+            .await
+            .expect("the other ranges");
+        assert!(
+            !entry.attrs.keys().any(|k| k.contains(";range=")),
+            "{:?}",
+            entry.attrs.keys()
+        );
+        let mut all: Vec<String> = entry
+            .texts("member")
+            .unwrap()
+            .into_iter()
+            .map(|v| v.to_ascii_lowercase())
+            .collect();
+        all.sort();
+        client.unbind().await;
+        (first, all)
+    });
+    assert_eq!(first, 100);
+    let mut want: Vec<String> = dns.iter().map(|d| d.to_ascii_lowercase()).collect();
+    want.sort();
+    assert_eq!(all, want);
+}

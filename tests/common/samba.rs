@@ -780,7 +780,7 @@ impl User {
         self
     }
 
-    fn ldif(&self, dn: &str) -> String {
+    pub fn ldif(&self, dn: &str) -> String {
         let mut s = ldif_line("dn", dn);
         s.push_str("objectClass: user\n");
         s.push_str(&ldif_line("sAMAccountName", &self.sam));

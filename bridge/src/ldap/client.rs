@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+pub use ldap3::Scope;
 use ldap3::asn1::{PL, StructureTag};
 use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchStream};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, SearchStream};
 
 use super::config::SourceConfig;
 use super::controls::Control;
