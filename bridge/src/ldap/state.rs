@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use futures_util::TryStreamExt;
 use plugin::store::{Connection, at, ms};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
@@ -125,19 +124,74 @@ pub async fn imported(
     source: &str,
     kind: &str,
 ) -> Result<Vec<(String, Uuid)>> {
-    let mut rows =
-        sqlx::query("SELECT anchor, object_id FROM ldap_objects WHERE source = ? AND kind = ?")
-            .bind(source)
-            .bind(kind)
-            .fetch(&mut *conn);
     let mut out = Vec::new();
-    while let Some(r) = rows.try_next().await.map_err(db)? {
-        out.push((
-            r.try_get("anchor").map_err(db)?,
-            id(r.try_get("object_id").map_err(db)?)?,
-        ));
-    }
+    for_each_page::<(String, String)>(conn, source, kind, "object_id", PAGE, |page| {
+        for (anchor, object_id) in page {
+            out.push((anchor, id(&object_id)?));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(out)
+}
+
+/// Rows per aggregated page of [`for_each_page`]: small enough to keep memory flat.
+const PAGE: usize = 5000;
+
+/// `ldap_objects` rows of one source and kind in anchor order, `page_size` at a time, each
+/// page one aggregated JSON value (see [`rows_of`]): `(anchor, <columns>...)` tuples.
+async fn for_each_page<T>(
+    conn: &mut Connection,
+    source: &str,
+    kind: &str,
+    columns: &str,
+    page_size: usize,
+    mut each: impl FnMut(Vec<T>) -> Result<()>,
+) -> Result<()>
+where
+    T: serde::de::DeserializeOwned + AnchorFirst,
+{
+    let sql = format!(
+        "SELECT json_group_array(json_array(anchor, {columns})) FROM \
+         (SELECT anchor, {columns} FROM ldap_objects \
+          WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size})"
+    );
+    let mut after = String::new();
+    loop {
+        let page: Vec<T> = rows_of(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(source)
+                .bind(kind)
+                .bind(&after)
+                .fetch_one(&mut *conn)
+                .await,
+        )?;
+        let full = page.len() == page_size;
+        if let Some(last) = page.last() {
+            after = last.anchor().to_owned();
+        }
+        each(page)?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// A page row whose first column is the anchor (the page key).
+trait AnchorFirst {
+    fn anchor(&self) -> &str;
+}
+
+impl AnchorFirst for (String, String) {
+    fn anchor(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AnchorFirst for (String, String, String, Option<String>) {
+    fn anchor(&self) -> &str {
+        &self.0
+    }
 }
 
 /// [`imported`] restricted to these anchors.
@@ -308,21 +362,26 @@ pub async fn user_references(
     conn: &mut Connection,
     source: &str,
 ) -> Result<(HashMap<String, Uuid>, HashMap<String, Uuid>)> {
-    // Streamed: a whole directory's rows at once would double the run's peak memory.
-    let mut rows = sqlx::query(
-        "SELECT object_id, dn, login FROM ldap_objects WHERE source = ? AND kind = 'user'",
-    )
-    .bind(source)
-    .fetch(&mut *conn);
     let mut by_dn = HashMap::new();
     let mut by_login = HashMap::new();
-    while let Some(r) = rows.try_next().await.map_err(db)? {
-        let uid = id(r.try_get("object_id").map_err(db)?)?;
-        by_dn.insert(r.try_get("dn").map_err(db)?, uid);
-        if let Some(login) = r.try_get::<Option<String>, _>("login").map_err(db)? {
-            by_login.insert(login, uid);
-        }
-    }
+    for_each_page::<(String, String, String, Option<String>)>(
+        conn,
+        source,
+        "user",
+        "object_id, dn, login",
+        PAGE,
+        |page| {
+            for (_, object_id, dn, login) in page {
+                let uid = id(&object_id)?;
+                by_dn.insert(dn, uid);
+                if let Some(login) = login {
+                    by_login.insert(login, uid);
+                }
+            }
+            Ok(())
+        },
+    )
+    .await?;
     Ok((by_dn, by_login))
 }
 
@@ -624,4 +683,75 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn pages_cover_every_object_once_in_anchor_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = plugin::store::Store::open(&plugin::store::DatabaseSettings::at(
+            dir.path().join("t.db"),
+        ))
+        .await
+        .unwrap();
+        let mut tx = store.write().await.unwrap();
+        let mut want = Vec::new();
+        for i in 0..12 {
+            let anchor = format!("a{i:02}");
+            let object_id = Uuid::new_v4();
+            upsert_object(
+                &mut tx,
+                &ObjectRow {
+                    source: "ldap:t",
+                    anchor: &anchor,
+                    kind: "user",
+                    object_id,
+                    dn: &format!("uid={i},dc=x"),
+                    login: None,
+                    fingerprint: "f",
+                },
+            )
+            .await
+            .unwrap();
+            want.push((anchor, object_id));
+        }
+        // Another source and another kind stay out.
+        for (source, kind) in [("ldap:other", "user"), ("ldap:t", "group")] {
+            upsert_object(
+                &mut tx,
+                &ObjectRow {
+                    source,
+                    anchor: "a05x",
+                    kind,
+                    object_id: Uuid::new_v4(),
+                    dn: "cn=g",
+                    login: None,
+                    fingerprint: "f",
+                },
+            )
+            .await
+            .unwrap();
+        }
+        for size in [1, 5, 12, 13] {
+            let mut pages = Vec::new();
+            let mut got = Vec::new();
+            for_each_page::<(String, String)>(&mut tx, "ldap:t", "user", "object_id", size, |p| {
+                pages.push(p.len());
+                for (a, o) in p {
+                    got.push((a, id(&o)?));
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+            assert_eq!(got, want, "page size {size}");
+            assert!(pages.iter().all(|n| *n <= size), "{pages:?}");
+        }
+        assert_eq!(imported(&mut tx, "ldap:t", "user").await.unwrap(), want);
+        let (by_dn, _) = user_references(&mut tx, "ldap:t").await.unwrap();
+        assert_eq!(by_dn.len(), 12);
+    }
 }
