@@ -282,13 +282,17 @@ async fn full(
             stamps: Tracker::new(ctx.method == DeltaMethod::Timestamp),
         },
     );
+    let mut writing = std::time::Duration::ZERO;
     while let Some(batch) = batches.recv().await {
+        let t = Instant::now();
         if let Err(e) = exec.users(batch).await {
             reading.abort();
             return Err(e);
         }
+        writing += t.elapsed();
         progress(&exec.counts);
     }
+    tracing::debug!(source = %ctx.source, ms = writing.as_millis() as u64, "of which writing users");
     let (mut client, mut stamps) = reader::join(reading).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "users read and written");
     let groups = read_groups(ctx, &mut client, exec, &mut stamps).await?;
