@@ -12,6 +12,7 @@ mod samba;
 
 use std::path::Path;
 
+use common::store::{events, members, query, sync_report, user, users};
 use samba::{ADMIN_DN, ADMIN_PW, BASE, Samba, User};
 use serde_json::Value;
 
@@ -35,27 +36,11 @@ fn write_config_as(dir: &Path, s: &Samba, base: &str, bind_dn: &str, pw: &str, e
     .expect("config");
 }
 
-/// Runs `sync ldap --json` with `args` and returns (success, the one report): a delta when
-/// the stored cursor allows one, unless `args` has `--full`.
-fn run_sync(dir: &Path, args: &[&str]) -> (bool, Value) {
-    let mut all = vec!["sync", "ldap", "--json"];
-    all.extend_from_slice(args);
-    let out = common::run(dir, &all);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let reports: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), reports[0].clone())
-}
-
 /// Runs `sync ldap --json --full` and returns (success, the one report).
 fn sync(dir: &Path, args: &[&str]) -> (bool, Value) {
     let mut all = vec!["--full"];
     all.extend_from_slice(args);
-    run_sync(dir, &all)
+    sync_report(dir, &all)
 }
 
 /// A run that must succeed; returns its counts.
@@ -66,52 +51,10 @@ fn sync_ok(dir: &Path, args: &[&str]) -> Value {
     r["counts"].clone()
 }
 
-fn users(dir: &Path) -> Vec<Value> {
-    common::json(dir, &["user", "list", "--json", "--limit", "1000"])
-        .as_array()
-        .expect("array")
-        .clone()
-}
-
-fn user<'a>(all: &'a [Value], upn: &str) -> Option<&'a Value> {
-    all.iter()
-        .find(|u| u["userPrincipalName"].as_str() == Some(upn))
-}
-
 fn enabled(dir: &Path, upn: &str) -> bool {
     user(&users(dir), upn).unwrap_or_else(|| panic!("no user {upn}"))["accountEnabled"]
         .as_bool()
         .expect("accountEnabled")
-}
-
-/// Rows of a query against the test's database, every column as text.
-fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    use sqlx::{Connection, Row};
-    let path = dir.join("data/tapbridge.db");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open db");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut c)
-            .await
-            .expect("query");
-        rows.iter()
-            .map(|r| {
-                (0..r.columns().len())
-                    .map(|i| {
-                        r.try_get::<String, _>(i)
-                            .or_else(|_| r.try_get::<i64, _>(i).map(|v| v.to_string()))
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .collect()
-    })
 }
 
 /// One user's columns, by UPN.
@@ -122,33 +65,6 @@ fn row(dir: &Path, upn: &str, columns: &str) -> Vec<String> {
     );
     assert_eq!(rows.len(), 1, "user {upn}");
     rows.remove(0)
-}
-
-fn members(dir: &Path, group: &str) -> Vec<String> {
-    let mut m: Vec<String> = query(
-        dir,
-        &format!(
-            "SELECT u.user_principal_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             JOIN users u ON u.id = gm.user_id WHERE g.display_name = '{group}'"
-        ),
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect();
-    m.sort();
-    m
-}
-
-fn events(dir: &Path, upn: &str) -> Vec<String> {
-    query(
-        dir,
-        &format!(
-            "SELECT kind FROM directory_events WHERE user_principal_name = '{upn}' ORDER BY seq"
-        ),
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect()
 }
 
 #[test]
@@ -509,7 +425,7 @@ fn domain_root_base_skips_referrals_and_unnamed_builtin_accounts() {
 
 /// A delta run that must succeed, by `method`; returns its counts.
 fn delta_ok(dir: &Path, method: &str) -> Value {
-    let (ok, r) = run_sync(dir, &[]);
+    let (ok, r) = sync_report(dir, &[]);
     assert!(ok, "{r}");
     assert_eq!(r["status"], "ok", "{r}");
     assert_eq!(r["mode"], "delta", "{r}");
@@ -520,7 +436,7 @@ fn delta_ok(dir: &Path, method: &str) -> Value {
 /// A run without `--full` that must succeed as a full one (the cursor did not allow a delta);
 /// returns its counts.
 fn refresh_ok(dir: &Path) -> Value {
-    let (ok, r) = run_sync(dir, &[]);
+    let (ok, r) = sync_report(dir, &[]);
     assert!(ok, "{r}");
     assert_eq!(r["status"], "ok", "{r}");
     assert_eq!(r["mode"], "full", "{r}");
@@ -710,7 +626,7 @@ fn delta_applies_every_kind_of_change(method: &str) {
 
     // A dry run counts the same and writes nothing, not even the cursor.
     let before = (split_by_enabled(dir.path()), cursor(dir.path()));
-    let (ok, dry) = run_sync(dir.path(), &["--dry-run"]);
+    let (ok, dry) = sync_report(dir.path(), &["--dry-run"]);
     assert!(ok, "{dry}");
     assert_eq!(
         (&dry["status"], &dry["mode"]),
@@ -908,7 +824,7 @@ fn delta_deprovisioning_is_guarded(method: &str) {
     for d in &dns[..3] {
         s.delete(d);
     }
-    let (ok, r) = run_sync(dir.path(), &[]);
+    let (ok, r) = sync_report(dir.path(), &[]);
     assert!(!ok, "{r}");
     assert_eq!(r["status"], "guarded", "{r}");
     assert_eq!(r["mode"], "delta", "{r}");
@@ -922,9 +838,9 @@ fn delta_deprovisioning_is_guarded(method: &str) {
     assert_eq!(members(dir.path(), "Team"), upns(&["u0", "u5"]));
 
     // Guarded again until forced: the cursor did not move.
-    let (ok, r) = run_sync(dir.path(), &[]);
+    let (ok, r) = sync_report(dir.path(), &[]);
     assert!(!ok && r["status"] == "guarded", "{r}");
-    let (ok, r) = run_sync(dir.path(), &["--force"]);
+    let (ok, r) = sync_report(dir.path(), &["--force"]);
     assert!(ok, "{r}");
     assert_eq!(
         (&r["status"], &r["mode"]),
@@ -1241,7 +1157,7 @@ fn dry_run_delta_counts_memberships_as_the_real_run() {
 
     s.delete(&ada);
     s.rename(&bob, "CN=Bob Renamed", None);
-    let (ok, dry) = run_sync(dir.path(), &["--dry-run"]);
+    let (ok, dry) = sync_report(dir.path(), &["--dry-run"]);
     assert!(ok, "{dry}");
     assert_eq!(dry["status"], "dry-run", "{dry}");
     let c = delta_ok(dir.path(), "dirsync");

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::slapd::{self, ADMIN_DN, ADMIN_PW, BASE, Slapd, person};
+use common::store::{events, members, query, sync_report as sync, user, users};
 use serde_json::Value;
 
 fn write_config(dir: &Path, s: &Slapd, extra: &str) {
@@ -28,90 +29,6 @@ fn write_config(dir: &Path, s: &Slapd, extra: &str) {
         ),
     )
     .expect("config");
-}
-
-/// Runs `sync ldap --json` and returns (success, the one report).
-fn sync(dir: &Path, args: &[&str]) -> (bool, Value) {
-    let mut all = vec!["sync", "ldap", "--json"];
-    all.extend_from_slice(args);
-    let out = common::run(dir, &all);
-    let text = String::from_utf8_lossy(&out.stdout);
-    let reports: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "no JSON report ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), reports[0].clone())
-}
-
-fn users(dir: &Path) -> Vec<Value> {
-    common::json(dir, &["user", "list", "--json", "--limit", "1000"])
-        .as_array()
-        .expect("array")
-        .clone()
-}
-
-fn user<'a>(all: &'a [Value], upn: &str) -> Option<&'a Value> {
-    all.iter()
-        .find(|u| u["userPrincipalName"].as_str() == Some(upn))
-}
-
-/// Rows of a query against the test's database, every column as text.
-fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    use sqlx::{Connection, Row};
-    let path = dir.join("data/tapbridge.db");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open db");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut c)
-            .await
-            .expect("query");
-        rows.iter()
-            .map(|r| {
-                (0..r.columns().len())
-                    .map(|i| {
-                        r.try_get::<String, _>(i)
-                            .or_else(|_| r.try_get::<i64, _>(i).map(|v| v.to_string()))
-                            .unwrap_or_default()
-                    })
-                    .collect()
-            })
-            .collect()
-    })
-}
-
-fn members(dir: &Path, group: &str) -> Vec<String> {
-    let mut m: Vec<String> = query(
-        dir,
-        &format!(
-            "SELECT u.user_principal_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             JOIN users u ON u.id = gm.user_id WHERE g.display_name = '{group}'"
-        ),
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect();
-    m.sort();
-    m
-}
-
-fn events(dir: &Path, upn: &str) -> Vec<String> {
-    query(
-        dir,
-        &format!(
-            "SELECT kind FROM directory_events WHERE user_principal_name = '{upn}' ORDER BY seq"
-        ),
-    )
-    .into_iter()
-    .map(|r| r[0].clone())
-    .collect()
 }
 
 #[test]

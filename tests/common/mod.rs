@@ -6,6 +6,7 @@ pub mod browser;
 
 pub mod slapd;
 pub mod smtp;
+pub mod store;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
