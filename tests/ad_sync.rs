@@ -12,7 +12,7 @@ mod samba;
 
 use std::path::Path;
 
-use common::store::{events, members, query, sync_report, user, users};
+use common::directory::{events, members, query, sync_report, user, users};
 use samba::{ADMIN_DN, ADMIN_PW, BASE, Samba, User};
 use serde_json::Value;
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::directory::{events, members, query, sync_report as sync, user, users};
 use common::slapd::{self, ADMIN_DN, ADMIN_PW, BASE, Slapd, person};
-use common::store::{events, members, query, sync_report as sync, user, users};
 use serde_json::Value;
 
 fn write_config(dir: &Path, s: &Slapd, extra: &str) {

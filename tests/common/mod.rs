@@ -4,9 +4,9 @@
 
 pub mod browser;
 
+pub mod directory;
 pub mod slapd;
 pub mod smtp;
-pub mod store;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
