@@ -48,6 +48,9 @@ pub struct Executor<'p> {
     pub deferred: Vec<Deprovision>,
     /// A user was created, or changed how groups name them: memberships need recomputing.
     pub references_moved: bool,
+    /// Whether the next user batch is worth checking for "nothing to write" before taking
+    /// the write lock.
+    expect_unchanged: bool,
     /// Users whose manager was not imported yet when they were written.
     manager_fixups: Vec<(Uuid, String)>,
     created: HashSet<Uuid>,
@@ -66,6 +69,7 @@ impl<'p> Executor<'p> {
             seen: HashSet::new(),
             deferred: Vec::new(),
             references_moved: false,
+            expect_unchanged: true,
             manager_fixups: Vec::new(),
             created: HashSet::new(),
             plan: Vec::new(),
@@ -128,6 +132,31 @@ impl<'p> Executor<'p> {
                 Err(r) => r.anchor.as_deref(),
             })
             .collect();
+        if self.expect_unchanged {
+            // Most batches of a steady-state run change nothing: find that out on a read
+            // connection, so such a batch neither waits for nor holds the write lock.
+            let mut conn = self.platform.store().read().await?;
+            let known = state::known_users(&mut conn, &self.source, &anchors).await?;
+            drop(conn);
+            let mut fresh = HashSet::with_capacity(batch.len());
+            let unchanged = batch.iter().all(|r| {
+                r.as_ref().is_ok_and(|u| {
+                    !self.seen.contains(&u.anchor)
+                        && fresh.insert(u.anchor.as_str())
+                        && plan_user(u, known.get(&u.anchor)) == UserStep::Unchanged
+                })
+            });
+            if unchanged {
+                for u in batch.into_iter().flatten() {
+                    self.counts.read += 1;
+                    self.counts.unchanged += 1;
+                    self.seen.insert(u.anchor);
+                }
+                return Ok(());
+            }
+        }
+        let unchanged_before = self.counts.unchanged;
+        let n = batch.len() as u64;
         let mut tx = self.platform.store().write().await?;
         let known = state::known_users(&mut tx, &self.source, &anchors).await?;
         let w = self.writer();
@@ -175,6 +204,9 @@ impl<'p> Executor<'p> {
             }
         }
         self.create_all(&mut tx, creates, &w).await?;
+        // A batch that changed things is usually followed by another (a first load): skip
+        // the check then, it would only cost a second look-up.
+        self.expect_unchanged = self.counts.unchanged - unchanged_before == n;
         self.finish(tx).await
     }
 
