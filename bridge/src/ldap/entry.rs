@@ -39,9 +39,13 @@ impl Entry {
         if attr.is_empty() {
             return &[];
         }
-        self.attrs
-            .get(&attr.to_ascii_lowercase())
-            .map_or(&[], Vec::as_slice)
+        // Names are stored lower-cased; most look-ups already are (no allocation then).
+        let found = if attr.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.attrs.get(&attr.to_ascii_lowercase())
+        } else {
+            self.attrs.get(attr)
+        };
+        found.map_or(&[], Vec::as_slice)
     }
 
     /// The first value as text. `Err` if it is not UTF-8.

@@ -347,11 +347,13 @@ fn fingerprint(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0x1f]);
     }
-    h.finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in h.finalize().iter().take(16) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// LDAP GeneralizedTime (`20260301090000Z`, fractions and offsets allowed), RFC 3339, or a
@@ -396,6 +398,12 @@ pub fn parse_date(v: &str) -> Option<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_keep_their_form() {
+        // Stored fingerprints decide "unchanged": their form must never drift.
+        assert_eq!(fingerprint(&["a", "b"]), "023b8059a924f728a2155e4cc8b90738");
+    }
 
     fn openldap() -> AttributeMap {
         AttributeMap::new(Kind::Openldap, &AttributeOverrides::default())
