@@ -558,3 +558,53 @@ fn one_run_per_source_at_a_time() {
     assert!(ok);
     assert!(user(&users(dir.path()), "bob@example.com").is_some());
 }
+
+/// `serve` runs the source on its schedule (the first run at start); the status route and
+/// `/metrics` report it, and the status names what the next delta resumes from.
+#[tokio::test]
+async fn serve_runs_the_source_and_reports_it() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "");
+    s.add(&person("sv", "Served", Some("sv@example.com")));
+    let token = common::admin_token(dir.path());
+    let daemon = common::Daemon::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let url = daemon.url("/v1.0/tapbridge/syncSources");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let source = loop {
+        let (status, body) = common::send(client.get(&url).bearer_auth(&token)).await;
+        assert_eq!(status, 200, "{body}");
+        let source = body["value"][0].clone();
+        if source["lastStatus"] == "ok" {
+            break source;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no completed run: {source}\n{}",
+            daemon.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(source["name"], "corp");
+    assert_eq!(source["lastMode"], "full", "{source}");
+    assert_eq!(source["deltaCursor"], "content-sync", "{source}");
+    assert_eq!(source["lastCounts"]["added"], 1, "{source}");
+    assert!(user(&users(dir.path()), "sv@example.com").is_some());
+    // Without a token: refused, nothing shown.
+    let (status, _) = common::send(client.get(&url)).await;
+    assert_eq!(status, 401);
+    let metrics = client
+        .get(daemon.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tapbridge_ldap_sync_last_success{source=\"corp\"} 1"),
+        "{metrics}"
+    );
+    assert!(daemon.stop().success());
+}

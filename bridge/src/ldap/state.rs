@@ -511,6 +511,23 @@ pub struct Cursor {
     pub naming_context: Option<String>,
 }
 
+impl Cursor {
+    /// The delta method this cursor resumes, `None` when the next run must be a full one.
+    pub fn method(&self) -> Option<&'static str> {
+        if self.dirsync.is_some() {
+            Some("dirsync")
+        } else if self.usn.is_some() {
+            Some("usn")
+        } else if !self.cookies.is_empty() {
+            Some("content-sync")
+        } else if self.watermark.is_some() {
+            Some("timestamp")
+        } else {
+            None
+        }
+    }
+}
+
 /// Where a `uSNChanged` delta resumes. USNs are local to one domain controller and to one
 /// incarnation of its database: a different `server` or `invocation_id` (a restore from
 /// backup) makes the number meaningless, and the next run is a full one.

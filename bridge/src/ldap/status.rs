@@ -78,6 +78,8 @@ async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value,
         "lastDurationMs": st.last_duration_ms,
         "lastCounts": st.last_counts,
         "cookieAgeSeconds": st.cursor_at.map(|t| (now - t).whole_seconds()),
+        // What the next run between full runs resumes from; null: the next run is full.
+        "deltaCursor": st.cursor.method(),
         "runsSucceeded": st.runs_ok,
         "runsFailed": st.runs_failed,
         "quarantinedCount": quarantined_count,
