@@ -240,6 +240,8 @@ fn disabled_accounts_are_inactive() {
     assert!(enabled(dir.path(), "eve@tap.test"));
     assert!(!enabled(dir.path(), "fay@tap.test"));
     assert_eq!(events(dir.path(), "fay@tap.test"), ["joiner", "leaver"]);
+    // Imported disabled, eve joined only when enabled.
+    assert_eq!(events(dir.path(), "eve@tap.test"), ["joiner"]);
 
     // Disabling the last enabled user is more than the allowed share: guarded until forced.
     s.disable(&eve);
