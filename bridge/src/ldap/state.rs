@@ -88,24 +88,7 @@ pub struct ObjectRow<'a> {
 }
 
 pub async fn upsert_object(conn: &mut Connection, o: &ObjectRow<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ldap_objects (source, anchor, kind, object_id, dn, login, fingerprint)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (source, anchor) DO UPDATE SET kind = excluded.kind,
-           object_id = excluded.object_id, dn = excluded.dn, login = excluded.login,
-           fingerprint = excluded.fingerprint",
-    )
-    .bind(o.source)
-    .bind(o.anchor)
-    .bind(o.kind)
-    .bind(o.object_id.to_string())
-    .bind(o.dn)
-    .bind(o.login)
-    .bind(o.fingerprint)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
+    upsert_objects(conn, std::slice::from_ref(o)).await
 }
 
 pub async fn delete_object(conn: &mut Connection, source: &str, anchor: &str) -> Result<()> {
@@ -424,13 +407,7 @@ pub async fn quarantine(
 
 /// Releases a quarantined entry that imported cleanly.
 pub async fn release(conn: &mut Connection, source: &str, dn: &str) -> Result<()> {
-    sqlx::query("DELETE FROM ldap_quarantine WHERE source = ? AND dn = ?")
-        .bind(source)
-        .bind(dn)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-    Ok(())
+    release_many(conn, source, &[dn]).await
 }
 
 /// After a complete full read: drops quarantine rows of entries no longer seen.

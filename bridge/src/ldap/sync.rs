@@ -190,7 +190,9 @@ async fn run_on(
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
         plan: std::mem::take(&mut exec.plan),
-        delta_method: (mode == Mode::Delta).then(|| delta::used(&ctx, &previous.cursor)),
+        delta_method: (mode == Mode::Delta)
+            .then(|| previous.cursor.method())
+            .flatten(),
     };
     if !opts.dry_run {
         let counts = serde_json::to_value(&report.counts).unwrap_or_default();
@@ -325,11 +327,7 @@ async fn full(
 pub(super) async fn exec_conn(
     exec: &Executor<'_>,
 ) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
-    Ok(exec_platform(exec).store().read().await?)
-}
-
-fn exec_platform<'p>(exec: &Executor<'p>) -> &'p Platform {
-    exec.platform()
+    Ok(exec.platform().store().read().await?)
 }
 
 pub(super) async fn guard_and_apply(

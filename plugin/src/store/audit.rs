@@ -16,27 +16,7 @@ macro_rules! audit_columns {
 }
 
 pub async fn insert(conn: &mut Connection, r: &AuditRecord) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (id, at, category, activity, operation_type, success, result_reason,
-            initiator_kind, initiator_id, initiator_name, targets, correlation_id, details)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(r.id.to_string())
-    .bind(ms(r.at))
-    .bind(r.activity.category())
-    .bind(r.activity.display_name())
-    .bind(r.activity.operation_type())
-    .bind(r.success)
-    .bind(&r.result_reason)
-    .bind(&r.initiated_by.kind)
-    .bind(&r.initiated_by.id)
-    .bind(&r.initiated_by.display_name)
-    .bind(json(&r.targets)?)
-    .bind(r.correlation_id.map(|c| c.to_string()))
-    .bind(json(&r.details)?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_many(conn, std::slice::from_ref(r)).await
 }
 
 /// Many records in a few statements (a directory import's batch).

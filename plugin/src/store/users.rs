@@ -48,33 +48,7 @@ fn from_row(row: &SqliteRow) -> Result<User> {
 /// Inserts a user. A taken user principal name (any case) or anchor is a `Conflict`.
 pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -> Result<User> {
     let id = Uuid::new_v4();
-    let other_mails =
-        serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
-    let inserted = sqlx::query(
-        "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
-            other_mails, personal_email, preferred_language, account_enabled, source, anchor, manager_id, employee_hire_date,
-            created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id.to_string())
-    .bind(&new.user_principal_name)
-    .bind(upn_key(&new.user_principal_name))
-    .bind(&new.display_name)
-    .bind(&new.given_name)
-    .bind(&new.surname)
-    .bind(&new.mail)
-    .bind(other_mails)
-    .bind(&new.personal_email)
-    .bind(&new.preferred_language)
-    .bind(new.account_enabled)
-    .bind(&new.source)
-    .bind(&new.anchor)
-    .bind(new.manager_id.map(|m| m.to_string()))
-    .bind(opt_ms(new.employee_hire_date))
-    .bind(ms(now))
-    .bind(ms(now))
-    .execute(&mut *conn)
-    .await;
+    let inserted = insert_rows(conn, &[(id, new)], now).await?;
     match inserted {
         Ok(_) => {}
         Err(e) if is_unique_violation(&e) => {
@@ -124,19 +98,39 @@ pub async fn insert_many(
     if news.iter().any(|(_, n)| !n.roles.is_empty()) {
         return Err(Error::Internal("insert_many writes no roles".into()));
     }
-    // 17 parameters a row, under SQLite's 32766.
-    for chunk in news.chunks(1000) {
+    let rows: Vec<(Uuid, &NewUser)> = news.iter().map(|(id, n)| (*id, n)).collect();
+    match insert_rows(conn, &rows, now).await? {
+        Ok(()) => {}
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Conflict(
+                "a user with one of these userPrincipalNames or anchors already exists".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(news.iter().map(|(id, n)| written(*id, n, now)).collect())
+}
+
+/// The `users` rows for `rows`, 1000 to a statement (17 parameters a row, under SQLite's
+/// 32766). The outer error is ours; the inner one is the database's, for the caller to name.
+async fn insert_rows(
+    conn: &mut Connection,
+    rows: &[(Uuid, &NewUser)],
+    now: OffsetDateTime,
+) -> Result<std::result::Result<(), sqlx::Error>> {
+    for chunk in rows.chunks(1000) {
+        let mut encoded = Vec::with_capacity(chunk.len());
+        for (id, new) in chunk {
+            let other_mails = serde_json::to_string(&new.other_mails)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            encoded.push((id, *new, other_mails));
+        }
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
                 other_mails, personal_email, preferred_language, account_enabled, source, anchor, manager_id,
                 employee_hire_date, created_at, updated_at) ",
         );
-        let mut failed = None;
-        qb.push_values(chunk, |mut b, (id, new)| {
-            let other_mails = serde_json::to_string(&new.other_mails).unwrap_or_else(|e| {
-                failed = Some(e.to_string());
-                String::new()
-            });
+        qb.push_values(encoded, |mut b, (id, new, other_mails)| {
             b.push_bind(id.to_string())
                 .push_bind(new.user_principal_name.clone())
                 .push_bind(upn_key(&new.user_principal_name))
@@ -155,20 +149,11 @@ pub async fn insert_many(
                 .push_bind(ms(now))
                 .push_bind(ms(now));
         });
-        if let Some(e) = failed {
-            return Err(Error::Internal(e));
-        }
-        match qb.build().execute(&mut *conn).await {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(Error::Conflict(
-                    "a user with one of these userPrincipalNames or anchors already exists".into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
+        if let Err(e) = qb.build().execute(&mut *conn).await {
+            return Ok(Err(e));
         }
     }
-    Ok(news.iter().map(|(id, n)| written(*id, n, now)).collect())
+    Ok(Ok(()))
 }
 
 /// Which of these UPNs are taken (compared as the unique index compares them).

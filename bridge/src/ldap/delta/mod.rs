@@ -44,14 +44,6 @@ fn resumable(method: DeltaMethod, cursor: &Cursor) -> bool {
     }
 }
 
-/// The method a delta from `cursor` uses (an `ad` source may have fallen back to USN).
-pub(super) fn used(ctx: &Ctx<'_>, cursor: &Cursor) -> &'static str {
-    match ctx.method {
-        DeltaMethod::Dirsync if cursor.dirsync.is_none() => DeltaMethod::Usn.as_str(),
-        m => m.as_str(),
-    }
-}
-
 /// Where the next delta starts, taken before a full read. A method that cannot start leaves
 /// an empty cursor: the next run is a full one again, and says why in the log.
 pub(super) async fn start(ctx: &Ctx<'_>, client: &mut Client) -> Cursor {
