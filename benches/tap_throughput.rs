@@ -63,16 +63,17 @@ async fn users(p: &Platform, n: usize) -> Vec<String> {
 /// One `BEGIN IMMEDIATE; INSERT; COMMIT` per op on the same pool settings: the floor under
 /// any write that must be durable on its own.
 async fn raw_transactions(p: &Platform, n: usize) -> Row {
-    sqlx::query("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
-        .execute(p.store().pool())
+    let mut tx = p.store().write().await.expect("tx");
+    tx.batch("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
         .await
         .expect("table");
+    tx.commit().await.expect("commit");
     let started = Instant::now();
     for i in 0..n {
         let mut tx = p.store().write().await.expect("tx");
-        sqlx::query("INSERT INTO bench_floor (v) VALUES (?)")
+        plugin::store::query("INSERT INTO bench_floor (v) VALUES (?)")
             .bind(i.to_le_bytes().to_vec())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .expect("insert");
         tx.commit().await.expect("commit");

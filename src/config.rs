@@ -78,6 +78,15 @@ pub enum Durability {
 #[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
+    /// Empty or `sqlite:`: the embedded SQLite file at `path`. `postgres://user@host/db`:
+    /// PostgreSQL, for several nodes.
+    pub url: String,
+    /// PostgreSQL password, read from this file (never in the URL).
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL over TLS, the server verified against this CA (`verify-full`).
+    pub ca_file: Option<PathBuf>,
+    /// PostgreSQL: statements running longer are cancelled.
+    pub statement_timeout_ms: u64,
     /// SQLite file. Empty: `<data_dir>/tapbridge.db`.
     pub path: PathBuf,
     pub max_connections: u32,
@@ -90,6 +99,10 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
+            url: String::new(),
+            password_file: None,
+            ca_file: None,
+            statement_timeout_ms: 30_000,
             path: PathBuf::new(),
             max_connections: 8,
             busy_timeout_ms: 5000,
@@ -383,6 +396,33 @@ impl Config {
             errors.push(bad(
                 "server.shutdown_timeout_seconds",
                 "must be at most 600",
+            ));
+        }
+        let db_url = self.database.url.trim();
+        if let Some(rest) = db_url
+            .strip_prefix("postgres://")
+            .or_else(|| db_url.strip_prefix("postgresql://"))
+        {
+            let authority = rest.split(['/', '?']).next().unwrap_or_default();
+            if authority
+                .rsplit_once('@')
+                .is_some_and(|(user, _)| user.contains(':'))
+            {
+                errors.push(bad(
+                    "database.url",
+                    "must not carry a password: put it in database.password_file",
+                ));
+            }
+        } else if !(db_url.is_empty() || db_url == "sqlite:") {
+            errors.push(bad(
+                "database.url",
+                "must be empty, `sqlite:` or a postgres:// URL",
+            ));
+        }
+        if !(1..=3_600_000).contains(&self.database.statement_timeout_ms) {
+            errors.push(bad(
+                "database.statement_timeout_ms",
+                "must be between 1 and 3600000",
             ));
         }
         if !(1..=64).contains(&self.database.max_connections) {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use plugin::clock::SystemClock;
 use plugin::platform::{Platform, PlatformSettings};
+use plugin::secret::SecretString;
 use plugin::secret::{ServerSecret, random_bytes};
-use plugin::store::{DatabaseSettings, Durability, Store};
+use plugin::store::{DatabaseSettings, Durability, Location, PostgresSettings, Store};
 
 use crate::config::{self, Config};
 
@@ -74,9 +75,29 @@ pub fn server_secret(config: &Config) -> Result<ServerSecret> {
     }
 }
 
-pub fn database_settings(config: &Config) -> DatabaseSettings {
-    DatabaseSettings {
-        path: config.database.path.clone(),
+pub fn database_settings(config: &Config) -> Result<DatabaseSettings> {
+    let db = &config.database;
+    let location = if db.url.trim().is_empty() || db.url.trim() == "sqlite:" {
+        Location::Sqlite(db.path.clone())
+    } else {
+        let password = match &db.password_file {
+            Some(path) => Some(SecretString::new(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read `{}`", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+            )),
+            None => None,
+        };
+        Location::Postgres(PostgresSettings {
+            url: db.url.trim().to_owned(),
+            password,
+            ca_file: db.ca_file.clone(),
+            statement_timeout: std::time::Duration::from_millis(db.statement_timeout_ms),
+        })
+    };
+    Ok(DatabaseSettings {
+        location,
         max_connections: config.database.max_connections,
         busy_timeout: std::time::Duration::from_millis(config.database.busy_timeout_ms),
         cache_mib: config.database.cache_mib,
@@ -84,15 +105,24 @@ pub fn database_settings(config: &Config) -> DatabaseSettings {
             config::Durability::Full => Durability::Full,
             config::Durability::Normal => Durability::Normal,
         },
+    })
+}
+
+/// Where the database is, for messages (never a password).
+pub fn database_name(config: &Config) -> String {
+    if config.database.url.trim().is_empty() || config.database.url.trim() == "sqlite:" {
+        config.database.path.display().to_string()
+    } else {
+        config.database.url.trim().to_owned()
     }
 }
 
 pub async fn open_platform(config: &Config) -> Result<Arc<Platform>> {
     ensure_data_dir(&config.data_dir)?;
     let secret = server_secret(config)?;
-    let store = Store::open(&database_settings(config))
+    let store = Store::open(&database_settings(config)?)
         .await
-        .with_context(|| format!("cannot open database `{}`", config.database.path.display()))?;
+        .with_context(|| format!("cannot open database `{}`", database_name(config)))?;
     let settings = PlatformSettings {
         max_failed_attempts: config.tap.max_failed_attempts,
         tap_retention: time::Duration::days(i64::from(config.tap.retention_days)),

@@ -29,34 +29,50 @@ pub enum Error {
     #[error("the user name or temporary access pass is invalid")]
     InvalidPass,
     /// The store failed. The detail is logged, never shown to a client.
-    #[error("storage failure")]
+    #[error("storage failure: {0}")]
     Storage(#[source] StorageError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 /// Wraps the store's own error so that the domain-facing enum names no sqlx type.
-pub struct StorageError(pub Box<dyn std::error::Error + Send + Sync>);
+pub struct StorageError {
+    /// Set when the store itself cannot work (full disk, read-only, unreachable): the client
+    /// is told to come back later (503) rather than that something broke (500).
+    pub fault: Option<crate::store::Cause>,
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
 
 impl fmt::Debug for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
+        fmt::Debug::fmt(&self.source, f)
     }
 }
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        match self.fault {
+            Some(cause) => write!(f, "{} ({})", cause.describe(), self.source),
+            None => fmt::Display::fmt(&self.source, f),
+        }
     }
 }
 
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
+        self.source.source()
     }
 }
 
 impl Error {
+    /// Why the store cannot work, when that is what failed.
+    pub fn store_fault(&self) -> Option<crate::store::Cause> {
+        match self {
+            Error::Storage(e) => e.fault,
+            _ => None,
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::InvalidInput(message.into())
     }

@@ -9,10 +9,10 @@ pub async fn run(command: DbCommand, config: &Config) -> anyhow::Result<()> {
     match command {
         DbCommand::Migrate => {
             runtime::ensure_data_dir(&config.data_dir)?;
-            let store = Store::open_without_migrating(&runtime::database_settings(config))
+            let store = Store::open_without_migrating(&runtime::database_settings(config)?)
                 .await
-                .with_context(|| format!("cannot open `{}`", config.database.path.display()))?;
-            let report = migrate::run(store.pool()).await?;
+                .with_context(|| format!("cannot open `{}`", runtime::database_name(config)))?;
+            let report = migrate::run(&store).await?;
             if report.applied.is_empty() {
                 println!(
                     "database is up to date (schema version {})",

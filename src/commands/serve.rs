@@ -104,7 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         platform.clone(),
         config.ldap.sources.clone(),
     ));
-    tracing::info!(%addr, %public_url, database = %config.database.path.display(), "tapbridge listening");
+    tracing::info!(%addr, %public_url, database = %crate::runtime::database_name(&config), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
     println!("tapbridge listening on http://{addr}");
 

@@ -16,7 +16,6 @@ use plugin::platform::Platform;
 use plugin::platform::lifecycle::{self, Writer};
 use plugin::store::{Connection, audit, events, groups, users};
 use serde_json::json;
-use sqlx::Connection as _;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -197,7 +196,8 @@ impl<'p> Executor<'p> {
                     creates.push(user);
                 }
                 UserStep::Update => {
-                    self.references_moved |= k.is_none_or(|k| k.moves_references(&user));
+                    self.references_moved |=
+                        k.is_none_or(|k| super::plan::moves_references(k, &user));
                     let id = k.map(|k| k.id);
                     self.write_user(&mut tx, id, user, &w).await?
                 }
@@ -270,12 +270,9 @@ impl<'p> Executor<'p> {
                 (*id, p)
             })
             .collect();
-        let mut sp = tx.begin().await.map_err(plugin::Error::from)?;
+        let mut sp = tx.savepoint().await.map_err(plugin::Error::from)?;
         // A manager later in the same statement is a forward reference until it ends.
-        sqlx::query("PRAGMA defer_foreign_keys = ON")
-            .execute(&mut *sp)
-            .await
-            .map_err(plugin::Error::from)?;
+        plugin::store::defer_foreign_keys(&mut sp).await?;
         let written = match lifecycle::create_users(&mut sp, rows, w).await {
             Ok(written) => {
                 let objects: Vec<ObjectRow> = bulk
@@ -293,7 +290,7 @@ impl<'p> Executor<'p> {
                 state::upsert_objects(&mut sp, &objects).await?;
                 let dns: Vec<&str> = bulk.iter().map(|(_, u)| u.dn.as_str()).collect();
                 state::release_many(&mut sp, &self.source, &dns).await?;
-                sp.commit().await.map_err(plugin::Error::from)?;
+                sp.release().await.map_err(plugin::Error::from)?;
                 Some(written)
             }
             Err(e) => {
@@ -336,7 +333,8 @@ impl<'p> Executor<'p> {
             &r.reason,
             now,
         )
-        .await
+        .await?;
+        Ok(())
     }
 
     /// Creates (`id == None`) or updates a user under a savepoint; a refusal quarantines it.
@@ -351,7 +349,7 @@ impl<'p> Executor<'p> {
         if let Some(dn) = &user.manager_dn {
             profile.manager_id = state::user_by_dn(tx, &self.source, dn).await?;
         }
-        let mut sp = tx.begin().await.map_err(plugin::Error::from)?;
+        let mut sp = tx.savepoint().await.map_err(plugin::Error::from)?;
         let outcome = match id {
             None => lifecycle::create_user(&mut sp, profile.clone(), w)
                 .await
@@ -379,7 +377,7 @@ impl<'p> Executor<'p> {
                 )
                 .await?;
                 state::release(&mut sp, &self.source, &user.dn).await?;
-                sp.commit().await.map_err(plugin::Error::from)?;
+                sp.release().await.map_err(plugin::Error::from)?;
                 if profile.manager_id.is_none()
                     && let Some(dn) = user.manager_dn
                 {

@@ -23,7 +23,8 @@ pub mod plan;
 pub mod reader;
 pub mod report;
 pub mod scheduler;
-pub mod state;
+/// The sync's own tables, in the storage layer.
+pub use plugin::store::ldap as state;
 pub mod status;
 pub mod sync;
 pub mod tls;

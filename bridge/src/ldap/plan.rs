@@ -12,28 +12,16 @@ use uuid::Uuid;
 use super::mapping::SourceUser;
 
 /// What tapbridge knows of a user the directory entry may already be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Known {
-    pub id: Uuid,
-    pub enabled: bool,
-    /// The fingerprint of the mapped entry last imported; `None` if the user exists but was
-    /// never imported by this sync (or was deprovisioned since).
-    pub fingerprint: Option<String>,
-    /// How groups name the user as last imported (normalised DN, login): a change of either
-    /// may change memberships.
-    pub references: Option<(String, Option<String>)>,
-}
+pub use plugin::store::ldap::Known;
 
-impl Known {
-    /// Whether writing `incoming` over this user may change group memberships: a new DN or
-    /// login, or a user coming back (deprovisioning dropped their memberships).
-    pub fn moves_references(&self, incoming: &SourceUser) -> bool {
-        !self.enabled
-            || self
-                .references
-                .as_ref()
-                .is_none_or(|(dn, login)| *dn != incoming.dn_key || *login != incoming.login)
-    }
+/// Whether writing `incoming` over this user may change group memberships: a new DN or login,
+/// or a user coming back (deprovisioning dropped their memberships).
+pub fn moves_references(known: &Known, incoming: &SourceUser) -> bool {
+    !known.enabled
+        || known
+            .references
+            .as_ref()
+            .is_none_or(|(dn, login)| *dn != incoming.dn_key || *login != incoming.login)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +121,20 @@ mod tests {
             fingerprint: Some("f1".into()),
             references: refs.map(|(d, l)| (d.to_owned(), l.map(str::to_owned))),
         };
-        assert!(!k(true, Some(("uid=a,dc=x", Some("a")))).moves_references(&u));
-        assert!(k(true, Some(("uid=b,dc=x", Some("a")))).moves_references(&u));
-        assert!(k(true, Some(("uid=a,dc=x", None))).moves_references(&u));
-        assert!(k(false, Some(("uid=a,dc=x", Some("a")))).moves_references(&u));
-        assert!(k(true, None).moves_references(&u));
+        assert!(!moves_references(
+            &k(true, Some(("uid=a,dc=x", Some("a")))),
+            &u
+        ));
+        assert!(moves_references(
+            &k(true, Some(("uid=b,dc=x", Some("a")))),
+            &u
+        ));
+        assert!(moves_references(&k(true, Some(("uid=a,dc=x", None))), &u));
+        assert!(moves_references(
+            &k(false, Some(("uid=a,dc=x", Some("a")))),
+            &u
+        ));
+        assert!(moves_references(&k(true, None), &u));
     }
 
     #[test]

@@ -57,13 +57,9 @@ async fn list_sync_sources(
 async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value, plugin::Error> {
     let id = src.source_id();
     let mut conn = platform.store().read().await?;
-    let st = state::load_state(&mut conn, &id).await.map_err(internal)?;
-    let quarantined = state::quarantined(&mut conn, &id, 50)
-        .await
-        .map_err(internal)?;
-    let quarantined_count = state::quarantine_count(&mut conn, &id)
-        .await
-        .map_err(internal)?;
+    let st = state::load_state(&mut conn, &id).await?;
+    let quarantined = state::quarantined(&mut conn, &id, 50).await?;
+    let quarantined_count = state::quarantine_count(&mut conn, &id).await?;
     let now = platform.now();
     Ok(json!({
         "name": src.name,
@@ -85,13 +81,6 @@ async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value,
         "quarantinedCount": quarantined_count,
         "quarantined": quarantined,
     }))
-}
-
-fn internal(e: crate::error::Error) -> plugin::Error {
-    match e {
-        crate::error::Error::Platform(p) => p,
-        other => plugin::Error::Internal(other.to_string()),
-    }
 }
 
 /// Prometheus text lines for every source, to append to `/metrics`.

@@ -324,9 +324,7 @@ async fn full(
     Ok(Outcome::Done(cursor))
 }
 
-pub(super) async fn exec_conn(
-    exec: &Executor<'_>,
-) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
+pub(super) async fn exec_conn(exec: &Executor<'_>) -> Result<plugin::store::Connection> {
     Ok(exec.platform().store().read().await?)
 }
 

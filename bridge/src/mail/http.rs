@@ -109,10 +109,8 @@ async fn list_outbox(
             .ok_or_else(|| Error::invalid("$top must be 1 to 1000"))?,
     };
     let mut conn = api.platform.store().read().await?;
-    let counts = outbox::counts(&mut conn).await.map_err(into_platform)?;
-    let messages = outbox::list(&mut conn, state, top)
-        .await
-        .map_err(into_platform)?;
+    let counts = outbox::counts(&mut conn).await?;
+    let messages = outbox::list(&mut conn, state, top).await?;
     let counts: serde_json::Map<String, Value> = counts
         .into_iter()
         .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))

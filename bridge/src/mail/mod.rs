@@ -11,7 +11,7 @@
 mod backoff;
 mod delivery;
 pub mod http;
-pub mod outbox;
+pub use plugin::store::outbox;
 pub mod render;
 mod smtp_pool;
 pub mod transport;

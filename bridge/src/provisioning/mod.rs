@@ -13,7 +13,7 @@ mod http;
 mod list;
 pub mod mapping;
 pub mod resource;
-mod store;
+use plugin::store::scim as store;
 mod users;
 
 #[cfg(test)]

@@ -1,9 +1,6 @@
 //! The append-only `audit_log` table.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
-
-use super::{Connection, at, ms, uuid};
+use super::{Connection, QueryBuilder, Row, at, ms, uuid};
 use crate::domain::audit::{AuditEntry, AuditQuery, AuditRecord, Initiator};
 use crate::{Error, Result};
 
@@ -27,11 +24,11 @@ pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Resu
         for r in chunk {
             rows.push((r, json(&r.targets)?, json(&r.details)?));
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb: QueryBuilder = QueryBuilder::new(
             "INSERT INTO audit_log (id, at, category, activity, operation_type, success, result_reason,
                 initiator_kind, initiator_id, initiator_name, targets, correlation_id, details) ",
         );
-        qb.push_values(rows, |mut b, (r, targets, details)| {
+        qb.push_values(rows, |b, (r, targets, details)| {
             b.push_bind(r.id.to_string())
                 .push_bind(ms(r.at))
                 .push_bind(r.activity.category())
@@ -55,7 +52,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Internal(e.to_string()))
 }
 
-fn from_row(row: &SqliteRow) -> Result<AuditEntry> {
+fn from_row(row: &Row) -> Result<AuditEntry> {
     let corrupt = |e: serde_json::Error| Error::Internal(format!("corrupt audit record: {e}"));
     let targets: String = row.try_get("targets")?;
     let details: String = row.try_get("details")?;
@@ -82,7 +79,7 @@ fn from_row(row: &SqliteRow) -> Result<AuditEntry> {
 
 /// Newest first.
 pub async fn list(conn: &mut Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+    let mut qb: QueryBuilder = QueryBuilder::new(concat!(
         "SELECT ",
         audit_columns!(),
         " FROM audit_log WHERE 1=1"

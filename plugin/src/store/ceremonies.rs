@@ -1,11 +1,10 @@
 //! The `webauthn_ceremonies` table: a registration's or sign-in's server-side state between
 //! the options sent to the browser and its answer.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, ms, uuid};
+use super::{Connection, ms, query, uuid};
 use crate::Result;
 use crate::domain::webauthn::CeremonyKind;
 
@@ -27,7 +26,7 @@ pub async fn insert(
     state: &str,
     expires_at: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO webauthn_ceremonies (id, kind, session_id, user_id, state, expires_at)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -50,7 +49,7 @@ pub async fn take(
     kind: CeremonyKind,
     now: OffsetDateTime,
 ) -> Result<Option<Taken>> {
-    let row = sqlx::query(
+    let row = query(
         "DELETE FROM webauthn_ceremonies WHERE id = ?
          RETURNING kind, session_id, user_id, state, expires_at",
     )
@@ -75,10 +74,9 @@ pub async fn take(
 
 pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
     Ok(
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
+        query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
             .bind(ms(now))
             .execute(&mut *conn)
-            .await?
-            .rows_affected(),
+            .await?,
     )
 }

@@ -1,11 +1,9 @@
 //! The `webauthn_credentials` and `webauthn_user_handles` tables.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, opt_at, opt_ms, uuid};
+use super::{Connection, Row, at, ms, opt_at, opt_ms, query, uuid};
 use crate::domain::webauthn::{AttestationLevel, PasskeyMethod};
 use crate::{Error, Result};
 
@@ -15,7 +13,7 @@ macro_rules! method_columns {
     };
 }
 
-fn from_row(row: &SqliteRow) -> Result<PasskeyMethod> {
+fn from_row(row: &Row) -> Result<PasskeyMethod> {
     let certs: String = row.try_get("attestation_certificates")?;
     Ok(PasskeyMethod {
         id: uuid(row.try_get("id")?)?,
@@ -51,7 +49,7 @@ pub async fn insert(
 ) -> Result<bool> {
     let certs = serde_json::to_string(&m.attestation_certificates)
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let result = sqlx::query(concat!(
+    let result = query(concat!(
         "INSERT INTO webauthn_credentials (credential_id, passkey, ",
         method_columns!(),
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -80,7 +78,7 @@ pub async fn insert(
 }
 
 pub async fn list_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<PasskeyMethod>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         method_columns!(),
         " FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id"
@@ -94,9 +92,9 @@ pub async fn list_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<P
 /// The credential ids a user has registered (to exclude at registration).
 pub async fn credential_ids_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<Vec<u8>>> {
     Ok(
-        sqlx::query_scalar("SELECT credential_id FROM webauthn_credentials WHERE user_id = ?")
+        query("SELECT credential_id FROM webauthn_credentials WHERE user_id = ?")
             .bind(user_id.to_string())
-            .fetch_all(&mut *conn)
+            .scalars(&mut *conn)
             .await?,
     )
 }
@@ -105,7 +103,7 @@ pub async fn by_credential_id(
     conn: &mut Connection,
     credential_id: &[u8],
 ) -> Result<Option<StoredPasskey>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT passkey, ",
         method_columns!(),
         " FROM webauthn_credentials WHERE credential_id = ?"
@@ -132,7 +130,7 @@ pub async fn record_use(
     backup_state: bool,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE webauthn_credentials SET passkey = ?, sign_count = ?, backup_eligible = ?,
             backup_state = ?, last_used_at = ? WHERE id = ?",
     )
@@ -149,15 +147,12 @@ pub async fn record_use(
 
 /// Returns whether the user had a passkey `id`.
 pub async fn rename(conn: &mut Connection, user_id: Uuid, id: Uuid, name: &str) -> Result<bool> {
-    let n = sqlx::query(
-        "UPDATE webauthn_credentials SET display_name = ? WHERE id = ? AND user_id = ?",
-    )
-    .bind(name)
-    .bind(id.to_string())
-    .bind(user_id.to_string())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let n = query("UPDATE webauthn_credentials SET display_name = ? WHERE id = ? AND user_id = ?")
+        .bind(name)
+        .bind(id.to_string())
+        .bind(user_id.to_string())
+        .execute(&mut *conn)
+        .await?;
     Ok(n > 0)
 }
 
@@ -167,7 +162,7 @@ pub async fn delete(
     user_id: Uuid,
     id: Uuid,
 ) -> Result<Option<PasskeyMethod>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ? RETURNING ",
         method_columns!()
     ))
@@ -181,15 +176,15 @@ pub async fn delete(
 /// The user's WebAuthn user handle, if one was made.
 pub async fn user_handle(conn: &mut Connection, user_id: Uuid) -> Result<Option<Vec<u8>>> {
     Ok(
-        sqlx::query_scalar("SELECT handle FROM webauthn_user_handles WHERE user_id = ?")
+        query("SELECT handle FROM webauthn_user_handles WHERE user_id = ?")
             .bind(user_id.to_string())
-            .fetch_optional(&mut *conn)
+            .scalar_optional(&mut *conn)
             .await?,
     )
 }
 
 pub async fn insert_user_handle(conn: &mut Connection, user_id: Uuid, handle: &[u8]) -> Result<()> {
-    sqlx::query("INSERT INTO webauthn_user_handles (user_id, handle) VALUES (?, ?)")
+    query("INSERT INTO webauthn_user_handles (user_id, handle) VALUES (?, ?)")
         .bind(user_id.to_string())
         .bind(handle)
         .execute(&mut *conn)
@@ -199,10 +194,9 @@ pub async fn insert_user_handle(conn: &mut Connection, user_id: Uuid, handle: &[
 
 /// Whose handle this is.
 pub async fn user_for_handle(conn: &mut Connection, handle: &[u8]) -> Result<Option<Uuid>> {
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM webauthn_user_handles WHERE handle = ?")
-            .bind(handle)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let id: Option<String> = query("SELECT user_id FROM webauthn_user_handles WHERE handle = ?")
+        .bind(handle)
+        .scalar_optional(&mut *conn)
+        .await?;
     id.map(|s| uuid(&s)).transpose()
 }

@@ -1,9 +1,8 @@
 //! The `directory_events` table: joiner, mover and leaver events for onboarding to consume.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Connection, at, ms, opt_at, uuid};
+use super::{Connection, QueryBuilder, Row, at, ms, opt_at, query, uuid};
 use crate::Result;
 use crate::domain::directory::User;
 use crate::domain::lifecycle::{DirectoryEvent, EventKind};
@@ -23,7 +22,7 @@ pub async fn insert(
     detail: &serde_json::Value,
     now: OffsetDateTime,
 ) -> Result<i64> {
-    let seq = sqlx::query_scalar(
+    let seq = query(
         "INSERT INTO directory_events (kind, user_id, user_principal_name, source, at, detail)
          VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
     )
@@ -33,7 +32,7 @@ pub async fn insert(
     .bind(&user.source)
     .bind(ms(now))
     .bind(detail.to_string())
-    .fetch_one(&mut *conn)
+    .scalar(&mut *conn)
     .await?;
     Ok(seq)
 }
@@ -48,10 +47,10 @@ pub async fn insert_many(
 ) -> Result<()> {
     let detail = detail.to_string();
     for chunk in users.chunks(2000) {
-        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+        let mut qb: QueryBuilder = QueryBuilder::new(
             "INSERT INTO directory_events (kind, user_id, user_principal_name, source, at, detail) ",
         );
-        qb.push_values(chunk, |mut b, user| {
+        qb.push_values(chunk, |b, user| {
             b.push_bind(kind.as_str())
                 .push_bind(user.id.to_string())
                 .push_bind(user.user_principal_name.clone())
@@ -66,7 +65,7 @@ pub async fn insert_many(
 
 /// Events not yet consumed, oldest first.
 pub async fn pending(conn: &mut Connection, limit: u32) -> Result<Vec<DirectoryEvent>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         event_columns!(),
         " FROM directory_events WHERE consumed_at IS NULL ORDER BY seq LIMIT ?"
@@ -83,7 +82,7 @@ pub async fn since(
     after_seq: i64,
     limit: u32,
 ) -> Result<Vec<DirectoryEvent>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         event_columns!(),
         " FROM directory_events WHERE seq > ? ORDER BY seq LIMIT ?"
@@ -96,17 +95,15 @@ pub async fn since(
 }
 
 pub async fn mark_consumed(conn: &mut Connection, seq: i64, now: OffsetDateTime) -> Result<()> {
-    sqlx::query(
-        "UPDATE directory_events SET consumed_at = ? WHERE seq = ? AND consumed_at IS NULL",
-    )
-    .bind(ms(now))
-    .bind(seq)
-    .execute(&mut *conn)
-    .await?;
+    query("UPDATE directory_events SET consumed_at = ? WHERE seq = ? AND consumed_at IS NULL")
+        .bind(ms(now))
+        .bind(seq)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DirectoryEvent> {
+fn from_row(row: &Row) -> Result<DirectoryEvent> {
     let kind: String = row.try_get("kind")?;
     let detail: String = row.try_get("detail")?;
     Ok(DirectoryEvent {

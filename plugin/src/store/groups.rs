@@ -1,11 +1,9 @@
 //! The `groups` and `group_members` tables.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, is_unique_violation, ms, uuid};
+use super::{Connection, QueryBuilder, Row, at, is_unique_violation, ms, query, uuid};
 use crate::domain::directory::{Group, NewGroup};
 use crate::{Error, Result};
 
@@ -17,7 +15,7 @@ macro_rules! group_columns {
     };
 }
 
-fn from_row(row: &SqliteRow) -> Result<Group> {
+fn from_row(row: &Row) -> Result<Group> {
     Ok(Group {
         id: uuid(row.try_get("id")?)?,
         display_name: row.try_get("display_name")?,
@@ -39,7 +37,7 @@ pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) 
         created_at: now,
         updated_at: now,
     };
-    let res = sqlx::query(
+    let res = query(
         "INSERT INTO groups (id, display_name, description, source, anchor, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -62,7 +60,7 @@ pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) 
 }
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Group>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         group_columns!(),
         " FROM groups WHERE id = ?"
@@ -75,7 +73,7 @@ pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Group>> {
 
 /// Groups whose display name equals `name`, ignoring ASCII case. Names are not unique.
 pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         group_columns!(),
         " FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at"
@@ -88,7 +86,7 @@ pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group
 
 /// Groups ordered by id, after `after`, at most `limit`.
 pub async fn list(conn: &mut Connection, after: Option<Uuid>, limit: u32) -> Result<Vec<Group>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         group_columns!(),
         " FROM groups WHERE id > ? ORDER BY id LIMIT ?"
@@ -107,7 +105,7 @@ pub async fn update(
     new: &NewGroup,
     now: OffsetDateTime,
 ) -> Result<bool> {
-    let res = sqlx::query("UPDATE groups SET display_name = ?, description = ?, anchor = ?, updated_at = ? WHERE id = ?")
+    let res = query("UPDATE groups SET display_name = ?, description = ?, anchor = ?, updated_at = ? WHERE id = ?")
         .bind(&new.display_name)
         .bind(&new.description)
         .bind(&new.anchor)
@@ -116,7 +114,7 @@ pub async fn update(
         .execute(&mut *conn)
         .await;
     match res {
-        Ok(r) => Ok(r.rows_affected() == 1),
+        Ok(r) => Ok(r == 1),
         Err(e) if is_unique_violation(&e) => Err(Error::Conflict(
             "a group with the same source anchor already exists".into(),
         )),
@@ -125,16 +123,16 @@ pub async fn update(
 }
 
 pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
-    let res = sqlx::query("DELETE FROM groups WHERE id = ?")
+    let res = query("DELETE FROM groups WHERE id = ?")
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(res.rows_affected() == 1)
+    Ok(res == 1)
 }
 
 /// Records a change to the group (a membership change) at `now`.
 pub async fn touch(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Result<()> {
-    sqlx::query("UPDATE groups SET updated_at = ? WHERE id = ?")
+    query("UPDATE groups SET updated_at = ? WHERE id = ?")
         .bind(ms(now))
         .bind(id.to_string())
         .execute(&mut *conn)
@@ -144,17 +142,17 @@ pub async fn touch(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Resu
 
 /// Removes a member; returns false if they were not one.
 pub async fn remove_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let res = sqlx::query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
+    let res = query("DELETE FROM group_members WHERE group_id = ? AND user_id = ?")
         .bind(group_id.to_string())
         .bind(user_id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(res.rows_affected() == 1)
+    Ok(res == 1)
 }
 
 /// Every group owned by `source`, oldest first.
 pub async fn by_source(conn: &mut Connection, source: &str) -> Result<Vec<Group>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         group_columns!(),
         " FROM groups WHERE source = ? ORDER BY created_at, id"
@@ -170,7 +168,7 @@ pub async fn memberships_by_source(
     conn: &mut Connection,
     source: &str,
 ) -> Result<Vec<(Uuid, Uuid)>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT m.group_id, m.user_id FROM group_members m JOIN groups g ON g.id = m.group_id WHERE g.source = ?",
     )
     .bind(source)
@@ -183,7 +181,7 @@ pub async fn memberships_by_source(
 
 /// The groups `user_id` is a direct member of.
 pub async fn of_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<Group>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         group_columns!(),
         " FROM groups WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?) ORDER BY display_name"
@@ -196,20 +194,20 @@ pub async fn of_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<Group>>
 
 /// Adds a member; returns false if they already were one.
 pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let res = sqlx::query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
+    let res = query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
         .bind(group_id.to_string())
         .bind(user_id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(res.rows_affected() == 1)
+    Ok(res == 1)
 }
 
 /// Adds many members to one group in a few statements; members already in are skipped.
 pub async fn add_members(conn: &mut Connection, group_id: Uuid, user_ids: &[Uuid]) -> Result<()> {
     for chunk in user_ids.chunks(5000) {
-        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> =
-            sqlx::QueryBuilder::new("INSERT OR IGNORE INTO group_members (group_id, user_id) ");
-        qb.push_values(chunk, |mut b, uid| {
+        let mut qb: QueryBuilder =
+            QueryBuilder::new("INSERT OR IGNORE INTO group_members (group_id, user_id) ");
+        qb.push_values(chunk, |b, uid| {
             b.push_bind(group_id.to_string()).push_bind(uid.to_string());
         });
         qb.build().execute(&mut *conn).await?;
@@ -224,14 +222,10 @@ pub async fn remove_members(
     user_ids: &[Uuid],
 ) -> Result<()> {
     for chunk in user_ids.chunks(5000) {
-        let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> =
-            sqlx::QueryBuilder::new("DELETE FROM group_members WHERE group_id = ");
+        let mut qb: QueryBuilder = QueryBuilder::new("DELETE FROM group_members WHERE group_id = ");
         qb.push_bind(group_id.to_string()).push(" AND user_id IN (");
-        let mut sep = qb.separated(", ");
-        for uid in chunk {
-            sep.push_bind(uid.to_string());
-        }
-        qb.push(")");
+        qb.push_list(chunk.iter().map(|uid| uid.to_string()))
+            .push(")");
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -240,12 +234,11 @@ pub async fn remove_members(
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
     // One aggregated value rather than a row per member: sqlx hands rows over one at a time,
     // which for a group of thousands costs more than the query.
-    let text: String = sqlx::query_scalar(
-        "SELECT json_group_array(user_id) FROM group_members WHERE group_id = ?",
-    )
-    .bind(group_id.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
+    let text: String =
+        query("SELECT json_group_array(user_id) FROM group_members WHERE group_id = ?")
+            .bind(group_id.to_string())
+            .scalar(&mut *conn)
+            .await?;
     let ids: Vec<String> =
         serde_json::from_str(&text).map_err(|e| Error::Internal(format!("member ids: {e}")))?;
     let mut ids = ids.iter().map(|s| uuid(s)).collect::<Result<Vec<_>>>()?;

@@ -1,113 +1,64 @@
-//! SQLite storage. Each submodule holds the SQL of one table family; its functions take a
-//! `&mut SqliteConnection` so the platform can run several inside one transaction.
+//! The storage layer: the only code that writes SQL or names the database driver, for both
+//! engines (SQLite, the embedded default; PostgreSQL, for several nodes). Each table family
+//! has its own module; its functions take a `&mut Connection` so the platform can run several
+//! inside one transaction.
 
 pub mod audit;
 pub mod ceremonies;
 pub mod credentials;
+mod db;
 pub mod events;
+pub mod fault;
 pub mod groups;
+pub mod ldap;
 pub mod migrate;
+pub mod outbox;
 pub mod policies;
+mod postgres;
+pub mod scim;
 pub mod sessions;
+mod settings;
+mod sqlite;
 pub mod taps;
 pub mod tokens;
+mod tx;
 pub mod users;
 
-use std::path::PathBuf;
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::StorageError;
 use crate::{Error, Result};
 
-pub use sqlx::SqliteConnection as Connection;
+pub use db::{
+    Bind, Column, Connection, Engine, Query, QueryBuilder, Row, Savepoint, query, query_owned,
+};
+pub use fault::{Cause, Fault, Health};
+pub use settings::{DatabaseSettings, Durability, Location, PostgresSettings};
+pub use tx::WriteTx;
 
-/// A write transaction holding the process-wide writer lock.
-///
-/// SQLite admits one writer at a time. Left to itself, a second `BEGIN IMMEDIATE` waits in
-/// SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 … ms); queueing writers
-/// on an async mutex first hands the lock over the moment it is free. Dropping the value
-/// without `commit` rolls back.
-pub struct WriteTx {
-    // Field order matters: the transaction is dropped (rolled back) before the lock is freed.
-    tx: Transaction<'static, Sqlite>,
-    _writer: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.tx
-    }
-}
-
-/// How hard SQLite works to make a commit durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// fsync on every commit: a committed write survives power loss.
-    Full,
-    /// fsync at checkpoints only: a committed write survives a crash of tapbridge, not
-    /// necessarily a power loss.
-    Normal,
-}
-
-impl FromStr for Durability {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "full" => Ok(Durability::Full),
-            "normal" => Ok(Durability::Normal),
-            _ => Err(format!("expected `full` or `normal`, got `{s}`")),
-        }
-    }
-}
+/// How long a background writer leaves the write lock free after each of its transactions,
+/// so that another process (the CLI beside `serve`) polling for it gets in (see
+/// `sqlite::poll_busy_lock`). Two busy-handler polls fit in it.
+const BACKGROUND_GAP: Duration = Duration::from_millis(3);
 
 #[derive(Debug, Clone)]
-pub struct DatabaseSettings {
-    pub path: PathBuf,
-    pub max_connections: u32,
-    pub busy_timeout: Duration,
-    pub durability: Durability,
-    /// Page cache per connection, MiB.
-    pub cache_mib: u32,
-}
-
-impl DatabaseSettings {
-    pub fn at(path: impl Into<PathBuf>) -> Self {
-        DatabaseSettings {
-            path: path.into(),
-            max_connections: 8,
-            busy_timeout: Duration::from_secs(5),
-            durability: Durability::Full,
-            cache_mib: 16,
-        }
-    }
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    pool: Pool,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    health: Arc<Health>,
+    /// When the last background transaction ended (see [`Store::write_background`]).
+    background_end: Arc<std::sync::Mutex<Option<Instant>>>,
     /// A private copy made by [`Store::snapshot`]: what is written here is thrown away.
     snapshot: bool,
 }
@@ -120,45 +71,30 @@ impl Store {
         let mut one = settings.clone();
         one.max_connections = 1;
         let migrator = Self::open_without_migrating(&one).await?;
-        migrate::run(&migrator.pool).await?;
+        migrate::run(&migrator).await?;
         migrator.close().await;
         Self::open_without_migrating(settings).await
     }
 
     pub async fn open_without_migrating(settings: &DatabaseSettings) -> Result<Store> {
-        let options = SqliteConnectOptions::new()
-            .filename(&settings.path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match settings.durability {
-                Durability::Full => SqliteSynchronous::Full,
-                Durability::Normal => SqliteSynchronous::Normal,
-            })
-            .foreign_keys(true)
-            // SQLite's default page cache is 2 MB per connection. Writes keyed by random ids
-            // (users, audit, events) land on random pages; once the tables outgrow the cache
-            // every insert re-reads pages through a system call and a 100k-user import slows
-            // down with its own size. The cache only grows as it is used (it is memory of
-            // every connection the pool opens).
-            .pragma(
-                "cache_size",
-                format!("-{}", u64::from(settings.cache_mib) * 1024),
-            )
-            // Checkpoint every 32 MB of WAL rather than SQLite's 4 MB: a page a large import
-            // rewrites batch after batch is copied back to the database file less often
-            // (~10 % off a 100k-user import here).
-            .pragma("wal_autocheckpoint", "8192")
-            .busy_timeout(settings.busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(settings.max_connections.max(1))
-            .min_connections(1)
-            .connect_with(options)
-            .await?;
+        let pool = match &settings.location {
+            Location::Sqlite(path) => Pool::Sqlite(sqlite::open(path, settings).await?),
+            Location::Postgres(pg) => Pool::Postgres(postgres::open(pg, settings).await?),
+        };
         Ok(Store {
             pool,
             writer: Default::default(),
+            health: Default::default(),
+            background_end: Default::default(),
             snapshot: false,
         })
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.pool {
+            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Postgres(_) => Engine::Postgres,
+        }
     }
 
     /// A consistent copy of the database beside it (same file system, same protected
@@ -166,17 +102,24 @@ impl Store {
     /// each batch sees what the ones before it would have done, while the live database is
     /// only read (no write lock is held, the daemon goes on). [`Store::discard`] removes it.
     pub async fn snapshot(&self) -> Result<Store> {
-        let live = self.pool.connect_options().get_filename().to_owned();
+        let Pool::Sqlite(pool) = &self.pool else {
+            return Err(Error::Internal(
+                "snapshots are made of SQLite databases only".into(),
+            ));
+        };
+        let live = pool.connect_options().get_filename().to_owned();
         let mut name = live.file_name().unwrap_or_default().to_owned();
         name.push(format!(".dry-run-{}", uuid::Uuid::new_v4()));
         let path = live.with_file_name(name);
         let target = path
             .to_str()
             .ok_or_else(|| Error::Internal("snapshot path is not UTF-8".into()))?;
-        sqlx::query("VACUUM INTO ?")
+        let mut conn = self.read().await?;
+        query("VACUUM INTO ?")
             .bind(target)
-            .execute(&self.pool)
+            .execute(&mut conn)
             .await?;
+        drop(conn);
         let mut settings = DatabaseSettings::at(&path);
         settings.durability = Durability::Normal;
         settings.max_connections = 2;
@@ -191,11 +134,14 @@ impl Store {
 
     /// Closes a snapshot and removes its files. Does nothing to a live store.
     pub async fn discard(self) {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return;
+        };
         if !self.snapshot {
             return;
         }
-        let path = self.pool.connect_options().get_filename().to_owned();
-        self.pool.close().await;
+        let path = pool.connect_options().get_filename().to_owned();
+        pool.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.clone().into_os_string();
             p.push(suffix);
@@ -203,46 +149,124 @@ impl Store {
         }
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// A write transaction that takes SQLite's write lock up front (`BEGIN IMMEDIATE`), so
-    /// read-then-write sequences such as a redemption are serialised instead of failing with
-    /// a lock upgrade error. Writers of this process queue on an async mutex first.
+    /// A write transaction. Writers of this process queue on an async mutex first: left to
+    /// itself, a second SQLite writer waits in the busy handler; the queue hands the lock over
+    /// the moment it is free, in arrival order.
     pub async fn write(&self) -> Result<WriteTx> {
         let writer = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx {
-            tx,
-            _writer: writer,
+        let conn = self.connection().await?;
+        WriteTx::begin(conn, writer, postgres::WRITER_LOCK).await
+    }
+
+    /// A write transaction for background work that runs batch after batch (event drains,
+    /// purges, deliveries, directory imports). It starts no sooner than [`BACKGROUND_GAP`]
+    /// after the previous background transaction ended, so the write lock is free now and
+    /// then for other processes; writers of this process already queue fairly.
+    pub async fn write_background(&self) -> Result<WriteTx> {
+        let last = *self
+            .background_end
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(end) = last {
+            let since = end.elapsed();
+            if since < BACKGROUND_GAP {
+                tokio::time::sleep(BACKGROUND_GAP - since).await;
+            }
+        }
+        let mut tx = self.write().await?;
+        let ended = self.background_end.clone();
+        tx.on_end(move || {
+            *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        });
+        Ok(tx)
+    }
+
+    /// A connection for reads (no transaction).
+    pub async fn read(&self) -> Result<Connection> {
+        self.connection().await
+    }
+
+    async fn connection(&self) -> Result<Connection> {
+        let acquired = match &self.pool {
+            Pool::Sqlite(p) => p
+                .acquire()
+                .await
+                .map(|c| Connection::sqlite(c, self.health.clone())),
+            Pool::Postgres(p) => p
+                .acquire()
+                .await
+                .map(|c| Connection::postgres(c, self.health.clone())),
+        };
+        acquired.map_err(|e| {
+            self.health.observe(&e);
+            e.into()
         })
     }
 
-    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>> {
-        Ok(self.pool.acquire().await?)
-    }
-
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let mut conn = self.read().await?;
+        query("SELECT 1").execute(&mut conn).await?;
         Ok(())
     }
 
+    /// The store's health (faults in force, failures counted).
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Whether the store can write now. While a fault is in force, a probe transaction (at
+    /// most one per `interval`) finds out whether its cause went away: it grows the database
+    /// by a few pages and commits, as a real write would, then removes them.
+    pub async fn writable(&self, interval: Duration) -> std::result::Result<(), Fault> {
+        let Some(fault) = self.health.fault() else {
+            return Ok(());
+        };
+        if !self.health.probe_due(interval) {
+            return Err(fault);
+        }
+        match self.probe().await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(self.health.fault().unwrap_or(fault)),
+        }
+    }
+
+    async fn probe(&self) -> Result<()> {
+        let mut tx = self.write().await?;
+        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+            .bind(1i64)
+            .bind(vec![0u8; 16 * 1024])
+            .execute(&mut tx)
+            .await?;
+        query("DELETE FROM store_probe").execute(&mut tx).await?;
+        tx.commit().await
+    }
+
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Error::Storage(StorageError(Box::new(e)))
+        Error::Storage(StorageError {
+            fault: fault::classify(&e),
+            source: Box::new(e),
+        })
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for Error {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        Error::Storage(StorageError(Box::new(e)))
-    }
+/// Checks foreign keys at commit instead of per statement, until the transaction ends: a batch
+/// may then name rows (a manager) that a later statement of it writes.
+pub async fn defer_foreign_keys(conn: &mut Connection) -> Result<()> {
+    conn.batch(conn.pick(
+        "PRAGMA defer_foreign_keys = ON",
+        "SET CONSTRAINTS ALL DEFERRED",
+    ))
+    .await?;
+    Ok(())
 }
 
 /// True when `e` is a UNIQUE constraint violation: the caller turns it into a 409.

@@ -4,16 +4,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use super::{Connection, ms};
+use super::{Connection, ms, query};
 use crate::{Error, Result};
 
 /// The stored configuration `id`, or `None` if it was never changed from its default.
 pub async fn get<T: DeserializeOwned>(conn: &mut Connection, id: &str) -> Result<Option<T>> {
-    let json: Option<String> =
-        sqlx::query_scalar("SELECT config FROM auth_method_policies WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let json: Option<String> = query("SELECT config FROM auth_method_policies WHERE id = ?")
+        .bind(id)
+        .scalar_optional(&mut *conn)
+        .await?;
     json.map(|j| {
         serde_json::from_str(&j).map_err(|e| Error::Internal(format!("corrupt policy {id}: {e}")))
     })
@@ -27,7 +26,7 @@ pub async fn put<T: Serialize>(
     now: OffsetDateTime,
 ) -> Result<()> {
     let json = serde_json::to_string(config).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(
+    query(
         "INSERT INTO auth_method_policies (id, config, updated_at) VALUES (?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
     )

@@ -1,12 +1,10 @@
 //! The `web_sessions` table. The secret half of a session cookie is never stored, only its
 //! keyed hash.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, uuid};
+use super::{Connection, Row, at, ms, query, uuid};
 use crate::domain::session::{Session, SessionKind};
 use crate::{Error, Result};
 
@@ -16,7 +14,7 @@ macro_rules! session_columns {
     };
 }
 
-fn from_row(row: &SqliteRow) -> Result<(Session, Vec<u8>)> {
+fn from_row(row: &Row) -> Result<(Session, Vec<u8>)> {
     let kind: String = row.try_get("kind")?;
     let session = Session {
         id: row.try_get("id")?,
@@ -32,7 +30,7 @@ fn from_row(row: &SqliteRow) -> Result<(Session, Vec<u8>)> {
 }
 
 pub async fn insert(conn: &mut Connection, s: &Session, secret_hash: &[u8]) -> Result<()> {
-    sqlx::query(concat!(
+    query(concat!(
         "INSERT INTO web_sessions (",
         session_columns!(),
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -52,7 +50,7 @@ pub async fn insert(conn: &mut Connection, s: &Session, secret_hash: &[u8]) -> R
 
 /// The session and its secret's hash, for verification.
 pub async fn get(conn: &mut Connection, id: &str) -> Result<Option<(Session, Vec<u8>)>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         session_columns!(),
         " FROM web_sessions WHERE id = ?"
@@ -64,7 +62,7 @@ pub async fn get(conn: &mut Connection, id: &str) -> Result<Option<(Session, Vec
 }
 
 pub async fn touch(conn: &mut Connection, s: &Session) -> Result<()> {
-    sqlx::query("UPDATE web_sessions SET last_seen_at = ?, idle_expires_at = ? WHERE id = ?")
+    query("UPDATE web_sessions SET last_seen_at = ?, idle_expires_at = ? WHERE id = ?")
         .bind(ms(s.last_seen_at))
         .bind(ms(s.idle_expires_at))
         .bind(&s.id)
@@ -75,21 +73,19 @@ pub async fn touch(conn: &mut Connection, s: &Session) -> Result<()> {
 
 /// Returns whether a session was deleted.
 pub async fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM web_sessions WHERE id = ?")
+    let n = query("DELETE FROM web_sessions WHERE id = ?")
         .bind(id)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n > 0)
 }
 
 /// Ends every session of a user. Returns how many there were.
 pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM web_sessions WHERE user_id = ?")
+    Ok(query("DELETE FROM web_sessions WHERE user_id = ?")
         .bind(user_id.to_string())
         .execute(&mut *conn)
-        .await?
-        .rows_affected())
+        .await?)
 }
 
 /// Sessions of a user still live at `now`.
@@ -98,24 +94,23 @@ pub async fn count_live_for_user(
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<i64> {
-    Ok(sqlx::query_scalar(
+    Ok(query(
         "SELECT count(*) FROM web_sessions
          WHERE user_id = ? AND idle_expires_at > ? AND absolute_expires_at > ?",
     )
     .bind(user_id.to_string())
     .bind(ms(now))
     .bind(ms(now))
-    .fetch_one(&mut *conn)
+    .scalar(&mut *conn)
     .await?)
 }
 
 pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM web_sessions WHERE idle_expires_at <= ? OR absolute_expires_at <= ?",
+    Ok(
+        query("DELETE FROM web_sessions WHERE idle_expires_at <= ? OR absolute_expires_at <= ?")
+            .bind(ms(now))
+            .bind(ms(now))
+            .execute(&mut *conn)
+            .await?,
     )
-    .bind(ms(now))
-    .bind(ms(now))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
 }

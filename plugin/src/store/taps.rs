@@ -1,12 +1,10 @@
 //! The `temporary_access_passes` table. One row per user at most; the pass itself is never
 //! here, only its keyed hash.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, opt_at, opt_ms, uuid};
+use super::{Connection, Row, at, ms, opt_at, opt_ms, query, uuid};
 use crate::Result;
 use crate::domain::tap::TapRecord;
 
@@ -24,7 +22,7 @@ pub struct StoredTap {
     pub secret_hash: Vec<u8>,
 }
 
-fn from_row(row: &SqliteRow) -> Result<TapRecord> {
+fn from_row(row: &Row) -> Result<TapRecord> {
     Ok(TapRecord {
         id: uuid(row.try_get("id")?)?,
         user_id: uuid(row.try_get("user_id")?)?,
@@ -48,7 +46,7 @@ fn from_row(row: &SqliteRow) -> Result<TapRecord> {
 /// Stores a new pass for its user. The caller has removed any previous one in the same
 /// transaction; the UNIQUE(user_id) constraint guards the one-pass-per-user rule regardless.
 pub async fn insert(conn: &mut Connection, record: &TapRecord, secret_hash: &[u8]) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO temporary_access_passes (id, user_id, secret_hash, created_at, start_date_time,
             lifetime_in_minutes, expires_at, is_usable_once, first_used_at, use_count, failed_attempts, locked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -71,7 +69,7 @@ pub async fn insert(conn: &mut Connection, record: &TapRecord, secret_hash: &[u8
 }
 
 pub async fn for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         tap_columns!(),
         " FROM temporary_access_passes WHERE user_id = ?"
@@ -83,7 +81,7 @@ pub async fn for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<Tap
 }
 
 pub async fn for_user_with_hash(conn: &mut Connection, user_id: Uuid) -> Result<Option<StoredTap>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         tap_columns!(),
         " FROM temporary_access_passes WHERE user_id = ?"
@@ -102,7 +100,7 @@ pub async fn for_user_with_hash(conn: &mut Connection, user_id: Uuid) -> Result<
 
 /// Writes back the counters a redemption changes.
 pub async fn update_usage(conn: &mut Connection, record: &TapRecord) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE temporary_access_passes
          SET first_used_at = ?, use_count = ?, failed_attempts = ?, locked_at = ?
          WHERE id = ?",
@@ -119,7 +117,7 @@ pub async fn update_usage(conn: &mut Connection, record: &TapRecord) -> Result<(
 
 /// Deletes a user's pass; returns it if there was one.
 pub async fn delete_for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<TapRecord>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "DELETE FROM temporary_access_passes WHERE user_id = ? RETURNING ",
         tap_columns!()
     ))
@@ -134,12 +132,11 @@ pub async fn purge_expired_before(
     conn: &mut Connection,
     cutoff: OffsetDateTime,
 ) -> Result<Vec<(Uuid, Uuid)>> {
-    let rows = sqlx::query(
-        "DELETE FROM temporary_access_passes WHERE expires_at < ? RETURNING id, user_id",
-    )
-    .bind(ms(cutoff))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        query("DELETE FROM temporary_access_passes WHERE expires_at < ? RETURNING id, user_id")
+            .bind(ms(cutoff))
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter()
         .map(|r| Ok((uuid(r.try_get("id")?)?, uuid(r.try_get("user_id")?)?)))
         .collect()
@@ -147,7 +144,7 @@ pub async fn purge_expired_before(
 
 /// All passes with their user's principal name, newest first.
 pub async fn list_all(conn: &mut Connection, limit: u32) -> Result<Vec<(TapRecord, String)>> {
-    let rows = sqlx::query(
+    let rows = query(
         concat!("SELECT ", tap_columns!(), ", (SELECT user_principal_name FROM users u WHERE u.id = t.user_id) AS user_principal_name FROM temporary_access_passes t
          ORDER BY t.created_at DESC LIMIT ?"),
     )
@@ -161,7 +158,7 @@ pub async fn list_all(conn: &mut Connection, limit: u32) -> Result<Vec<(TapRecor
 
 /// (passes not yet expired, passes in total) at `now`.
 pub async fn counts(conn: &mut Connection, now: OffsetDateTime) -> Result<(i64, i64)> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT coalesce(sum(expires_at > ? AND locked_at IS NULL AND NOT (is_usable_once AND first_used_at IS NOT NULL)), 0) AS live,
                 count(*) AS total FROM temporary_access_passes",
     )

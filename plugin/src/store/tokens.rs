@@ -1,11 +1,9 @@
 //! The `api_tokens` table. Tokens are stored as keyed hashes; the token itself is shown once.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, is_unique_violation, ms, opt_at, uuid};
+use super::{Connection, Row, at, is_unique_violation, ms, opt_at, query, uuid};
 use crate::domain::role::Roles;
 use crate::{Error, Result};
 
@@ -29,7 +27,7 @@ pub struct TokenInfo {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-fn from_row(row: &SqliteRow) -> Result<TokenInfo> {
+fn from_row(row: &Row) -> Result<TokenInfo> {
     Ok(TokenInfo {
         id: uuid(row.try_get("id")?)?,
         name: row.try_get("name")?,
@@ -42,7 +40,7 @@ fn from_row(row: &SqliteRow) -> Result<TokenInfo> {
 }
 
 pub async fn insert(conn: &mut Connection, info: &TokenInfo, secret_hash: &[u8]) -> Result<()> {
-    let res = sqlx::query(
+    let res = query(
         "INSERT INTO api_tokens (id, name, roles, provisioning_source, secret_hash, created_at)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -66,7 +64,7 @@ pub async fn insert(conn: &mut Connection, info: &TokenInfo, secret_hash: &[u8])
 
 /// A live (not revoked) token and its hash.
 pub async fn get_live(conn: &mut Connection, id: Uuid) -> Result<Option<(TokenInfo, Vec<u8>)>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         token_columns!(),
         " FROM api_tokens WHERE id = ? AND revoked_at IS NULL"
@@ -81,7 +79,7 @@ pub async fn get_live(conn: &mut Connection, id: Uuid) -> Result<Option<(TokenIn
 }
 
 pub async fn list(conn: &mut Connection) -> Result<Vec<TokenInfo>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         token_columns!(),
         " FROM api_tokens ORDER BY created_at, name"
@@ -93,8 +91,8 @@ pub async fn list(conn: &mut Connection) -> Result<Vec<TokenInfo>> {
 
 pub async fn count_live(conn: &mut Connection) -> Result<i64> {
     Ok(
-        sqlx::query_scalar("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
-            .fetch_one(&mut *conn)
+        query("SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL")
+            .scalar(&mut *conn)
             .await?,
     )
 }
@@ -105,7 +103,7 @@ pub async fn revoke(
     id_or_name: &str,
     now: OffsetDateTime,
 ) -> Result<Option<TokenInfo>> {
-    let row = sqlx::query(
+    let row = query(
         concat!("UPDATE api_tokens SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL RETURNING ", token_columns!()),
     )
     .bind(ms(now))
@@ -118,7 +116,7 @@ pub async fn revoke(
 
 /// Records use, at most once a minute per token so that reads do not become writes.
 pub async fn touch(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE api_tokens SET last_used_at = ?1 WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1 - 60000)",
     )
     .bind(ms(now))

@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, is_unique_violation, ms, opt_at, opt_ms, uuid};
+use super::{
+    Connection, QueryBuilder, Row, at, is_unique_violation, ms, opt_at, opt_ms, query, query_owned,
+    uuid,
+};
 use crate::domain::directory::{
     NewUser, User, UserCondition, UserField, UserQuery, UserRef, upn_key,
 };
@@ -19,7 +20,7 @@ const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name
     u.created_at, u.updated_at, \
     (SELECT group_concat(r.role) FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
-fn from_row(row: &SqliteRow) -> Result<User> {
+fn from_row(row: &Row) -> Result<User> {
     let other_mails: String = row.try_get("other_mails")?;
     let roles: Option<String> = row.try_get("roles")?;
     let manager: Option<String> = row.try_get("manager_id")?;
@@ -125,12 +126,12 @@ async fn insert_rows(
                 .map_err(|e| Error::Internal(e.to_string()))?;
             encoded.push((id, *new, other_mails));
         }
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb: QueryBuilder = QueryBuilder::new(
             "INSERT INTO users (id, user_principal_name, upn_key, display_name, given_name, surname, mail,
                 other_mails, personal_email, preferred_language, account_enabled, source, anchor, manager_id,
                 employee_hire_date, created_at, updated_at) ",
         );
-        qb.push_values(encoded, |mut b, (id, new, other_mails)| {
+        qb.push_values(encoded, |b, (id, new, other_mails)| {
             b.push_bind(id.to_string())
                 .push_bind(new.user_principal_name.clone())
                 .push_bind(upn_key(&new.user_principal_name))
@@ -160,14 +161,10 @@ async fn insert_rows(
 pub async fn taken_upns(conn: &mut Connection, upns: &[&str]) -> Result<HashSet<String>> {
     let mut out = HashSet::new();
     for chunk in upns.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> =
+        let mut qb: QueryBuilder =
             QueryBuilder::new("SELECT upn_key FROM users WHERE upn_key IN (");
-        let mut sep = qb.separated(", ");
-        for u in chunk {
-            sep.push_bind(upn_key(u));
-        }
-        qb.push(")");
-        let rows: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        qb.push_list(chunk.iter().map(|u| upn_key(u))).push(")");
+        let rows: Vec<String> = qb.build().scalars(&mut *conn).await?;
         out.extend(rows);
     }
     Ok(out)
@@ -180,13 +177,10 @@ pub async fn principal_names(
 ) -> Result<std::collections::HashMap<Uuid, String>> {
     let mut out = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> =
+        let mut qb: QueryBuilder =
             QueryBuilder::new("SELECT id, user_principal_name FROM users WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for id in chunk {
-            sep.push_bind(id.to_string());
-        }
-        qb.push(")");
+        qb.push_list(chunk.iter().map(|id| id.to_string()))
+            .push(")");
         for row in qb.build().fetch_all(&mut *conn).await? {
             out.insert(
                 uuid(row.try_get("id")?)?,
@@ -199,7 +193,7 @@ pub async fn principal_names(
 
 async fn insert_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {
     for role in roles.iter() {
-        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
+        query("INSERT INTO user_roles (user_id, role) VALUES (?, ?)")
             .bind(user_id.to_string())
             .bind(role.as_str())
             .execute(&mut *conn)
@@ -218,7 +212,7 @@ pub async fn update(
 ) -> Result<Option<User>> {
     let other_mails =
         serde_json::to_string(&new.other_mails).map_err(|e| Error::Internal(e.to_string()))?;
-    let res = sqlx::query(
+    let res = query(
         "UPDATE users SET user_principal_name = ?, upn_key = ?, display_name = ?, given_name = ?, surname = ?,
             mail = ?, other_mails = ?, personal_email = ?, preferred_language = ?, account_enabled = ?, anchor = ?, manager_id = ?,
             employee_hire_date = ?, updated_at = ?
@@ -242,7 +236,7 @@ pub async fn update(
     .execute(&mut *conn)
     .await;
     match res {
-        Ok(r) if r.rows_affected() == 0 => Ok(None),
+        Ok(0) => Ok(None),
         Ok(_) => get(conn, id).await,
         Err(e) if is_unique_violation(&e) => Err(Error::Conflict(format!(
             "a user with userPrincipalName `{}` or the same source anchor already exists",
@@ -254,15 +248,15 @@ pub async fn update(
 
 /// Deletes a user; memberships, passes and other dependent rows go with it (foreign keys).
 pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
-    let res = sqlx::query("DELETE FROM users WHERE id = ?")
+    let res = query("DELETE FROM users WHERE id = ?")
         .bind(id.to_string())
         .execute(&mut *conn)
         .await?;
-    Ok(res.rows_affected() == 1)
+    Ok(res == 1)
 }
 
 pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> Result<()> {
-    sqlx::query("DELETE FROM user_roles WHERE user_id = ?")
+    query("DELETE FROM user_roles WHERE user_id = ?")
         .bind(user_id.to_string())
         .execute(&mut *conn)
         .await?;
@@ -271,7 +265,7 @@ pub async fn set_roles(conn: &mut Connection, user_id: Uuid, roles: &Roles) -> R
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<User>> {
     let sql = select_where("WHERE u.id = ?");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = query_owned(sql)
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
         .await?;
@@ -280,7 +274,7 @@ pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<User>> {
 
 pub async fn get_by_upn(conn: &mut Connection, upn: &str) -> Result<Option<User>> {
     let sql = select_where("WHERE u.upn_key = ?");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = query_owned(sql)
         .bind(upn_key(upn))
         .fetch_optional(&mut *conn)
         .await?;
@@ -300,7 +294,7 @@ fn select_where(clause: &str) -> String {
 
 /// Users matching every condition, ordered by user principal name (case-insensitive).
 pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>> {
-    let mut qb: QueryBuilder<Sqlite> =
+    let mut qb: QueryBuilder =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE 1=1"));
     for cond in &query.conditions {
         let (field, value, prefix) = match cond {
@@ -344,10 +338,7 @@ pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>>
 /// Every user owned by `source`, by user principal name.
 pub async fn by_source(conn: &mut Connection, source: &str) -> Result<Vec<User>> {
     let sql = select_where("WHERE u.source = ? ORDER BY u.upn_key");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(source)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = query_owned(sql).bind(source).fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -356,7 +347,7 @@ pub async fn members_of(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Use
     let sql = select_where(
         "WHERE u.id IN (SELECT user_id FROM group_members WHERE group_id = ?) ORDER BY u.upn_key",
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = query_owned(sql)
         .bind(group_id.to_string())
         .fetch_all(&mut *conn)
         .await?;
@@ -365,17 +356,16 @@ pub async fn members_of(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Use
 
 /// The groups `user_id` belongs to directly.
 pub async fn group_ids(conn: &mut Connection, user_id: Uuid) -> Result<HashSet<Uuid>> {
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT group_id FROM group_members WHERE user_id = ?")
-            .bind(user_id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows: Vec<String> = query("SELECT group_id FROM group_members WHERE user_id = ?")
+        .bind(user_id.to_string())
+        .scalars(&mut *conn)
+        .await?;
     rows.iter().map(|s| uuid(s)).collect()
 }
 
 pub async fn count(conn: &mut Connection) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&mut *conn)
+    Ok(query("SELECT count(*) FROM users")
+        .scalar(&mut *conn)
         .await?)
 }
 

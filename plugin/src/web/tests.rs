@@ -564,12 +564,14 @@ async fn a_counter_that_goes_backwards_is_refused_and_audited() {
     let (_, ok) = site.passkey_sign_in(&mut b).await;
     assert_eq!(ok.status, StatusCode::OK);
     // Pretend a clone of this authenticator signed in far more often.
-    sqlx::query(
+    let mut conn = site.f.platform.store().write().await.unwrap();
+    crate::store::query(
         "UPDATE webauthn_credentials SET passkey = json_set(passkey, '$.cred.counter', 1000)",
     )
-    .execute(site.f.platform.store().pool())
+    .execute(&mut conn)
     .await
     .unwrap();
+    conn.commit().await.unwrap();
     let (_, refused) = site.passkey_sign_in(&mut b).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let failures = site.audit("Passkey sign-in failed").await;

@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 
-use plugin::store::Connection;
+use super::{Connection, Row, query};
 use serde_json::Value;
-use sqlx::Row;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::{Error, Result};
 
 /// The SCIM side of one provisioned object.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,26 +78,24 @@ impl Kind {
     }
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ScimRow> {
-    let id: String = row.try_get("id").map_err(plugin::Error::from)?;
-    let body: String = row.try_get("body").map_err(plugin::Error::from)?;
+fn from_row(row: &Row) -> Result<ScimRow> {
+    let id: String = row.try_get("id")?;
+    let body: String = row.try_get("body")?;
     Ok(ScimRow {
-        id: Uuid::parse_str(&id)
-            .map_err(|_| plugin::Error::Internal(format!("corrupt id {id:?}")))?,
-        source: row.try_get("source").map_err(plugin::Error::from)?,
-        external_id: row.try_get("external_id").map_err(plugin::Error::from)?,
+        id: Uuid::parse_str(&id).map_err(|_| Error::Internal(format!("corrupt id {id:?}")))?,
+        source: row.try_get("source")?,
+        external_id: row.try_get("external_id")?,
         body: serde_json::from_str(&body)
-            .map_err(|e| plugin::Error::Internal(format!("corrupt SCIM body: {e}")))?,
-        version: row.try_get("version").map_err(plugin::Error::from)?,
+            .map_err(|e| Error::Internal(format!("corrupt SCIM body: {e}")))?,
+        version: row.try_get("version")?,
     })
 }
 
 pub async fn get(conn: &mut Connection, kind: Kind, id: Uuid) -> Result<Option<ScimRow>> {
-    let row = sqlx::query(kind.select_one())
+    let row = query(kind.select_one())
         .bind(id.to_string())
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -107,25 +104,23 @@ pub async fn by_source(
     kind: Kind,
     source: &str,
 ) -> Result<HashMap<Uuid, ScimRow>> {
-    let rows = sqlx::query(kind.select_source())
+    let rows = query(kind.select_source())
         .bind(source)
         .fetch_all(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .await?;
     rows.iter()
         .map(|r| from_row(r).map(|s| (s.id, s)))
         .collect()
 }
 
 pub async fn insert(conn: &mut Connection, kind: Kind, row: &ScimRow) -> Result<()> {
-    sqlx::query(kind.insert())
+    query(kind.insert())
         .bind(row.id.to_string())
         .bind(&row.source)
         .bind(&row.external_id)
         .bind(row.body.to_string())
         .execute(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .await?;
     Ok(())
 }
 
@@ -137,22 +132,20 @@ pub async fn update(
     external_id: Option<&str>,
     body: &Value,
 ) -> Result<i64> {
-    let version = sqlx::query_scalar(kind.update())
+    let version = query(kind.update())
         .bind(external_id)
         .bind(body.to_string())
         .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .scalar(&mut *conn)
+        .await?;
     Ok(version)
 }
 
 /// A new version without a new body: for changes the body does not hold (a user's groups).
 pub async fn bump_version(conn: &mut Connection, kind: Kind, id: Uuid) -> Result<()> {
-    sqlx::query(kind.bump())
+    query(kind.bump())
         .bind(id.to_string())
         .execute(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .await?;
     Ok(())
 }

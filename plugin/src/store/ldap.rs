@@ -4,21 +4,22 @@
 
 use std::collections::HashMap;
 
-use plugin::store::{Connection, at, ms};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use super::{Connection, QueryBuilder, at, ms, query, query_owned, uuid as id};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::plan::Known;
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 
-fn id(text: &str) -> Result<Uuid> {
-    Uuid::parse_str(text)
-        .map_err(|_| Error::Platform(plugin::Error::Internal(format!("corrupt id {text:?}"))))
-}
-
-fn db(e: sqlx::Error) -> Error {
-    Error::Platform(e.into())
+/// What the store knows of a user a directory entry may already be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    pub id: Uuid,
+    pub enabled: bool,
+    /// The fingerprint of the mapped entry last imported; `None` if the user exists but was
+    /// never imported by this sync (or was deprovisioned since).
+    pub fingerprint: Option<String>,
+    /// How groups name the user as last imported (normalised DN, login).
+    pub references: Option<(String, Option<String>)>,
 }
 
 /// The users of `source` with these anchors, with the fingerprint of their last import.
@@ -30,18 +31,18 @@ pub async fn known_users(
     let mut out = HashMap::with_capacity(anchors.len());
     // Chunks stay far below SQLite's bound-parameter limit.
     for chunk in anchors.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb = QueryBuilder::new(conn.pick(
             "SELECT json_group_array(json_array(u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login)) \
              FROM users u \
              LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
              WHERE u.source = ",
-        );
+            "SELECT coalesce(json_agg(json_build_array(u.id, u.anchor, u.account_enabled::int, o.fingerprint, o.dn, o.login)), '[]')::text \
+             FROM users u \
+             LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
+             WHERE u.source = ",
+        ));
         qb.push_bind(source).push(" AND u.anchor IN (");
-        let mut sep = qb.separated(", ");
-        for a in chunk {
-            sep.push_bind(*a);
-        }
-        qb.push(")");
+        qb.push_list(chunk.iter().copied()).push(")");
         type Row = (
             String,
             String,
@@ -51,7 +52,7 @@ pub async fn known_users(
             Option<String>,
         );
         for (uid, anchor, enabled, fingerprint, dn, login) in
-            rows_of::<Row>(qb.build_query_scalar().fetch_one(&mut *conn).await)?
+            rows_of::<Row>(qb.build().scalar(&mut *conn).await?)?
         {
             out.insert(
                 anchor,
@@ -70,11 +71,8 @@ pub async fn known_users(
 /// Rows aggregated into one JSON array by the query. sqlx hands each result row from its
 /// SQLite thread to the caller on its own; for the tens of thousands of rows a directory sync
 /// reads, that hand-off costs more than the query, and one aggregated value avoids it.
-fn rows_of<T: serde::de::DeserializeOwned>(
-    value: std::result::Result<String, sqlx::Error>,
-) -> Result<Vec<T>> {
-    let text = value.map_err(db)?;
-    serde_json::from_str(&text).map_err(|e| Error::Ldap(format!("unreadable rows: {e}")))
+fn rows_of<T: serde::de::DeserializeOwned>(text: String) -> Result<Vec<T>> {
+    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("unreadable rows: {e}")))
 }
 
 pub struct ObjectRow<'a> {
@@ -92,12 +90,11 @@ pub async fn upsert_object(conn: &mut Connection, o: &ObjectRow<'_>) -> Result<(
 }
 
 pub async fn delete_object(conn: &mut Connection, source: &str, anchor: &str) -> Result<()> {
-    sqlx::query("DELETE FROM ldap_objects WHERE source = ? AND anchor = ?")
+    query("DELETE FROM ldap_objects WHERE source = ? AND anchor = ?")
         .bind(source)
         .bind(anchor)
         .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(())
 }
 
@@ -134,20 +131,28 @@ async fn for_each_page<T>(
 where
     T: serde::de::DeserializeOwned + AnchorFirst,
 {
-    let sql = format!(
-        "SELECT json_group_array(json_array(anchor, {columns})) FROM \
-         (SELECT anchor, {columns} FROM ldap_objects \
-          WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size})"
-    );
+    let sql = match conn.engine() {
+        super::Engine::Sqlite => format!(
+            "SELECT json_group_array(json_array(anchor, {columns})) FROM \
+             (SELECT anchor, {columns} FROM ldap_objects \
+              WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size})"
+        ),
+        // The anchor column is `COLLATE "C"` there: byte order, as SQLite compares text.
+        super::Engine::Postgres => format!(
+            "SELECT coalesce(json_agg(json_build_array(anchor, {columns}) ORDER BY anchor), '[]')::text FROM \
+             (SELECT anchor, {columns} FROM ldap_objects \
+              WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size}) page"
+        ),
+    };
     let mut after = String::new();
     loop {
         let page: Vec<T> = rows_of(
-            sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            query_owned(sql.clone())
                 .bind(source)
                 .bind(kind)
                 .bind(&after)
-                .fetch_one(&mut *conn)
-                .await,
+                .scalar(&mut *conn)
+                .await?,
         )?;
         let full = page.len() == page_size;
         if let Some(last) = page.last() {
@@ -186,22 +191,15 @@ pub async fn imported_among(
 ) -> Result<Vec<(String, Uuid)>> {
     let mut out = Vec::new();
     for chunk in anchors.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> =
+        let mut qb: QueryBuilder =
             QueryBuilder::new("SELECT anchor, object_id FROM ldap_objects WHERE source = ");
         qb.push_bind(source)
             .push(" AND kind = ")
             .push_bind(kind)
             .push(" AND anchor IN (");
-        let mut sep = qb.separated(", ");
-        for a in chunk {
-            sep.push_bind(*a);
-        }
-        qb.push(")");
-        for r in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
-            out.push((
-                r.try_get("anchor").map_err(db)?,
-                id(r.try_get("object_id").map_err(db)?)?,
-            ));
+        qb.push_list(chunk.iter().copied()).push(")");
+        for r in qb.build().fetch_all(&mut *conn).await? {
+            out.push((r.try_get("anchor")?, id(r.try_get("object_id")?)?));
         }
     }
     Ok(out)
@@ -213,20 +211,13 @@ pub async fn object_by_anchor(
     source: &str,
     anchor: &str,
 ) -> Result<Option<(String, Uuid)>> {
-    let row =
-        sqlx::query("SELECT kind, object_id FROM ldap_objects WHERE source = ? AND anchor = ?")
-            .bind(source)
-            .bind(anchor)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-    row.map(|r| {
-        Ok((
-            r.try_get("kind").map_err(db)?,
-            id(r.try_get("object_id").map_err(db)?)?,
-        ))
-    })
-    .transpose()
+    let row = query("SELECT kind, object_id FROM ldap_objects WHERE source = ? AND anchor = ?")
+        .bind(source)
+        .bind(anchor)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((r.try_get("kind")?, id(r.try_get("object_id")?)?)))
+        .transpose()
 }
 
 /// Imported groups of `source` by anchor: (group id, fingerprint).
@@ -234,23 +225,19 @@ pub async fn known_groups(
     conn: &mut Connection,
     source: &str,
 ) -> Result<HashMap<String, (Uuid, Option<String>)>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT g.id, g.anchor, o.fingerprint FROM groups g
          LEFT JOIN ldap_objects o ON o.source = g.source AND o.anchor = g.anchor AND o.kind = 'group'
          WHERE g.source = ? AND g.anchor IS NOT NULL",
     )
     .bind(source)
     .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    .await?;
     let mut out = HashMap::new();
     for r in rows {
         out.insert(
-            r.try_get("anchor").map_err(db)?,
-            (
-                id(r.try_get("id").map_err(db)?)?,
-                r.try_get("fingerprint").map_err(db)?,
-            ),
+            r.try_get("anchor")?,
+            (id(r.try_get("id")?)?, r.try_get("fingerprint")?),
         );
     }
     Ok(out)
@@ -258,16 +245,20 @@ pub async fn known_groups(
 
 /// The user with this normalised DN.
 pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result<Option<Uuid>> {
-    let v: Option<String> = sqlx::query_scalar(
-        // Without table statistics SQLite picks the primary key's `source` prefix — a scan
-        // of the whole source per look-up, quadratic over a full load. The DN index is exact.
-        "SELECT object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
+    let v: Option<String> = query_owned(
+        conn.pick(
+            // Without table statistics SQLite picks the primary key's `source` prefix — a
+            // scan of the whole source per look-up, quadratic over a full load. The DN index
+            // is exact.
+            "SELECT object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
+            "SELECT object_id FROM ldap_objects WHERE source = ? AND dn = ? AND kind = 'user' LIMIT 1",
+        )
+        .to_owned(),
     )
     .bind(source)
     .bind(dn)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
+    .scalar_optional(&mut *conn)
+    .await?;
     v.as_deref().map(id).transpose()
 }
 
@@ -279,20 +270,14 @@ pub async fn users_by_dns(
 ) -> Result<HashMap<String, Uuid>> {
     let mut out = HashMap::new();
     for chunk in dns.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb = QueryBuilder::new(conn.pick(
             "SELECT dn, object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ",
-        );
+            "SELECT dn, object_id FROM ldap_objects WHERE source = ",
+        ));
         qb.push_bind(source).push(" AND kind = 'user' AND dn IN (");
-        let mut sep = qb.separated(", ");
-        for dn in chunk {
-            sep.push_bind(*dn);
-        }
-        qb.push(")");
-        for row in qb.build().fetch_all(&mut *conn).await.map_err(db)? {
-            out.insert(
-                row.try_get("dn").map_err(db)?,
-                id(row.try_get("object_id").map_err(db)?)?,
-            );
+        qb.push_list(chunk.iter().copied()).push(")");
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            out.insert(row.try_get("dn")?, id(row.try_get("object_id")?)?);
         }
     }
     Ok(out)
@@ -302,10 +287,10 @@ pub async fn users_by_dns(
 pub async fn upsert_objects(conn: &mut Connection, rows: &[ObjectRow<'_>]) -> Result<()> {
     // 7 parameters a row, under SQLite's 32766.
     for chunk in rows.chunks(4000) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut qb: QueryBuilder = QueryBuilder::new(
             "INSERT INTO ldap_objects (source, anchor, kind, object_id, dn, login, fingerprint) ",
         );
-        qb.push_values(chunk, |mut b, o| {
+        qb.push_values(chunk, |b, o| {
             b.push_bind(o.source)
                 .push_bind(o.anchor)
                 .push_bind(o.kind)
@@ -319,7 +304,7 @@ pub async fn upsert_objects(conn: &mut Connection, rows: &[ObjectRow<'_>]) -> Re
                object_id = excluded.object_id, dn = excluded.dn, login = excluded.login,
                fingerprint = excluded.fingerprint",
         );
-        qb.build().execute(&mut *conn).await.map_err(db)?;
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -327,15 +312,10 @@ pub async fn upsert_objects(conn: &mut Connection, rows: &[ObjectRow<'_>]) -> Re
 /// [`release`] for many DNs.
 pub async fn release_many(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<()> {
     for chunk in dns.chunks(2000) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("DELETE FROM ldap_quarantine WHERE source = ");
+        let mut qb: QueryBuilder = QueryBuilder::new("DELETE FROM ldap_quarantine WHERE source = ");
         qb.push_bind(source).push(" AND dn IN (");
-        let mut sep = qb.separated(", ");
-        for dn in chunk {
-            sep.push_bind(*dn);
-        }
-        qb.push(")");
-        qb.build().execute(&mut *conn).await.map_err(db)?;
+        qb.push_list(chunk.iter().copied()).push(")");
+        qb.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -370,12 +350,10 @@ pub async fn user_references(
 
 /// Enabled users owned by `source`: the population the deprovisioning guard measures.
 pub async fn enabled_population(conn: &mut Connection, source: &str) -> Result<u64> {
-    let n: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM users WHERE source = ? AND account_enabled = 1")
-            .bind(source)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db)?;
+    let n: i64 = query("SELECT count(*) FROM users WHERE source = ? AND account_enabled = TRUE")
+        .bind(source)
+        .scalar(&mut *conn)
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -387,7 +365,7 @@ pub async fn quarantine(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO ldap_quarantine (source, dn, anchor, reason, first_seen, last_seen)
          VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, dn) DO UPDATE SET anchor = excluded.anchor,
@@ -400,8 +378,7 @@ pub async fn quarantine(
     .bind(ms(now))
     .bind(ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    .await?;
     Ok(())
 }
 
@@ -416,12 +393,11 @@ pub async fn prune_quarantine(
     source: &str,
     before: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query("DELETE FROM ldap_quarantine WHERE source = ? AND last_seen < ?")
+    query("DELETE FROM ldap_quarantine WHERE source = ? AND last_seen < ?")
         .bind(source)
         .bind(ms(before))
         .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(())
 }
 
@@ -439,32 +415,30 @@ pub async fn quarantined(
     source: &str,
     limit: u32,
 ) -> Result<Vec<Quarantined>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT dn, anchor, reason, last_seen FROM ldap_quarantine WHERE source = ? ORDER BY dn LIMIT ?",
     )
     .bind(source)
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(Quarantined {
-                dn: r.try_get("dn").map_err(db)?,
-                anchor: r.try_get("anchor").map_err(db)?,
-                reason: r.try_get("reason").map_err(db)?,
-                last_seen: at(r.try_get("last_seen").map_err(db)?),
+                dn: r.try_get("dn")?,
+                anchor: r.try_get("anchor")?,
+                reason: r.try_get("reason")?,
+                last_seen: at(r.try_get("last_seen")?),
             })
         })
         .collect()
 }
 
 pub async fn quarantine_count(conn: &mut Connection, source: &str) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM ldap_quarantine WHERE source = ?")
+    let n: i64 = query("SELECT count(*) FROM ldap_quarantine WHERE source = ?")
         .bind(source)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
+        .scalar(&mut *conn)
+        .await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -533,34 +507,33 @@ pub struct SourceState {
 }
 
 pub async fn load_state(conn: &mut Connection, source: &str) -> Result<SourceState> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT cursor, cursor_at, last_full_at, last_run_at, last_status, last_mode, last_error,
                 last_duration_ms, last_counts, runs_ok, runs_failed
          FROM ldap_sync_state WHERE source = ?",
     )
     .bind(source)
     .fetch_optional(&mut *conn)
-    .await
-    .map_err(db)?;
+    .await?;
     let Some(r) = row else {
         return Ok(SourceState::default());
     };
-    let cursor: String = r.try_get("cursor").map_err(db)?;
-    let counts: String = r.try_get("last_counts").map_err(db)?;
+    let cursor: String = r.try_get("cursor")?;
+    let counts: String = r.try_get("last_counts")?;
     let opt_at = |v: Option<i64>| v.map(at);
     Ok(SourceState {
         // A cursor that does not parse is treated as none: the next run is a full one.
         cursor: serde_json::from_str(&cursor).unwrap_or_default(),
-        cursor_at: opt_at(r.try_get("cursor_at").map_err(db)?),
-        last_full_at: opt_at(r.try_get("last_full_at").map_err(db)?),
-        last_run_at: opt_at(r.try_get("last_run_at").map_err(db)?),
-        last_status: r.try_get("last_status").map_err(db)?,
-        last_mode: r.try_get("last_mode").map_err(db)?,
-        last_error: r.try_get("last_error").map_err(db)?,
-        last_duration_ms: r.try_get("last_duration_ms").map_err(db)?,
+        cursor_at: opt_at(r.try_get("cursor_at")?),
+        last_full_at: opt_at(r.try_get("last_full_at")?),
+        last_run_at: opt_at(r.try_get("last_run_at")?),
+        last_status: r.try_get("last_status")?,
+        last_mode: r.try_get("last_mode")?,
+        last_error: r.try_get("last_error")?,
+        last_duration_ms: r.try_get("last_duration_ms")?,
         last_counts: serde_json::from_str(&counts).unwrap_or_default(),
-        runs_ok: r.try_get("runs_ok").map_err(db)?,
-        runs_failed: r.try_get("runs_failed").map_err(db)?,
+        runs_ok: r.try_get("runs_ok")?,
+        runs_failed: r.try_get("runs_failed")?,
     })
 }
 
@@ -587,7 +560,7 @@ pub async fn acquire_run(
     now: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<bool> {
-    let res = sqlx::query(
+    let res = query(
         "INSERT INTO ldap_sync_state (source, running_until) VALUES (?1, ?2)
          ON CONFLICT (source) DO UPDATE SET running_until = excluded.running_until
          WHERE ldap_sync_state.running_until IS NULL OR ldap_sync_state.running_until < ?3",
@@ -596,23 +569,21 @@ pub async fn acquire_run(
     .bind(ms(until))
     .bind(ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(res.rows_affected() == 1)
+    .await?;
+    Ok(res == 1)
 }
 
 pub async fn release_run(conn: &mut Connection, source: &str) -> Result<()> {
-    sqlx::query("UPDATE ldap_sync_state SET running_until = NULL WHERE source = ?")
+    query("UPDATE ldap_sync_state SET running_until = NULL WHERE source = ?")
         .bind(source)
         .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(())
 }
 
 pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> {
     let ok = r.status == "ok";
-    sqlx::query(
+    query(
         "INSERT INTO ldap_sync_state (source, last_run_at, last_status, last_mode, last_error,
             last_duration_ms, last_counts, runs_ok, runs_failed)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -632,36 +603,32 @@ pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> 
     .bind(i64::from(ok))
     .bind(i64::from(!ok && r.status != "dry-run"))
     .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    .await?;
     if let Some(cursor) = r.cursor {
-        let text = serde_json::to_string(cursor).map_err(|e| Error::Ldap(e.to_string()))?;
-        sqlx::query("UPDATE ldap_sync_state SET cursor = ?, cursor_at = ? WHERE source = ?")
+        let text = serde_json::to_string(cursor).map_err(|e| Error::Internal(e.to_string()))?;
+        query("UPDATE ldap_sync_state SET cursor = ?, cursor_at = ? WHERE source = ?")
             .bind(text)
             .bind(ms(r.at))
             .bind(r.source)
             .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+            .await?;
     }
     if r.full_completed {
-        sqlx::query("UPDATE ldap_sync_state SET last_full_at = ? WHERE source = ?")
+        query("UPDATE ldap_sync_state SET last_full_at = ? WHERE source = ?")
             .bind(ms(r.at))
             .bind(r.source)
             .execute(&mut *conn)
-            .await
-            .map_err(db)?;
+            .await?;
     }
     Ok(())
 }
 
 /// Drops the cursor so the next run is a full one (e-syncRefreshRequired).
 pub async fn clear_cursor(conn: &mut Connection, source: &str) -> Result<()> {
-    sqlx::query("UPDATE ldap_sync_state SET cursor = '{}', cursor_at = NULL WHERE source = ?")
+    query("UPDATE ldap_sync_state SET cursor = '{}', cursor_at = NULL WHERE source = ?")
         .bind(source)
         .execute(&mut *conn)
-        .await
-        .map_err(db)?;
+        .await?;
     Ok(())
 }
 
@@ -686,11 +653,10 @@ mod tests {
     #[tokio::test]
     async fn pages_cover_every_object_once_in_anchor_order() {
         let dir = tempfile::tempdir().unwrap();
-        let store = plugin::store::Store::open(&plugin::store::DatabaseSettings::at(
-            dir.path().join("t.db"),
-        ))
-        .await
-        .unwrap();
+        let store =
+            super::super::Store::open(&super::super::DatabaseSettings::at(dir.path().join("t.db")))
+                .await
+                .unwrap();
         let mut tx = store.write().await.unwrap();
         let mut want = Vec::new();
         for i in 0..12 {

@@ -1,13 +1,12 @@
 //! The `mail_outbox` table. A message is committed here before anything is sent; delivery
 //! claims it with a lease, so a crash mid-send leaves it to be retried, never lost.
 
-use plugin::store::{Connection, at, ms};
+use super::{Connection, Row, at, ms, query};
 use serde_json::Value;
-use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -104,28 +103,19 @@ macro_rules! columns {
     };
 }
 
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Message> {
-    let get_s = |c: &str| -> Result<String> {
-        row.try_get::<String, _>(c)
-            .map_err(|e| plugin::Error::from(e).into())
-    };
+fn from_row(row: &Row) -> Result<Message> {
+    let get_s = |c: &str| -> Result<String> { row.try_get::<String, _>(c).map_err(Error::from) };
     let json =
         |c: &str| -> Result<Value> { Ok(serde_json::from_str(&get_s(c)?).unwrap_or(Value::Null)) };
     let list = |c: &str| -> Result<Vec<String>> {
         Ok(serde_json::from_str(&get_s(c)?).unwrap_or_default())
     };
     let id = |c: &str| -> Result<Uuid> {
-        Uuid::parse_str(&get_s(c)?)
-            .map_err(|_| plugin::Error::Internal("corrupt outbox id".into()).into())
+        Uuid::parse_str(&get_s(c)?).map_err(|_| Error::Internal("corrupt outbox id".into()))
     };
-    let int = |c: &str| -> Result<i64> {
-        row.try_get::<i64, _>(c)
-            .map_err(|e| plugin::Error::from(e).into())
-    };
-    let opt = |c: &str| -> Result<Option<String>> {
-        row.try_get(c).map_err(|e| plugin::Error::from(e).into())
-    };
-    let sent: Option<i64> = row.try_get("sent_at").map_err(plugin::Error::from)?;
+    let int = |c: &str| -> Result<i64> { row.try_get::<i64, _>(c).map_err(Error::from) };
+    let opt = |c: &str| -> Result<Option<String>> { row.try_get(c).map_err(Error::from) };
+    let sent: Option<i64> = row.try_get("sent_at")?;
     Ok(Message {
         id: id("id")?,
         kind: get_s("kind")?,
@@ -152,10 +142,11 @@ pub async fn insert(
     now: OffsetDateTime,
 ) -> Result<Option<Uuid>> {
     let id = Uuid::new_v4();
-    let res = sqlx::query(
-        "INSERT OR IGNORE INTO mail_outbox (id, idempotency_key, kind, user_id, recipients, cc, language, params,
+    let res = query(
+        "INSERT INTO mail_outbox (id, idempotency_key, kind, user_id, recipients, cc, language, params,
             state, not_before, next_attempt_at, attempts, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?)
+         ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(id.to_string())
     .bind(&m.idempotency_key)
@@ -170,20 +161,18 @@ pub async fn insert(
     .bind(ms(now))
     .bind(ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
-    Ok((res.rows_affected() == 1).then_some(id))
+    .await?;
+    Ok((res == 1).then_some(id))
 }
 
 /// Whether a message for `user_id` is waiting or on its way (not sent, failed or cancelled).
 pub async fn has_open(conn: &mut Connection, user_id: Uuid) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = query(
         "SELECT count(*) FROM mail_outbox WHERE user_id = ? AND state IN ('pending', 'sending')",
     )
     .bind(user_id.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .scalar(&mut *conn)
+    .await?;
     Ok(n > 0)
 }
 
@@ -195,20 +184,30 @@ pub async fn claim_due(
     lease: time::Duration,
     limit: u32,
 ) -> Result<Vec<Message>> {
-    let rows = sqlx::query(concat!(
-        "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
-         WHERE id IN (SELECT id FROM mail_outbox
-             WHERE (state = 'pending' AND next_attempt_at <= ?2) OR (state = 'sending' AND lease_until < ?2)
-             ORDER BY next_attempt_at LIMIT ?3)
-         RETURNING ",
-        columns!()
-    ))
+    // On PostgreSQL, nodes delivering at once skip each other's claims instead of waiting.
+    let rows = query(match conn.engine() {
+        super::Engine::Sqlite => concat!(
+            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
+             WHERE id IN (SELECT id FROM mail_outbox
+                 WHERE (state = 'pending' AND next_attempt_at <= ?2) OR (state = 'sending' AND lease_until < ?2)
+                 ORDER BY next_attempt_at LIMIT ?3)
+             RETURNING ",
+            columns!()
+        ),
+        super::Engine::Postgres => concat!(
+            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
+             WHERE id IN (SELECT id FROM mail_outbox
+                 WHERE (state = 'pending' AND next_attempt_at <= ?2) OR (state = 'sending' AND lease_until < ?2)
+                 ORDER BY next_attempt_at LIMIT ?3 FOR UPDATE SKIP LOCKED)
+             RETURNING ",
+            columns!()
+        ),
+    })
     .bind(ms(now + lease))
     .bind(ms(now))
     .bind(i64::from(limit))
     .fetch_all(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
@@ -220,7 +219,7 @@ pub async fn mark_sent(
     reply: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE mail_outbox SET state = 'sent', server_reply = ?, sent_at = ?, updated_at = ?, lease_until = NULL,
             last_error = NULL WHERE id = ?",
     )
@@ -229,8 +228,7 @@ pub async fn mark_sent(
     .bind(ms(now))
     .bind(id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     Ok(())
 }
 
@@ -242,7 +240,7 @@ pub async fn mark_retry(
     next: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE mail_outbox SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?,
             lease_until = NULL WHERE id = ? AND state = 'sending'",
     )
@@ -251,8 +249,7 @@ pub async fn mark_retry(
     .bind(ms(now))
     .bind(id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     Ok(())
 }
 
@@ -263,7 +260,7 @@ pub async fn mark_failed(
     error: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE mail_outbox SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL
          WHERE id = ? AND state = 'sending'",
     )
@@ -271,8 +268,7 @@ pub async fn mark_failed(
     .bind(ms(now))
     .bind(id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     Ok(())
 }
 
@@ -282,35 +278,33 @@ pub async fn cancel_for_user(
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<u64> {
-    let res = sqlx::query(
+    let res = query(
         "UPDATE mail_outbox SET state = 'cancelled', updated_at = ?, lease_until = NULL
          WHERE user_id = ? AND state IN ('pending', 'failed')",
     )
     .bind(ms(now))
     .bind(user_id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
-    Ok(res.rows_affected())
+    .await?;
+    Ok(res)
 }
 
 /// Cancels one message if it has not been sent.
 pub async fn cancel(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Result<bool> {
-    let res = sqlx::query(
+    let res = query(
         "UPDATE mail_outbox SET state = 'cancelled', updated_at = ?, lease_until = NULL
          WHERE id = ? AND state IN ('pending', 'failed')",
     )
     .bind(ms(now))
     .bind(id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
-    Ok(res.rows_affected() == 1)
+    .await?;
+    Ok(res == 1)
 }
 
 /// Puts a failed or pending message back in line for an attempt now.
 pub async fn retry(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Result<bool> {
-    let res = sqlx::query(
+    let res = query(
         "UPDATE mail_outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?
          WHERE id = ? AND state IN ('pending', 'failed')",
     )
@@ -318,27 +312,25 @@ pub async fn retry(conn: &mut Connection, id: Uuid, now: OffsetDateTime) -> Resu
     .bind(ms(now))
     .bind(id.to_string())
     .execute(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
-    Ok(res.rows_affected() == 1)
+    .await?;
+    Ok(res == 1)
 }
 
 pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<Message>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         columns!(),
         " FROM mail_outbox WHERE id = ?"
     ))
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// Newest first; `state` narrows the list.
 pub async fn list(conn: &mut Connection, state: Option<State>, limit: u32) -> Result<Vec<Message>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         columns!(),
         " FROM mail_outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, id LIMIT ?2"
@@ -346,21 +338,19 @@ pub async fn list(conn: &mut Connection, state: Option<State>, limit: u32) -> Re
     .bind(state.map(State::as_str))
     .bind(i64::from(limit.max(1)))
     .fetch_all(&mut *conn)
-    .await
-    .map_err(plugin::Error::from)?;
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Messages per state.
 pub async fn counts(conn: &mut Connection) -> Result<Vec<(State, i64)>> {
-    let rows = sqlx::query("SELECT state, count(*) AS n FROM mail_outbox GROUP BY state")
+    let rows = query("SELECT state, count(*) AS n FROM mail_outbox GROUP BY state")
         .fetch_all(&mut *conn)
-        .await
-        .map_err(plugin::Error::from)?;
+        .await?;
     let mut out: Vec<(State, i64)> = State::ALL.iter().map(|s| (*s, 0)).collect();
     for r in rows {
-        let state: String = r.try_get("state").map_err(plugin::Error::from)?;
-        let n: i64 = r.try_get("n").map_err(plugin::Error::from)?;
+        let state: String = r.try_get("state")?;
+        let n: i64 = r.try_get("n")?;
         if let Some(slot) = out.iter_mut().find(|(s, _)| s.as_str() == state) {
             slot.1 = n;
         }

@@ -1,0 +1,643 @@
+//! One way to write a query for both engines.
+//!
+//! SQL is written once, with `?` placeholders (SQLite's form, which SQLite runs as is);
+//! on PostgreSQL the placeholders are numbered (`$1`, `$2` …) just before the statement is
+//! sent. Values are bound through [`Query::bind`] into an engine-neutral list and handed to
+//! the engine's own driver at execution, so SQLite keeps its native driver (no `Any` layer
+//! and its per-row conversions). Where the two dialects differ, the store module picks the
+//! text with [`Connection::engine`].
+
+use std::borrow::Cow;
+use std::fmt;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments as _, AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
+
+use std::sync::Arc;
+
+use super::fault::Health;
+
+/// The database engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The embedded default: one file, one writer at a time.
+    Sqlite,
+    /// For several nodes over one database.
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        })
+    }
+}
+
+/// A pooled connection of either engine. Store functions take `&mut Connection` so the
+/// platform can compose several of them inside one transaction. Failed statements are
+/// reported to the store's [`Health`].
+pub struct Connection {
+    inner: Inner,
+    health: Arc<Health>,
+    /// Open savepoints (their names are numbered by depth).
+    savepoints: u32,
+    /// A savepoint dropped without `release`: rolled back before the next statement, since a
+    /// drop cannot wait for the database.
+    abandoned: Option<u32>,
+}
+
+enum Inner {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Connection({})", self.engine())
+    }
+}
+
+impl Connection {
+    pub(super) fn sqlite(conn: PoolConnection<Sqlite>, health: Arc<Health>) -> Self {
+        Connection {
+            inner: Inner::Sqlite(conn),
+            health,
+            savepoints: 0,
+            abandoned: None,
+        }
+    }
+
+    pub(super) fn postgres(conn: PoolConnection<Postgres>, health: Arc<Health>) -> Self {
+        Connection {
+            inner: Inner::Postgres(conn),
+            health,
+            savepoints: 0,
+            abandoned: None,
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self.inner {
+            Inner::Sqlite(_) => Engine::Sqlite,
+            Inner::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// The text for this connection's engine, where the dialects differ.
+    pub fn pick<'a>(&self, sqlite: &'a str, postgres: &'a str) -> &'a str {
+        match self.engine() {
+            Engine::Sqlite => sqlite,
+            Engine::Postgres => postgres,
+        }
+    }
+
+    /// Runs statements without parameters (transaction control, `SET`, migrations' DDL).
+    pub async fn batch(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        self.settle().await?;
+        self.raw(sql).await
+    }
+
+    async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = AssertSqlSafe(sql.to_owned());
+        let result = match &mut self.inner {
+            Inner::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
+            Inner::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
+        };
+        self.observed(result)
+    }
+
+    /// Rolls back a savepoint that was dropped unreleased, before anything else runs.
+    async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        if let Some(depth) = self.abandoned.take() {
+            self.raw(&format!(
+                "ROLLBACK TO SAVEPOINT sp{depth}; RELEASE SAVEPOINT sp{depth}"
+            ))
+            .await?;
+            self.savepoints = depth - 1;
+        }
+        Ok(())
+    }
+
+    /// A savepoint inside the current transaction: its writes can be undone alone (one entry
+    /// of a batch that the store refuses) without failing the rest. Dropping it without
+    /// [`Savepoint::release`] undoes them.
+    pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, sqlx::Error> {
+        self.settle().await?;
+        let depth = self.savepoints + 1;
+        self.raw(&format!("SAVEPOINT sp{depth}")).await?;
+        self.savepoints = depth;
+        Ok(Savepoint {
+            conn: self,
+            depth,
+            done: false,
+        })
+    }
+
+    /// Reports a failure to the store's health and hands the result on.
+    fn observed<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let Err(e) = &result {
+            self.health.observe(e);
+        }
+        result
+    }
+
+    pub(super) fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// Marks the connection to be closed instead of going back to the pool: its transaction
+    /// state is not known any more (a failed COMMIT or ROLLBACK), and a connection left inside
+    /// a transaction would fail every later writer that receives it.
+    pub fn discard(&mut self) {
+        match &mut self.inner {
+            Inner::Sqlite(c) => c.close_on_drop(),
+            Inner::Postgres(c) => c.close_on_drop(),
+        }
+    }
+
+    /// The SQLite connection, for the few things only SQLite has (snapshots, pragmas).
+    pub fn as_sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
+        match &mut self.inner {
+            Inner::Sqlite(c) => Some(&mut **c),
+            Inner::Postgres(_) => None,
+        }
+    }
+}
+
+/// An open savepoint; derefs to its connection.
+pub struct Savepoint<'c> {
+    conn: &'c mut Connection,
+    depth: u32,
+    done: bool,
+}
+
+impl Savepoint<'_> {
+    /// Keeps the savepoint's writes (they commit or roll back with the transaction).
+    pub async fn release(mut self) -> Result<(), sqlx::Error> {
+        self.conn.settle().await?;
+        self.conn
+            .raw(&format!("RELEASE SAVEPOINT sp{}", self.depth))
+            .await?;
+        self.conn.savepoints = self.depth - 1;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.conn.abandoned = Some(self.depth);
+        }
+    }
+}
+
+impl std::ops::Deref for Savepoint<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Savepoint<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn
+    }
+}
+
+/// A bound value, before it is handed to an engine.
+#[derive(Clone)]
+pub enum Value {
+    I64(Option<i64>),
+    F64(Option<f64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// What [`Query::bind`] accepts: the column types both engines share.
+pub trait Bind {
+    fn value(self) -> Value;
+    /// The typed NULL of this type (PostgreSQL wants a NULL's type).
+    fn null() -> Value;
+}
+
+macro_rules! bind_as {
+    ($variant:ident: $($t:ty => $conv:expr),* $(,)?) => {$(
+        impl Bind for $t {
+            #[allow(clippy::redundant_closure_call)]
+            fn value(self) -> Value {
+                Value::$variant(Some(($conv)(self)))
+            }
+            fn null() -> Value {
+                Value::$variant(None)
+            }
+        }
+    )*};
+}
+
+bind_as!(I64: i64 => |v| v, i32 => i64::from, u32 => i64::from, u16 => i64::from, u8 => i64::from);
+bind_as!(F64: f64 => |v| v);
+bind_as!(Bool: bool => |v| v);
+bind_as!(Text: String => |v| v, &str => str::to_owned, &String => String::clone, Cow<'_, str> => Cow::into_owned);
+bind_as!(Bytes: Vec<u8> => |v| v, &[u8] => <[u8]>::to_vec, &Vec<u8> => Vec::clone);
+
+impl<T: Bind> Bind for Option<T> {
+    fn value(self) -> Value {
+        match self {
+            Some(v) => v.value(),
+            None => T::null(),
+        }
+    }
+    fn null() -> Value {
+        T::null()
+    }
+}
+
+impl<'a, T> Bind for &'a Option<T>
+where
+    &'a T: Bind,
+{
+    fn value(self) -> Value {
+        match self {
+            Some(v) => v.value(),
+            None => <&T>::null(),
+        }
+    }
+    fn null() -> Value {
+        <&T>::null()
+    }
+}
+
+impl<const N: usize> Bind for &[u8; N] {
+    fn value(self) -> Value {
+        Value::Bytes(Some(self.to_vec()))
+    }
+    fn null() -> Value {
+        Value::Bytes(None)
+    }
+}
+
+/// A column type both engines decode (`&'r str` borrows from the row).
+pub trait Column<'r>:
+    sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+{
+}
+
+impl<'r, T> Column<'r> for T where
+    T: sqlx::Decode<'r, Sqlite>
+        + sqlx::Type<Sqlite>
+        + sqlx::Decode<'r, Postgres>
+        + sqlx::Type<Postgres>
+{
+}
+
+/// A column by name or position, in either engine's rows.
+pub trait ColumnIndex:
+    sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + fmt::Debug
+{
+}
+
+impl<T> ColumnIndex for T where
+    T: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + fmt::Debug
+{
+}
+
+/// A result row of either engine.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Row {
+    pub fn try_get<'r, T: Column<'r>, I: ColumnIndex>(
+        &'r self,
+        index: I,
+    ) -> Result<T, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.try_get(index),
+            Row::Postgres(r) => r.try_get(index),
+        }
+    }
+}
+
+/// A statement and its bound values.
+#[must_use = "a query does nothing until it is executed"]
+pub struct Query {
+    sql: SqlStr,
+    values: Vec<Value>,
+}
+
+/// A statement written in the source (the usual case).
+pub fn query(sql: &'static str) -> Query {
+    Query {
+        sql: SqlStr::from_static(sql),
+        values: Vec::new(),
+    }
+}
+
+/// A statement assembled at run time from fixed fragments (never from input: values are
+/// bound).
+pub fn query_owned(sql: String) -> Query {
+    Query {
+        sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)),
+        values: Vec::new(),
+    }
+}
+
+impl Query {
+    pub fn bind(mut self, value: impl Bind) -> Self {
+        self.values.push(value.value());
+        self
+    }
+
+    /// Runs the statement; the number of rows it changed.
+    pub async fn execute(self, conn: &mut Connection) -> Result<u64, sqlx::Error> {
+        conn.settle().await?;
+        let Query { sql, values } = self;
+        let result = match &mut conn.inner {
+            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected()),
+            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
+                .execute(&mut **c)
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        conn.observed(result)
+    }
+
+    pub async fn fetch_all(self, conn: &mut Connection) -> Result<Vec<Row>, sqlx::Error> {
+        conn.settle().await?;
+        let Query { sql, values } = self;
+        let result = match &mut conn.inner {
+            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
+                .fetch_all(&mut **c)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+        };
+        conn.observed(result)
+    }
+
+    pub async fn fetch_optional(self, conn: &mut Connection) -> Result<Option<Row>, sqlx::Error> {
+        conn.settle().await?;
+        let Query { sql, values } = self;
+        let result = match &mut conn.inner {
+            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+                .fetch_optional(&mut **c)
+                .await
+                .map(|row| row.map(Row::Sqlite)),
+            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
+                .fetch_optional(&mut **c)
+                .await
+                .map(|row| row.map(Row::Postgres)),
+        };
+        conn.observed(result)
+    }
+
+    pub async fn fetch_one(self, conn: &mut Connection) -> Result<Row, sqlx::Error> {
+        self.fetch_optional(conn)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The first column of the first row.
+    pub async fn scalar<T: for<'r> Column<'r>>(
+        self,
+        conn: &mut Connection,
+    ) -> Result<T, sqlx::Error> {
+        self.fetch_one(conn).await?.try_get(0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub async fn scalar_optional<T: for<'r> Column<'r>>(
+        self,
+        conn: &mut Connection,
+    ) -> Result<Option<T>, sqlx::Error> {
+        match self.fetch_optional(conn).await? {
+            Some(row) => Ok(Some(row.try_get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first column of every row.
+    pub async fn scalars<T: for<'r> Column<'r>>(
+        self,
+        conn: &mut Connection,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        self.fetch_all(conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect()
+    }
+}
+
+/// Builds a statement whose shape depends on the input (lists of values, optional
+/// conditions). Fragments are fixed text; values are always bound.
+#[derive(Default)]
+pub struct QueryBuilder {
+    sql: String,
+    values: Vec<Value>,
+}
+
+impl QueryBuilder {
+    pub fn new(start: impl Into<String>) -> Self {
+        QueryBuilder {
+            sql: start.into(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn push_bind(&mut self, value: impl Bind) -> &mut Self {
+        self.sql.push('?');
+        self.values.push(value.value());
+        self
+    }
+
+    /// `(?, ?, …), (?, ?, …)` for each item, with `VALUES ` in front.
+    pub fn push_values<I, F>(&mut self, items: I, mut each: F) -> &mut Self
+    where
+        I: IntoIterator,
+        F: FnMut(&mut Tuple<'_>, I::Item),
+    {
+        self.sql.push_str("VALUES ");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.sql.push('(');
+            let mut tuple = Tuple {
+                builder: self,
+                first: true,
+            };
+            each(&mut tuple, item);
+            self.sql.push(')');
+        }
+        self
+    }
+
+    /// `?, ?, ?` for each value (the inside of an `IN (…)`).
+    pub fn push_list<T: Bind>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.push_bind(v);
+        }
+        self
+    }
+
+    pub fn build(self) -> Query {
+        Query {
+            sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(self.sql)),
+            values: self.values,
+        }
+    }
+}
+
+/// One row of a `VALUES` list.
+pub struct Tuple<'b> {
+    builder: &'b mut QueryBuilder,
+    first: bool,
+}
+
+impl Tuple<'_> {
+    pub fn push_bind(&mut self, value: impl Bind) -> &mut Self {
+        if !self.first {
+            self.builder.sql.push_str(", ");
+        }
+        self.first = false;
+        self.builder.push_bind(value);
+        self
+    }
+
+    /// A fixed fragment in place of a value (a constant, or `NULL`).
+    pub fn push_sql(&mut self, sql: &str) -> &mut Self {
+        if !self.first {
+            self.builder.sql.push_str(", ");
+        }
+        self.first = false;
+        self.builder.sql.push_str(sql);
+        self
+    }
+}
+
+fn sqlite_args(values: Vec<Value>) -> Result<SqliteArguments, sqlx::Error> {
+    let mut args = SqliteArguments::default();
+    for v in values {
+        match v {
+            Value::I64(v) => args.add(v),
+            Value::F64(v) => args.add(v),
+            Value::Bool(v) => args.add(v),
+            Value::Text(v) => args.add(v),
+            Value::Bytes(v) => args.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+fn pg_args(values: Vec<Value>) -> Result<PgArguments, sqlx::Error> {
+    let mut args = PgArguments::default();
+    for v in values {
+        match v {
+            Value::I64(v) => args.add(v),
+            Value::F64(v) => args.add(v),
+            Value::Bool(v) => args.add(v),
+            Value::Text(v) => args.add(v),
+            Value::Bytes(v) => args.add(v),
+        }
+        .map_err(sqlx::Error::Encode)?;
+    }
+    Ok(args)
+}
+
+/// SQLite's `?` placeholders as PostgreSQL's `$1`, `$2` …; quoted text, quoted names and
+/// comments are left alone.
+fn numbered(sql: SqlStr) -> SqlStr {
+    let text = sql.as_str();
+    if !text.contains('?') {
+        return sql;
+    }
+    sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(number_placeholders(text)))
+}
+
+pub(crate) fn number_placeholders(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut n = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            // `?NNN` names its parameter; a bare `?` is the next one.
+            '?' if chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_placeholders;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes_and_comments() {
+        assert_eq!(
+            number_placeholders("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
+        assert_eq!(
+            number_placeholders("SELECT '?', \"x?\" -- why?\n FROM t WHERE a = ?"),
+            "SELECT '?', \"x?\" -- why?\n FROM t WHERE a = $1"
+        );
+        // '' inside a string closes and reopens it: still one literal.
+        assert_eq!(
+            number_placeholders("SELECT 'it''s ?' WHERE a = ?"),
+            "SELECT 'it''s ?' WHERE a = $1"
+        );
+        assert_eq!(number_placeholders("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            number_placeholders("VALUES (?1, ?2) WHERE x < ?1"),
+            "VALUES ($1, $2) WHERE x < $1"
+        );
+    }
+}
