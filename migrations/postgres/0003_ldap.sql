@@ -2,31 +2,30 @@
 -- twin for what each column holds).
 
 CREATE TABLE ldap_sync_state (
-    source            TEXT PRIMARY KEY NOT NULL,
-    cursor            TEXT NOT NULL DEFAULT '{}',
-    invocation_id     TEXT,
+    source            TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    cursor            TEXT COLLATE "C" NOT NULL DEFAULT '{}',
+    invocation_id     TEXT COLLATE "C",
     cursor_at         BIGINT,
     last_full_at      BIGINT,
     last_run_at       BIGINT,
-    last_status       TEXT,
-    last_mode         TEXT,
-    last_error        TEXT,
+    last_status       TEXT COLLATE "C",
+    last_mode         TEXT COLLATE "C",
+    last_error        TEXT COLLATE "C",
     last_duration_ms  BIGINT,
-    last_counts       TEXT NOT NULL DEFAULT '{}',
+    last_counts       TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     runs_ok           BIGINT NOT NULL DEFAULT 0,
     runs_failed       BIGINT NOT NULL DEFAULT 0,
     running_until     BIGINT
 );
 
 CREATE TABLE ldap_objects (
-    source      TEXT NOT NULL,
-    -- byte order, as SQLite compares text: keyset pages walk the primary key
+    source      TEXT COLLATE "C" NOT NULL,
     anchor      TEXT COLLATE "C" NOT NULL,
-    kind        TEXT NOT NULL CHECK (kind IN ('user', 'group')),
-    object_id   TEXT NOT NULL,
-    dn          TEXT NOT NULL,
-    login       TEXT,
-    fingerprint TEXT NOT NULL,
+    kind        TEXT COLLATE "C" NOT NULL CHECK (kind IN ('user', 'group')),
+    object_id   TEXT COLLATE "C" NOT NULL,
+    dn          TEXT COLLATE "C" NOT NULL,
+    login       TEXT COLLATE "C",
+    fingerprint TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (source, anchor)
 );
 CREATE INDEX ldap_objects_by_dn ON ldap_objects(source, dn);
@@ -34,10 +33,10 @@ CREATE INDEX ldap_objects_by_login ON ldap_objects(source, login);
 CREATE INDEX ldap_objects_by_object ON ldap_objects(object_id);
 
 CREATE TABLE ldap_quarantine (
-    source     TEXT NOT NULL,
-    dn         TEXT NOT NULL,
-    anchor     TEXT,
-    reason     TEXT NOT NULL,
+    source     TEXT COLLATE "C" NOT NULL,
+    dn         TEXT COLLATE "C" NOT NULL,
+    anchor     TEXT COLLATE "C",
+    reason     TEXT COLLATE "C" NOT NULL,
     first_seen BIGINT NOT NULL,
     last_seen  BIGINT NOT NULL,
     PRIMARY KEY (source, dn)

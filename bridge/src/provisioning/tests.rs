@@ -14,7 +14,6 @@ use plugin::domain::tap_policy::TapRequest;
 use plugin::http::{AppState, HttpSettings, app_with};
 use plugin::platform::{Caller, Platform, PlatformSettings, TokenGrant};
 use plugin::secret::ServerSecret;
-use plugin::store::{DatabaseSettings, Durability, Store};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -27,7 +26,7 @@ const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 struct Env {
     app: Router,
     platform: Arc<Platform>,
-    _dir: tempfile::TempDir,
+    _dir: plugin::store::testing::TestDb,
 }
 
 struct Reply {
@@ -37,10 +36,7 @@ struct Reply {
 }
 
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let mut db = DatabaseSettings::at(dir.path().join("scim.db"));
-    db.durability = Durability::Normal;
-    let store = Store::open(&db).await.unwrap();
+    let (store, dir) = plugin::store::testing::store().await;
     let secret = ServerSecret::from_bytes(vec![3; 32]).unwrap();
     let platform = Arc::new(Platform::new(
         store,

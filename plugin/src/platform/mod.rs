@@ -177,7 +177,7 @@ pub(crate) mod testing {
     pub struct Fixture {
         pub platform: Arc<Platform>,
         pub clock: Arc<ManualClock>,
-        pub _dir: tempfile::TempDir,
+        pub _dir: store::testing::TestDb,
     }
 
     pub async fn fixture() -> Fixture {

@@ -76,7 +76,7 @@ pub async fn find_by_name(conn: &mut Connection, name: &str) -> Result<Vec<Group
     let rows = query(concat!(
         "SELECT ",
         group_columns!(),
-        " FROM groups WHERE display_name = ? COLLATE NOCASE ORDER BY created_at"
+        " FROM groups WHERE lower(display_name) = lower(?) ORDER BY created_at"
     ))
     .bind(name)
     .fetch_all(&mut *conn)
@@ -194,11 +194,12 @@ pub async fn of_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<Group>>
 
 /// Adds a member; returns false if they already were one.
 pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let res = query("INSERT OR IGNORE INTO group_members (group_id, user_id) VALUES (?, ?)")
-        .bind(group_id.to_string())
-        .bind(user_id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    let res =
+        query("INSERT INTO group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+            .bind(group_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *conn)
+            .await?;
     Ok(res == 1)
 }
 
@@ -206,10 +207,11 @@ pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) ->
 pub async fn add_members(conn: &mut Connection, group_id: Uuid, user_ids: &[Uuid]) -> Result<()> {
     for chunk in user_ids.chunks(5000) {
         let mut qb: QueryBuilder =
-            QueryBuilder::new("INSERT OR IGNORE INTO group_members (group_id, user_id) ");
+            QueryBuilder::new("INSERT INTO group_members (group_id, user_id) ");
         qb.push_values(chunk, |b, uid| {
             b.push_bind(group_id.to_string()).push_bind(uid.to_string());
         });
+        qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
@@ -234,11 +236,17 @@ pub async fn remove_members(
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
     // One aggregated value rather than a row per member: sqlx hands rows over one at a time,
     // which for a group of thousands costs more than the query.
-    let text: String =
-        query("SELECT json_group_array(user_id) FROM group_members WHERE group_id = ?")
-            .bind(group_id.to_string())
-            .scalar(&mut *conn)
-            .await?;
+    let text: String = query(match conn.engine() {
+        super::Engine::Sqlite => {
+            "SELECT json_group_array(user_id) FROM group_members WHERE group_id = ?"
+        }
+        super::Engine::Postgres => {
+            "SELECT coalesce(json_agg(user_id), '[]')::text FROM group_members WHERE group_id = ?"
+        }
+    })
+    .bind(group_id.to_string())
+    .scalar(&mut *conn)
+    .await?;
     let ids: Vec<String> =
         serde_json::from_str(&text).map_err(|e| Error::Internal(format!("member ids: {e}")))?;
     let mut ids = ids.iter().map(|s| uuid(s)).collect::<Result<Vec<_>>>()?;

@@ -652,11 +652,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_cover_every_object_once_in_anchor_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let store =
-            super::super::Store::open(&super::super::DatabaseSettings::at(dir.path().join("t.db")))
-                .await
-                .unwrap();
+        let (store, _db) = super::super::testing::store().await;
         let mut tx = store.write().await.unwrap();
         let mut want = Vec::new();
         for i in 0..12 {

@@ -298,15 +298,64 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid> {
     Uuid::parse_str(text).map_err(|_| Error::Internal(format!("corrupt id in database: {text:?}")))
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing {
+    //! Stores for tests, on the engine the suite runs on: `TAPBRIDGE_TEST_DATABASE=postgres`
+    //! runs every store and platform test on a fresh database of a throwaway PostgreSQL
+    //! cluster (see `testkit`), anything else on a fresh SQLite file. One set of tests, two
+    //! engines.
     use super::*;
 
-    /// A fresh, migrated database in a temporary directory that lives as long as the guard.
-    pub async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = DatabaseSettings::at(dir.path().join("test.db"));
-        settings.durability = Durability::Normal;
-        (Store::open(&settings).await.expect("open store"), dir)
+    /// What keeps a test's database alive (a temporary directory for SQLite).
+    pub enum TestDb {
+        Sqlite(tempfile::TempDir),
+        Postgres(String),
+    }
+
+    impl TestDb {
+        /// Every file the database keeps its data in (flushed first), for tests that search
+        /// them for what must never be stored.
+        pub fn files(&self) -> Vec<std::path::PathBuf> {
+            match self {
+                TestDb::Sqlite(dir) => std::fs::read_dir(dir.path())
+                    .map(|d| d.flatten().map(|e| e.path()).collect())
+                    .unwrap_or_default(),
+                TestDb::Postgres(_) => testkit::postgres::cluster()
+                    .map(|c| c.data_files())
+                    .unwrap_or_default(),
+            }
+        }
+    }
+
+    /// The engine the suite runs on.
+    pub fn engine() -> Engine {
+        match std::env::var("TAPBRIDGE_TEST_DATABASE").as_deref() {
+            Ok("postgres") => Engine::Postgres,
+            _ => Engine::Sqlite,
+        }
+    }
+
+    /// Settings for a fresh, empty database on the suite's engine.
+    pub fn settings() -> (DatabaseSettings, TestDb) {
+        match engine() {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let mut settings = DatabaseSettings::at(dir.path().join("test.db"));
+                settings.durability = Durability::Normal;
+                (settings, TestDb::Sqlite(dir))
+            }
+            Engine::Postgres => {
+                let url = testkit::postgres::cluster()
+                    .unwrap_or_else(|why| panic!("TAPBRIDGE_TEST_DATABASE=postgres, but {why}"))
+                    .create_database();
+                (DatabaseSettings::postgres(&url), TestDb::Postgres(url))
+            }
+        }
+    }
+
+    /// A fresh, migrated database that lives as long as the guard.
+    pub async fn store() -> (Store, TestDb) {
+        let (settings, db) = settings();
+        (Store::open(&settings).await.expect("open store"), db)
     }
 }

@@ -159,7 +159,8 @@ pub async fn list_all(conn: &mut Connection, limit: u32) -> Result<Vec<(TapRecor
 /// (passes not yet expired, passes in total) at `now`.
 pub async fn counts(conn: &mut Connection, now: OffsetDateTime) -> Result<(i64, i64)> {
     let row = query(
-        "SELECT coalesce(sum(expires_at > ? AND locked_at IS NULL AND NOT (is_usable_once AND first_used_at IS NOT NULL)), 0) AS live,
+        "SELECT count(*) FILTER (WHERE expires_at > ? AND locked_at IS NULL
+                    AND NOT (is_usable_once AND first_used_at IS NOT NULL)) AS live,
                 count(*) AS total FROM temporary_access_passes",
     )
     .bind(ms(now))

@@ -18,7 +18,7 @@ use crate::{Error, Result};
 const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
     u.other_mails, u.personal_email, u.preferred_language, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
     u.created_at, u.updated_at, \
-    (SELECT group_concat(r.role) FROM user_roles r WHERE r.user_id = u.id) AS roles";
+    (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
 fn from_row(row: &Row) -> Result<User> {
     let other_mails: String = row.try_get("other_mails")?;

@@ -565,9 +565,10 @@ async fn a_counter_that_goes_backwards_is_refused_and_audited() {
     assert_eq!(ok.status, StatusCode::OK);
     // Pretend a clone of this authenticator signed in far more often.
     let mut conn = site.f.platform.store().write().await.unwrap();
-    crate::store::query(
+    crate::store::query(conn.pick(
         "UPDATE webauthn_credentials SET passkey = json_set(passkey, '$.cred.counter', 1000)",
-    )
+        "UPDATE webauthn_credentials SET passkey = jsonb_set(passkey::jsonb, '{cred,counter}', '1000')::text",
+    ))
     .execute(&mut conn)
     .await
     .unwrap();
