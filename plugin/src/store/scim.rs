@@ -149,3 +149,24 @@ pub async fn bump_version(conn: &mut Connection, kind: Kind, id: Uuid) -> Result
         .await?;
     Ok(())
 }
+
+/// Id and display name of each group `source` provisioned, for the name-uniqueness check.
+pub async fn group_names(conn: &mut Connection, source: &str) -> Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query(
+        "SELECT g.id AS id, g.display_name AS display_name FROM scim_groups s \
+         JOIN groups g ON g.id = s.group_id WHERE s.source = ?",
+    )
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(plugin::Error::from)?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get("id").map_err(plugin::Error::from)?;
+            let id = Uuid::parse_str(&id)
+                .map_err(|_| plugin::Error::Internal(format!("corrupt id {id:?}")))?;
+            let name: String = row.try_get("display_name").map_err(plugin::Error::from)?;
+            Ok((id, name))
+        })
+        .collect()
+}
