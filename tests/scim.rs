@@ -155,9 +155,7 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
             if path.is_dir() {
                 stack.push(path);
             } else if let Ok(bytes) = std::fs::read(&path)
-                && bytes
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
+                && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
             {
                 found.push(path.display().to_string());
             }
@@ -203,7 +201,11 @@ async fn entra_group_create_with_an_attribute_less_schema_uri_is_accepted() {
         .post("/Groups", &documented("/entra/create_group", &[]))
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    assert_eq!(created.body["schemas"], json!([GROUP]), "only what is stored");
+    assert_eq!(
+        created.body["schemas"],
+        json!([GROUP]),
+        "only what is stored"
+    );
     assert_eq!(
         (
             created.body["displayName"].as_str(),
@@ -401,9 +403,17 @@ async fn group_names_are_unique_within_a_source() {
     assert_error(&dup, 409, Some("uniqueness"));
     let mut shouted = documented("/okta/create_group", &[]);
     shouted["displayName"] = json!("  TEST scimv2 ");
-    assert_error(&okta.post("/Groups", &shouted).await, 409, Some("uniqueness"));
+    assert_error(
+        &okta.post("/Groups", &shouted).await,
+        409,
+        Some("uniqueness"),
+    );
     let lookup = format!("/Groups?{}", documented_query("/okta/group_exists_query"));
-    assert_eq!(okta.count(&lookup).await, 1, "Okta's lookup finds one group");
+    assert_eq!(
+        okta.count(&lookup).await,
+        1,
+        "Okta's lookup finds one group"
+    );
 
     // Another source's group of the same name is its own business.
     create(entra, "/Groups", &documented("/okta/create_group", &[])).await;
@@ -441,7 +451,10 @@ async fn group_names_are_unique_within_a_source() {
     let mut own = documented("/entra/create_group", &[]);
     own["displayName"] = json!("DisplayName");
     let a = entra.put(&format!("/Groups/{second}"), &own).await;
-    assert_eq!((a.status, a.body["displayName"].as_str()), (200, Some("DisplayName")));
+    assert_eq!(
+        (a.status, a.body["displayName"].as_str()),
+        (200, Some("DisplayName"))
+    );
     daemon.stop();
 }
 
@@ -459,7 +472,10 @@ async fn an_unqualified_manager_in_a_filter_matches() {
     let user = create(
         entra,
         "/Users",
-        &documented("/entra/create_user_with_manager", &[("123456", boss.as_str())]),
+        &documented(
+            "/entra/create_user_with_manager",
+            &[("123456", boss.as_str())],
+        ),
     )
     .await;
     let count = |filter: String| async move {
@@ -479,7 +495,11 @@ async fn an_unqualified_manager_in_a_filter_matches() {
         assert_eq!(count(filter.clone()).await, 1, "{filter}");
     }
     assert_eq!(count(format!(r#"manager eq "{user}""#)).await, 0);
-    assert_eq!(count(format!(r#"not (manager eq "{boss}")"#)).await, 1, "the boss");
+    assert_eq!(
+        count(format!(r#"not (manager eq "{boss}")"#)).await,
+        1,
+        "the boss"
+    );
     daemon.stop();
 }
 
@@ -498,17 +518,23 @@ async fn an_empty_manager_removes_the_manager() {
     let user = create(
         entra,
         "/Users",
-        &documented("/entra/create_user_with_manager", &[("123456", boss.as_str())]),
+        &documented(
+            "/entra/create_user_with_manager",
+            &[("123456", boss.as_str())],
+        ),
     )
     .await;
     let manager_of = |id: String| {
         let dir = dir.path().to_owned();
         async move {
-            query(&dir, &format!("SELECT manager_id FROM users WHERE id = '{id}'"))
-                .await
-                .first()
-                .and_then(|row| row.first().cloned())
-                .unwrap_or_default()
+            query(
+                &dir,
+                &format!("SELECT manager_id FROM users WHERE id = '{id}'"),
+            )
+            .await
+            .first()
+            .and_then(|row| row.first().cloned())
+            .unwrap_or_default()
         }
     };
     assert_eq!(manager_of(user.clone()).await, boss);
@@ -567,11 +593,16 @@ async fn group_patches_answer_no_content() {
     let read = entra.get(&uri).await;
     assert_eq!(read.body["members"][0]["value"], user.as_str());
     assert_eq!(read.etag.as_deref(), Some("W/\"2\""));
-    let without = entra.get(&format!("{uri}?excludedAttributes=members")).await;
+    let without = entra
+        .get(&format!("{uri}?excludedAttributes=members"))
+        .await;
     assert!(without.body.get("members").is_none(), "{}", without.body);
     assert_eq!(without.body["displayName"], "displayName");
     let a = entra
-        .patch(&uri, &documented("/entra/update_group_remove_members", &ids))
+        .patch(
+            &uri,
+            &documented("/entra/update_group_remove_members", &ids),
+        )
         .await;
     assert_eq!(a.status, 204, "{}", a.body);
     assert!(entra.get(&uri).await.body.get("members").is_none());
@@ -649,7 +680,10 @@ async fn group_patches_answer_no_content() {
         .patch(&g, &documented("/okta/update_membership", &ids[..1]))
         .await;
     assert_eq!(a.status, 204, "{}", a.body);
-    assert_eq!(members(&okta.get(&g).await.body), [first.clone()]);
+    assert_eq!(
+        members(&okta.get(&g).await.body),
+        std::slice::from_ref(&first)
+    );
     let a = okta
         .patch(&g, &documented("/okta/replace_members", &ids))
         .await;
