@@ -2,7 +2,7 @@
 //! other attributes. Every membership change is audited and emits a mover event for the user,
 //! so onboarding rules that look at groups see it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::audit::{Activity, AuditRecord};
 use plugin::domain::directory::{Group, NewGroup, User};
@@ -150,15 +150,23 @@ impl Scim {
         Ok(())
     }
 
-    /// The users `ids` names, each of which must belong to this source.
+    /// The users `ids` names, each of which must belong to this source. Users in `known` (the
+    /// group's current members, already read) are not read again, so a PATCH that renames a
+    /// large group or adds one member costs one look-up per new member, not one per member.
     async fn owned_members(
         &self,
         conn: &mut Connection,
         who: &Provisioner,
         ids: &BTreeSet<Uuid>,
+        known: &[User],
     ) -> Result<HashMap<Uuid, User>> {
+        let known: HashMap<Uuid, &User> = known.iter().map(|u| (u.id, u)).collect();
         let mut found = HashMap::new();
         for id in ids {
+            if let Some(u) = known.get(id).filter(|u| u.source == who.source) {
+                found.insert(*id, (*u).clone());
+                continue;
+            }
             match users::get(conn, *id).await? {
                 Some(u) if u.source == who.source => {
                     found.insert(*id, u);
@@ -197,10 +205,10 @@ impl Scim {
             .await?;
             scim_store::bump_version(conn, Kind::User, user.id).await?;
         }
-        for user in wanted
-            .values()
-            .filter(|u| !current.iter().any(|c| c.id == u.id))
-        {
+        // A set, not a scan of `current` per wanted member: that was quadratic in the size of
+        // the group, on every PATCH of it.
+        let had: HashSet<Uuid> = current.iter().map(|u| u.id).collect();
+        for user in wanted.values().filter(|u| !had.contains(&u.id)) {
             groups::add_member(conn, group.id, user.id).await?;
             audit::insert(conn, &record(Activity::GroupMemberAdded, user)).await?;
             events::insert(
@@ -229,7 +237,7 @@ impl Scim {
         let w = self.writer(who, correlation);
         let mut tx = self.platform.store().write().await?;
         self.check_name_free(&mut tx, who, &name, None).await?;
-        let wanted = self.owned_members(&mut tx, who, &ids).await?;
+        let wanted = self.owned_members(&mut tx, who, &ids, &[]).await?;
         let new = NewGroup {
             display_name: name,
             description: None,
@@ -355,7 +363,7 @@ impl Scim {
         };
         let name = display_name(&next)?;
         let wanted = self
-            .owned_members(&mut tx, who, &member_ids(&next)?)
+            .owned_members(&mut tx, who, &member_ids(&next)?, &current_members)
             .await?;
         if name != group.display_name {
             self.check_name_free(&mut tx, who, &name, Some(id)).await?;
