@@ -89,7 +89,9 @@ fn attribute(schema_urn: &str, parent: Option<&str>, a: &AttributeDef) -> Value 
         (schema_urn, parent, a.name.as_str()),
         (USER_SCHEMA, None, "userName") | (GROUP_SCHEMA, None, "displayName")
     );
-    let unique = schema_urn == USER_SCHEMA && parent.is_none() && a.name == "userName";
+    // userName is unique across the server; a group's displayName within its source, which is
+    // all of the server a provisioning client sees.
+    let unique = required;
     let mut v = json!({
         "name": a.name,
         "type": type_name(a.kind),
@@ -214,7 +216,28 @@ mod tests {
         assert!(
             names.contains(&"userName") && names.contains(&"emails") && names.contains(&"groups")
         );
-        assert!(!names.contains(&"id") && !names.contains(&"password"));
+        assert!(!names.contains(&"id"));
+        let password = user["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "password")
+            .unwrap();
+        assert_eq!(
+            (
+                password["mutability"].as_str(),
+                password["returned"].as_str(),
+                password["required"].as_bool()
+            ),
+            (Some("writeOnly"), Some("never"), Some(false))
+        );
+        let group_name = all[3]["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == "displayName")
+            .unwrap();
+        assert_eq!(group_name["uniqueness"], "server");
         let user_name = user["attributes"]
             .as_array()
             .unwrap()

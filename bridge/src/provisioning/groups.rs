@@ -2,7 +2,7 @@
 //! other attributes. Every membership change is audited and emits a mover event for the user,
 //! so onboarding rules that look at groups see it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::audit::{Activity, AuditRecord};
 use plugin::domain::directory::{Group, NewGroup, User};
@@ -18,7 +18,7 @@ use super::resource::{
 };
 use super::store::{self as scim_store, Kind, ScimRow};
 use super::users::{check_if_match, external_id, foreign, parse_id};
-use super::{Resource, Scim};
+use super::{Resource, Scim, Written};
 use crate::error::{Error, Result, ScimType};
 use crate::scim::patch::patch_resource;
 
@@ -60,6 +60,12 @@ fn display_name(resource: &Value) -> Result<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| Error::bad(ScimType::InvalidValue, "displayName is required"))
+}
+
+/// A display name as uniqueness compares it: trimmed and case-folded, as `displayName eq`
+/// filters compare (so two names that one filter would both match count as the same).
+fn folded(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 /// The body as stored: without members, which live in the membership table.
@@ -120,15 +126,47 @@ impl Scim {
         Ok((group, row))
     }
 
-    /// The users `ids` names, each of which must belong to this source.
+    /// Refuses `name` if another group of this source (other than `except`) has it, ignoring
+    /// case: Entra and Okta find a group by `displayName eq "…"` and must find one. Names are
+    /// unique per source only; other sources' and LDAP groups may share them.
+    async fn check_name_free(
+        &self,
+        conn: &mut Connection,
+        who: &Provisioner,
+        name: &str,
+        except: Option<Uuid>,
+    ) -> Result<()> {
+        let wanted = folded(name);
+        let taken = scim_store::group_names(conn, &who.source)
+            .await?
+            .into_iter()
+            .any(|(id, existing)| Some(id) != except && folded(&existing) == wanted);
+        if taken {
+            return Err(Error::conflict(format!(
+                "a group named `{name}` already exists for this provisioning source \
+                 (group names are unique per source, ignoring case)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The users `ids` names, each of which must belong to this source. Users in `known` (the
+    /// group's current members, already read) are not read again, so a PATCH that renames a
+    /// large group or adds one member costs one look-up per new member, not one per member.
     async fn owned_members(
         &self,
         conn: &mut Connection,
         who: &Provisioner,
         ids: &BTreeSet<Uuid>,
+        known: &[User],
     ) -> Result<HashMap<Uuid, User>> {
+        let known: HashMap<Uuid, &User> = known.iter().map(|u| (u.id, u)).collect();
         let mut found = HashMap::new();
         for id in ids {
+            if let Some(u) = known.get(id).filter(|u| u.source == who.source) {
+                found.insert(*id, (*u).clone());
+                continue;
+            }
             match users::get(conn, *id).await? {
                 Some(u) if u.source == who.source => {
                     found.insert(*id, u);
@@ -167,10 +205,10 @@ impl Scim {
             .await?;
             scim_store::bump_version(conn, Kind::User, user.id).await?;
         }
-        for user in wanted
-            .values()
-            .filter(|u| !current.iter().any(|c| c.id == u.id))
-        {
+        // A set, not a scan of `current` per wanted member: that was quadratic in the size of
+        // the group, on every PATCH of it.
+        let had: HashSet<Uuid> = current.iter().map(|u| u.id).collect();
+        for user in wanted.values().filter(|u| !had.contains(&u.id)) {
             groups::add_member(conn, group.id, user.id).await?;
             audit::insert(conn, &record(Activity::GroupMemberAdded, user)).await?;
             events::insert(
@@ -198,7 +236,8 @@ impl Scim {
         let ids = member_ids(&resource)?;
         let w = self.writer(who, correlation);
         let mut tx = self.platform.store().write().await?;
-        let wanted = self.owned_members(&mut tx, who, &ids).await?;
+        self.check_name_free(&mut tx, who, &name, None).await?;
+        let wanted = self.owned_members(&mut tx, who, &ids, &[]).await?;
         let new = NewGroup {
             display_name: name,
             description: None,
@@ -231,11 +270,22 @@ impl Scim {
         })
     }
 
-    pub async fn get_group(&self, who: &Provisioner, id: &str) -> Result<Resource> {
+    /// The group; without `with_members` its member list is not read (Entra reads groups with
+    /// `excludedAttributes=members`).
+    pub async fn get_group(
+        &self,
+        who: &Provisioner,
+        id: &str,
+        with_members: bool,
+    ) -> Result<Resource> {
         let id = parse_id(id, "Group")?;
         let mut conn = self.platform.store().read().await?;
         let (group, row) = self.owned_group(&mut conn, who, id).await?;
-        let members = users::members_of(&mut conn, id).await?;
+        let members = if with_members {
+            users::members_of(&mut conn, id).await?
+        } else {
+            Vec::new()
+        };
         Ok(Resource {
             json: self.render_group(&group, &row, &members),
             version: row.version,
@@ -252,10 +302,17 @@ impl Scim {
     ) -> Result<Resource> {
         let id = parse_id(id, "Group")?;
         let resource = normalise(body, group_schema())?;
-        self.write_group(who, id, if_match, correlation, |_| Ok(Some(resource)))
-            .await
+        let written = self
+            .write_group(who, id, if_match, correlation, true, |_| Ok(Some(resource)))
+            .await?;
+        Ok(Resource {
+            json: written.json.unwrap_or_default(),
+            version: written.version,
+        })
     }
 
+    /// PATCH. With `with_body` the group is rendered into the answer; without it the member
+    /// list is never read back, which keeps a large group's PATCH as cheap as its change.
     pub async fn patch_group(
         &self,
         who: &Provisioner,
@@ -263,9 +320,10 @@ impl Scim {
         patch: Value,
         if_match: Option<&str>,
         correlation: Option<Uuid>,
-    ) -> Result<Resource> {
+        with_body: bool,
+    ) -> Result<Written> {
         let id = parse_id(id, "Group")?;
-        self.write_group(who, id, if_match, correlation, |current| {
+        self.write_group(who, id, if_match, correlation, with_body, |current| {
             let mut next = current.clone();
             let changed = patch_resource(&mut next, &patch, group_schema())?;
             Ok(changed.then_some(next))
@@ -279,8 +337,9 @@ impl Scim {
         id: Uuid,
         if_match: Option<&str>,
         correlation: Option<Uuid>,
+        with_body: bool,
         change: impl FnOnce(&Value) -> Result<Option<Value>>,
-    ) -> Result<Resource> {
+    ) -> Result<Written> {
         let w = self.writer(who, correlation);
         let mut tx = self.platform.store().write().await?;
         let (group, row) = self.owned_group(&mut tx, who, id).await?;
@@ -297,16 +356,17 @@ impl Scim {
             );
         }
         let Some(next) = change(&current)? else {
-            return Ok(Resource {
-                json: self.render_group(&group, &row, &current_members),
+            return Ok(Written {
+                json: with_body.then(|| self.render_group(&group, &row, &current_members)),
                 version: row.version,
             });
         };
         let name = display_name(&next)?;
         let wanted = self
-            .owned_members(&mut tx, who, &member_ids(&next)?)
+            .owned_members(&mut tx, who, &member_ids(&next)?, &current_members)
             .await?;
         if name != group.display_name {
+            self.check_name_free(&mut tx, who, &name, Some(id)).await?;
             let new = NewGroup {
                 display_name: name,
                 description: group.description.clone(),
@@ -334,18 +394,23 @@ impl Scim {
             &body,
         )
         .await?;
-        let group = groups::get(&mut tx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("Group `{id}`")))?;
-        let members = users::members_of(&mut tx, id).await?;
-        tx.commit().await?;
-        let row = ScimRow {
-            body,
-            version,
-            ..row
+        let rendered = if with_body {
+            let group = groups::get(&mut tx, id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("Group `{id}`")))?;
+            let members = users::members_of(&mut tx, id).await?;
+            let row = ScimRow {
+                body,
+                version,
+                ..row
+            };
+            Some(self.render_group(&group, &row, &members))
+        } else {
+            None
         };
-        Ok(Resource {
-            json: self.render_group(&group, &row, &members),
+        tx.commit().await?;
+        Ok(Written {
+            json: rendered,
             version,
         })
     }
@@ -377,20 +442,27 @@ impl Scim {
         Ok(())
     }
 
-    /// Every group of this source, rendered, for filtering.
-    pub(super) async fn all_groups(&self, who: &Provisioner) -> Result<Vec<Value>> {
+    /// Every group of this source, rendered, for filtering; without `with_members`, without
+    /// their members (which are then never read).
+    pub(super) async fn all_groups(
+        &self,
+        who: &Provisioner,
+        with_members: bool,
+    ) -> Result<Vec<Value>> {
         let mut conn = self.platform.store().read().await?;
         let list = groups::by_source(&mut conn, &who.source).await?;
         let rows = scim_store::by_source(&mut conn, Kind::Group, &who.source).await?;
-        let people: HashMap<Uuid, User> = users::by_source(&mut conn, &who.source)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
         let mut members: HashMap<Uuid, Vec<User>> = HashMap::new();
-        for (g, u) in groups::memberships_by_source(&mut conn, &who.source).await? {
-            if let Some(user) = people.get(&u) {
-                members.entry(g).or_default().push(user.clone());
+        if with_members {
+            let people: HashMap<Uuid, User> = users::by_source(&mut conn, &who.source)
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect();
+            for (g, u) in groups::memberships_by_source(&mut conn, &who.source).await? {
+                if let Some(user) = people.get(&u) {
+                    members.entry(g).or_default().push(user.clone());
+                }
             }
         }
         let mut out = Vec::with_capacity(list.len());

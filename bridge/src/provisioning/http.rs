@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::discovery;
 use super::list::ListQuery;
-use super::resource::LIST_RESPONSE_SCHEMA;
+use super::resource::{LIST_RESPONSE_SCHEMA, keeps_members};
 use super::store::Kind;
 use super::{Page, Resource, Scim};
 use crate::error::{Error, Result, SCIM_MEDIA_TYPE, ScimType};
@@ -235,14 +235,18 @@ async fn read(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let kind = kind(&resource)?;
+    let query = ListQuery::from_params(&q)?;
     let mut r = match kind {
         Kind::User => s.scim.get_user(&who, &id).await?,
-        Kind::Group => s.scim.get_group(&who, &id).await?,
+        Kind::Group => {
+            let with_members = keeps_members(&query.attributes, &query.excluded);
+            s.scim.get_group(&who, &id, with_members).await?
+        }
     };
     if let Some(e) = not_modified(&headers, &r) {
         return Err(e);
     }
-    r.json = project_one(r.json, &q, kind)?;
+    r.json = project_one(r.json, &query, kind);
     Ok(respond_resource(StatusCode::OK, r))
 }
 
@@ -272,28 +276,54 @@ async fn replace(
 }
 
 /// `PATCH /{Users|Groups}/{id}` — RFC 7644 §3.5.2, with what Entra and Okta really send.
+/// A user is answered 200 with the user. A group is answered 204 No Content with its ETag, as
+/// Microsoft advises, so that provisioning a large group never ships its member list back;
+/// with `attributes` or `excludedAttributes` it is 200 with the projected group, as RFC 7644
+/// requires.
 async fn patch(
     State(s): State<ScimState>,
     Source(who): Source,
     Path((resource, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
+    let kind = kind(&resource)?;
+    let query = ListQuery::from_params(&q)?;
     let if_match = header_str(&headers, header::IF_MATCH);
     let body = json_body(&headers, &body)?;
-    let r = match kind(&resource)? {
+    let mut r = match kind {
         Kind::User => {
             s.scim
                 .patch_user(&who, &id, body, if_match, correlation())
                 .await?
         }
         Kind::Group => {
-            s.scim
-                .patch_group(&who, &id, body, if_match, correlation())
-                .await?
+            let projected = !query.attributes.is_empty() || !query.excluded.is_empty();
+            let written = s
+                .scim
+                .patch_group(&who, &id, body, if_match, correlation(), projected)
+                .await?;
+            let Some(json) = written.json else {
+                return Ok(no_content(written.version));
+            };
+            Resource {
+                json,
+                version: written.version,
+            }
         }
     };
+    r.json = project_one(r.json, &query, kind);
     Ok(respond_resource(StatusCode::OK, r))
+}
+
+/// 204 No Content with the resource's new ETag.
+fn no_content(version: i64) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = HeaderValue::from_str(&super::resource::etag(version)) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
 }
 
 /// `DELETE /{Users|Groups}/{id}` — a user is deleted after their access is revoked (a leaver).
@@ -319,19 +349,13 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `attributes` / `excludedAttributes` on a single-resource GET.
-fn project_one(json: Value, q: &HashMap<String, String>, kind: Kind) -> Result<Value> {
-    let query = ListQuery::from_params(q)?;
+/// `attributes` / `excludedAttributes` on a single resource (GET, PATCH).
+fn project_one(json: Value, query: &ListQuery, kind: Kind) -> Value {
     let schema = match kind {
         Kind::User => super::resource::user_schema(),
         Kind::Group => super::resource::group_schema(),
     };
-    Ok(super::resource::project(
-        json,
-        &query.attributes,
-        &query.excluded,
-        schema,
-    ))
+    super::resource::project(json, &query.attributes, &query.excluded, schema)
 }
 
 async fn service_provider_config(State(s): State<ScimState>) -> Response {

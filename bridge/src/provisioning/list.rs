@@ -7,7 +7,8 @@ use plugin::platform::Provisioner;
 use serde_json::Value;
 
 use super::resource::{
-    case_exact, get_ci, group_schema, parse_attribute_list, project, user_schema, value_at,
+    case_exact, get_ci, group_schema, keeps_members, parse_attribute_list, project, user_schema,
+    value_at,
 };
 use super::store::Kind;
 use super::{Page, Scim};
@@ -144,36 +145,22 @@ fn parse_order(o: &str) -> Result<bool> {
     }
 }
 
-/// Every attribute path in the filter must name an attribute of the resource type.
-fn check_filter(filter: &Filter, parent: Option<&AttrPath>, schema: &ResourceSchema) -> Result<()> {
-    let known = |p: &AttrPath| {
-        let full = match parent {
-            Some(parent) => AttrPath {
-                urn: parent.urn.clone(),
-                name: parent.name.clone(),
-                sub_attr: Some(p.name.clone()),
-            },
-            None => p.clone(),
-        };
-        if schema.resolve(&full).is_some() {
-            Ok(())
-        } else {
-            Err(Error::bad(
-                ScimType::InvalidFilter,
-                format!("unknown attribute `{full}` in filter"),
-            ))
-        }
-    };
+/// The filter with its paths resolved against `schema` (see
+/// [`PatchSchema::canonical_filter`]): unknown and write-only attributes are `invalidFilter`.
+fn resolve_filter(filter: &Filter, schema: &ResourceSchema) -> Result<Filter> {
+    schema
+        .canonical_filter(filter)
+        .map_err(|e| Error::bad(ScimType::InvalidFilter, e.to_string()))
+}
+
+/// Whether the filter tests the top-level core attribute `name` (canonical spelling).
+fn mentions(filter: &Filter, name: &str) -> bool {
     match filter {
-        Filter::Present(p) | Filter::Compare { path: p, .. } => known(p),
-        Filter::ValuePath { path, filter } => {
-            known(path)?;
-            check_filter(filter, Some(path), schema)
-        }
-        Filter::Not(inner) => check_filter(inner, parent, schema),
-        Filter::And(ops) | Filter::Or(ops) => {
-            ops.iter().try_for_each(|f| check_filter(f, parent, schema))
-        }
+        Filter::Present(p)
+        | Filter::Compare { path: p, .. }
+        | Filter::ValuePath { path: p, .. } => p.urn.is_none() && p.name == name,
+        Filter::Not(inner) => mentions(inner, name),
+        Filter::And(ops) | Filter::Or(ops) => ops.iter().any(|f| mentions(f, name)),
     }
 }
 
@@ -225,47 +212,70 @@ impl Scim {
     /// whose schema lacks an attribute the filter names contributes nothing; a filter no
     /// type understands is an error.
     pub async fn search_all(&self, who: &Provisioner, q: &ListQuery) -> Result<Page> {
-        let understood: Vec<Kind> = [Kind::User, Kind::Group]
+        let Some(filter) = &q.filter else {
+            return self
+                .query(who, &[(Kind::User, None), (Kind::Group, None)], q)
+                .await;
+        };
+        let understood: Vec<(Kind, Option<Filter>)> = [Kind::User, Kind::Group]
             .into_iter()
-            .filter(|k| {
-                q.filter
-                    .as_ref()
-                    .is_none_or(|f| check_filter(f, None, schema_of(*k)).is_ok())
+            .filter_map(|k| {
+                resolve_filter(filter, schema_of(k))
+                    .ok()
+                    .map(|f| (k, Some(f)))
             })
             .collect();
-        if understood.is_empty()
-            && let Some(f) = &q.filter
-        {
-            check_filter(f, None, user_schema())?;
+        if understood.is_empty() {
+            resolve_filter(filter, user_schema())?;
         }
         self.query(who, &understood, q).await
     }
 
     pub async fn list(&self, who: &Provisioner, kind: Kind, q: &ListQuery) -> Result<Page> {
-        if let Some(f) = &q.filter {
-            check_filter(f, None, schema_of(kind))?;
-        }
-        self.query(who, &[kind], q).await
+        let filter = q
+            .filter
+            .as_ref()
+            .map(|f| resolve_filter(f, schema_of(kind)))
+            .transpose()?;
+        self.query(who, &[(kind, filter)], q).await
     }
 
-    /// Filters, sorts, pages and projects the resources of `kinds`, whose schemas the filter
-    /// has been checked against.
-    async fn query(&self, who: &Provisioner, kinds: &[Kind], q: &ListQuery) -> Result<Page> {
+    /// Filters, sorts, pages and projects the resources of each kind with its filter, already
+    /// resolved against the kind's schema.
+    async fn query(
+        &self,
+        who: &Provisioner,
+        kinds: &[(Kind, Option<Filter>)],
+        q: &ListQuery,
+    ) -> Result<Page> {
         if let Some(s) = &q.sort_by
-            && !kinds.iter().any(|k| schema_of(*k).resolve(s).is_some())
+            && !kinds
+                .iter()
+                .any(|(k, _)| schema_of(*k).resolve(s).is_some())
         {
             return Err(invalid(format!("sortBy names an unknown attribute `{s}`")));
         }
         let mut all: Vec<(Kind, Value)> = Vec::new();
-        for &kind in kinds {
+        for (kind, filter) in kinds {
+            let kind = *kind;
             let mut items = match kind {
                 Kind::User => {
-                    self.all_users(who, q.filter.as_ref().and_then(user_name_lookup))
+                    self.all_users(who, filter.as_ref().and_then(user_name_lookup))
                         .await?
                 }
-                Kind::Group => self.all_groups(who).await?,
+                Kind::Group => {
+                    // Members are read only when the answer, the filter or the order needs
+                    // them: Entra lists groups with `excludedAttributes=members`.
+                    let with_members = keeps_members(&q.attributes, &q.excluded)
+                        || filter.as_ref().is_some_and(|f| mentions(f, "members"))
+                        || q.sort_by
+                            .as_ref()
+                            .and_then(|s| group_schema().resolve(s))
+                            .is_some_and(|r| r.attribute.name == "members");
+                    self.all_groups(who, with_members).await?
+                }
             };
-            if let Some(f) = &q.filter {
+            if let Some(f) = filter {
                 let exact = case_exact(schema_of(kind));
                 items.retain(|r| matches(f, r, &exact));
             }
@@ -348,10 +358,54 @@ mod tests {
     #[test]
     fn filters_must_name_known_attributes() {
         let f = parse_filter("emails[type eq \"work\"] and name.familyName pr").unwrap();
-        assert!(check_filter(&f, None, user_schema()).is_ok());
+        assert!(resolve_filter(&f, user_schema()).is_ok());
         let f = parse_filter("shoeSize gt 40").unwrap();
-        assert!(check_filter(&f, None, user_schema()).is_err());
+        assert!(resolve_filter(&f, user_schema()).is_err());
         let f = parse_filter("emails[colour eq \"red\"]").unwrap();
-        assert!(check_filter(&f, None, user_schema()).is_err());
+        assert!(resolve_filter(&f, user_schema()).is_err());
+    }
+
+    #[test]
+    fn an_unqualified_manager_filter_matches_like_the_qualified_one() {
+        let user = json!({
+            "schemas": [USER_SCHEMA, crate::scim::schema::ENTERPRISE_USER_SCHEMA],
+            "id": "U",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "M"}}
+        });
+        let exact = case_exact(user_schema());
+        for (filter, hit) in [
+            (r#"id eq "U" and manager eq "M""#, true),
+            (r#"manager.value eq "M""#, true),
+            (
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "M""#,
+                true,
+            ),
+            (r#"manager eq "X""#, false),
+        ] {
+            let f = resolve_filter(&parse_filter(filter).unwrap(), user_schema()).unwrap();
+            assert_eq!(matches(&f, &user, &exact), hit, "{filter}");
+        }
+    }
+
+    #[test]
+    fn group_members_are_read_only_when_needed() {
+        let q = |pairs: &[(&str, &str)]| ListQuery::from_params(&params(pairs)).unwrap();
+        assert!(keeps_members(&q(&[]).attributes, &q(&[]).excluded));
+        let excluded = q(&[("excludedAttributes", "members")]);
+        assert!(!keeps_members(&excluded.attributes, &excluded.excluded));
+        let only_name = q(&[("attributes", "displayName")]);
+        assert!(!keeps_members(&only_name.attributes, &only_name.excluded));
+        let member_ids = q(&[("attributes", "displayName,Members.value")]);
+        assert!(keeps_members(&member_ids.attributes, &member_ids.excluded));
+        let f = resolve_filter(
+            &parse_filter(r#"members[value eq "x"] or displayName eq "a""#).unwrap(),
+            group_schema(),
+        )
+        .unwrap();
+        assert!(mentions(&f, "members"));
+        assert!(!mentions(
+            &parse_filter(r#"displayName eq "a""#).unwrap(),
+            "members"
+        ));
     }
 }

@@ -36,6 +36,11 @@ impl Mapping {
                     "{what} `{p}` names no attribute of the User schemas"
                 ));
             }
+            if user_schema().is_write_only(&parsed.attr) {
+                return Err(format!(
+                    "{what} `{p}` names a write-only attribute, which tapbridge never keeps"
+                ));
+            }
             Ok(parsed)
         };
         Ok(Mapping {
@@ -225,5 +230,6 @@ mod tests {
         assert_eq!(u.personal_email.as_deref(), Some("ada@home.example"));
         assert!(Mapping::new("nonsense[", DEFAULT_HIRE_DATE).is_err());
         assert!(Mapping::new("shoeSize", DEFAULT_HIRE_DATE).is_err());
+        assert!(Mapping::new(DEFAULT_PERSONAL_EMAIL, "password").is_err());
     }
 }

@@ -47,6 +47,14 @@ pub struct Resource {
     pub version: i64,
 }
 
+/// A write whose answer may go without the resource: its new version (for the ETag), and the
+/// rendered resource when the caller asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub json: Option<Value>,
+    pub version: i64,
+}
+
 /// A page of a list or search.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {

@@ -41,6 +41,7 @@ pub fn group_schema() -> &'static ResourceSchema {
     ResourceSchema::group()
 }
 
+/// A PATCH request's error: the message names the failing operation (`Operations[1]: …`).
 impl From<PatchError> for Error {
     fn from(e: PatchError) -> Self {
         let scim_type = match e.kind() {
@@ -54,9 +55,42 @@ impl From<PatchError> for Error {
     }
 }
 
+/// The error of a POST or PUT body, which `normalise` applies as one internal PATCH operation:
+/// the message names the body's attribute, never an operation the client did not send, and a
+/// key that is no attribute is a value the schema does not allow (there is no `path` here).
+fn body_error(e: PatchError) -> Error {
+    let scim_type = match e.kind() {
+        PatchErrorKind::InvalidPath | PatchErrorKind::InvalidValue | PatchErrorKind::NoTarget => {
+            ScimType::InvalidValue
+        }
+        PatchErrorKind::Mutability => ScimType::Mutability,
+        PatchErrorKind::InvalidSyntax => ScimType::InvalidSyntax,
+    };
+    Error::bad(scim_type, format!("request body: {}", e.message()))
+}
+
+/// Whether the body carries attributes of the schema `urn`: an object keyed by it, or keys
+/// qualified with it (`urn:…:User:badge`).
+fn carries_attributes(object: &Map<String, Value>, urn: &str) -> bool {
+    let urn = urn.to_ascii_lowercase();
+    object.keys().any(|key| {
+        let key = key.to_ascii_lowercase();
+        key == urn
+            || key
+                .strip_prefix(urn.as_str())
+                .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
 /// Turns a client's POST or PUT body into the stored form: names canonical, values checked and
 /// coerced by the schema (the PATCH engine applies the body as a path-less `add` to an empty
 /// resource, so POST, PUT and PATCH share one interpretation), read-only attributes dropped.
+///
+/// `schemas` must list the core schema. A URN in it that the server does not know is ignored
+/// when the body carries no attribute of it (Entra's group create lists
+/// `http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group`), and refused
+/// when it does, since those attributes would be lost. Write-only attributes are still in the
+/// result: take them out with [`discard_write_only`].
 pub fn normalise(body: Value, schema: &ResourceSchema) -> Result<Value> {
     let Value::Object(mut object) = body else {
         return Err(Error::bad(
@@ -87,10 +121,13 @@ pub fn normalise(body: Value, schema: &ResourceSchema) -> Result<Value> {
         };
         if urn.eq_ignore_ascii_case(&core) {
             saw_core = true;
-        } else if schema.extension_urn(urn).is_none() {
+        } else if schema.extension_urn(urn).is_none() && carries_attributes(&object, urn) {
             return Err(Error::bad(
                 ScimType::InvalidValue,
-                format!("schema `{urn}` is not supported here"),
+                format!(
+                    "schema `{urn}` is not supported here, and the request carries attributes \
+                     of it that would be lost; /Schemas lists the supported schemas"
+                ),
             ));
         }
     }
@@ -111,9 +148,33 @@ pub fn normalise(body: Value, schema: &ResourceSchema) -> Result<Value> {
             path: None,
             value: Some(Value::Object(object)),
         };
-        apply_patch(&mut resource, &[op], schema)?;
+        apply_patch(&mut resource, &[op], schema).map_err(body_error)?;
     }
     Ok(resource)
+}
+
+/// Takes the write-only attributes (RFC 7643 §2.2; the User's `password`) out of a resource:
+/// tapbridge keeps none of them, stores none and returns none. Returns the canonical names of
+/// those that held a value, so the caller can audit that they were offered (never the value).
+pub fn discard_write_only(resource: &mut Value, schema: &ResourceSchema) -> Vec<String> {
+    let Value::Object(object) = resource else {
+        return Vec::new();
+    };
+    let mut discarded = Vec::new();
+    for (urn, attribute) in schema.write_only() {
+        let container = match urn {
+            None => Some(&mut *object),
+            Some(urn) => key_ci(object, urn)
+                .and_then(|key| object.get_mut(&key))
+                .and_then(Value::as_object_mut),
+        };
+        if let Some(container) = container
+            && take_ci(container, &attribute.name).is_some_and(|v| !v.is_null())
+        {
+            discarded.push(attribute.name.clone());
+        }
+    }
+    discarded
 }
 
 /// The stored body as the PATCH engine should see it: with the `id` a client may echo back
@@ -269,6 +330,20 @@ pub fn project(
         remove_path(&mut out, path, schema);
     }
     Value::Object(out)
+}
+
+/// Whether a Group projected by `attributes` / `excludedAttributes` still shows its members,
+/// so that they must be read at all.
+pub fn keeps_members(attributes: &[AttrPath], excluded: &[AttrPath]) -> bool {
+    let members = |p: &AttrPath| {
+        group_schema()
+            .resolve(p)
+            .is_some_and(|r| !r.extension && r.attribute.name == "members")
+    };
+    if !attributes.is_empty() {
+        return attributes.iter().any(members);
+    }
+    !excluded.iter().any(|p| members(p) && p.sub_attr.is_none())
 }
 
 /// Where a path lives: the container key (an extension URN, or none for core), the attribute,
@@ -442,11 +517,98 @@ mod tests {
                 json!({"schemas": ["urn:x"], "userName": "x"}),
                 user_schema()
             )
-            .is_err()
+            .is_err(),
+            "the core schema must be listed"
         );
         assert!(normalise(json!([1]), user_schema()).is_err());
         let bad_type = json!({"schemas": [USER_SCHEMA], "userName": "x", "active": "maybe"});
         assert!(normalise(bad_type, user_schema()).is_err());
+    }
+
+    #[test]
+    fn unknown_schemas_without_attributes_are_ignored() {
+        const ADSCIM: &str =
+            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+        let r = normalise(
+            json!({"schemas": [GROUP_SCHEMA, ADSCIM], "displayName": "Sales",
+                "meta": {"resourceType": "Group"}}),
+            group_schema(),
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Sales"})
+        );
+        let r = normalise(
+            json!({"schemas": [USER_SCHEMA, "urn:example:params:scim:schemas:extension:acme:2.0:User"],
+                "userName": "a"}),
+            user_schema(),
+        )
+        .unwrap();
+        assert_eq!(r["schemas"], json!([USER_SCHEMA]));
+
+        // An unknown schema whose attributes are sent, as an object or as qualified keys.
+        const ACME: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+        for body in [
+            json!({"schemas": [USER_SCHEMA, ACME], "userName": "a", ACME: {"badge": "7"}}),
+            json!({"schemas": [USER_SCHEMA, ACME], "userName": "a", format!("{ACME}:badge"): "7"}),
+        ] {
+            let Err(Error::Scim {
+                scim_type, detail, ..
+            }) = normalise(body, user_schema())
+            else {
+                panic!("accepted attributes of an unknown schema");
+            };
+            assert_eq!(scim_type, Some(ScimType::InvalidValue));
+            assert!(detail.contains(ACME), "{detail}");
+        }
+    }
+
+    #[test]
+    fn body_errors_name_the_attribute_not_an_operation() {
+        for (body, scim_type, names) in [
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "a", "shoeSize": 44}),
+                ScimType::InvalidValue,
+                "shoeSize",
+            ),
+            (
+                json!({"schemas": [USER_SCHEMA], "userName": "a", "active": "maybe"}),
+                ScimType::InvalidValue,
+                "active",
+            ),
+        ] {
+            let Err(Error::Scim {
+                scim_type: got,
+                detail,
+                ..
+            }) = normalise(body, user_schema())
+            else {
+                panic!("accepted a bad body");
+            };
+            assert_eq!(got, Some(scim_type), "{detail}");
+            assert!(detail.contains(names), "{detail}");
+            assert!(!detail.contains("Operations"), "{detail}");
+        }
+    }
+
+    #[test]
+    fn write_only_values_are_discarded_and_reported_by_name() {
+        let mut r = normalise(
+            json!({"schemas": [USER_SCHEMA], "userName": "a", "PassWord": "1mz050nq"}),
+            user_schema(),
+        )
+        .unwrap();
+        assert_eq!(
+            r["password"], "1mz050nq",
+            "the engine keeps it; the service drops it"
+        );
+        assert_eq!(discard_write_only(&mut r, user_schema()), ["password"]);
+        assert_eq!(r, json!({"schemas": [USER_SCHEMA], "userName": "a"}));
+        assert!(discard_write_only(&mut r, user_schema()).is_empty());
+        let mut null = json!({"schemas": [USER_SCHEMA], "userName": "a", "password": null});
+        assert!(discard_write_only(&mut null, user_schema()).is_empty());
+        assert!(null.get("password").is_none());
     }
 
     #[test]

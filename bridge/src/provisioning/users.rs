@@ -4,16 +4,18 @@
 use std::collections::HashMap;
 
 use plugin::Error as PlatformError;
+use plugin::domain::audit::{Activity, AuditRecord};
 use plugin::domain::directory::{Group, NewUser, User};
 use plugin::platform::Provisioner;
-use plugin::platform::lifecycle;
-use plugin::store::{Connection, groups, users};
+use plugin::platform::lifecycle::{self, Writer};
+use plugin::store::{Connection, audit, groups, users};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::mapping::to_new_user;
 use super::resource::{
-    Meta, etag, etag_listed, get_ci, normalise, render, user_schema, with_id, without_id,
+    Meta, discard_write_only, etag, etag_listed, get_ci, normalise, render, user_schema, with_id,
+    without_id,
 };
 use super::store::{self as scim_store, Kind, ScimRow};
 use super::{Resource, Scim};
@@ -129,7 +131,8 @@ impl Scim {
         body: Value,
         correlation: Option<Uuid>,
     ) -> Result<Resource> {
-        let resource = normalise(body, user_schema())?;
+        let mut resource = normalise(body, user_schema())?;
+        let discarded = discard_write_only(&mut resource, user_schema());
         let mut new = self.new_user(who, &resource)?;
         let w = self.writer(who, correlation);
         let mut tx = self.platform.store().write().await?;
@@ -149,6 +152,7 @@ impl Scim {
             version: 1,
         };
         scim_store::insert(&mut tx, Kind::User, &row).await?;
+        audit_discarded(&mut tx, &w, &user, &discarded).await?;
         tx.commit().await?;
         Ok(Resource {
             json: self.render_user(&user, &row, &[]),
@@ -200,7 +204,9 @@ impl Scim {
     }
 
     /// Loads the user, checks the precondition, computes the new body with `change` (`None`:
-    /// nothing changed), and writes body and platform record together.
+    /// nothing changed), and writes body and platform record together. Write-only values the
+    /// body gained (a password) are dropped and audited; a request that brought nothing else
+    /// changes nothing stored.
     async fn write_user(
         &self,
         who: &Provisioner,
@@ -213,8 +219,17 @@ impl Scim {
         let mut tx = self.platform.store().write().await?;
         let (user, row) = self.owned_user(&mut tx, who, id).await?;
         check_if_match(if_match, row.version)?;
-        let Some(next) = change(&row.body)? else {
+        let mut next = change(&row.body)?;
+        let discarded = next
+            .as_mut()
+            .map(|n| discard_write_only(n, user_schema()))
+            .unwrap_or_default();
+        let Some(next) = next.filter(|n| *n != row.body) else {
             let groups = self.visible_groups(&mut tx, who, id).await?;
+            if !discarded.is_empty() {
+                audit_discarded(&mut tx, &w, &user, &discarded).await?;
+                tx.commit().await?;
+            }
             return Ok(Resource {
                 json: self.render_user(&user, &row, &groups),
                 version: row.version,
@@ -236,6 +251,7 @@ impl Scim {
             &next,
         )
         .await?;
+        audit_discarded(&mut tx, &w, &updated, &discarded).await?;
         let groups = self.visible_groups(&mut tx, who, id).await?;
         tx.commit().await?;
         let row = ScimRow {
@@ -313,6 +329,31 @@ impl Scim {
             })
             .collect())
     }
+}
+
+/// Audits that the client offered write-only values (`discarded`: their names) that tapbridge
+/// dropped unread. The record names the attributes, never their values: tapbridge accounts
+/// have no password, so a password a client pushes is neither stored nor checked.
+async fn audit_discarded(
+    conn: &mut Connection,
+    w: &Writer,
+    user: &User,
+    discarded: &[String],
+) -> Result<()> {
+    if discarded.is_empty() {
+        return Ok(());
+    }
+    let record = AuditRecord::new(Activity::UserUpdated, w.initiator.clone(), w.now)
+        .reason(format!(
+            "the provisioning client offered {}; tapbridge accounts are passwordless, so it was \
+             discarded and not stored",
+            discarded.join(", ")
+        ))
+        .target("User", user.id, Some(&user.user_principal_name))
+        .detail("discardedAttributes", discarded.join(","))
+        .correlation(w.correlation_id);
+    audit::insert(conn, &record).await?;
+    Ok(())
 }
 
 pub(super) fn external_id(resource: &Value) -> Option<String> {

@@ -307,6 +307,15 @@ impl Operands {
         operands
     }
 
+    /// Each operand replaced by `f` of it, in order; the first error stops.
+    ///
+    /// # Errors
+    ///
+    /// The first error `f` returns.
+    pub fn try_map<E>(&self, f: impl FnMut(&Filter) -> Result<Filter, E>) -> Result<Self, E> {
+        Ok(Self(self.0.iter().map(f).collect::<Result<_, _>>()?))
+    }
+
     /// Appends an operand.
     pub fn push(&mut self, operand: Filter) {
         self.0.push(operand);

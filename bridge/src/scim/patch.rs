@@ -19,7 +19,8 @@
 //! - member removal both as `{"op": "remove", "path": "members", "value": [{"value": "id"}]}`
 //!   and as `members[value eq "id"]`; removing something that is not there is a no-op;
 //! - a plain string (or a one-element array) for a single-valued complex attribute, read as its
-//!   `value` sub-attribute (Entra sends `manager` that way);
+//!   `value` sub-attribute (Entra sends `manager` that way); an empty one (`"manager": ""`,
+//!   `{"value": ""}`) unassigns the attribute instead of pointing at no one;
 //! - read-only attributes echoed back unchanged (Okta sends the group's `id` in a path-less
 //!   `replace`) and read-only sub-attributes inside values (`manager.displayName`) are ignored.
 //!
@@ -30,7 +31,8 @@
 //! that are; `null` unassigns; setting `primary` to true clears it on the other values.
 //! Attribute names are matched case-insensitively and stored in their canonical spelling.
 //! Unknown attributes and sub-attributes are rejected (`invalidPath` in a path or path-less key,
-//! `invalidValue` inside a value); `password` is not part of the built-in User schema.
+//! `invalidValue` inside a value). Write-only attributes (the User's `password`) are written like
+//! any other: it is for the service to discard what it must not keep.
 //! The engine keeps the resource's `schemas` list in step with the extension objects it holds,
 //! but does not touch `meta`: update `meta.lastModified`/`version` when [`apply_patch`] reports
 //! a change.

@@ -8,7 +8,9 @@
 
 mod builtin;
 
-use crate::scim::filter::AttrPath;
+use std::fmt;
+
+use crate::scim::filter::{AttrPath, Filter, Operands};
 
 /// Core User schema URN (RFC 7643 §4.1).
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -281,6 +283,29 @@ pub trait PatchSchema {
         })
     }
 
+    /// Whether the attribute or sub-attribute `path` names is write-only (never returned).
+    fn is_write_only(&self, path: &AttrPath) -> bool {
+        self.resolve(path).is_some_and(|resolved| {
+            resolved.attribute.mutability == Mutability::WriteOnly
+                || resolved
+                    .sub_attribute
+                    .is_some_and(|sub| sub.mutability == Mutability::WriteOnly)
+        })
+    }
+
+    /// `filter` with every attribute path in its canonical spelling, so that evaluation finds
+    /// what PATCH paths find: an unqualified extension attribute gains its schema URN
+    /// (`manager` → `urn:…:enterprise:2.0:User:manager`), a core URN is dropped, names take
+    /// their defined case.
+    ///
+    /// # Errors
+    ///
+    /// A path that names no attribute, or a write-only one (it is never returned, so no
+    /// filter could match it): the filter is refused rather than answered with nothing.
+    fn canonical_filter(&self, filter: &Filter) -> Result<Filter, FilterPathError> {
+        canonical_filter(self, filter, None)
+    }
+
     /// Whether string values at `path` compare case-sensitively. A complex attribute without a
     /// sub-attribute stands for its `value` sub-attribute, as in filters. Unknown paths are
     /// case-insensitive.
@@ -294,6 +319,89 @@ pub trait PatchSchema {
             }
         })
     }
+}
+
+/// A filter names an attribute it may not: unknown, or write-only. Report it with HTTP 400 and
+/// `scimType` `invalidFilter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterPathError {
+    message: String,
+}
+
+impl FilterPathError {
+    fn new(message: String) -> Self {
+        Self { message }
+    }
+
+    /// The SCIM error type for this failure: always `invalidFilter`.
+    pub fn scim_type(&self) -> &'static str {
+        "invalidFilter"
+    }
+}
+
+impl fmt::Display for FilterPathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FilterPathError {}
+
+/// [`PatchSchema::canonical_filter`]; `parent` is the attribute whose values a value filter
+/// (`emails[...]`) tests, whose paths name its sub-attributes.
+fn canonical_filter<S: PatchSchema + ?Sized>(
+    schema: &S,
+    filter: &Filter,
+    parent: Option<&AttrPath>,
+) -> Result<Filter, FilterPathError> {
+    let path = |p: &AttrPath| canonical_filter_path(schema, p, parent);
+    let chain = |operands: &Operands| operands.try_map(|f| canonical_filter(schema, f, parent));
+    Ok(match filter {
+        Filter::Present(p) => Filter::Present(path(p)?),
+        Filter::Compare { path: p, op, value } => Filter::Compare {
+            path: path(p)?,
+            op: *op,
+            value: value.clone(),
+        },
+        Filter::ValuePath { path: p, filter } => {
+            let outer = path(p)?;
+            let inner = canonical_filter(schema, filter, Some(&outer))?;
+            Filter::value_path(outer, inner)
+        }
+        Filter::Not(inner) => !canonical_filter(schema, inner, parent)?,
+        Filter::And(operands) => Filter::And(chain(operands)?),
+        Filter::Or(operands) => Filter::Or(chain(operands)?),
+    })
+}
+
+fn canonical_filter_path<S: PatchSchema + ?Sized>(
+    schema: &S,
+    path: &AttrPath,
+    parent: Option<&AttrPath>,
+) -> Result<AttrPath, FilterPathError> {
+    // Inside `attr[...]` a name is a sub-attribute of `attr`; the parser admits nothing else.
+    let full = match parent {
+        Some(parent) => AttrPath {
+            sub_attr: Some(path.name.clone()),
+            ..parent.clone()
+        },
+        None => path.clone(),
+    };
+    let Some(resolved) = schema.resolve(&full) else {
+        return Err(FilterPathError::new(format!(
+            "unknown attribute `{full}` in filter"
+        )));
+    };
+    if schema.is_write_only(&full) {
+        return Err(FilterPathError::new(format!(
+            "`{full}` is write-only and never returned, so a filter cannot test it"
+        )));
+    }
+    let canonical = resolved.canonical_path();
+    Ok(match parent {
+        Some(_) => AttrPath::new(canonical.sub_attr.unwrap_or(canonical.name)),
+        None => canonical,
+    })
 }
 
 /// A resource type: a core schema plus extension schemas.
@@ -316,8 +424,9 @@ impl ResourceSchema {
         Self { core, extensions }
     }
 
-    /// RFC 7643 User with the Enterprise User extension. `password` is deliberately absent, so
-    /// PATCH operations on it fail with `invalidPath`.
+    /// RFC 7643 User with the Enterprise User extension. `password` is defined (write-only), so
+    /// the engine accepts it like any attribute; a service that keeps no passwords removes it
+    /// afterwards (see [`ResourceSchema::write_only`]).
     pub fn user() -> &'static ResourceSchema {
         &builtin::USER
     }
@@ -335,6 +444,19 @@ impl ResourceSchema {
     /// The extension schemas.
     pub fn extensions(&self) -> &[SchemaDef] {
         &self.extensions
+    }
+
+    /// The write-only top-level attributes, each with the extension URN that holds it (`None`
+    /// for the core schema).
+    pub fn write_only(&self) -> impl Iterator<Item = (Option<&str>, &AttributeDef)> {
+        let core = self.core.attributes.iter().map(|a| (None, a));
+        let extensions = self.extensions.iter().flat_map(|ext| {
+            ext.attributes
+                .iter()
+                .map(move |a| (Some(ext.urn.as_str()), a))
+        });
+        core.chain(extensions)
+            .filter(|(_, a)| a.mutability == Mutability::WriteOnly)
     }
 }
 
@@ -388,7 +510,7 @@ mod tests {
             ),
             ("id", Some("id")),
             ("meta.lastModified", Some("meta.lastModified")),
-            ("password", None),
+            ("PASSWORD", Some("password")),
             ("name.nope", None),
             ("userName.x", None),
             ("urn:example:unknown:foo", None),
@@ -426,6 +548,68 @@ mod tests {
         assert!(group.resolve(&path("userName")).is_none());
         assert_eq!(user.extension_schemas(), vec![ENTERPRISE_USER_SCHEMA]);
         assert!(group.extension_schemas().is_empty());
+    }
+
+    #[test]
+    fn filters_are_canonicalised_like_patch_paths() {
+        use crate::scim::filter::parse_filter;
+        let user = ResourceSchema::user();
+        let canonical = |f: &str| {
+            let parsed = match parse_filter(f) {
+                Ok(p) => p,
+                Err(e) => panic!("bad test filter {f}: {e}"),
+            };
+            user.canonical_filter(&parsed).map(|c| c.to_string())
+        };
+        let cases = [
+            (
+                r#"id eq "U" and manager eq "M""#,
+                r#"id eq "U" and urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager eq "M""#,
+            ),
+            (
+                r#"MANAGER.Value eq "M""#,
+                r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "M""#,
+            ),
+            (
+                r#"urn:ietf:params:scim:schemas:core:2.0:User:USERNAME eq "a""#,
+                r#"userName eq "a""#,
+            ),
+            (
+                r#"Emails[TYPE eq "work" and not (Primary eq false)] or department pr"#,
+                r#"emails[type eq "work" and not (primary eq false)] or urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department pr"#,
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(canonical(input).as_deref(), Ok(expected), "{input}");
+        }
+        for refused in [
+            "shoeSize gt 40",
+            r#"emails[colour eq "red"]"#,
+            r#"password eq "secret""#,
+            r#"userName pr or not (password pr)"#,
+        ] {
+            let e = canonical(refused).expect_err(refused);
+            assert_eq!(e.scim_type(), "invalidFilter");
+        }
+        assert!(
+            canonical("password pr")
+                .unwrap_err()
+                .to_string()
+                .contains("write-only")
+        );
+    }
+
+    #[test]
+    fn password_is_the_users_only_write_only_attribute() {
+        let user = ResourceSchema::user();
+        let names: Vec<(Option<&str>, &str)> = user
+            .write_only()
+            .map(|(urn, a)| (urn, a.name.as_str()))
+            .collect();
+        assert_eq!(names, [(None, "password")]);
+        assert!(user.is_write_only(&path("Password")));
+        assert!(!user.is_read_only(&path("password")));
+        assert_eq!(ResourceSchema::group().write_only().count(), 0);
     }
 
     #[test]

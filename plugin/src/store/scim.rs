@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{Connection, Row, query};
+use super::{Connection, Row, query, uuid};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -148,4 +148,67 @@ pub async fn bump_version(conn: &mut Connection, kind: Kind, id: Uuid) -> Result
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Id and display name of each group `source` provisioned, for the name-uniqueness check.
+pub async fn group_names(conn: &mut Connection, source: &str) -> Result<Vec<(Uuid, String)>> {
+    let rows = query(
+        "SELECT g.id AS id, g.display_name AS display_name FROM scim_groups s \
+         JOIN groups g ON g.id = s.group_id WHERE s.source = ?",
+    )
+    .bind(source)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| Ok((uuid(row.try_get("id")?)?, row.try_get("display_name")?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::OffsetDateTime;
+
+    use super::super::{groups, testing};
+    use super::*;
+    use crate::domain::directory::NewGroup;
+
+    #[tokio::test]
+    async fn group_names_lists_one_sources_scim_groups() {
+        let (store, _d) = testing::store().await;
+        let mut c = store.read().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut add = async |name: &str, source: &str, scim: bool| {
+            let new = NewGroup {
+                display_name: name.into(),
+                source: source.into(),
+                ..Default::default()
+            }
+            .normalised()
+            .unwrap();
+            let g = groups::insert(&mut c, &new, now).await.unwrap();
+            if scim {
+                let row = ScimRow {
+                    id: g.id,
+                    source: source.into(),
+                    external_id: None,
+                    body: json!({"displayName": name}),
+                    version: 1,
+                };
+                insert(&mut c, Kind::Group, &row).await.unwrap();
+            }
+            g.id
+        };
+        let sales = add("Sales", "scim:okta", true).await;
+        add("Sales", "scim:entra", true).await;
+        add("Sales", "ldap:corp", false).await;
+        let ops = add("Ops", "scim:okta", true).await;
+        let mut names = group_names(&mut c, "scim:okta").await.unwrap();
+        names.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            names,
+            [(ops, "Ops".to_owned()), (sales, "Sales".to_owned())]
+        );
+        assert!(group_names(&mut c, "scim:none").await.unwrap().is_empty());
+    }
 }

@@ -102,6 +102,9 @@ pub(super) fn write(
         (false, _, Some(sub)) => {
             let mut incoming = Object::new();
             incoming.insert(sub.name.clone(), coerce_simple(sub, value)?);
+            if blanks_value(attr, &incoming) {
+                return unassign(container, attr);
+            }
             merge_complex(container, attr, incoming)
         }
         (true, None, None) => write_values(container, attr, kind, value),
@@ -131,7 +134,24 @@ fn write_single(
         return unassign(container, attr);
     }
     let incoming = coerce_complex(attr, value)?;
+    if blanks_value(attr, &incoming) {
+        return unassign(container, attr);
+    }
     merge_complex(container, attr, incoming)
+}
+
+/// Whether `incoming` gives a single-valued complex attribute that is identified by its
+/// `value` (the Enterprise User's `manager`) an empty `value`. Such a value points at nobody,
+/// and clients send it to clear the attribute (`"manager": ""`), so it unassigns the whole
+/// attribute rather than storing a reference to no one.
+fn blanks_value(attr: &AttributeDef, incoming: &Object) -> bool {
+    let Some(value) = attr.sub_attribute("value") else {
+        return false;
+    };
+    incoming
+        .get(&value.name)
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.trim().is_empty())
 }
 
 /// `add`/`replace` on a whole multi-valued attribute.

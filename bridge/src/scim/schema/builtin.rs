@@ -3,8 +3,8 @@
 use std::sync::LazyLock;
 
 use super::{
-    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, ResourceSchema, SchemaDef,
-    USER_SCHEMA,
+    AttributeDef, AttributeType, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, Mutability, ResourceSchema,
+    SchemaDef, USER_SCHEMA,
 };
 
 pub(super) static USER: LazyLock<ResourceSchema> = LazyLock::new(|| {
@@ -88,6 +88,9 @@ fn user_attributes() -> Vec<AttributeDef> {
         string("locale"),
         string("timezone"),
         boolean("active"),
+        // Write-only and never returned (RFC 7643 §4.1.1). Clients send it (Okta does on every
+        // create); a service that keeps no passwords accepts it and discards it.
+        string("password").with_mutability(Mutability::WriteOnly),
         plural("emails", string("value")),
         plural("phoneNumbers", string("value")),
         plural("ims", string("value")),
