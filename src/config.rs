@@ -94,6 +94,8 @@ pub struct DatabaseConfig {
     pub durability: Durability,
     /// SQLite page cache per connection, MiB.
     pub cache_mib: u32,
+    /// SQLite: the largest the database may grow, MiB (0: no cap).
+    pub max_size_mib: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -108,6 +110,7 @@ impl Default for DatabaseConfig {
             busy_timeout_ms: 5000,
             durability: Durability::Full,
             cache_mib: 16,
+            max_size_mib: 0,
         }
     }
 }

@@ -106,6 +106,14 @@ impl Error {
                 P::Unauthenticated => (401, None, "a valid bearer token is required".into()),
                 P::Forbidden(m) => (403, None, m.clone()),
                 P::InvalidPass => (400, None, e.to_string()),
+                P::Storage(s) if s.fault.is_some() => {
+                    tracing::warn!(error = %e, "SCIM request refused: the store cannot work");
+                    (
+                        503,
+                        None,
+                        "the service cannot store changes right now; retry later".into(),
+                    )
+                }
                 P::Storage(_) | P::Internal(_) => {
                     tracing::error!(error = %e, detail = ?e, "SCIM request failed");
                     (500, None, "an internal error occurred".into())
@@ -147,6 +155,12 @@ impl IntoResponse for Error {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer realm=\"tapbridge-scim\""),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(plugin::http::error::RETRY_AFTER),
             );
         }
         response

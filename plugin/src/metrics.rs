@@ -160,6 +160,31 @@ impl Metrics {
     }
 }
 
+/// The store's health: whether it can write, and its faults by cause since start.
+pub fn render_store(health: &crate::store::Health) -> String {
+    let mut out = String::new();
+    let fault = health.fault();
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_store_writable 1 when the last write (or probe) succeeded, 0 while the store is in a fault.\n\
+         # TYPE tapbridge_store_writable gauge\ntapbridge_store_writable {}",
+        u8::from(fault.is_none())
+    );
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_store_faults_total Statements that failed because the store could not work, by cause.\n\
+         # TYPE tapbridge_store_faults_total counter"
+    );
+    for (cause, n) in health.failures() {
+        let _ = writeln!(
+            out,
+            "tapbridge_store_faults_total{{cause=\"{}\"}} {n}",
+            cause.label()
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,7 +156,7 @@ impl<'p> Executor<'p> {
         }
         let unchanged_before = self.counts.unchanged;
         let n = batch.len() as u64;
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_background().await?;
         let known = state::known_users(&mut tx, &self.source, &anchors).await?;
         let w = self.writer();
         let mut creates = Vec::new();

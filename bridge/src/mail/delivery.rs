@@ -95,7 +95,7 @@ impl Mailer {
             time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(5));
         let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
         let claimed = {
-            let mut tx = self.platform.store().write().await?;
+            let mut tx = self.platform.store().write_background().await?;
             let claimed = outbox::claim_due(&mut tx, now, lease, limit).await?;
             tx.commit().await?;
             claimed

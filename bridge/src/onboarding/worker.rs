@@ -115,7 +115,7 @@ impl Onboarding {
     /// Handles one batch of pending events; returns how many.
     pub async fn process_pending(&self) -> Result<usize> {
         let now = self.platform.now();
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_background().await?;
         let pending = events::pending(&mut tx, 200).await?;
         for event in &pending {
             match event.kind {

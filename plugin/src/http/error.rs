@@ -22,6 +22,11 @@ impl Error {
             Error::Conflict(_) => (StatusCode::CONFLICT, "nameAlreadyExists"),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
+            // The store cannot work for a reason outside the request (a full disk, a lost
+            // database): the client should come back, not report a bug.
+            Error::Storage(e) if e.fault.is_some() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable")
+            }
             Error::Storage(_) | Error::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "generalException")
             }
@@ -33,6 +38,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
+            Error::Storage(e) if e.fault.is_some() => {
+                tracing::warn!(request_id = ?request_id::current(), error = %self, "request refused: the store cannot work");
+                "The service cannot store changes right now. Retry after the time in Retry-After."
+                    .to_owned()
+            }
             Error::Storage(_) | Error::Internal(_) => {
                 // Logged once here with the request id; the client gets no internals.
                 tracing::error!(request_id = ?request_id::current(), error = %self, detail = ?self, "request failed");
@@ -41,6 +51,11 @@ impl IntoResponse for Error {
             other => other.to_string(),
         };
         let mut response = envelope(status, code, &message);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -50,6 +65,9 @@ impl IntoResponse for Error {
         response
     }
 }
+
+/// Seconds a client waits before retrying when the store cannot work.
+pub const RETRY_AFTER: &str = "5";
 
 /// A Graph error response with an arbitrary status and code.
 pub fn envelope(status: StatusCode, code: &str, message: &str) -> Response {

@@ -4,10 +4,14 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
+use crate::domain::timefmt::rfc3339;
+use crate::store::Cause;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -20,14 +24,44 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Ready when the database answers.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.platform.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+/// How long readiness waits for the database before answering "not ready".
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// At most one write probe per interval while the store is in a fault.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Ready when the database answers and can be written: a full disk, a read-only file system
+/// or a lost database turns it to 503 with the cause, and back to 200 when the cause is gone.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store = state.platform.store();
+    let not_ready = |why: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, super::error::RETRY_AFTER)],
+            format!("not ready: {why}"),
+        )
+            .into_response()
+    };
+    match tokio::time::timeout(PING_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database does not answer");
+            return not_ready(Cause::Unavailable.describe().to_owned());
         }
+        Err(_) => {
+            return not_ready(format!(
+                "{} (no answer within 2 s)",
+                Cause::Unavailable.describe()
+            ));
+        }
+    }
+    match tokio::time::timeout(PING_TIMEOUT, store.writable(PROBE_INTERVAL)).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(fault)) => not_ready(format!(
+            "{} since {}",
+            fault.cause.describe(),
+            rfc3339(fault.since)
+        )),
+        Err(_) => not_ready("a write probe did not finish within 2 s".into()),
     }
 }
 
@@ -44,6 +78,8 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.platform.metrics().render(gauges) + &state.platform.extra_metrics().await,
+        state.platform.metrics().render(gauges)
+            + &crate::metrics::render_store(state.platform.store().health())
+            + &state.platform.extra_metrics().await,
     )
 }

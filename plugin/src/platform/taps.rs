@@ -341,7 +341,7 @@ impl Platform {
         // Housekeeping run by the server's scheduler and the CLI, both as the operator.
         caller.actor.check_manage_policy()?;
         let now = self.now();
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_background().await?;
         let purged = taps::purge_expired_before(&mut tx, now - self.settings.tap_retention).await?;
         if !purged.is_empty() {
             let record = AuditRecord::new(Activity::TapsPurged, (&caller.actor).into(), now)

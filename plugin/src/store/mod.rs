@@ -24,8 +24,9 @@ pub mod tokens;
 mod tx;
 pub mod users;
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
@@ -41,14 +42,17 @@ pub use fault::{Cause, Fault, Health};
 pub use settings::{DatabaseSettings, Durability, Location, PostgresSettings};
 pub use tx::WriteTx;
 
-/// How long a background writer leaves the write lock free after each of its transactions,
-/// so that another process (the CLI beside `serve`) polling for it gets in (see
-/// `sqlite::poll_busy_lock`). Two busy-handler polls fit in it.
-const BACKGROUND_GAP: Duration = Duration::from_millis(3);
+/// The longest a background writer leaves the write lock to another process that waits for
+/// it (a marker left by a process that hung must not stall the daemon).
+const YIELD_LIMIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite {
+        pool: SqlitePool,
+        path: PathBuf,
+        waiting: &'static sqlite::Waiting,
+    },
     Postgres(PgPool),
 }
 
@@ -57,8 +61,7 @@ pub struct Store {
     pool: Pool,
     writer: Arc<tokio::sync::Mutex<()>>,
     health: Arc<Health>,
-    /// When the last background transaction ended (see [`Store::write_background`]).
-    background_end: Arc<std::sync::Mutex<Option<Instant>>>,
+    busy_timeout: Duration,
     /// A private copy made by [`Store::snapshot`]: what is written here is thrown away.
     snapshot: bool,
 }
@@ -78,21 +81,28 @@ impl Store {
 
     pub async fn open_without_migrating(settings: &DatabaseSettings) -> Result<Store> {
         let pool = match &settings.location {
-            Location::Sqlite(path) => Pool::Sqlite(sqlite::open(path, settings).await?),
+            Location::Sqlite(path) => {
+                let (pool, waiting) = sqlite::open(path, settings).await?;
+                Pool::Sqlite {
+                    pool,
+                    path: path.clone(),
+                    waiting,
+                }
+            }
             Location::Postgres(pg) => Pool::Postgres(postgres::open(pg, settings).await?),
         };
         Ok(Store {
             pool,
             writer: Default::default(),
             health: Default::default(),
-            background_end: Default::default(),
+            busy_timeout: settings.busy_timeout,
             snapshot: false,
         })
     }
 
     pub fn engine(&self) -> Engine {
         match self.pool {
-            Pool::Sqlite(_) => Engine::Sqlite,
+            Pool::Sqlite { .. } => Engine::Sqlite,
             Pool::Postgres(_) => Engine::Postgres,
         }
     }
@@ -102,7 +112,7 @@ impl Store {
     /// each batch sees what the ones before it would have done, while the live database is
     /// only read (no write lock is held, the daemon goes on). [`Store::discard`] removes it.
     pub async fn snapshot(&self) -> Result<Store> {
-        let Pool::Sqlite(pool) = &self.pool else {
+        let Pool::Sqlite { pool, .. } = &self.pool else {
             return Err(Error::Internal(
                 "snapshots are made of SQLite databases only".into(),
             ));
@@ -134,7 +144,7 @@ impl Store {
 
     /// Closes a snapshot and removes its files. Does nothing to a live store.
     pub async fn discard(self) {
-        let Pool::Sqlite(pool) = &self.pool else {
+        let Pool::Sqlite { pool, .. } = &self.pool else {
             return;
         };
         if !self.snapshot {
@@ -155,30 +165,48 @@ impl Store {
     pub async fn write(&self) -> Result<WriteTx> {
         let writer = self.writer.clone().lock_owned().await;
         let conn = self.connection().await?;
-        WriteTx::begin(conn, writer, postgres::WRITER_LOCK).await
+        let begun = WriteTx::begin(conn, writer, postgres::WRITER_LOCK).await;
+        if let Pool::Sqlite { waiting, .. } = &self.pool {
+            waiting.clear();
+        }
+        begun.map_err(|e| self.explain_busy(e))
+    }
+
+    /// SQLite's "database is locked" after the busy timeout, in words an operator can act on.
+    fn explain_busy(&self, e: Error) -> Error {
+        let Error::Storage(s) = &e else { return e };
+        let busy = s
+            .source
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|d| d.code())
+            .and_then(|c| c.parse::<i64>().ok())
+            .is_some_and(|c| c & 0xff == 5);
+        if !busy || self.engine() != Engine::Sqlite {
+            return e;
+        }
+        Error::Storage(StorageError {
+            fault: None,
+            source: format!(
+                "another process held the database's write lock for longer than {} ms \
+                 (database.busy_timeout_ms). A `tapbridge serve` on the same data directory \
+                 frees it between transactions and lets waiting processes in; retry, or look \
+                 for a process that hangs",
+                self.busy_timeout.as_millis()
+            )
+            .into(),
+        })
     }
 
     /// A write transaction for background work that runs batch after batch (event drains,
-    /// purges, deliveries, directory imports). It starts no sooner than [`BACKGROUND_GAP`]
-    /// after the previous background transaction ended, so the write lock is free now and
-    /// then for other processes; writers of this process already queue fairly.
+    /// purges, deliveries, directory imports). While another process waits for SQLite's
+    /// write lock, it first leaves the lock free (up to [`YIELD_LIMIT`]): writers of this
+    /// process already queue fairly, but nothing else would let the CLI beside `serve` in.
     pub async fn write_background(&self) -> Result<WriteTx> {
-        let last = *self
-            .background_end
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(end) = last {
-            let since = end.elapsed();
-            if since < BACKGROUND_GAP {
-                tokio::time::sleep(BACKGROUND_GAP - since).await;
-            }
+        if let Pool::Sqlite { path, .. } = &self.pool {
+            sqlite::yield_to_waiters(path, YIELD_LIMIT).await;
         }
-        let mut tx = self.write().await?;
-        let ended = self.background_end.clone();
-        tx.on_end(move || {
-            *ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-        });
-        Ok(tx)
+        self.write().await
     }
 
     /// A connection for reads (no transaction).
@@ -188,7 +216,7 @@ impl Store {
 
     async fn connection(&self) -> Result<Connection> {
         let acquired = match &self.pool {
-            Pool::Sqlite(p) => p
+            Pool::Sqlite { pool: p, .. } => p
                 .acquire()
                 .await
                 .map(|c| Connection::sqlite(c, self.health.clone())),
@@ -243,7 +271,7 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite { pool: p, .. } => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
     }

@@ -59,6 +59,10 @@ pub struct DatabaseSettings {
     pub durability: Durability,
     /// Page cache per connection, MiB (SQLite).
     pub cache_mib: u32,
+    /// The largest the database file may grow, MiB (SQLite; 0: no cap). A write that would
+    /// grow it further fails as if the disk were full, and succeeds again once rows are
+    /// deleted: a flood cannot fill the disk the rest of the host needs.
+    pub max_size_mib: u32,
 }
 
 impl DatabaseSettings {
@@ -70,6 +74,7 @@ impl DatabaseSettings {
             busy_timeout: Duration::from_secs(5),
             durability: Durability::Full,
             cache_mib: 16,
+            max_size_mib: 0,
         }
     }
 

@@ -1,17 +1,104 @@
 //! The embedded engine: one file in WAL mode, one writer at a time.
 
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::settings::{DatabaseSettings, Durability};
 
+/// How this process tells others that it waits for the write lock: a marker file beside the
+/// database (`<db>-wait-<pid>`) while one of its writers waits. SQLite's lock says nothing of
+/// who waits for it, so a process running batch after batch would otherwise never notice
+/// another that polls in vain (see [`poll_busy_lock`] and [`yield_to_waiters`]). Writers of one
+/// process queue on its own mutex first, so at most one of them waits here at a time.
+#[derive(Debug)]
+pub(super) struct Waiting {
+    timeout_ms: usize,
+    marker: PathBuf,
+    marked: AtomicBool,
+}
+
+impl Waiting {
+    fn new(db: &Path, timeout_ms: usize) -> Waiting {
+        Waiting {
+            timeout_ms,
+            marker: marker(db, std::process::id()),
+            marked: AtomicBool::new(false),
+        }
+    }
+
+    fn mark(&self) {
+        if !self.marked.swap(true, Ordering::AcqRel) {
+            let _ = std::fs::write(&self.marker, b"");
+        }
+    }
+
+    /// The wait is over (the lock was taken, or the wait gave up).
+    pub(super) fn clear(&self) {
+        if self.marked.swap(false, Ordering::AcqRel) {
+            let _ = std::fs::remove_file(&self.marker);
+        }
+    }
+}
+
+fn marker(db: &Path, pid: u32) -> PathBuf {
+    let mut name = db.file_name().unwrap_or_default().to_owned();
+    name.push(format!("-wait-{pid}"));
+    db.with_file_name(name)
+}
+
+/// Whether another live process waits for the write lock; markers of processes that died
+/// are removed.
+fn others_waiting(db: &Path) -> bool {
+    let dir = match db.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut prefix = db.file_name().unwrap_or_default().to_owned();
+    prefix.push("-wait-");
+    let prefix = prefix.to_string_lossy().into_owned();
+    let own = std::process::id();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut waiting = false;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix.as_str()))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            waiting = true;
+        } else {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    waiting
+}
+
+/// Before a background transaction: while another process waits for the write lock, leave it
+/// free (for at most `limit`, so a marker left by a process that hung cannot stall this one).
+pub(super) async fn yield_to_waiters(db: &Path, limit: Duration) {
+    let started = Instant::now();
+    while others_waiting(db) && started.elapsed() < limit {
+        tokio::time::sleep(BUSY_POLL).await;
+    }
+}
+
 pub(super) async fn open(
     path: &Path,
     settings: &DatabaseSettings,
-) -> Result<SqlitePool, sqlx::Error> {
+) -> Result<(SqlitePool, &'static Waiting), sqlx::Error> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -35,49 +122,67 @@ pub(super) async fn open(
         // (~10 % off a 100k-user import here).
         .pragma("wal_autocheckpoint", "8192")
         .busy_timeout(settings.busy_timeout);
+    let options = if settings.max_size_mib > 0 {
+        // Pages of 4 KiB, SQLite's default.
+        options.pragma(
+            "max_page_count",
+            (u64::from(settings.max_size_mib) * 256).to_string(),
+        )
+    } else {
+        options
+    };
     let busy_ms = settings.busy_timeout.as_millis().min(u128::from(u32::MAX)) as usize;
-    SqlitePoolOptions::new()
+    // One per store, shared by its connections' busy handlers for as long as they live.
+    let waiting: &'static Waiting = Box::leak(Box::new(Waiting::new(path, busy_ms)));
+    let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .min_connections(1)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let mut handle = conn.lock_handle().await?;
-                poll_busy_lock(handle.as_raw_handle().as_ptr(), busy_ms);
+                poll_busy_lock(handle.as_raw_handle().as_ptr(), waiting);
                 Ok(())
             })
         })
         .connect_with(options)
-        .await
+        .await?;
+    Ok((pool, waiting))
 }
 
 /// How often a writer that finds another process's write lock tries again.
 const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// Replaces SQLite's busy handler, which sleeps in growing steps up to 100 ms, with one that
-/// polls every millisecond until `timeout_ms` has passed. With the default handler a second
-/// process (the CLI beside `serve`) tries only ten times a second and loses the lock to a
-/// daemon whose background batches leave it free for a few milliseconds at a time: it
-/// starved for 11 s behind a 95,000-event backlog. Polling each millisecond finds those gaps
-/// (the daemon's background writers leave one after each transaction; see
-/// `Store::write_background`).
-fn poll_busy_lock(db: *mut libsqlite3_sys::sqlite3, timeout_ms: usize) {
+/// polls every millisecond until the busy timeout has passed, and says that this process
+/// waits (a marker file, see [`Waiting`]). With the default handler a second process (the
+/// CLI beside `serve`) tried ten times a second and lost the lock to a daemon running batch
+/// after batch: it starved for 11 s behind a 95,000-event backlog. Now the daemon's
+/// background writers see the marker and leave the lock free until the waiter had it.
+fn poll_busy_lock(db: *mut libsqlite3_sys::sqlite3, waiting: &'static Waiting) {
     unsafe extern "C" fn busy(
         arg: *mut std::ffi::c_void,
         count: std::ffi::c_int,
     ) -> std::ffi::c_int {
-        let timeout_ms = arg as usize;
+        // SAFETY: `arg` is the `&'static Waiting` registered below.
+        let waiting = unsafe { &*(arg as *const Waiting) };
+        if count == 0 {
+            waiting.mark();
+        }
         // Each call sleeps at least BUSY_POLL, so `count` polls have taken at least `count`
         // milliseconds.
-        if usize::try_from(count).unwrap_or(usize::MAX) >= timeout_ms {
+        if usize::try_from(count).unwrap_or(usize::MAX) >= waiting.timeout_ms {
             return 0;
         }
         std::thread::sleep(BUSY_POLL);
         1
     }
     // SAFETY: `db` is the live handle of the connection being set up (held locked by the
-    // caller); the handler takes its timeout by value in the pointer argument, so nothing
-    // it points to can dangle.
+    // caller); `waiting` lives for the rest of the process.
     unsafe {
-        libsqlite3_sys::sqlite3_busy_handler(db, Some(busy), timeout_ms as *mut std::ffi::c_void);
+        libsqlite3_sys::sqlite3_busy_handler(
+            db,
+            Some(busy),
+            waiting as *const Waiting as *mut std::ffi::c_void,
+        );
     }
 }

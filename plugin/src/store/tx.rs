@@ -18,7 +18,6 @@ use crate::Result;
 pub struct WriteTx {
     conn: Option<Connection>,
     writer: Option<OwnedMutexGuard<()>>,
-    on_end: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl WriteTx {
@@ -43,7 +42,6 @@ impl WriteTx {
         let mut tx = WriteTx {
             conn: Some(conn),
             writer: Some(writer),
-            on_end: None,
         };
         if let Err(e) = begun {
             // BEGIN failed (SQLITE_BUSY after the timeout, a lost server): the connection may
@@ -54,11 +52,6 @@ impl WriteTx {
             return Err(e.into());
         }
         Ok(tx)
-    }
-
-    /// Runs `f` when the transaction has ended, committed or not (the writer's timing).
-    pub(super) fn on_end(&mut self, f: impl FnOnce() + Send + 'static) {
-        self.on_end = Some(Box::new(f));
     }
 
     pub async fn commit(mut self) -> Result<()> {
@@ -84,11 +77,7 @@ impl WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        let on_end = self.on_end.take();
         let Some(mut conn) = self.conn.take() else {
-            if let Some(f) = on_end {
-                f();
-            }
             return;
         };
         let writer = self.writer.take();
@@ -102,9 +91,6 @@ impl Drop for WriteTx {
                     }
                     drop(conn);
                     drop(writer);
-                    if let Some(f) = on_end {
-                        f();
-                    }
                 });
             }
             // No runtime to roll back on: closing the connection rolls back.
@@ -112,9 +98,6 @@ impl Drop for WriteTx {
                 conn.discard();
                 drop(conn);
                 drop(writer);
-                if let Some(f) = on_end {
-                    f();
-                }
             }
         }
     }
@@ -135,5 +118,174 @@ impl std::ops::DerefMut for WriteTx {
         self.conn
             .as_mut()
             .expect("a live transaction has its connection")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::{Cause, Engine, Store, query, testing};
+
+    /// A database that ran out of room writes again once room is back, on the same pool and
+    /// without a restart; while it cannot, its health says why. (Before the store managed its
+    /// own transactions, the driver's transaction count on a connection that SQLite had
+    /// rolled back stayed at one, and every later write on it failed.)
+    #[tokio::test]
+    async fn a_full_database_writes_again_once_room_is_back() {
+        if testing::engine() != Engine::Sqlite {
+            return; // the size cap is SQLite's; PostgreSQL faults are tested black-box
+        }
+        let (mut settings, _db) = testing::settings();
+        settings.max_connections = 2;
+        settings.max_size_mib = 1;
+        let store = Store::open(&settings).await.unwrap();
+        let mut full = None;
+        for i in 0..1000i64 {
+            let mut tx = store.write().await.unwrap();
+            let inserted = query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(i + 10)
+                .bind(vec![7u8; 8192])
+                .execute(&mut tx)
+                .await;
+            match inserted {
+                Ok(_) => tx.commit().await.unwrap(),
+                Err(e) => {
+                    full = Some(e);
+                    break;
+                }
+            }
+        }
+        let e = full.expect("a 1 MiB database fills up");
+        assert_eq!(
+            super::super::fault::classify(&e),
+            Some(Cause::DiskFull),
+            "{e}"
+        );
+        assert_eq!(store.health().fault().unwrap().cause, Cause::DiskFull);
+        assert!(
+            store.writable(Duration::ZERO).await.is_err(),
+            "probe fails while full"
+        );
+        // Every connection of the pool keeps failing cleanly (no poisoned transaction state).
+        for _ in 0..4 {
+            let mut tx = store.write().await.unwrap();
+            let err = query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(5000i64)
+                .bind(vec![7u8; 8192])
+                .execute(&mut tx)
+                .await
+                .unwrap_err();
+            assert_eq!(super::super::fault::classify(&err), Some(Cause::DiskFull));
+        }
+        // Room comes back: deletes free pages for new rows.
+        let mut tx = store.write().await.unwrap();
+        query("DELETE FROM store_probe WHERE id >= 10 AND id < 60")
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        for i in 0..4i64 {
+            let mut tx = store.write().await.unwrap();
+            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(9000 + i)
+                .bind(vec![7u8; 8192])
+                .execute(&mut tx)
+                .await
+                .expect("writes succeed again");
+            tx.commit().await.unwrap();
+        }
+        assert!(store.health().fault().is_none());
+        assert!(store.writable(Duration::ZERO).await.is_ok());
+    }
+
+    /// A database that turned read-only under the daemon: writes fail with that cause and the
+    /// health says so; once it is writable again, the same pooled connection writes.
+    #[tokio::test]
+    async fn a_read_only_database_writes_again_once_writable() {
+        if testing::engine() != Engine::Sqlite {
+            return; // `query_only` is SQLite's; PostgreSQL faults are tested black-box
+        }
+        let (mut settings, _db) = testing::settings();
+        settings.max_connections = 1;
+        let store = Store::open(&settings).await.unwrap();
+        let mut c = store.read().await.unwrap();
+        c.batch("PRAGMA query_only = ON").await.unwrap();
+        drop(c);
+        // SQLite refuses even the write lock (BEGIN IMMEDIATE) on a read-only database.
+        let err = match store.write().await {
+            Err(e) => e,
+            Ok(mut tx) => query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(1i64)
+                .bind(vec![1u8])
+                .execute(&mut tx)
+                .await
+                .unwrap_err()
+                .into(),
+        };
+        assert_eq!(err.store_fault(), Some(Cause::ReadOnly), "{err}");
+        assert_eq!(store.health().fault().unwrap().cause, Cause::ReadOnly);
+        let mut c = store.read().await.unwrap();
+        c.batch("PRAGMA query_only = OFF").await.unwrap();
+        drop(c);
+        let mut tx = store.write().await.unwrap();
+        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+            .bind(1i64)
+            .bind(vec![1u8])
+            .execute(&mut tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.health().fault().is_none());
+    }
+
+    /// A transaction dropped without commit leaves nothing behind, and the connection serves
+    /// the next writer.
+    #[tokio::test]
+    async fn a_dropped_transaction_rolls_back() {
+        let (store, _db) = testing::store().await;
+        {
+            let mut tx = store.write().await.unwrap();
+            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(1i64)
+                .bind(vec![1u8])
+                .execute(&mut tx)
+                .await
+                .unwrap();
+        }
+        let mut tx = store.write().await.unwrap();
+        let n: i64 = query("SELECT count(*) FROM store_probe")
+            .scalar(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        {
+            let mut sp = tx.savepoint().await.unwrap();
+            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                .bind(2i64)
+                .bind(vec![1u8])
+                .execute(&mut sp)
+                .await
+                .unwrap();
+        }
+        let mut kept = tx.savepoint().await.unwrap();
+        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+            .bind(3i64)
+            .bind(vec![1u8])
+            .execute(&mut kept)
+            .await
+            .unwrap();
+        kept.release().await.unwrap();
+        tx.commit().await.unwrap();
+        let mut c = store.read().await.unwrap();
+        let ids: Vec<i64> = query("SELECT id FROM store_probe ORDER BY id")
+            .scalars(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids,
+            vec![3],
+            "the dropped savepoint's row is gone, the released one kept"
+        );
     }
 }

@@ -32,6 +32,13 @@ fn status_and_message(e: &Error) -> (StatusCode, String) {
             StatusCode::FORBIDDEN,
             "You are not allowed to do that, or the form has expired. Reload the page and try again.".into(),
         ),
+        Error::Storage(s) if s.fault.is_some() => {
+            tracing::warn!(request_id = ?request_id(), error = %e, "page refused: the store cannot work");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "We cannot save anything right now. Try again in a few minutes.".into(),
+            )
+        }
         Error::Storage(_) | Error::Internal(_) => {
             tracing::error!(request_id = ?request_id(), error = %e, detail = ?e, "page request failed");
             (
