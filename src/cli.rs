@@ -106,6 +106,19 @@ pub enum SyncCommand {
 pub enum DbCommand {
     /// Apply pending migrations (serve does this too at start).
     Migrate,
+    /// Copy this SQLite deployment into an empty PostgreSQL database (every table, counts
+    /// verified). Start the PostgreSQL nodes with the same server secret.
+    Copy {
+        /// The target: postgres://USER@HOST:PORT/DATABASE (no password in the URL).
+        #[arg(long)]
+        to: String,
+        /// A file holding the target's password.
+        #[arg(long)]
+        password_file: Option<std::path::PathBuf>,
+        /// Verify the target's TLS certificate against this CA (verify-full).
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

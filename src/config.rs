@@ -96,6 +96,8 @@ pub struct DatabaseConfig {
     pub cache_mib: u32,
     /// SQLite: the largest the database may grow, MiB (0: no cap).
     pub max_size_mib: u32,
+    /// PostgreSQL: how often a node tries to become the leader (or checks that it still is).
+    pub leader_interval_seconds: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -111,6 +113,7 @@ impl Default for DatabaseConfig {
             durability: Durability::Full,
             cache_mib: 16,
             max_size_mib: 0,
+            leader_interval_seconds: 5,
         }
     }
 }
@@ -420,6 +423,12 @@ impl Config {
             errors.push(bad(
                 "database.url",
                 "must be empty, `sqlite:` or a postgres:// URL",
+            ));
+        }
+        if !(1..=3600).contains(&self.database.leader_interval_seconds) {
+            errors.push(bad(
+                "database.leader_interval_seconds",
+                "must be between 1 and 3600",
             ));
         }
         if !(1..=3_600_000).contains(&self.database.statement_timeout_ms) {

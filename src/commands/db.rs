@@ -1,8 +1,8 @@
 use anyhow::Context;
-use plugin::store::{Store, migrate};
+use plugin::store::{Engine, Store, copy, migrate};
 
 use crate::cli::DbCommand;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::runtime;
 
 pub async fn run(command: DbCommand, config: &Config) -> anyhow::Result<()> {
@@ -25,6 +25,44 @@ pub async fn run(command: DbCommand, config: &Config) -> anyhow::Result<()> {
                 println!("schema version {}", report.current_version);
             }
             store.close().await;
+            Ok(())
+        }
+        DbCommand::Copy {
+            to,
+            password_file,
+            ca_file,
+        } => {
+            let source = Store::open(&runtime::database_settings(config)?)
+                .await
+                .with_context(|| format!("cannot open `{}`", runtime::database_name(config)))?;
+            if source.engine() != Engine::Sqlite {
+                anyhow::bail!("the configured database is not SQLite: nothing to copy from");
+            }
+            let mut target_config = Config {
+                database: config::DatabaseConfig {
+                    url: to.clone(),
+                    password_file,
+                    ca_file,
+                    ..Default::default()
+                },
+                ..Config::default()
+            };
+            target_config.data_dir = config.data_dir.clone();
+            let target = Store::open(&runtime::database_settings(&target_config)?)
+                .await
+                .with_context(|| format!("cannot open `{to}`"))?;
+            let copied = copy::copy(&source, &target).await?;
+            let total: u64 = copied.iter().map(|c| c.rows).sum();
+            for c in &copied {
+                println!("{:<28} {:>10}", c.table, c.rows);
+            }
+            println!(
+                "copied {total} rows in {} tables into {to}; start the PostgreSQL nodes with the \
+                 same server secret, or passes, tokens and sessions stop working",
+                copied.len()
+            );
+            source.close().await;
+            target.close().await;
             Ok(())
         }
     }

@@ -34,6 +34,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     first_start_hint(&platform).await?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    platform.set_leadership(platform.store().leadership(
+        Duration::from_secs(config.database.leader_interval_seconds),
+        stop_rx.clone(),
+    ));
     let purge = tokio::spawn(purge_loop(
         platform.clone(),
         Duration::from_secs(config.tap.purge_interval_minutes * 60),
@@ -216,6 +220,9 @@ async fn purge_loop(platform: Arc<Platform>, every: Duration, mut stop: watch::R
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                if !platform.leads() {
+                    continue;
+                }
                 match platform.purge_expired_taps(&Caller::operator()).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "purged expired passes"),

@@ -2,7 +2,9 @@
 //! server on a free loopback port with its socket in that directory, one fresh database per
 //! test. One cluster per test process, started on first use; the server dies with the
 //! process (parent-death signal) and its directory is removed by the next process that
-//! starts one. Durability is off: nothing here must survive a crash.
+//! starts one. `fsync` is off: a commit survives the server's crash (a test's `stop`), not
+//! the machine's. (`synchronous_commit` stays on: off, an immediate stop loses the last
+//! commits, which a test that restarts its server would see as lost rows.)
 //!
 //! As root (CI), the server and `initdb` run as the `postgres` user that Debian's package
 //! creates, since PostgreSQL refuses to run as root.
@@ -21,7 +23,7 @@ pub struct Cluster {
     pub port: u16,
     dir: PathBuf,
     /// The server's process id (it is killed when the test process ends).
-    pub pid: u32,
+    pid: std::sync::atomic::AtomicU32,
     run_as: Option<(u32, u32)>,
 }
 
@@ -74,109 +76,159 @@ pub fn fresh_database() -> Option<String> {
 }
 
 fn start() -> Result<Cluster, String> {
-    let bin = binaries().ok_or("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)")?;
-    let run_as = if unsafe { libc::geteuid() } == 0 {
-        Some(postgres_user().ok_or("running as root and there is no `postgres` user")?)
-    } else {
-        None
-    };
-    let root = std::env::temp_dir().join("tapbridge-pg");
-    std::fs::create_dir_all(&root).map_err(|e| format!("cannot create {}: {e}", root.display()))?;
-    // Clusters of test processes that are gone.
-    if let Ok(entries) = std::fs::read_dir(&root) {
-        for e in entries.flatten() {
-            let pid = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok());
-            if let Some(pid) = pid
-                && unsafe { libc::kill(pid, 0) } != 0
-            {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    let dir = root.join(std::process::id().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).ok();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
-    if let Some((uid, gid)) = run_as {
-        chown(&dir, uid, gid)?;
-    }
-    let data = dir.join("data");
-    let out = command(&bin.join("initdb"), run_as)
-        .args([
-            "-D",
-            path(&data),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-        ])
-        .args(["--locale=C.UTF-8", "--no-sync"])
-        .stdout(Stdio::null())
-        .output()
-        .map_err(|e| format!("initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-    if let Some((uid, gid)) = run_as {
-        chown(&dir.join("server.log"), uid, gid)?;
-    }
-    let mut server = command(&bin.join("postgres"), run_as);
-    server
-        .args(["-D", path(&data), "-p", &port.to_string(), "-k", path(&dir)])
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-        .args(["-c", "max_connections=400", "-c", "shared_buffers=64MB"])
-        .stdout(Stdio::null())
-        .stderr(log);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        server.pre_exec(|| {
-            // The server dies with the test process, however that ends.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    // Spawned from a thread that lives as long as the process: the parent-death signal
-    // follows the spawning thread, not the process.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let child = server.spawn();
-        let _ = tx.send(child.map(|c| c.id()).map_err(|e| e.to_string()));
-        loop {
-            std::thread::park();
-        }
-    });
-    let pid = rx
-        .recv()
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("postgres: {e}"))?;
-    let cluster = Cluster {
-        bin,
-        port,
-        dir,
-        pid,
-        run_as,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cluster.ready() {
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default();
-            return Err(format!("PostgreSQL did not start: {log}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(cluster)
+    Cluster::start_private()
 }
 
 impl Cluster {
+    /// A cluster of its own (for a test that stops and starts its server), removed when
+    /// dropped.
+    pub fn start_private() -> Result<Cluster, String> {
+        let bin = binaries().ok_or("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)")?;
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some(postgres_user().ok_or("running as root and there is no `postgres` user")?)
+        } else {
+            None
+        };
+        let root = std::env::temp_dir().join("tapbridge-pg");
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("cannot create {}: {e}", root.display()))?;
+        // Clusters of test processes that are gone.
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for e in entries.flatten() {
+                let pid = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.split('-').next())
+                    .and_then(|n| n.parse::<i32>().ok());
+                if let Some(pid) = pid
+                    && unsafe { libc::kill(pid, 0) } != 0
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let dir = root.join(format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).ok();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok();
+        if let Some((uid, gid)) = run_as {
+            chown(&dir, uid, gid)?;
+        }
+        let data = dir.join("data");
+        let out = command(&bin.join("initdb"), run_as)
+            .args([
+                "-D",
+                path(&data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+            ])
+            .args(["--locale=C.UTF-8", "--no-sync"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let cluster = Cluster {
+            bin,
+            port: free_port(),
+            dir,
+            pid: Default::default(),
+            run_as,
+        };
+        cluster.serve()?;
+        Ok(cluster)
+    }
+
+    /// Starts the server (again) on the cluster's port and waits until it answers.
+    pub fn serve(&self) -> Result<(), String> {
+        let data = self.dir.join("data");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("server.log"))
+            .map_err(|e| e.to_string())?;
+        if let Some((uid, gid)) = self.run_as {
+            chown(&self.dir.join("server.log"), uid, gid)?;
+        }
+        let mut server = command(&self.bin.join("postgres"), self.run_as);
+        server
+            .args([
+                "-D",
+                path(&data),
+                "-p",
+                &self.port.to_string(),
+                "-k",
+                path(&self.dir),
+            ])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=400", "-c", "shared_buffers=64MB"])
+            .stdout(Stdio::null())
+            .stderr(log);
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            server.pre_exec(|| {
+                // The server dies with the test process, however that ends.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        // Spawned from a thread that lives as long as the process: the parent-death signal
+        // follows the spawning thread, not the process.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let child = server.spawn();
+            let _ = tx.send(child.map(|c| c.id()).map_err(|e| e.to_string()));
+            loop {
+                std::thread::park();
+            }
+        });
+        let pid = rx
+            .recv()
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("postgres: {e}"))?;
+        self.pid.store(pid, Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.ready() {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+                return Err(format!("PostgreSQL did not start: {log}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    /// Stops the server at once (as a crash would: `immediate`), sessions cut.
+    pub fn stop(&self) {
+        let _ = command(&self.bin.join("pg_ctl"), self.run_as)
+            .args([
+                "-D",
+                path(&self.dir.join("data")),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// The URL of database `name` (user `postgres`, trust authentication, TCP on loopback).
     pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
@@ -239,19 +291,6 @@ impl Cluster {
         out
     }
 
-    /// Stops accepting connections until [`Cluster::resume`]: the server process is paused.
-    pub fn pause(&self) {
-        unsafe {
-            libc::kill(self.pid as i32, libc::SIGSTOP);
-        }
-    }
-
-    pub fn resume(&self) {
-        unsafe {
-            libc::kill(self.pid as i32, libc::SIGCONT);
-        }
-    }
-
     /// Whether the server runs as another user (root → `postgres`).
     pub fn runs_as(&self) -> Option<(u32, u32)> {
         self.run_as
@@ -292,4 +331,12 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// Private clusters go with their test; the shared one lives as long as the process.
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

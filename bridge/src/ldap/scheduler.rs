@@ -38,6 +38,10 @@ pub fn spawn(
                         _ = tick.tick() => {}
                         () = async { let _ = stop.wait_for(|s| *s).await; } => return,
                     }
+                    // Several nodes: the leader runs the schedule.
+                    if !platform.leads() {
+                        continue;
+                    }
                     let full =
                         full_due(&platform, &source.source_id(), source.full_interval_hours).await;
                     let opts = RunOptions {

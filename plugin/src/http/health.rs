@@ -80,6 +80,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.platform.metrics().render(gauges)
             + &crate::metrics::render_store(state.platform.store().health())
+            + &format!(
+                "# HELP tapbridge_node_leader 1 on the node that runs the jobs that must run once.\n\
+                 # TYPE tapbridge_node_leader gauge\ntapbridge_node_leader {}\n",
+                u8::from(state.platform.leads())
+            )
             + &state.platform.extra_metrics().await,
     )
 }

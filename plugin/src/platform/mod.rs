@@ -85,6 +85,8 @@ pub struct Platform {
     metrics: Arc<Metrics>,
     /// Series other parts of the daemon (mail, LDAP) add to `/metrics`.
     metrics_sources: std::sync::RwLock<Vec<MetricsSource>>,
+    /// Whether this node runs the jobs that must run once (several nodes on PostgreSQL).
+    leadership: std::sync::RwLock<store::Leadership>,
 }
 
 impl Platform {
@@ -103,6 +105,7 @@ impl Platform {
             settings,
             metrics,
             metrics_sources: Default::default(),
+            leadership: std::sync::RwLock::new(store::Leadership::always()),
         }
     }
 
@@ -120,7 +123,21 @@ impl Platform {
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             metrics_sources: Default::default(),
+            leadership: std::sync::RwLock::new(store::Leadership::always()),
         }
+    }
+
+    /// Sets how this node learns whether it leads (see [`store::Leadership`]).
+    pub fn set_leadership(&self, leadership: store::Leadership) {
+        if let Ok(mut l) = self.leadership.write() {
+            *l = leadership;
+        }
+    }
+
+    /// Whether this node runs the jobs that must run once (the LDAP schedule, purges): always
+    /// on SQLite; on PostgreSQL, the one node holding the leader lock.
+    pub fn leads(&self) -> bool {
+        self.leadership.read().map(|l| l.leads()).unwrap_or(false)
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {

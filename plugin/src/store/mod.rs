@@ -5,12 +5,14 @@
 
 pub mod audit;
 pub mod ceremonies;
+pub mod copy;
 pub mod credentials;
 mod db;
 pub mod events;
 pub mod fault;
 pub mod groups;
 pub mod ldap;
+mod leader;
 pub mod migrate;
 pub mod outbox;
 pub mod policies;
@@ -39,6 +41,7 @@ pub use db::{
     Bind, Column, Connection, Engine, Query, QueryBuilder, Row, Savepoint, query, query_owned,
 };
 pub use fault::{Cause, Fault, Health};
+pub use leader::Leadership;
 pub use settings::{DatabaseSettings, Durability, Location, PostgresSettings};
 pub use tx::WriteTx;
 
