@@ -34,22 +34,9 @@ fn node_env(url: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-fn start(dir: &Path, env: &[(String, String)]) -> Daemon {
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Daemon::start(dir, &pairs)
-}
-
 /// The CLI against the same database as the nodes.
-fn cli(dir: &Path, env: &[(String, String)], args: &[&str]) -> std::process::Output {
-    let mut cmd = common::command(dir);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.args(args).output().expect("run tapbridge")
-}
-
 fn cli_ok(dir: &Path, env: &[(String, String)], args: &[&str]) -> String {
-    let out = cli(dir, env, args);
+    let out = common::run_with(dir, env, args);
     assert!(
         out.status.success(),
         "tapbridge {args:?}: {}",
@@ -60,10 +47,10 @@ fn cli_ok(dir: &Path, env: &[(String, String)], args: &[&str]) -> String {
 
 /// One pass sign-in at a node: the double-submit token is the client's own, as a browser's
 /// cookie and form field would carry it.
-async fn sign_in_with_pass(http: &Client, node: &Daemon, upn: &str, pass: &str) -> u16 {
+async fn sign_in_with_pass(http: &Client, node: &str, upn: &str, pass: &str) -> u16 {
     let token = "t".repeat(43);
     let res = http
-        .post(node.url("/signin/tap"))
+        .post(format!("{node}/signin/tap"))
         .header("origin", "http://localhost:1")
         .header("cookie", format!("tapbridge_csrf={token}"))
         .form(&[("csrf", token.as_str()), ("upn", upn), ("pass", pass)])
@@ -175,7 +162,7 @@ async fn an_sqlite_deployment_copied_into_postgres_keeps_working() {
 
     // The same data directory (and so the same server secret), now on PostgreSQL.
     let env = node_env(&url);
-    let node = start(dir.path(), &env);
+    let node = Daemon::start_with(dir.path(), &env);
     let (status, body) = send(
         http.get(node.url("/v1.0/users?$top=100"))
             .bearer_auth(&admin),
@@ -191,7 +178,7 @@ async fn an_sqlite_deployment_copied_into_postgres_keeps_working() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["totalResults"], 1);
     assert_eq!(
-        sign_in_with_pass(&no_redirects(), &node, "ada@example.com", &pass).await,
+        sign_in_with_pass(&no_redirects(), &node.base, "ada@example.com", &pass).await,
         303,
         "the copied pass opens a session"
     );
@@ -230,8 +217,8 @@ fn two_nodes(url: &str, extra: &[(String, String)]) -> TwoNodes {
     env.push(("TAPBRIDGE_SECRETS__SERVER_SECRET".into(), secret));
     env.extend(extra.iter().cloned());
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let a = start(dirs[0].path(), &env);
-    let b = start(dirs[1].path(), &env);
+    let a = Daemon::start_with(dirs[0].path(), &env);
+    let b = Daemon::start_with(dirs[1].path(), &env);
     TwoNodes {
         dir: dirs[0].path().to_owned(),
         _dirs: dirs,
@@ -356,20 +343,7 @@ async fn two_nodes_share_one_time_use_and_lock_out() {
             nodes.b.base.clone()
         };
         attempts.push(tokio::spawn(async move {
-            let token = "t".repeat(43);
-            http.post(format!("{node}/signin/tap"))
-                .header("origin", "http://localhost:1")
-                .header("cookie", format!("tapbridge_csrf={token}"))
-                .form(&[
-                    ("csrf", token.as_str()),
-                    ("upn", "race@example.com"),
-                    ("pass", pass.as_str()),
-                ])
-                .send()
-                .await
-                .expect("sign-in")
-                .status()
-                .as_u16()
+            sign_in_with_pass(&http, &node, "race@example.com", &pass).await
         }));
     }
     let mut wins = 0;
@@ -403,12 +377,12 @@ async fn two_nodes_share_one_time_use_and_lock_out() {
     for i in 0..10 {
         let node = if i % 2 == 0 { &nodes.a } else { &nodes.b };
         assert_eq!(
-            sign_in_with_pass(&http, node, "guess@example.com", "WRONG-pass-1").await,
+            sign_in_with_pass(&http, &node.base, "guess@example.com", "WRONG-pass-1").await,
             400
         );
     }
     assert_eq!(
-        sign_in_with_pass(&http, &nodes.b, "guess@example.com", &good).await,
+        sign_in_with_pass(&http, &nodes.b.base, "guess@example.com", &good).await,
         400,
         "locked after ten wrong passes across the nodes"
     );
@@ -488,7 +462,7 @@ async fn readiness_follows_the_database() {
             .unwrap()
             .to_owned()
     };
-    let node = start(dir.path(), &env);
+    let node = Daemon::start_with(dir.path(), &env);
     let http = Client::new();
     let ready = |http: Client, url: String| async move {
         http.get(url)

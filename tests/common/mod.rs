@@ -44,6 +44,15 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().expect("run tapbridge")
 }
 
+/// The CLI with extra settings (the daemon's, so that both use the same database).
+pub fn run_with(dir: &Path, env: &[(String, String)], args: &[&str]) -> Output {
+    let mut cmd = command(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.args(args).output().expect("run tapbridge")
+}
+
 /// Runs a CLI command that must succeed; returns its standard output.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let out = run(dir, args);
@@ -132,6 +141,12 @@ impl Daemon {
         };
         daemon.wait_ready();
         daemon
+    }
+
+    /// [`Daemon::start`] with owned settings.
+    pub fn start_with(dir: &Path, env: &[(String, String)]) -> Daemon {
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        Daemon::start(dir, &pairs)
     }
 
     fn wait_ready(&self) {

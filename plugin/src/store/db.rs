@@ -13,7 +13,7 @@ use std::fmt;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments as _, AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
+use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
 
 use std::sync::Arc;
 
@@ -361,14 +361,16 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
                 .execute(&mut **c)
                 .await
                 .map(|r| r.rows_affected()),
-            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
-                .execute(&mut **c)
-                .await
-                .map(|r| r.rows_affected()),
+            Inner::Postgres(c) => {
+                sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
+                    .execute(&mut **c)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
         };
         conn.observed(result)
     }
@@ -377,14 +379,16 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
                 .fetch_all(&mut **c)
                 .await
                 .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
-            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            Inner::Postgres(c) => {
+                sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
+                    .fetch_all(&mut **c)
+                    .await
+                    .map(|rows| rows.into_iter().map(Row::Postgres).collect())
+            }
         };
         conn.observed(result)
     }
@@ -393,14 +397,16 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, sqlite_args(values)?)
+            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
                 .fetch_optional(&mut **c)
                 .await
                 .map(|row| row.map(Row::Sqlite)),
-            Inner::Postgres(c) => sqlx::query_with(numbered(sql), pg_args(values)?)
-                .fetch_optional(&mut **c)
-                .await
-                .map(|row| row.map(Row::Postgres)),
+            Inner::Postgres(c) => {
+                sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
+                    .fetch_optional(&mut **c)
+                    .await
+                    .map(|row| row.map(Row::Postgres))
+            }
         };
         conn.observed(result)
     }
@@ -538,23 +544,17 @@ impl Tuple<'_> {
     }
 }
 
-fn sqlite_args(values: Vec<Value>) -> Result<SqliteArguments, sqlx::Error> {
-    let mut args = SqliteArguments::default();
-    for v in values {
-        match v {
-            Value::I64(v) => args.add(v),
-            Value::F64(v) => args.add(v),
-            Value::Bool(v) => args.add(v),
-            Value::Text(v) => args.add(v),
-            Value::Bytes(v) => args.add(v),
-        }
-        .map_err(sqlx::Error::Encode)?;
-    }
-    Ok(args)
-}
-
-fn pg_args(values: Vec<Value>) -> Result<PgArguments, sqlx::Error> {
-    let mut args = PgArguments::default();
+/// The engine's own argument list for the bound values.
+fn arguments<A>(values: Vec<Value>) -> Result<A, sqlx::Error>
+where
+    A: sqlx::Arguments,
+    for<'q> Option<i64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    for<'q> Option<f64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    for<'q> Option<bool>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    for<'q> Option<String>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    for<'q> Option<Vec<u8>>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+{
+    let mut args = A::default();
     for v in values {
         match v {
             Value::I64(v) => args.add(v),

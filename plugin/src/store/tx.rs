@@ -125,7 +125,16 @@ impl std::ops::DerefMut for WriteTx {
 mod tests {
     use std::time::Duration;
 
-    use super::super::{Cause, Engine, Store, query, testing};
+    use super::super::{Cause, Connection, Engine, Store, query, testing};
+
+    /// A row of the probe table, `size` bytes of filler.
+    async fn put(conn: &mut Connection, id: i64, size: usize) -> Result<u64, sqlx::Error> {
+        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+            .bind(id)
+            .bind(vec![7u8; size])
+            .execute(conn)
+            .await
+    }
 
     /// A database that ran out of room writes again once room is back, on the same pool and
     /// without a restart; while it cannot, its health says why. (Before the store managed its
@@ -143,11 +152,7 @@ mod tests {
         let mut full = None;
         for i in 0..1000i64 {
             let mut tx = store.write().await.unwrap();
-            let inserted = query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(i + 10)
-                .bind(vec![7u8; 8192])
-                .execute(&mut tx)
-                .await;
+            let inserted = put(&mut tx, i + 10, 8192).await;
             match inserted {
                 Ok(_) => tx.commit().await.unwrap(),
                 Err(e) => {
@@ -170,12 +175,7 @@ mod tests {
         // Every connection of the pool keeps failing cleanly (no poisoned transaction state).
         for _ in 0..4 {
             let mut tx = store.write().await.unwrap();
-            let err = query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(5000i64)
-                .bind(vec![7u8; 8192])
-                .execute(&mut tx)
-                .await
-                .unwrap_err();
+            let err = put(&mut tx, 5000i64, 8192).await.unwrap_err();
             assert_eq!(super::super::fault::classify(&err), Some(Cause::DiskFull));
         }
         // Room comes back: deletes free pages for new rows.
@@ -187,10 +187,7 @@ mod tests {
         tx.commit().await.unwrap();
         for i in 0..4i64 {
             let mut tx = store.write().await.unwrap();
-            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(9000 + i)
-                .bind(vec![7u8; 8192])
-                .execute(&mut tx)
+            put(&mut tx, 9000 + i, 8192)
                 .await
                 .expect("writes succeed again");
             tx.commit().await.unwrap();
@@ -215,13 +212,7 @@ mod tests {
         // SQLite refuses even the write lock (BEGIN IMMEDIATE) on a read-only database.
         let err = match store.write().await {
             Err(e) => e,
-            Ok(mut tx) => query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(1i64)
-                .bind(vec![1u8])
-                .execute(&mut tx)
-                .await
-                .unwrap_err()
-                .into(),
+            Ok(mut tx) => put(&mut tx, 1i64, 1).await.unwrap_err().into(),
         };
         assert_eq!(err.store_fault(), Some(Cause::ReadOnly), "{err}");
         assert_eq!(store.health().fault().unwrap().cause, Cause::ReadOnly);
@@ -229,12 +220,7 @@ mod tests {
         c.batch("PRAGMA query_only = OFF").await.unwrap();
         drop(c);
         let mut tx = store.write().await.unwrap();
-        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-            .bind(1i64)
-            .bind(vec![1u8])
-            .execute(&mut tx)
-            .await
-            .unwrap();
+        put(&mut tx, 1i64, 1).await.unwrap();
         tx.commit().await.unwrap();
         assert!(store.health().fault().is_none());
     }
@@ -246,12 +232,7 @@ mod tests {
         let (store, _db) = testing::store().await;
         {
             let mut tx = store.write().await.unwrap();
-            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(1i64)
-                .bind(vec![1u8])
-                .execute(&mut tx)
-                .await
-                .unwrap();
+            put(&mut tx, 1i64, 1).await.unwrap();
         }
         let mut tx = store.write().await.unwrap();
         let n: i64 = query("SELECT count(*) FROM store_probe")
@@ -261,20 +242,10 @@ mod tests {
         assert_eq!(n, 0);
         {
             let mut sp = tx.savepoint().await.unwrap();
-            query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-                .bind(2i64)
-                .bind(vec![1u8])
-                .execute(&mut sp)
-                .await
-                .unwrap();
+            put(&mut sp, 2i64, 1).await.unwrap();
         }
         let mut kept = tx.savepoint().await.unwrap();
-        query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-            .bind(3i64)
-            .bind(vec![1u8])
-            .execute(&mut kept)
-            .await
-            .unwrap();
+        put(&mut kept, 3i64, 1).await.unwrap();
         kept.release().await.unwrap();
         tx.commit().await.unwrap();
         let mut c = store.read().await.unwrap();
