@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -66,6 +68,8 @@ pub enum Purpose {
     TemporaryAccessPass,
     ApiToken,
     Session,
+    /// A pass an administrator just created, sealed until the page that shows it is loaded.
+    PassHandover,
 }
 
 impl Purpose {
@@ -74,6 +78,7 @@ impl Purpose {
             Purpose::TemporaryAccessPass => b"tapbridge/v1/temporary-access-pass",
             Purpose::ApiToken => b"tapbridge/v1/api-token",
             Purpose::Session => b"tapbridge/v1/session",
+            Purpose::PassHandover => b"tapbridge/v1/pass-handover",
         }
     }
 }
@@ -105,11 +110,23 @@ impl ServerSecret {
     }
 
     pub fn hasher(&self, purpose: Purpose) -> KeyedHasher {
+        KeyedHasher {
+            key: self.purpose_key(purpose),
+        }
+    }
+
+    /// An AEAD key for `purpose`, for the rare secret that must be kept for a moment and read
+    /// back (never a pass for longer than it takes to show it once).
+    pub fn sealer(&self, purpose: Purpose) -> Sealer {
+        Sealer {
+            key: self.purpose_key(purpose),
+        }
+    }
+
+    fn purpose_key(&self, purpose: Purpose) -> Zeroizing<[u8; 32]> {
         let mut mac = mac(&self.0);
         mac.update(purpose.label());
-        KeyedHasher {
-            key: Zeroizing::new(mac.finalize().into_bytes().into()),
-        }
+        Zeroizing::new(mac.finalize().into_bytes().into())
     }
 }
 
@@ -153,6 +170,63 @@ impl KeyedHasher {
 impl fmt::Debug for KeyedHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KeyedHasher(<redacted>)")
+    }
+}
+
+/// AES-256-GCM under a purpose key, with a random nonce per message. `context` (associated
+/// data) binds a sealed value to the record it belongs to, so it cannot be moved to another.
+#[derive(Clone)]
+pub struct Sealer {
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl Sealer {
+    const NONCE_LEN: usize = 12;
+
+    fn cipher(&self) -> Aes256Gcm {
+        match Aes256Gcm::new_from_slice(self.key.as_slice()) {
+            Ok(c) => c,
+            Err(_) => unreachable!("the key is 32 bytes, as AES-256 needs"),
+        }
+    }
+
+    /// `nonce ‖ ciphertext ‖ tag`.
+    pub fn seal(&self, context: &[u8], secret: &SecretString) -> Vec<u8> {
+        let nonce_bytes = random_bytes::<{ Self::NONCE_LEN }>();
+        let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(nonce_bytes);
+        let payload = Payload {
+            msg: secret.expose().as_bytes(),
+            aad: context,
+        };
+        let Ok(sealed) = self.cipher().encrypt(&nonce, payload) else {
+            unreachable!("AES-GCM refuses only messages of gigabytes");
+        };
+        let mut out = Vec::with_capacity(Self::NONCE_LEN + sealed.len());
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// The secret, if `sealed` was sealed under this key with this `context` and not altered.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Option<SecretString> {
+        if sealed.len() < Self::NONCE_LEN {
+            return None;
+        }
+        let (nonce_bytes, ciphertext) = sealed.split_at(Self::NONCE_LEN);
+        let nonce_bytes: [u8; Self::NONCE_LEN] = nonce_bytes.try_into().ok()?;
+        let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(nonce_bytes);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: context,
+        };
+        let plain = Zeroizing::new(self.cipher().decrypt(&nonce, payload).ok()?);
+        String::from_utf8(plain.to_vec()).ok().map(SecretString)
+    }
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealer(<redacted>)")
     }
 }
 
@@ -219,6 +293,30 @@ mod tests {
         assert!(!h.verify(b"salt", b"secreT", &stored));
         assert!(!h.verify(b"other", b"secret", &stored));
         assert!(!h.verify(b"salt", b"secret", &stored[..31]));
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_context() {
+        let secret = ServerSecret::from_bytes(vec![3; 32]).unwrap();
+        let sealer = secret.sealer(Purpose::PassHandover);
+        let pass = SecretString::new("Ab3dEf7h".into());
+        let sealed = sealer.seal(b"row-1", &pass);
+        assert!(!sealed.windows(8).any(|w| w == b"Ab3dEf7h"));
+        assert_ne!(
+            sealed,
+            sealer.seal(b"row-1", &pass),
+            "a fresh nonce each time"
+        );
+        assert_eq!(sealer.open(b"row-1", &sealed), Some(pass));
+        assert_eq!(sealer.open(b"row-2", &sealed), None);
+        let other = ServerSecret::from_bytes(vec![4; 32])
+            .unwrap()
+            .sealer(Purpose::PassHandover);
+        assert_eq!(other.open(b"row-1", &sealed), None);
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(sealer.open(b"row-1", &tampered), None);
+        assert_eq!(sealer.open(b"row-1", &sealed[..5]), None);
     }
 
     #[test]

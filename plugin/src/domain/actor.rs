@@ -75,13 +75,19 @@ impl Actor {
     }
 
     pub fn check_manage_policy(&self) -> Result<()> {
-        if self.has_any(&[Role::AuthenticationPolicyAdministrator]) {
-            Ok(())
-        } else {
-            Err(Error::forbidden(
+        match self.missing_role_to_manage_policy() {
+            None => Ok(()),
+            Some(_) => Err(Error::forbidden(
                 "changing authentication method policies requires the Authentication Policy Administrator role",
-            ))
+            )),
         }
+    }
+
+    /// The role this actor lacks to change the authentication method policies; `None` when it
+    /// may. Lets a page show what it cannot change, and why, before anyone tries.
+    pub fn missing_role_to_manage_policy(&self) -> Option<Role> {
+        (!self.has_any(&[Role::AuthenticationPolicyAdministrator]))
+            .then_some(Role::AuthenticationPolicyAdministrator)
     }
 
     pub fn check_manage_directory(&self) -> Result<()> {
@@ -109,20 +115,29 @@ impl Actor {
     /// Creating or deleting a pass for `target`. As in Entra, an Authentication Administrator
     /// may act only on users without administrative roles.
     pub fn check_manage_passes_for(&self, target: &User) -> Result<()> {
+        match self.missing_role_to_manage_passes_for(target) {
+            None => Ok(()),
+            Some(_) if self.has_any(&[Role::AuthenticationAdministrator]) => Err(Error::forbidden(
+                "only a Privileged Authentication Administrator can manage passes of a user who holds an administrative role",
+            )),
+            Some(_) => Err(Error::forbidden(
+                "managing temporary access passes requires the Authentication Administrator or Privileged Authentication Administrator role",
+            )),
+        }
+    }
+
+    /// The least role this actor lacks to manage the passes and passkeys of `target`; `None`
+    /// when it may.
+    pub fn missing_role_to_manage_passes_for(&self, target: &User) -> Option<Role> {
         if self.has_any(&[Role::PrivilegedAuthenticationAdministrator]) {
-            return Ok(());
+            None
+        } else if target.is_admin() {
+            Some(Role::PrivilegedAuthenticationAdministrator)
+        } else if self.has_any(&[Role::AuthenticationAdministrator]) {
+            None
+        } else {
+            Some(Role::AuthenticationAdministrator)
         }
-        if self.has_any(&[Role::AuthenticationAdministrator]) {
-            if target.is_admin() {
-                return Err(Error::forbidden(
-                    "only a Privileged Authentication Administrator can manage passes of a user who holds an administrative role",
-                ));
-            }
-            return Ok(());
-        }
-        Err(Error::forbidden(
-            "managing temporary access passes requires the Authentication Administrator or Privileged Authentication Administrator role",
-        ))
     }
 }
 
@@ -221,5 +236,36 @@ mod tests {
             );
         }
         assert!(Actor::operator().check_manage_passes_for(&admin).is_ok());
+    }
+
+    #[test]
+    fn missing_roles_are_named() {
+        use Role::*;
+        let plain = user(&[]);
+        let admin = user(&[Reader]);
+        assert_eq!(
+            actor(&[Reader]).missing_role_to_manage_policy(),
+            Some(AuthenticationPolicyAdministrator)
+        );
+        assert_eq!(
+            actor(&[AuthenticationPolicyAdministrator]).missing_role_to_manage_policy(),
+            None
+        );
+        assert_eq!(
+            actor(&[Reader]).missing_role_to_manage_passes_for(&plain),
+            Some(AuthenticationAdministrator)
+        );
+        assert_eq!(
+            actor(&[Reader]).missing_role_to_manage_passes_for(&admin),
+            Some(PrivilegedAuthenticationAdministrator)
+        );
+        assert_eq!(
+            actor(&[AuthenticationAdministrator]).missing_role_to_manage_passes_for(&admin),
+            Some(PrivilegedAuthenticationAdministrator)
+        );
+        assert_eq!(
+            actor(&[AuthenticationAdministrator]).missing_role_to_manage_passes_for(&plain),
+            None
+        );
     }
 }

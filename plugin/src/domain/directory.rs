@@ -287,6 +287,35 @@ pub struct UserQuery {
     pub limit: u32,
 }
 
+/// What an administrator typed to find a user, as the store matches it (case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSearch {
+    /// Nothing typed: everyone.
+    All,
+    /// The start of a user principal name, of a display name or of any word in it, or of a
+    /// mail address.
+    Text(String),
+    /// `@example.com`: users whose mail or user principal name is at a domain starting so.
+    Domain(String),
+}
+
+impl UserSearch {
+    /// The longest search text used; the rest is ignored.
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(typed: &str) -> Self {
+        let text: String = typed.trim().chars().take(Self::MAX_CHARS).collect();
+        match text.strip_prefix('@') {
+            _ if text.is_empty() => UserSearch::All,
+            Some(domain) if !domain.trim().is_empty() => {
+                UserSearch::Domain(domain.trim().to_lowercase())
+            }
+            Some(_) => UserSearch::All,
+            None => UserSearch::Text(text),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +364,25 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.normalised().is_err());
+    }
+
+    #[test]
+    fn searches() {
+        assert_eq!(UserSearch::parse("  "), UserSearch::All);
+        assert_eq!(UserSearch::parse("@"), UserSearch::All);
+        assert_eq!(
+            UserSearch::parse(" @Example.COM "),
+            UserSearch::Domain("example.com".into())
+        );
+        assert_eq!(
+            UserSearch::parse("Jürgen M"),
+            UserSearch::Text("Jürgen M".into())
+        );
+        let long = "x".repeat(300);
+        assert_eq!(
+            UserSearch::parse(&long),
+            UserSearch::Text("x".repeat(UserSearch::MAX_CHARS))
+        );
     }
 
     #[test]

@@ -101,6 +101,18 @@ impl Refusal {
     }
 }
 
+/// A policy setting that locks everyone out of passkeys, worth a warning before it is saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockoutRisk {
+    /// Passkeys are turned off: nobody can register one or sign in with one.
+    Disabled,
+    /// Only listed authenticators are allowed, and none is listed.
+    EmptyAllowList,
+    /// Attestation is enforced, but no root is configured that could make one trusted: no
+    /// authenticator can register.
+    AttestationWithoutRoots,
+}
+
 impl Fido2Policy {
     pub fn patched(&self, patch: Fido2PolicyPatch) -> Result<Fido2Policy> {
         if let Some(t) = &patch.odata_type
@@ -180,6 +192,24 @@ impl Fido2Policy {
         Ok(())
     }
 
+    /// What in this policy would stop everyone from registering a passkey or signing in with
+    /// one. `attestation_roots`: whether any root is configured that could make an
+    /// attestation trusted.
+    pub fn lockout_risks(&self, attestation_roots: bool) -> Vec<LockoutRisk> {
+        let mut risks = Vec::new();
+        if self.state == PolicyState::Disabled {
+            risks.push(LockoutRisk::Disabled);
+        }
+        let k = &self.key_restrictions;
+        if k.is_enforced && k.enforcement_type == EnforcementType::Allow && k.aa_guids.is_empty() {
+            risks.push(LockoutRisk::EmptyAllowList);
+        }
+        if self.is_attestation_enforced && !attestation_roots {
+            risks.push(LockoutRisk::AttestationWithoutRoots);
+        }
+        risks
+    }
+
     /// May a registered passkey of model `aaguid` still sign in? A model blocked after it was
     /// registered stops working.
     pub fn check_sign_in(&self, aaguid: Uuid) -> Result<(), Refusal> {
@@ -250,6 +280,28 @@ mod tests {
         );
         p.state = PolicyState::Disabled;
         assert_eq!(p.check_sign_in(OTHER), Err(Refusal::Disabled));
+    }
+
+    #[test]
+    fn lockout_risks() {
+        assert!(Fido2Policy::default().lockout_risks(false).is_empty());
+        let mut p = restricted(EnforcementType::Allow);
+        assert!(p.lockout_risks(false).is_empty(), "a non-empty allow-list");
+        p.key_restrictions.aa_guids.clear();
+        assert_eq!(p.lockout_risks(true), vec![LockoutRisk::EmptyAllowList]);
+        p.key_restrictions.enforcement_type = EnforcementType::Block;
+        assert!(p.lockout_risks(true).is_empty(), "an empty block-list");
+        p.is_attestation_enforced = true;
+        assert!(p.lockout_risks(true).is_empty(), "roots configured");
+        assert_eq!(
+            p.lockout_risks(false),
+            vec![LockoutRisk::AttestationWithoutRoots]
+        );
+        p.state = PolicyState::Disabled;
+        assert_eq!(
+            p.lockout_risks(false),
+            vec![LockoutRisk::Disabled, LockoutRisk::AttestationWithoutRoots]
+        );
     }
 
     #[test]

@@ -113,15 +113,20 @@ const MODELS: &[(u128, &str)] = &[
 ];
 
 pub fn model_name(aaguid: Uuid) -> &'static str {
+    known_model(aaguid).unwrap_or(if aaguid.is_nil() {
+        "Passkey"
+    } else {
+        "Security key or passkey provider"
+    })
+}
+
+/// The make and model an AAGUID stands for, when it is one of the [`MODELS`] known here.
+pub fn known_model(aaguid: Uuid) -> Option<&'static str> {
     let n = aaguid.as_u128();
-    MODELS.iter().find(|(id, _)| *id == n).map_or(
-        if n == 0 {
-            "Passkey"
-        } else {
-            "Security key or passkey provider"
-        },
-        |(_, name)| name,
-    )
+    MODELS
+        .iter()
+        .find(|(id, _)| *id == n)
+        .map(|(_, name)| *name)
 }
 
 /// A passkey name as the user typed it, trimmed; empty means "use `fallback`".

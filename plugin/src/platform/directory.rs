@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{Caller, Platform};
 use crate::domain::audit::{Activity, AuditRecord};
-use crate::domain::directory::{Group, NewGroup, NewUser, User, UserQuery, UserRef};
+use crate::domain::directory::{Group, NewGroup, NewUser, User, UserQuery, UserRef, UserSearch};
 use crate::store::{audit, groups, users};
 use crate::{Error, Result};
 
@@ -78,6 +78,18 @@ impl Platform {
         caller.actor.check_read()?;
         let mut conn = self.store.read().await?;
         users::list(&mut conn, query).await
+    }
+
+    /// The first `limit` users an administrator's search finds, and how many it finds in all.
+    pub async fn search_users(
+        &self,
+        caller: &Caller,
+        search: &UserSearch,
+        limit: u32,
+    ) -> Result<(Vec<User>, u64)> {
+        caller.actor.check_read()?;
+        let mut conn = self.store.read().await?;
+        users::search_users(&mut conn, search, limit).await
     }
 
     pub async fn create_group(&self, caller: &Caller, new: NewGroup) -> Result<Group> {

@@ -5,6 +5,7 @@
 mod audit;
 mod directory;
 pub mod lifecycle;
+pub mod pass_handover;
 pub mod passkeys;
 mod policy;
 pub mod sessions;

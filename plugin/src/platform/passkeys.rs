@@ -35,7 +35,7 @@ use crate::domain::tap_policy::PolicyState;
 use crate::domain::webauthn::{
     AttestationLevel, CEREMONY_TTL, CeremonyKind, PasskeyMethod, passkey_name,
 };
-use crate::secret::{KeyedHasher, Purpose, ServerSecret, random_bytes};
+use crate::secret::{KeyedHasher, Purpose, Sealer, ServerSecret, random_bytes};
 use crate::store::{Connection, audit, ceremonies, credentials, policies, sessions, taps, users};
 use crate::{Error, Result};
 
@@ -53,6 +53,7 @@ pub struct Passwordless {
     pub(super) platform: Arc<Platform>,
     pub(super) webauthn: Webauthn,
     pub(super) session_hasher: KeyedHasher,
+    pub(super) pass_sealer: Sealer,
     pub(super) settings: PasswordlessSettings,
 }
 
@@ -178,12 +179,19 @@ impl Passwordless {
             platform,
             webauthn,
             session_hasher: secret.hasher(Purpose::Session),
+            pass_sealer: secret.sealer(Purpose::PassHandover),
             settings,
         }
     }
 
     pub fn platform(&self) -> &Arc<Platform> {
         &self.platform
+    }
+
+    /// Whether any attestation root is configured: without one, a policy that enforces
+    /// attestation admits no authenticator.
+    pub fn has_attestation_roots(&self) -> bool {
+        self.settings.attestation_cas.is_some()
     }
 
     async fn policy(&self, conn: &mut Connection) -> Result<Fido2Policy> {

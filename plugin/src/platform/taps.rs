@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{Caller, Platform};
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::{User, UserRef};
-use crate::domain::tap::{self, Context, Redemption, TapRecord, Usability};
+use crate::domain::tap::{self, Context, Redemption, TapRecord, Usability, UsabilityDetail};
 use crate::domain::tap_policy::{PolicyState, TapPolicy, TapRequest};
 use crate::domain::timefmt::rfc3339;
 use crate::metrics::inc;
@@ -72,10 +72,29 @@ impl Platform {
     ) -> Result<IssuedTap> {
         let now = self.now();
         let mut tx = self.store.write().await?;
-        let user = find_user(&mut tx, user).await?;
+        let issued = self
+            .issue_tap_in(&mut tx, caller, user, request, now)
+            .await?;
+        tx.commit().await?;
+        inc(&self.metrics.taps_issued);
+        Ok(issued)
+    }
+
+    /// [`Self::issue_tap`] inside the caller's write transaction, for operations that must
+    /// record something with the pass atomically. The caller commits and then counts the pass
+    /// in `taps_issued`.
+    pub(super) async fn issue_tap_in(
+        &self,
+        tx: &mut Connection,
+        caller: &Caller,
+        user: &UserRef,
+        request: TapRequest,
+        now: OffsetDateTime,
+    ) -> Result<IssuedTap> {
+        let user = find_user(tx, user).await?;
         caller.actor.check_manage_passes_for(&user)?;
-        let policy = self.load_tap_policy(&mut tx).await?;
-        let ctx = usability_context(&mut tx, &policy, &user).await?;
+        let policy = self.load_tap_policy(tx).await?;
+        let ctx = usability_context(tx, &policy, &user).await?;
         if !ctx.policy_enabled {
             return Err(Error::PolicyViolation(
                 "the Temporary Access Pass method is disabled by policy".into(),
@@ -108,20 +127,20 @@ impl Platform {
             locked_at: None,
         };
         let initiator: Initiator = (&caller.actor).into();
-        if let Some(old) = taps::delete_for_user(&mut tx, user.id).await? {
+        if let Some(old) = taps::delete_for_user(tx, user.id).await? {
             let replaced = AuditRecord::new(Activity::TapDeleted, initiator.clone(), now)
                 .reason("replaced by a new pass")
                 .target("User", user.id, Some(&user.user_principal_name))
                 .detail("temporaryAccessPassId", old.id)
                 .detail("replacedBy", record.id)
                 .correlation(caller.correlation_id);
-            audit::insert(&mut tx, &replaced).await?;
+            audit::insert(tx, &replaced).await?;
             inc(&self.metrics.taps_deleted);
         }
         let hash = self
             .tap_hasher
             .hash(record.id.as_bytes(), pass.expose().as_bytes());
-        taps::insert(&mut tx, &record, &hash).await?;
+        taps::insert(tx, &record, &hash).await?;
         let mut registered = AuditRecord::new(Activity::TapRegistered, initiator, now)
             .target("User", user.id, Some(&user.user_principal_name))
             .detail("temporaryAccessPassId", record.id)
@@ -131,14 +150,36 @@ impl Platform {
         if let Some(start) = record.start_date_time {
             registered = registered.detail("startDateTime", rfc3339(start));
         }
-        audit::insert(&mut tx, &registered).await?;
-        tx.commit().await?;
-        inc(&self.metrics.taps_issued);
+        audit::insert(tx, &registered).await?;
         let usability = record.usability(ctx, now);
         Ok(IssuedTap {
             user,
             view: TapView { record, usability },
             pass,
+        })
+    }
+
+    /// Why no pass can be issued to `user` now, whoever asks: the policy is off, does not
+    /// include them, or their account is disabled. `None`: a pass can be issued (roles and
+    /// the lifetime asked for permitting). Any administrative role may ask.
+    pub async fn pass_blocker(
+        &self,
+        caller: &Caller,
+        user: &UserRef,
+    ) -> Result<Option<UsabilityDetail>> {
+        caller.actor.check_read()?;
+        let mut conn = self.store.read().await?;
+        let user = find_user(&mut conn, user).await?;
+        let policy = self.load_tap_policy(&mut conn).await?;
+        let ctx = usability_context(&mut conn, &policy, &user).await?;
+        Ok(if !ctx.policy_enabled {
+            Some(UsabilityDetail::PolicyDisabled)
+        } else if !ctx.user_targeted {
+            Some(UsabilityDetail::NotTargeted)
+        } else if !ctx.account_enabled {
+            Some(UsabilityDetail::AccountDisabled)
+        } else {
+            None
         })
     }
 

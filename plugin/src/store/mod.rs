@@ -11,6 +11,7 @@ mod db;
 pub mod events;
 pub mod fault;
 pub mod groups;
+pub mod handovers;
 pub mod ldap;
 mod leader;
 pub mod migrate;

@@ -10,7 +10,7 @@ use super::{
     uuid,
 };
 use crate::domain::directory::{
-    NewUser, User, UserCondition, UserField, UserQuery, UserRef, upn_key,
+    NewUser, User, UserCondition, UserField, UserQuery, UserRef, UserSearch, upn_key,
 };
 use crate::domain::role::Roles;
 use crate::{Error, Result};
@@ -335,6 +335,73 @@ pub async fn list(conn: &mut Connection, query: &UserQuery) -> Result<Vec<User>>
     rows.iter().map(from_row).collect()
 }
 
+/// `value` as a LIKE pattern that matches it literally (escape character `\`).
+fn like_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The WHERE clause of a search (after `WHERE `).
+fn push_search(qb: &mut QueryBuilder, search: &UserSearch) {
+    match search {
+        UserSearch::All => {
+            qb.push("1=1");
+        }
+        UserSearch::Text(text) => {
+            // lower() folds ASCII only in SQLite; the user principal name key is folded in
+            // full, and the display name is also compared as typed, so "Ümit" finds "Ümit".
+            let folded = like_literal(&text.to_lowercase());
+            let typed = like_literal(text);
+            qb.push("u.upn_key LIKE ")
+                .push_bind(format!("{folded}%"))
+                .push(" ESCAPE '\\' OR lower(u.display_name) LIKE ")
+                .push_bind(format!("{folded}%"))
+                .push(" ESCAPE '\\' OR lower(u.display_name) LIKE ")
+                .push_bind(format!("% {folded}%"))
+                .push(" ESCAPE '\\' OR u.display_name LIKE ")
+                .push_bind(format!("{typed}%"))
+                .push(" ESCAPE '\\' OR u.display_name LIKE ")
+                .push_bind(format!("% {typed}%"))
+                .push(" ESCAPE '\\' OR lower(u.mail) LIKE ")
+                .push_bind(format!("{folded}%"))
+                .push(" ESCAPE '\\'");
+        }
+        UserSearch::Domain(domain) => {
+            let pattern = format!("%@{}%", like_literal(domain));
+            qb.push("u.upn_key LIKE ")
+                .push_bind(pattern.clone())
+                .push(" ESCAPE '\\' OR lower(u.mail) LIKE ")
+                .push_bind(pattern)
+                .push(" ESCAPE '\\'");
+        }
+    }
+}
+
+/// Users matching an administrator's search, by user principal name, at most `limit` of
+/// them, and how many match in all.
+pub async fn search_users(
+    conn: &mut Connection,
+    search: &UserSearch,
+    limit: u32,
+) -> Result<(Vec<User>, u64)> {
+    let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM users u WHERE "));
+    push_search(&mut qb, search);
+    qb.push(" ORDER BY u.upn_key LIMIT ")
+        .push_bind(i64::from(limit.max(1)));
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    let users = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let mut count = QueryBuilder::new("SELECT count(*) FROM users u WHERE ");
+    push_search(&mut count, search);
+    let total: i64 = count.build().scalar(&mut *conn).await?;
+    Ok((users, u64::try_from(total).unwrap_or(0)))
+}
+
 /// Every user owned by `source`, by user principal name.
 pub async fn by_source(conn: &mut Connection, source: &str) -> Result<Vec<User>> {
     let sql = select_where("WHERE u.source = ? ORDER BY u.upn_key");
@@ -455,5 +522,53 @@ mod tests {
             upns(list(&mut c, &q(sw, None, 10)).await.unwrap()),
             ["a%_@x.io"]
         );
+    }
+
+    #[tokio::test]
+    async fn search_by_name_word_mail_and_domain_with_a_count() {
+        let (store, _d) = testing::store().await;
+        let mut c = store.read().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        for (upn, name, mail) in [
+            ("ada@x.io", "Ada Lovelace", "ada@mail.x.io"),
+            ("jm@x.io", "Jürgen Müller", "juergen@corp.example"),
+            ("um@y.io", "Ümit Yılmaz", "umit@corp.example"),
+            ("p_c@y.io", "Percent 100%", "pc@y.io"),
+        ] {
+            let mut u = new(upn);
+            u.display_name = Some(name.into());
+            u.mail = Some(mail.into());
+            insert(&mut c, &u, now).await.unwrap();
+        }
+        drop(c);
+        let store = &store;
+        let found = |s: &str, limit| {
+            let search = UserSearch::parse(s);
+            async move {
+                let mut c = store.read().await.unwrap();
+                let (users, total) = search_users(&mut c, &search, limit).await.unwrap();
+                let upns: Vec<String> = users.into_iter().map(|u| u.user_principal_name).collect();
+                (upns, total)
+            }
+        };
+        assert_eq!(found("", 10).await.1, 4);
+        assert_eq!(found("ada", 10).await, (vec!["ada@x.io".into()], 1));
+        assert_eq!(found("müller", 10).await.0, ["jm@x.io"], "a later word");
+        assert_eq!(found("jürgen", 10).await.0, ["jm@x.io"], "non-ASCII");
+        assert_eq!(found("Ümit", 10).await.0, ["um@y.io"], "as typed");
+        assert_eq!(found("juergen@", 10).await.0, ["jm@x.io"], "mail");
+        assert_eq!(
+            found("@corp.example", 10).await.0,
+            ["jm@x.io", "um@y.io"],
+            "mail domain"
+        );
+        assert_eq!(found("@Y.io", 1).await, (vec!["p_c@y.io".into()], 2));
+        assert_eq!(
+            found("p_", 10).await.0,
+            ["p_c@y.io"],
+            "wildcards are literal"
+        );
+        assert_eq!(found("%", 10).await.1, 0);
+        assert_eq!(found("nobody", 10).await.1, 0);
     }
 }
