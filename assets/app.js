@@ -35,12 +35,29 @@ async function postJson(url, body) {
   return data;
 }
 
+/** Sentences the page put in `#script-text` (in the page's language). */
+function says(name) {
+  const el = document.getElementById("script-text");
+  return (el && el.dataset[name]) || "";
+}
+
+function setStatus(text) {
+  const el = document.getElementById("ceremony-status");
+  if (el) el.textContent = text;
+}
+
 function showError(message) {
+  setStatus("");
   const el = document.getElementById("webauthn-error");
   if (!el) return;
   el.textContent = message;
   el.hidden = false;
-  el.focus?.();
+  el.focus();
+}
+
+function clearError() {
+  const el = document.getElementById("webauthn-error");
+  if (el) { el.hidden = true; el.textContent = ""; }
 }
 
 function creationOptions(publicKey) {
@@ -89,13 +106,20 @@ function assertionJson(cred) {
 }
 
 function friendly(err) {
-  if (err && err.name === "NotAllowedError") return "The passkey request was cancelled or timed out. Try again.";
-  if (err && err.name === "InvalidStateError") return "This authenticator already holds a passkey for your account.";
-  return (err && err.message) || "Something went wrong. Try again.";
+  if (err && err.name === "NotAllowedError") return says("cancelled");
+  if (err && err.name === "InvalidStateError") return says("exists");
+  return (err && err.message) || says("generic");
+}
+
+/** While a ceremony runs: the button busy, and a visible, announced "waiting" line. */
+function busy(button, on) {
+  button.disabled = on;
+  if (on) button.setAttribute("aria-busy", "true"); else button.removeAttribute("aria-busy");
+  if (on) { clearError(); setStatus(says("waiting")); }
 }
 
 async function register(button) {
-  button.disabled = true;
+  busy(button, true);
   try {
     const start = await postJson("/register/options", {});
     const cred = await navigator.credentials.create({ publicKey: creationOptions(start.options.publicKey) });
@@ -103,9 +127,8 @@ async function register(button) {
     const done = await postJson("/register", { ceremony: start.ceremony, name, credential: registrationJson(cred) });
     window.location.assign(done.redirect);
   } catch (err) {
+    busy(button, false);
     showError(friendly(err));
-  } finally {
-    button.disabled = false;
   }
 }
 
@@ -127,9 +150,11 @@ async function signIn(mediation) {
 function setUpSignIn() {
   const button = document.getElementById("passkey-signin");
   button.addEventListener("click", async () => {
-    button.disabled = true;
-    try { await signIn(null); } catch (err) { if (err.name !== "AbortError") showError(friendly(err)); }
-    finally { button.disabled = false; }
+    busy(button, true);
+    try { await signIn(null); } catch (err) {
+      busy(button, false);
+      if (err.name !== "AbortError") showError(friendly(err)); else setStatus("");
+    }
   });
   // Conditional UI: offer passkeys in the user name field's autofill where supported.
   if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
@@ -144,8 +169,33 @@ function setUpCopy() {
     button.hidden = false;
     button.addEventListener("click", async () => {
       const text = document.getElementById(button.dataset.copy)?.textContent || "";
-      try { await navigator.clipboard.writeText(text.trim()); button.textContent = "Copied"; }
-      catch (_) { button.textContent = "Select and copy it by hand"; }
+      try { await navigator.clipboard.writeText(text.trim()); button.textContent = says("copied"); }
+      catch (_) { button.textContent = says("copyFailed"); }
+    });
+  }
+}
+
+/** Times in the viewer's own time zone; the server's UTC text stays as the tooltip. */
+function localTimes() {
+  const lang = document.documentElement.lang || undefined;
+  let format;
+  try {
+    format = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+  } catch (_) { return; }
+  for (const el of document.querySelectorAll("time[datetime]")) {
+    const at = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) continue;
+    el.title = el.textContent;
+    el.textContent = format.format(at);
+  }
+}
+
+/** A form that must not be sent twice (creating a pass): the button is spent once pressed.
+    The server ignores a second copy anyway; this only spares the round trip. */
+function setUpOnce() {
+  for (const form of document.querySelectorAll("form[data-once]")) {
+    form.addEventListener("submit", () => {
+      for (const b of form.querySelectorAll("button[type=submit]")) b.disabled = true;
     });
   }
 }
@@ -159,4 +209,6 @@ document.addEventListener("DOMContentLoaded", () => {
     setUpSignIn();
   }
   setUpCopy();
+  setUpOnce();
+  localTimes();
 });

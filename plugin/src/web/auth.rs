@@ -13,7 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 
 use super::WebState;
-use super::error::PageError;
+use super::error::{Expired, PageError};
+use super::viewer;
 use crate::domain::session::SessionKind;
 use crate::platform::{Caller, SignedIn};
 use crate::secret::random_bytes;
@@ -36,6 +37,8 @@ pub struct AdminSession {
 pub enum NoSession {
     SignIn,
     Register,
+    /// Signed in, but without an administrative role.
+    AdminOnly,
     Refused(Error),
 }
 
@@ -44,7 +47,8 @@ impl IntoResponse for NoSession {
         match self {
             NoSession::SignIn => Redirect::to("/signin").into_response(),
             NoSession::Register => Redirect::to("/register").into_response(),
-            NoSession::Refused(e) => PageError(e).into_response(),
+            NoSession::AdminOnly => PageError::AdminOnly.into_response(),
+            NoSession::Refused(e) => PageError::from(e).into_response(),
         }
     }
 }
@@ -63,11 +67,36 @@ async fn signed_in(parts: &Parts, state: &WebState) -> Result<Option<SignedIn>, 
     let Some(value) = cookie(&parts.headers, &state.settings.session_cookie()) else {
         return Ok(None);
     };
-    state
+    let found = state
         .passwordless
         .session(value)
         .await
-        .map_err(NoSession::Refused)
+        .map_err(NoSession::Refused)?;
+    if let Some(s) = &found {
+        viewer::signed_in(s, state.passwordless.csrf_token(&s.session));
+    }
+    Ok(found)
+}
+
+/// Records the viewer's session, if the request has a live one, for a page made outside any
+/// handler that asked for it (a "not found" page in the user's language, with their header).
+pub async fn note_viewer(state: &WebState, headers: &HeaderMap) {
+    if let Some(value) = cookie(headers, &state.settings.session_cookie())
+        && let Ok(Some(s)) = state.passwordless.session(value).await
+    {
+        viewer::signed_in(&s, state.passwordless.csrf_token(&s.session));
+    }
+}
+
+/// The live session of either kind, if there is one: for pages anyone may see.
+pub struct MaybeSignedIn(pub Option<SignedIn>);
+
+impl FromRequestParts<WebState> for MaybeSignedIn {
+    type Rejection = NoSession;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, NoSession> {
+        signed_in(parts, state).await.map(MaybeSignedIn)
+    }
 }
 
 impl FromRequestParts<WebState> for RegistrationSession {
@@ -100,9 +129,7 @@ impl FromRequestParts<WebState> for AdminSession {
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, NoSession> {
         let FullSession(s) = FullSession::from_request_parts(parts, state).await?;
         if !s.user.is_admin() {
-            return Err(NoSession::Refused(Error::forbidden(
-                "administration requires an administrative role",
-            )));
+            return Err(NoSession::AdminOnly);
         }
         let caller = Caller::new(s.actor(), http::request_id());
         Ok(AdminSession {
@@ -113,8 +140,11 @@ impl FromRequestParts<WebState> for AdminSession {
 }
 
 /// A session-bound CSRF token from a form field or the `x-csrf-token` header.
-pub fn check_csrf(state: &WebState, s: &SignedIn, token: &str) -> Result<(), Error> {
-    state.passwordless.check_csrf(&s.session, token)
+pub fn check_csrf(state: &WebState, s: &SignedIn, token: &str) -> Result<(), Expired> {
+    state
+        .passwordless
+        .check_csrf(&s.session, token)
+        .map_err(|_| Expired)
 }
 
 /// Before a session exists (the sign-in forms), a double-submit token: a random cookie that
@@ -133,12 +163,12 @@ pub fn presession_token(state: &WebState, headers: &HeaderMap) -> (String, Optio
 }
 
 /// Checks a double-submit token against its cookie in constant time.
-pub fn check_presession(state: &WebState, headers: &HeaderMap, token: &str) -> Result<(), Error> {
+pub fn check_presession(state: &WebState, headers: &HeaderMap, token: &str) -> Result<(), Expired> {
     let expected = cookie(headers, &state.settings.csrf_cookie()).unwrap_or("");
     if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(token.trim().as_bytes())) {
         Ok(())
     } else {
-        Err(Error::forbidden("the form has expired"))
+        Err(Expired)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -18,11 +18,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for PageForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
-        let malformed = || {
-            PageError(Error::invalid(
-                "The form was incomplete or malformed. Reload the page and try again.",
-            ))
-        };
+        let malformed =
+            || PageError::from(Error::invalid(super::pages::text("error_form_malformed")));
         let is_form = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -64,9 +61,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ScriptJson<T> {
             .await
             .map(|Json(v)| ScriptJson(v))
             .map_err(|_| {
-                JsonError(Error::invalid(
-                    "The request was malformed. Reload the page and try again.",
-                ))
+                JsonError::from(Error::invalid(super::pages::text(
+                    "error_request_malformed",
+                )))
             })
     }
 }
@@ -81,6 +78,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PagePat
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| PagePath(v))
-            .map_err(|_| PageError(Error::not_found("page")))
+            .map_err(|_| PageError::NotFound)
+    }
+}
+
+/// A query string. A malformed one (a repeated field) gets the "malformed" page, not axum's
+/// plain text.
+pub struct PageQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, PageError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| PageQuery(v))
+            .map_err(|_| {
+                PageError::from(Error::invalid(super::pages::text(
+                    "error_address_malformed",
+                )))
+            })
     }
 }

@@ -11,12 +11,18 @@ mod admin;
 mod assets;
 pub mod auth;
 mod error;
+mod fields;
 mod form;
+pub mod i18n;
+mod notices;
 mod pages;
+mod pass_state;
 mod ratelimit;
 mod register;
 mod security_info;
 mod signin;
+mod signout;
+mod viewer;
 
 #[cfg(test)]
 mod tests;
@@ -28,7 +34,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::Error;
 use crate::platform::Passwordless;
@@ -122,7 +128,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/signin", get(signin::passkey_page))
         .route("/signin/passkey/options", post(signin::passkey_options))
         .route("/signin/passkey", post(signin::passkey_sign_in))
-        .route("/signout", post(signin::sign_out))
+        .route("/signout", get(signout::page).post(signin::sign_out))
         .route("/register", get(register::page).post(register::finish))
         .route("/register/options", post(register::options))
         .route("/register/done", get(register::done))
@@ -137,17 +143,34 @@ pub fn routes(state: WebState) -> Router {
         )
         .merge(admin::routes())
         .route("/assets/{file}", get(assets::asset))
+        .route("/favicon.ico", get(assets::favicon))
+        // Every other path: a page for a browser, Graph's error for an API client.
+        .route("/{*path}", any(error::not_found))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
-/// Security headers on every page and a same-origin check on every unsafe request.
+/// Security headers on every page, a same-origin check on every unsafe request, and the
+/// viewer's language from `Accept-Language` until a session says otherwise.
 async fn guard(State(state): State<WebState>, request: Request, next: Next) -> Response {
-    if !auth::same_origin(&state, request.method(), request.headers()) {
-        return error::PageError(Error::forbidden("cross-origin request")).into_response();
-    }
-    let is_asset = request.uri().path().starts_with("/assets/");
-    let mut response = next.run(request).await;
+    let lang = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(i18n::Lang::from_accept_language)
+        .unwrap_or_default();
+    let path = request.uri().path();
+    let is_asset = path.starts_with("/assets/") || path == "/favicon.ico";
+    let secure_cookies = state.settings.secure_cookies;
+    let mut response = viewer::scope(lang, async move {
+        if !auth::same_origin(&state, request.method(), request.headers()) {
+            return error::PageError::from(Error::forbidden("cross-origin request"))
+                .into_response();
+        }
+        next.run(request).await
+    })
+    .await;
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -173,7 +196,7 @@ async fn guard(State(state): State<WebState>, request: Request, next: Next) -> R
         // Pages show passes, tokens and personal data: never cache them.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if state.settings.secure_cookies {
+    if secure_cookies {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),

@@ -12,7 +12,9 @@ use super::WebState;
 use super::auth::{self, RegistrationSession};
 use super::error::{JsonError, PageError};
 use super::form::ScriptJson;
-use super::pages::{Page, human_time};
+use super::notices::Notice;
+use super::pages::{Page, When};
+use super::security_info::tap_state;
 use crate::domain::session::SessionKind;
 use crate::http;
 
@@ -29,14 +31,19 @@ pub async fn page(
     RegistrationSession(s): RegistrationSession,
 ) -> Result<Response, PageError> {
     let info = state.passwordless.security_info(&s).await?;
-    let csrf = state.passwordless.csrf_token(&s.session);
-    Ok(
-        Page::new("register.html", "Create a passkey", Some(&s), &csrf)
-            .with("bootstrap", &(s.session.kind == SessionKind::Bootstrap))
-            .with("ends", &human_time(s.session.absolute_expires_at))
-            .with("count", &info.passkeys.len())
-            .into_response(),
-    )
+    let page = Page::new("register.html", "register_title");
+    let lang = page.lang();
+    let ends = When::new(s.session.absolute_expires_at, lang);
+    let have = match info.passkeys.len() {
+        0 => String::new(),
+        1 => lang.text("register_have_one").to_owned(),
+        n => lang.format("register_have_many", &[("count", &n.to_string())]),
+    };
+    Ok(page
+        .with("bootstrap", &(s.session.kind == SessionKind::Bootstrap))
+        .with("ends", &ends)
+        .with("have", &have)
+        .into_response())
 }
 
 /// `POST /register/options` — a session of either kind; session-bound CSRF token.
@@ -77,17 +84,23 @@ pub async fn finish(
         )
         .await?;
     let next = match s.session.kind {
-        SessionKind::Bootstrap => "/register/done",
-        SessionKind::Full => "/security-info",
+        SessionKind::Bootstrap => "/register/done".to_owned(),
+        SessionKind::Full => Notice::PasskeyAdded.after("/security-info"),
     };
     Ok(Json(json!({ "redirect": next })).into_response())
 }
 
-/// `GET /register/done` — a session of either kind.
+/// `GET /register/done` — a session of either kind. Says the pass is no longer needed only
+/// when it can no longer be used; a pass that still works is named as such.
 pub async fn done(
     State(state): State<WebState>,
     RegistrationSession(s): RegistrationSession,
-) -> Response {
-    let csrf = state.passwordless.csrf_token(&s.session);
-    Page::new("registered.html", "Passkey ready", Some(&s), &csrf).into_response()
+) -> Result<Response, PageError> {
+    let info = state.passwordless.security_info(&s).await?;
+    let page = Page::new("registered.html", "registered_title");
+    let tap = tap_state(&info, page.lang());
+    Ok(page
+        .with("pass_usable", &tap.as_ref().is_some_and(|t| t.usable))
+        .with("tap", &tap)
+        .into_response())
 }

@@ -12,7 +12,9 @@ use super::WebState;
 use super::auth::{self, ClientAddress, RegistrationSession};
 use super::error::{JsonError, PageError, too_many};
 use super::form::{PageForm, ScriptJson};
+use super::notices::{Done, Notice};
 use super::pages::Page;
+use super::viewer;
 use crate::platform::OpenedSession;
 use crate::secret::SecretString;
 use crate::{Error, http};
@@ -30,16 +32,26 @@ fn with_cookie(mut response: Response, cookie: Option<axum::http::HeaderValue>) 
     response
 }
 
-fn tap_page(csrf: &str, upn: &str, error: Option<&str>) -> Page {
-    Page::new("signin_tap.html", "Sign in with a pass", None, csrf)
-        .with("upn", &upn)
-        .with("error", &error.unwrap_or(""))
+/// The pass form; `error`: a catalogue key for the whole form, `blank`: fields left empty.
+fn tap_page(csrf: &str, upn: &str, error: Option<&str>, blank: &[&'static str]) -> Page {
+    let page = Page::new("signin_tap.html", "tap_signin_title").csrf(csrf);
+    let mut fields = super::fields::FieldErrors::new();
+    for field in blank {
+        fields.add(
+            field,
+            page.lang().text(&format!("tap_signin_{field}_missing")),
+        );
+    }
+    let error = error.map_or("", |key| page.lang().text(key)).to_owned();
+    page.with("upn", &upn)
+        .with("error", &error)
+        .with("errors", &fields)
 }
 
 /// `GET /signin/tap` — anyone.
 pub async fn tap_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
     let (csrf, set) = auth::presession_token(&state, &headers);
-    with_cookie(tap_page(&csrf, "", None).into_response(), set)
+    with_cookie(tap_page(&csrf, "", None, &[]).into_response(), set)
 }
 
 #[derive(Deserialize)]
@@ -69,7 +81,7 @@ pub async fn tap_sign_in(
     PageForm(form): PageForm<TapForm>,
 ) -> Response {
     if let Err(e) = auth::check_presession(&state, &headers, &form.csrf) {
-        return PageError(e).into_response();
+        return PageError::from(e).into_response();
     }
     let upn = form.upn.trim();
     let pass = form
@@ -81,13 +93,18 @@ pub async fn tap_sign_in(
         || pass.expose().len() > 64
     {
         let (csrf, _) = auth::presession_token(&state, &headers);
-        return tap_page(
-            &csrf,
-            "",
-            Some("Enter your user name and Temporary Access Pass."),
-        )
-        .status(axum::http::StatusCode::BAD_REQUEST)
-        .into_response();
+        let mut blank = vec![];
+        if upn.is_empty() {
+            blank.push("upn");
+        }
+        if pass.expose().trim().is_empty() {
+            blank.push("pass");
+        }
+        let error = blank.is_empty().then_some("tap_signin_too_long");
+        let kept: String = upn.chars().take(256).collect();
+        return tap_page(&csrf, &kept, error, &blank)
+            .status(axum::http::StatusCode::BAD_REQUEST)
+            .into_response();
     }
     if !state.signin_by_address.allow(&address) || !state.signin_by_user.allow(&upn.to_lowercase())
     {
@@ -105,25 +122,26 @@ pub async fn tap_sign_in(
         ),
         Err(Error::InvalidPass) => {
             let (csrf, _) = auth::presession_token(&state, &headers);
-            tap_page(
-                &csrf,
-                upn,
-                Some("That user name and pass did not work. Check them and try again, or ask your administrator for a new pass."),
-            )
-            .status(axum::http::StatusCode::BAD_REQUEST)
-            .into_response()
+            tap_page(&csrf, upn, Some("tap_signin_failed"), &[])
+                .status(axum::http::StatusCode::BAD_REQUEST)
+                .into_response()
         }
-        Err(e) => PageError(e).into_response(),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 
 /// `GET /signin` — anyone.
-pub async fn passkey_page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+pub async fn passkey_page(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    axum::extract::Query(done): axum::extract::Query<Done>,
+) -> Response {
     let (csrf, set) = auth::presession_token(&state, &headers);
-    with_cookie(
-        Page::new("signin.html", "Sign in", None, &csrf).into_response(),
-        set,
-    )
+    let mut page = Page::new("signin.html", "signin_title").csrf(&csrf);
+    if let Some(n) = done.notice(&[Notice::SignedOut]) {
+        page = page.notice(n.key());
+    }
+    with_cookie(page.into_response(), set)
 }
 
 fn header_token(headers: &HeaderMap) -> &str {
@@ -168,6 +186,9 @@ pub async fn passkey_sign_in(
 pub struct SignOutForm {
     #[serde(default)]
     csrf: String,
+    /// `signin`: straight on to passkey sign-in (after registering one), without a notice.
+    #[serde(default)]
+    next: String,
 }
 
 /// `POST /signout` — a session of either kind.
@@ -178,8 +199,14 @@ pub async fn sign_out(
 ) -> Result<Response, PageError> {
     auth::check_csrf(&state, &s, &form.csrf)?;
     state.passwordless.sign_out(&s).await?;
+    viewer::signed_out();
     let clear = state
         .settings
         .cookie_header(&state.settings.session_cookie(), "", Some(0));
-    Ok(with_cookie(Redirect::to("/signin").into_response(), clear))
+    let to = if form.next == "signin" {
+        "/signin".to_owned()
+    } else {
+        Notice::SignedOut.after("/signin")
+    };
+    Ok(with_cookie(Redirect::to(&to).into_response(), clear))
 }

@@ -36,6 +36,8 @@ struct Site {
 struct Browser {
     cookies: HashMap<String, String>,
     origin: String,
+    accept_language: Option<String>,
+    accept: Option<String>,
     key: SoftPasskey,
     credential_id: Option<Value>,
     user_handle: Option<String>,
@@ -57,6 +59,37 @@ impl Reply {
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
+    }
+
+    /// The value of the form field `name` on the page (the first one).
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no field {name} in {}", self.text))
+            + marker.len();
+        self.text[start..]
+            .split('"')
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// The text of the element with `id` (up to its first tag).
+    fn by_id(&self, id: &str) -> Option<String> {
+        let marker = format!("id=\"{id}\"");
+        let at = self.text.find(&marker)?;
+        let rest = &self.text[at..];
+        let start = rest.find('>')? + 1;
+        Some(
+            rest[start..]
+                .split('<')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
+        )
     }
 
     /// The page's CSRF token (from its meta tag or a hidden field).
@@ -157,6 +190,12 @@ impl Site {
         }
         if let Some(t) = csrf {
             req = req.header("x-csrf-token", t);
+        }
+        if let Some(l) = &b.accept_language {
+            req = req.header(header::ACCEPT_LANGUAGE, l);
+        }
+        if let Some(a) = &b.accept {
+            req = req.header(header::ACCEPT, a);
         }
         let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
         if !jar.is_empty() {
@@ -296,6 +335,8 @@ impl Browser {
         Browser {
             cookies: HashMap::new(),
             origin: ORIGIN.into(),
+            accept_language: None,
+            accept: None,
             key: SoftPasskey::new(true),
             credential_id: None,
             user_handle: None,
@@ -374,7 +415,9 @@ async fn pass_then_passkey_round_trip() {
     let csrf = page.csrf();
     let out = site.form(&mut b, "/signout", &[("csrf", &csrf)]).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
-    assert_eq!(out.location(), "/signin");
+    assert_eq!(out.location(), "/signin?done=signed-out");
+    let signed_out = site.get(&mut b, out.location()).await;
+    assert!(signed_out.text.contains("You have signed out."));
     assert!(!b.cookies.contains_key("__Host-tapbridge_session"));
     assert_eq!(site.get(&mut b, "/register").await.location(), "/signin");
 
@@ -968,72 +1011,176 @@ async fn graph_fido2_methods_and_policy() {
     assert_eq!(list["value"].as_array().unwrap().len(), 0);
 }
 
-#[tokio::test]
-async fn admin_pages_issue_passes_and_edit_policies() {
-    use crate::domain::role::{Role, Roles};
-
-    let site = Site::new().await;
+/// A signed-in browser of a user holding `roles`, with a passkey.
+async fn admin_browser(
+    site: &Site,
+    upn: &str,
+    roles: &[crate::domain::role::Role],
+    language: Option<&str>,
+) -> Browser {
+    use crate::domain::role::Roles;
     site.f
         .platform
         .create_user(
             &Caller::operator(),
             NewUser {
-                user_principal_name: "root@example.com".into(),
+                user_principal_name: upn.into(),
                 account_enabled: true,
-                roles: Roles::new([
-                    Role::AuthenticationAdministrator,
-                    Role::AuthenticationPolicyAdministrator,
-                ]),
+                roles: Roles::new(roles.iter().copied()),
+                preferred_language: language.map(str::to_owned),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
-    site.user("kim@example.com").await;
-    let pass = site.pass("root@example.com", true).await;
+    let pass = site.pass(upn, true).await;
     let mut b = Browser::new();
-    site.sign_in_with_pass(&mut b, "root@example.com", &pass)
-        .await;
+    site.sign_in_with_pass(&mut b, upn, &pass).await;
     site.register(&mut b, "").await;
-    site.passkey_sign_in(&mut b).await;
+    let (_, reply) = site.passkey_sign_in(&mut b).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    b
+}
 
-    let list = site.get(&mut b, "/admin/users?q=kim").await;
+async fn user_id(site: &Site, upn: &str) -> String {
+    site.f
+        .platform
+        .user(&Caller::operator(), &UserRef::parse(upn).unwrap())
+        .await
+        .unwrap()
+        .id
+        .to_string()
+}
+
+#[tokio::test]
+async fn admin_pages_issue_passes_and_edit_policies() {
+    use crate::domain::role::Role;
+
+    let site = Site::new().await;
+    let mut b = admin_browser(
+        &site,
+        "root@example.com",
+        &[
+            Role::AuthenticationAdministrator,
+            Role::AuthenticationPolicyAdministrator,
+        ],
+        None,
+    )
+    .await;
+    site.f
+        .platform
+        .create_user(
+            &Caller::operator(),
+            NewUser {
+                user_principal_name: "kim@example.com".into(),
+                display_name: Some("Kim Jürgensen".into()),
+                mail: Some("kim@corp.example".into()),
+                account_enabled: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    // Found by a word of the display name and by mail domain, with a count.
+    let list = site.get(&mut b, "/admin/users?q=j%C3%BCrgensen").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert_eq!(list.by_id("result-count").unwrap(), "1 user found.");
     let id = list.text.split("/admin/users/").nth(1).unwrap()[..36].to_owned();
+    let by_domain = site.get(&mut b, "/admin/users?q=%40corp.example").await;
+    assert!(by_domain.text.contains("kim@example.com"));
+    let all = site.get(&mut b, "/admin/users").await;
+    assert_eq!(all.by_id("result-count").unwrap(), "2 users found.");
+
     let user = site.get(&mut b, &format!("/admin/users/{id}")).await;
     assert!(user.text.contains("Create Temporary Access Pass"));
+    assert!(
+        user.text.contains("min=\"60\" max=\"480\""),
+        "the policy's limits"
+    );
     let csrf = user.csrf();
+    let form_id = user.field("form_id");
+    let issued_before = site
+        .audit("Admin registered temporary access pass method for user")
+        .await
+        .len();
+
+    // Out of the policy's range, or not a number: the page again, the error next to the
+    // field, what was typed kept, nothing created.
+    for (typed, says) in [("5000", "between 60 and 480"), ("five", "whole number")] {
+        let bad = site
+            .form(
+                &mut b,
+                &format!("/admin/users/{id}/tap"),
+                &[("csrf", &csrf), ("form_id", &form_id), ("lifetime", typed)],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(
+            bad.by_id("lifetime-error").unwrap().contains(says),
+            "{}",
+            bad.text
+        );
+        assert!(bad.text.contains(&format!("value=\"{typed}\"")));
+    }
+    assert_eq!(
+        site.audit("Admin registered temporary access pass method for user")
+            .await
+            .len(),
+        issued_before
+    );
+
+    // Post/redirect/get: the POST creates and redirects; the page shows the pass once.
     let created = site
         .form(
             &mut b,
             &format!("/admin/users/{id}/tap"),
-            &[("csrf", &csrf), ("lifetime", "120"), ("once", "yes")],
+            &[
+                ("csrf", &csrf),
+                ("form_id", &form_id),
+                ("lifetime", "120"),
+                ("once", "yes"),
+            ],
         )
         .await;
-    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
-    assert!(created.text.contains("shown only now"));
-    assert_eq!(created.headers[header::CACHE_CONTROL], "no-store");
-    let shown = created
-        .text
-        .split("id=\"new-pass\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
-    assert_eq!(shown.len(), 8, "the policy's default length");
-    let again = site.get(&mut b, &format!("/admin/users/{id}")).await;
-    assert!(!again.text.contains(shown), "a pass is shown once");
-
-    let bad = site
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
+    let shown_at = created.location().to_owned();
+    assert_eq!(shown_at, format!("/admin/users/{id}?pass={form_id}"));
+    let shown = site.get(&mut b, &shown_at).await;
+    assert_eq!(shown.headers[header::CACHE_CONTROL], "no-store");
+    assert!(shown.text.contains("shown only now"));
+    let pass = shown.by_id("new-pass").unwrap();
+    assert_eq!(pass.len(), 8, "the policy's default length");
+    // A reload shows it no more, and says why.
+    let reloaded = site.get(&mut b, &shown_at).await;
+    assert!(!reloaded.text.contains(&pass));
+    assert!(reloaded.by_id("shown-before").is_some());
+    // The same form again (a re-post, a double click) creates nothing.
+    let again = site
         .form(
             &mut b,
             &format!("/admin/users/{id}/tap"),
-            &[("csrf", &csrf), ("lifetime", "five")],
+            &[("csrf", &csrf), ("form_id", &form_id), ("lifetime", "120")],
         )
         .await;
-    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    assert!(bad.text.contains("whole number"));
+    assert_eq!(again.location(), shown_at);
+    assert_eq!(
+        site.audit("Admin registered temporary access pass method for user")
+            .await
+            .len(),
+        issued_before + 1
+    );
+    // The pass shown is the one that works.
+    let mut kim = Browser::new();
+    let signed_in = site
+        .sign_in_with_pass(&mut kim, "kim@example.com", &pass)
+        .await;
+    assert_eq!(signed_in.location(), "/register");
+    let used = site.get(&mut b, &format!("/admin/users/{id}")).await;
+    assert_eq!(
+        used.by_id("pass-state").unwrap(),
+        "Used — it was for one sign-in"
+    );
 
     let policy = site
         .form(
@@ -1050,28 +1197,320 @@ async fn admin_pages_issue_passes_and_edit_policies() {
         )
         .await;
     assert_eq!(policy.status, StatusCode::SEE_OTHER, "{}", policy.text);
-    let shown = site.get(&mut b, "/admin/policies").await;
+    let shown = site.get(&mut b, policy.location()).await;
+    assert_eq!(
+        shown.by_id("notice").unwrap(),
+        "The passkey policy was saved."
+    );
     assert!(shown.text.contains("cb69481e-8ff7-4039-93ec-0a2729a154a8"));
-    let deleted = site
+    assert!(
+        shown.text.contains("YubiKey 5 Series"),
+        "a name for a known AAGUID"
+    );
+
+    // Deleting asks first.
+    let ask = site
         .form(
             &mut b,
             &format!("/admin/users/{id}/tap/delete"),
             &[("csrf", &csrf)],
         )
         .await;
-    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
-
-    // A signed-in user without a role sees no admin page.
-    let pass = site.pass("kim@example.com", true).await;
-    let mut k = Browser::new();
-    site.sign_in_with_pass(&mut k, "kim@example.com", &pass)
-        .await;
-    site.register(&mut k, "").await;
-    site.passkey_sign_in(&mut k).await;
-    assert_eq!(
-        site.get(&mut k, "/admin/users").await.status,
-        StatusCode::FORBIDDEN
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(
+        ask.text
+            .contains("kim@example.com will no longer be able to sign in")
     );
+    assert_eq!(
+        site.audit("Admin deleted temporary access pass method for user")
+            .await
+            .len(),
+        0
+    );
+    let deleted = site
+        .form(
+            &mut b,
+            &format!("/admin/users/{id}/tap/delete"),
+            &[("csrf", &csrf), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    let after = site.get(&mut b, deleted.location()).await;
+    assert_eq!(after.by_id("notice").unwrap(), "The pass was deleted.");
+
+    // A signed-in user without a role sees no admin page, and is told why.
+    let mut k = admin_browser(&site, "lee@example.com", &[], None).await;
+    let refused = site.get(&mut k, "/admin/users").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.text.contains("for administrators"));
+    assert!(
+        refused.text.contains("href=\"/security-info\""),
+        "a way back"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_that_locks_everyone_out_is_saved_only_after_a_warning() {
+    use crate::domain::role::Role;
+
+    let site = Site::new().await;
+    let mut b = admin_browser(
+        &site,
+        "pol@example.com",
+        &[Role::AuthenticationPolicyAdministrator],
+        None,
+    )
+    .await;
+    let page = site.get(&mut b, "/admin/policies").await;
+    let csrf = page.csrf();
+    let empty_allow = [
+        ("csrf", csrf.as_str()),
+        ("enabled", "yes"),
+        ("self_service", "yes"),
+        ("restrict", "yes"),
+        ("kind", "allow"),
+        ("aaguids", ""),
+    ];
+    let warned = site
+        .form(&mut b, "/admin/policies/fido2", &empty_allow)
+        .await;
+    assert_eq!(warned.status, StatusCode::OK);
+    assert!(
+        warned.text.contains("would lock everyone out"),
+        "{}",
+        warned.text
+    );
+    assert!(warned.text.contains("none is listed"));
+    assert!(warned.text.contains("Save anyway"));
+    assert!(warned.text.contains("name=\"confirm\" value=\"yes\""));
+    assert!(
+        site.audit("Authentication Methods Policy Update")
+            .await
+            .is_empty()
+    );
+    let mut confirmed = empty_allow.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let saved = site.form(&mut b, "/admin/policies/fido2", &confirmed).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    assert_eq!(
+        site.audit("Authentication Methods Policy Update")
+            .await
+            .len(),
+        1
+    );
+    // The policy in force keeps saying so.
+    let now = site.get(&mut b, "/admin/policies").await;
+    assert!(now.by_id("risks-now").is_some(), "{}", now.text);
+
+    // Attestation without roots, and passkeys off, are warned about too.
+    let off = site
+        .form(
+            &mut b,
+            "/admin/policies/fido2",
+            &[("csrf", &csrf), ("attestation", "yes"), ("kind", "block")],
+        )
+        .await;
+    assert!(off.text.contains("Passkeys are turned off"));
+    assert!(off.text.contains("no attestation roots are configured"));
+
+    // Pass policy values out of range come back next to their fields, as typed.
+    let bad = site
+        .form(
+            &mut b,
+            "/admin/policies/tap",
+            &[
+                ("csrf", &csrf),
+                ("enabled", "yes"),
+                ("min", "5"),
+                ("max", "480"),
+                ("default", "600"),
+                ("length", "8"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.by_id("min-error")
+            .unwrap()
+            .contains("between 10 and 43200")
+    );
+    assert!(bad.text.contains("value=\"5\""));
+    assert!(
+        bad.by_id("default-error").is_none(),
+        "one problem at a time per field"
+    );
+}
+
+#[tokio::test]
+async fn what_the_viewer_may_not_change_is_read_only_and_names_the_role() {
+    use crate::domain::role::Role;
+
+    let site = Site::new().await;
+    let mut b = admin_browser(&site, "reader@example.com", &[Role::Reader], None).await;
+    site.user("kim@example.com").await;
+    let id = user_id(&site, "kim@example.com").await;
+
+    let policies = site.get(&mut b, "/admin/policies").await;
+    assert_eq!(policies.status, StatusCode::OK);
+    assert!(policies.text.contains("<fieldset disabled>"));
+    assert!(!policies.text.contains("id=\"save-tap\""));
+    assert!(
+        policies
+            .by_id("read-only")
+            .unwrap()
+            .contains("Authentication Policy Administrator")
+    );
+    let csrf = policies.csrf();
+    let refused = site
+        .form(
+            &mut b,
+            "/admin/policies/tap",
+            &[
+                ("csrf", &csrf),
+                ("min", "60"),
+                ("max", "480"),
+                ("default", "60"),
+                ("length", "8"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.text.contains("Authentication Policy Administrator"));
+    assert!(!refused.text.contains("expired"), "{}", refused.text);
+
+    let user = site.get(&mut b, &format!("/admin/users/{id}")).await;
+    assert!(!user.text.contains("id=\"create-tap\""));
+    assert!(
+        user.by_id("read-only")
+            .unwrap()
+            .contains("Authentication Administrator")
+    );
+    let refused = site
+        .form(
+            &mut b,
+            &format!("/admin/users/{id}/tap"),
+            &[
+                ("csrf", &csrf),
+                ("form_id", "abcdefghijklmnopqrstuv"),
+                ("lifetime", "60"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.text.contains("Authentication Administrator"));
+
+    // "The form has expired" is kept for a token that does not match.
+    let expired = site
+        .form(&mut b, "/admin/policies/tap", &[("csrf", "nope")])
+        .await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN);
+    assert!(expired.text.contains("The form has expired"));
+}
+
+#[tokio::test]
+async fn pages_speak_the_viewers_language() {
+    let site = Site::new().await;
+    let mut anon = Browser::new();
+    anon.accept_language = Some("fr-CH, de;q=0.8, en;q=0.5".into());
+    let page = site.get(&mut anon, "/signin/tap").await;
+    assert!(page.text.contains("<html lang=\"de\">"));
+    assert!(page.text.contains("Befristeter Zugangspass"));
+
+    // The user's preferredLanguage wins over the browser's.
+    let mut b = admin_browser(&site, "de@example.com", &[], Some("de-AT")).await;
+    b.accept_language = Some("en".into());
+    let info = site.get(&mut b, "/security-info").await;
+    assert!(info.text.contains("<html lang=\"de\">"), "{}", info.text);
+    assert!(info.text.contains("Sicherheitsinformationen"));
+    let missing = site.get(&mut b, "/security-info/nothing-here").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text.contains("Nicht gefunden"));
+
+    let mut en = Browser::new();
+    en.accept_language = Some("en-GB".into());
+    assert!(
+        site.get(&mut en, "/signin")
+            .await
+            .text
+            .contains("<html lang=\"en\">")
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_like_a_page() {
+    let site = Site::new().await;
+    let mut b = Browser::new();
+    b.accept = Some("text/html,application/xhtml+xml".into());
+    let missing = site.get(&mut b, "/no/such/page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text.contains("<!doctype html>"));
+    assert!(missing.text.contains("href=\"/signin\""), "a way back");
+    assert!(
+        missing.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    // An API client keeps Graph's answer.
+    let mut api = Browser::new();
+    api.accept = Some("application/json".into());
+    let graph = site.get(&mut api, "/v1.0/nothing").await;
+    assert_eq!(graph.status, StatusCode::NOT_FOUND);
+    assert!(graph.json()["error"]["code"].is_string(), "{}", graph.text);
+    // Under the pages' own paths, always a page.
+    let under = site.get(&mut api, "/admin/nothing").await;
+    assert!(under.text.contains("<!doctype html>"));
+
+    let wrong_method = site.get(&mut b, "/admin/policies/tap").await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(wrong_method.text.contains("<!doctype html>"));
+
+    let signout = site.get(&mut b, "/signout").await;
+    assert_eq!(signout.status, StatusCode::OK);
+    assert!(signout.text.contains("You are signed out."));
+    let mut s = admin_browser(&site, "out@example.com", &[], None).await;
+    let ask = site.get(&mut s, "/signout").await;
+    assert!(ask.text.contains("id=\"signout\""));
+    let still = site.get(&mut s, "/security-info").await;
+    assert_eq!(still.status, StatusCode::OK, "a GET signs nobody out");
+
+    let icon = site.get(&mut b, "/favicon.ico").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(icon.headers[header::CONTENT_TYPE], "image/x-icon");
+}
+
+#[tokio::test]
+async fn a_refused_rename_keeps_what_was_typed_next_to_the_field() {
+    let site = Site::new().await;
+    let mut b = admin_browser(&site, "ren@example.com", &[], None).await;
+    let info = site.get(&mut b, "/security-info").await;
+    let csrf = info.csrf();
+    let id = info.text.split("/security-info/passkeys/").nth(1).unwrap()[..36].to_owned();
+    let long = "x".repeat(70);
+    let refused = site
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{id}/rename"),
+            &[("csrf", &csrf), ("name", &long)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused
+            .by_id(&format!("name-{id}-error"))
+            .unwrap()
+            .contains("at most 64 characters")
+    );
+    assert!(refused.text.contains(&format!("value=\"{long}\"")));
+    let renamed = site
+        .form(
+            &mut b,
+            &format!("/security-info/passkeys/{id}/rename"),
+            &[("csrf", &csrf), ("name", "Laptop")],
+        )
+        .await;
+    let page = site.get(&mut b, renamed.location()).await;
+    assert_eq!(page.by_id("notice").unwrap(), "Your passkey was renamed.");
 }
 
 #[tokio::test]
