@@ -180,7 +180,9 @@ function localTimes() {
   const lang = document.documentElement.lang || undefined;
   let format;
   try {
-    format = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+    format = new Intl.DateTimeFormat(lang, {
+      year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    });
   } catch (_) { return; }
   for (const el of document.querySelectorAll("time[datetime]")) {
     const at = new Date(el.getAttribute("datetime"));

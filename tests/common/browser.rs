@@ -106,11 +106,48 @@ pub struct Page {
     socket: Socket,
     next_id: u64,
     session: String,
+    /// axe-core's source, once read.
+    axe: Option<String>,
+    /// The page's own scripts are turned off ([`Page::set_scripts`]).
+    scripts_off: bool,
+}
+
+/// How a page is looked at: the accessibility audit and the contrast checks run in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// 1280 × 900, light colour scheme.
+    Light,
+    /// 1280 × 900, dark colour scheme.
+    Dark,
+    /// 375 × 812 (a small phone), light.
+    Narrow,
+}
+
+impl View {
+    pub const ALL: [View; 3] = [View::Light, View::Dark, View::Narrow];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Light => "light",
+            View::Dark => "dark",
+            View::Narrow => "375px",
+        }
+    }
 }
 
 impl Page {
-    /// Opens a new tab and attaches to it.
+    /// Opens a new tab in the default browser context and attaches to it.
     pub async fn open(chromium: &Chromium) -> Page {
+        Self::open_in(chromium, false).await
+    }
+
+    /// Opens a new tab in a browser context of its own: its own cookies, as another person's
+    /// browser would have.
+    pub async fn open_isolated(chromium: &Chromium) -> Page {
+        Self::open_in(chromium, true).await
+    }
+
+    async fn open_in(chromium: &Chromium, isolated: bool) -> Page {
         let (socket, _) = tokio_tungstenite::connect_async(chromium.ws_url.as_str())
             .await
             .expect("connect to DevTools");
@@ -118,10 +155,17 @@ impl Page {
             socket,
             next_id: 0,
             session: String::new(),
+            axe: None,
+            scripts_off: false,
         };
-        let target = page
-            .call_browser("Target.createTarget", json!({"url": "about:blank"}))
-            .await;
+        let mut params = json!({"url": "about:blank"});
+        if isolated {
+            let context = page
+                .call_browser("Target.createBrowserContext", json!({}))
+                .await;
+            params["browserContextId"] = context["browserContextId"].clone();
+        }
+        let target = page.call_browser("Target.createTarget", params).await;
         let attached = page
             .call_browser(
                 "Target.attachToTarget",
@@ -261,5 +305,264 @@ impl Page {
             .expect("screenshot base64");
         std::fs::write(&path, png).expect("write screenshot");
         path
+    }
+}
+
+impl Page {
+    /// Looks at the page as `view` would (colour scheme and window size); the page stays
+    /// loaded.
+    pub async fn set_view(&mut self, view: View) {
+        let (width, height, scheme) = match view {
+            View::Light => (1280, 900, "light"),
+            View::Dark => (1280, 900, "dark"),
+            View::Narrow => (375, 812, "light"),
+        };
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": view == View::Narrow}),
+        )
+        .await;
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
+    /// Sends `Accept-Language: value` with every request from now on.
+    pub async fn set_accept_language(&mut self, value: &str) {
+        self.call("Network.enable", json!({})).await;
+        self.call(
+            "Network.setExtraHTTPHeaders",
+            json!({"headers": {"Accept-Language": value}}),
+        )
+        .await;
+    }
+
+    /// Turns the page's own scripts off (or on again), as a browser without JavaScript.
+    /// DevTools can still evaluate expressions.
+    pub async fn set_scripts(&mut self, enabled: bool) {
+        self.call(
+            "Emulation.setScriptExecutionDisabled",
+            json!({"value": !enabled}),
+        )
+        .await;
+        self.scripts_off = !enabled;
+    }
+
+    /// The page's visible text.
+    pub async fn text(&mut self) -> String {
+        self.eval("document.body ? document.body.innerText : ''")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// The text of the element `selector` finds, `None` if none.
+    pub async fn text_of(&mut self, selector: &str) -> Option<String> {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); return e ? e.innerText : null; }})()",
+            serde_json::to_string(selector).unwrap()
+        );
+        self.eval(&js).await.as_str().map(str::to_owned)
+    }
+
+    /// The id of the element that has the focus ("" for none or the body).
+    pub async fn focused_id(&mut self) -> String {
+        self.eval("document.activeElement ? document.activeElement.id : ''")
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    /// Sets a field's value as if typed.
+    pub async fn fill(&mut self, selector: &str, value: &str) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); e.value = {}; return true; }})()",
+            serde_json::to_string(selector).unwrap(),
+            serde_json::to_string(value).unwrap()
+        );
+        assert_eq!(self.eval(&js).await, true, "no field {selector}");
+    }
+
+    /// Clicks the element `selector` finds: a real mouse press at its centre, so the browser
+    /// does what it does for a person (form validation, default actions).
+    pub async fn click(&mut self, selector: &str) {
+        self.clicks(selector, 1).await;
+    }
+
+    /// A double click on the element `selector` finds: two presses in quick succession at
+    /// the same place, whatever the first one starts.
+    pub async fn double_click(&mut self, selector: &str) {
+        self.clicks(selector, 2).await;
+    }
+
+    async fn clicks(&mut self, selector: &str, count: u32) {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }})()",
+            serde_json::to_string(selector).unwrap()
+        );
+        let at = self.eval(&js).await;
+        let (x, y) = (
+            at[0]
+                .as_f64()
+                .unwrap_or_else(|| panic!("nothing to click at {selector}")),
+            at[1].as_f64().unwrap(),
+        );
+        for n in 1..=count {
+            for kind in ["mousePressed", "mouseReleased"] {
+                self.call(
+                    "Input.dispatchMouseEvent",
+                    json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": n}),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Whether the element `selector` finds takes up room on the page.
+    pub async fn is_displayed(&mut self, selector: &str) -> bool {
+        let js = format!(
+            "(() => {{ const e = document.querySelector({}); return !!e && getComputedStyle(e).display !== 'none' && e.getClientRects().length > 0; }})()",
+            serde_json::to_string(selector).unwrap()
+        );
+        self.eval(&js).await == true
+    }
+
+    /// Waits until `expression` is true in the page.
+    pub async fn wait_until(&mut self, expression: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self
+                .call(
+                    "Runtime.evaluate",
+                    json!({"expression": format!("!!({expression})"), "returnByValue": true}),
+                )
+                .await;
+            if r["result"]["value"] == true {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("timeout").await;
+                let text = self.text().await;
+                panic!("never true: {expression}; page: {text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs axe-core's WCAG 2.1 A and AA rules on the page in every [`View`], saving a
+    /// screenshot of each; returns the violations found, described. Empty when axe-core is
+    /// not installed (and then says so), except under `CI=true`, where that fails.
+    pub async fn audit(&mut self, name: &str) -> Vec<String> {
+        let Some(source) = self.axe_source() else {
+            return vec![];
+        };
+        // axe waits on timers, which do not run while scripts are off. Turning them on does
+        // not run the page's own script again: the page stays as it loaded.
+        let scripts_off = self.scripts_off;
+        if scripts_off {
+            self.set_scripts(true).await;
+        }
+        let mut found = Vec::new();
+        for view in View::ALL {
+            self.set_view(view).await;
+            let loaded = self.eval("typeof window.axe === 'object'").await == true;
+            if !loaded {
+                let r = self
+                    .call(
+                        "Runtime.evaluate",
+                        json!({"expression": source, "returnByValue": true}),
+                    )
+                    .await;
+                assert!(
+                    r.get("exceptionDetails").is_none(),
+                    "axe-core did not load: {r}"
+                );
+            }
+            let result = self
+                .eval(
+                    "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']})
+                       .then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', ')))",
+                )
+                .await;
+            for v in result.as_array().into_iter().flatten() {
+                found.push(format!(
+                    "{name} [{}] {}",
+                    view.name(),
+                    v.as_str().unwrap_or("")
+                ));
+            }
+            self.screenshot(&format!("{name}-{}", view.name())).await;
+        }
+        self.set_view(View::Light).await;
+        if scripts_off {
+            self.set_scripts(false).await;
+        }
+        found
+    }
+
+    fn axe_source(&mut self) -> Option<String> {
+        if self.axe.is_none() {
+            self.axe = axe_core();
+        }
+        self.axe.clone()
+    }
+
+    /// The contrast ratio of the colour `property` of `selector`, as it is styled now (focus
+    /// it first to measure its focus ring), against the nearest background behind it.
+    pub async fn contrast(&mut self, selector: &str, property: &str) -> f64 {
+        let js = format!(
+            r#"(() => {{
+  const e = document.querySelector({sel});
+  if (!e) return -1;
+  const rgb = (c) => {{ const m = c.match(/[\d.]+/g).map(Number); return m.length > 3 && m[3] === 0 ? null : m.slice(0, 3); }};
+  const lum = ([r, g, b]) => [r, g, b].map(v => {{ v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }})
+    .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  let bg = null;
+  for (let n = e.parentElement; n && !bg; n = n.parentElement) bg = rgb(getComputedStyle(n).backgroundColor);
+  bg = bg || [255, 255, 255];
+  const fg = rgb(getComputedStyle(e)[{prop}]);
+  if (!fg) return 0;
+  const [a, b] = [lum(fg), lum(bg)];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}})()"#,
+            sel = serde_json::to_string(selector).unwrap(),
+            prop = serde_json::to_string(property).unwrap()
+        );
+        self.eval(&js).await.as_f64().expect("a contrast ratio")
+    }
+}
+
+/// axe-core's browser build: `$AXE_CORE_JS`, else `<target>/axe/node_modules/axe-core/axe.min.js`
+/// (`npm install --prefix <target>/axe axe-core`, as `.ci/run` does). `None`, with a notice,
+/// when neither exists; under `CI=true` that fails the test.
+pub fn axe_core() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS").map_or_else(
+        || {
+            artifacts_dir()
+                .parent()
+                .map_or_else(|| PathBuf::from("target"), Path::to_path_buf)
+                .join("axe/node_modules/axe-core/axe.min.js")
+        },
+        PathBuf::from,
+    );
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "axe-core is not at {} ({e}); .ci/run installs it with npm",
+                    path.display()
+                );
+            }
+            eprintln!(
+                "SKIPPED accessibility audit: axe-core not at {} (npm install --prefix <target>/axe axe-core)",
+                path.display()
+            );
+            None
+        }
     }
 }
