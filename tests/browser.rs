@@ -520,6 +520,18 @@ async fn an_administrator_creates_a_pass_once_and_a_reader_sees_read_only_pages(
     let text = admin.text().await;
     assert!(text.contains("Virtual authenticator"), "{text}");
     assert!(!text.contains("AAGUID"), "{text}");
+    site.audit(&mut admin, "admin-user-passkeys").await;
+    assert_reflows(&mut admin, "admin-user-passkeys").await;
+
+    // An administrator's way back from a page that is not there leads to Users.
+    site.visit(&mut admin, "/admin/users/no-such-user", "admin-404")
+        .await;
+    assert_eq!(
+        admin
+            .eval("document.querySelector('main a.button').getAttribute('href')")
+            .await,
+        "/admin/users"
+    );
 
     // With JavaScript, the Copy button appears.
     let lee = site.user_id("lee@corp.example").await;

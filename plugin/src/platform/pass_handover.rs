@@ -101,12 +101,13 @@ impl Passwordless {
         Ok(Issued::New)
     }
 
-    /// The pass `form_id` created in this session, the first time it is asked for; `None`
-    /// after that, or once [`HANDOVER_TTL`] has passed.
+    /// The pass `form_id` created in this session for `user_id`, the first time it is asked
+    /// for; `None` after that, for another user, or once [`HANDOVER_TTL`] has passed.
     pub async fn take_pass_for_page(
         &self,
         signed_in: &SignedIn,
         form_id: &str,
+        user_id: Uuid,
     ) -> Result<Option<HandedOver>> {
         if !valid_form_id(form_id) {
             return Ok(None);
@@ -114,7 +115,7 @@ impl Passwordless {
         let session_id = &signed_in.session.id;
         let now = self.platform.now();
         let mut tx = self.platform.store.write().await?;
-        let taken = handovers::take(&mut tx, session_id, form_id, now).await?;
+        let taken = handovers::take(&mut tx, session_id, form_id, user_id, now).await?;
         tx.commit().await?;
         let Some((user_id, tap_id, sealed)) = taken else {
             return Ok(None);

@@ -52,22 +52,25 @@ pub async fn user_of(
     id.as_deref().map(uuid).transpose()
 }
 
-/// Takes the sealed pass out of an unexpired row, leaving the row (so a repeated form still
-/// finds it) without it: `(user id, pass id, sealed pass)`, or `None` if there is none or it
+/// Takes the sealed pass out of an unexpired row for `user_id`, leaving the row (so a
+/// repeated form still finds it) without it: `(user id, pass id, sealed pass)`, or `None` if there is none or it
 /// was taken already. Run it in a write transaction, which makes the read and the wipe one
 /// step.
 pub async fn take(
     conn: &mut Connection,
     session_id: &str,
     form_id: &str,
+    user_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<Option<(Uuid, Uuid, Vec<u8>)>> {
     let row = query(
         "SELECT user_id, tap_id, sealed FROM web_pass_handovers \
-         WHERE session_id = ? AND form_id = ? AND sealed IS NOT NULL AND expires_at > ?",
+         WHERE session_id = ? AND form_id = ? AND user_id = ? AND sealed IS NOT NULL \
+         AND expires_at > ?",
     )
     .bind(session_id)
     .bind(form_id)
+    .bind(user_id.to_string())
     .bind(ms(now))
     .fetch_optional(&mut *conn)
     .await?;

@@ -85,7 +85,7 @@ impl Lang {
 
     /// The sentence under `key`, in English when this catalogue lacks it, else the key itself
     /// (which the tests catch).
-    pub fn text<'a>(self, key: &'a str) -> &'a str {
+    pub fn text(self, key: &str) -> &str {
         match self.catalogue().get(key).or_else(|| EN.get(key)) {
             Some(text) => text,
             None => {

@@ -1146,6 +1146,12 @@ async fn admin_pages_issue_passes_and_edit_policies() {
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
     let shown_at = created.location().to_owned();
     assert_eq!(shown_at, format!("/admin/users/{id}?pass={form_id}"));
+    // Under another user's page the pass is neither shown nor spent.
+    let root = user_id(&site, "root@example.com").await;
+    let elsewhere = site
+        .get(&mut b, &format!("/admin/users/{root}?pass={form_id}"))
+        .await;
+    assert!(elsewhere.by_id("new-pass").is_none());
     let shown = site.get(&mut b, &shown_at).await;
     assert_eq!(shown.headers[header::CACHE_CONTROL], "no-store");
     assert!(shown.text.contains("shown only now"));

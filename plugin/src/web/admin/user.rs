@@ -187,11 +187,11 @@ pub async fn show_user(
     if !shown.pass.is_empty() {
         match state
             .passwordless
-            .take_pass_for_page(&a.signed_in, &shown.pass)
+            .take_pass_for_page(&a.signed_in, &shown.pass, id)
             .await?
         {
-            Some(h) if h.user_id == id => extras.handed_over = Some(h),
-            _ => extras.shown_before = true,
+            Some(h) => extras.handed_over = Some(h),
+            None => extras.shown_before = true,
         }
     }
     Ok(user_page(&state, &a, id, extras).await?.into_response())
