@@ -85,6 +85,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    pub const ALL: [Refusal; 4] = [
+        Refusal::Disabled,
+        Refusal::SelfServiceNotAllowed,
+        Refusal::ModelNotAllowed,
+        Refusal::AttestationRequired,
+    ];
+
     pub fn message(self) -> &'static str {
         match self {
             Refusal::Disabled => "Passkeys are turned off by your organisation's policy.",

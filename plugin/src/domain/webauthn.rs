@@ -9,6 +9,10 @@ use crate::{Error, Result};
 
 /// How long a started registration or sign-in may wait for the browser's answer.
 pub const CEREMONY_TTL: Duration = Duration::minutes(5);
+/// What a person is told when a registration or sign-in answer does not verify (the reason
+/// goes to the audit log only).
+pub const NOT_VERIFIED: &str =
+    "The passkey could not be verified. Try again, or use another passkey.";
 /// The longest passkey name accepted.
 pub const MAX_NAME_CHARS: usize = 64;
 

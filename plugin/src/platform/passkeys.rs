@@ -33,7 +33,7 @@ use crate::domain::session::{SessionKind, SessionTimeouts};
 use crate::domain::tap::{Context, TapRecord, Usability};
 use crate::domain::tap_policy::PolicyState;
 use crate::domain::webauthn::{
-    AttestationLevel, CEREMONY_TTL, CeremonyKind, PasskeyMethod, passkey_name,
+    AttestationLevel, CEREMONY_TTL, CeremonyKind, NOT_VERIFIED, PasskeyMethod, passkey_name,
 };
 use crate::secret::{KeyedHasher, Purpose, Sealer, ServerSecret, random_bytes};
 use crate::store::{Connection, audit, ceremonies, credentials, policies, sessions, taps, users};
@@ -123,7 +123,7 @@ impl From<(Option<User>, String)> for SignInFailure {
 /// A sign-in or registration answer that does not verify. Deliberately vague: the reason
 /// goes to the audit log.
 fn rejected() -> Error {
-    Error::invalid("The passkey could not be verified. Try again, or use another passkey.")
+    Error::invalid(NOT_VERIFIED)
 }
 
 fn user_initiator(user: &User) -> Initiator {

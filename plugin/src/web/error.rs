@@ -48,6 +48,23 @@ impl From<Expired> for PageError {
     }
 }
 
+/// The platform's sentences a person may meet on a page, in the page's language. Anything
+/// else the platform says is shown as it said it.
+fn in_page_words(message: &str, lang: Lang) -> String {
+    use crate::domain::fido2_policy::Refusal;
+    let key = Refusal::ALL
+        .into_iter()
+        .find(|r| r.message() == message)
+        .map(|r| match r {
+            Refusal::Disabled => "refusal_disabled",
+            Refusal::SelfServiceNotAllowed => "refusal_self_service",
+            Refusal::ModelNotAllowed => "refusal_model",
+            Refusal::AttestationRequired => "refusal_attestation",
+        })
+        .or((message == crate::domain::webauthn::NOT_VERIFIED).then_some("passkey_not_verified"));
+    key.map_or_else(|| message.to_owned(), |k| lang.text(k).to_owned())
+}
+
 impl PageError {
     /// Status, the heading's catalogue key and the message: the catalogue's, or the
     /// platform's own words for a value it refused.
@@ -55,9 +72,11 @@ impl PageError {
         let text = |key: &str| lang.text(key).to_owned();
         match self {
             PageError::Platform(e) => match e {
-                Error::InvalidInput(m) | Error::PolicyViolation(m) => {
-                    (StatusCode::BAD_REQUEST, "error_heading_invalid", m.clone())
-                }
+                Error::InvalidInput(m) | Error::PolicyViolation(m) => (
+                    StatusCode::BAD_REQUEST,
+                    "error_heading_invalid",
+                    in_page_words(m, lang),
+                ),
                 Error::InvalidPass => (
                     StatusCode::BAD_REQUEST,
                     "error_heading_invalid",
@@ -210,4 +229,24 @@ pub async fn not_found(State(state): State<WebState>, uri: Uri, headers: HeaderM
 pub async fn method_not_allowed(State(state): State<WebState>, headers: HeaderMap) -> Response {
     auth::note_viewer(&state, &headers).await;
     PageError::MethodNotAllowed.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::fido2_policy::Refusal;
+
+    #[test]
+    fn the_platforms_refusals_are_told_in_the_pages_language() {
+        for r in Refusal::ALL {
+            let de = in_page_words(r.message(), Lang::De);
+            assert_ne!(de, r.message(), "{r:?} untranslated");
+            assert_eq!(in_page_words(r.message(), Lang::En), r.message(), "{r:?}");
+        }
+        assert_eq!(
+            in_page_words(crate::domain::webauthn::NOT_VERIFIED, Lang::En),
+            crate::domain::webauthn::NOT_VERIFIED
+        );
+        assert_eq!(in_page_words("something else", Lang::De), "something else");
+    }
 }
