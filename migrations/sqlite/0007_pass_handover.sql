@@ -2,7 +2,8 @@
 -- page that shows it (post/redirect/get). The row is keyed by the administrator's session and
 -- the form submission, so the same form sent again (a reload, a double click) finds it and
 -- creates nothing. The pass is sealed (AES-256-GCM under a key derived from the server secret,
--- bound to this row) and wiped the first time the page shows it; rows live a few minutes.
+-- bound to this row) and wiped the first time the page shows it, or after a few minutes; a
+-- row lives as long as its session.
 -- Timestamps are Unix milliseconds (UTC).
 CREATE TABLE web_pass_handovers (
     session_id TEXT NOT NULL REFERENCES web_sessions(id) ON DELETE CASCADE,

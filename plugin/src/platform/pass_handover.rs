@@ -73,7 +73,7 @@ impl Passwordless {
         if let Some(user_id) = handovers::user_of(&mut tx, session_id, form_id).await? {
             return Ok(Issued::Already { user_id });
         }
-        handovers::purge_expired(&mut tx, now).await?;
+        handovers::wipe_expired(&mut tx, now).await?;
         let issued = self
             .platform
             .issue_tap_in(&mut tx, caller, user, request, now)
@@ -116,6 +116,7 @@ impl Passwordless {
         let now = self.platform.now();
         let mut tx = self.platform.store.write().await?;
         let taken = handovers::take(&mut tx, session_id, form_id, user_id, now).await?;
+        handovers::wipe_expired(&mut tx, now).await?;
         tx.commit().await?;
         let Some((user_id, tap_id, sealed)) = taken else {
             return Ok(None);

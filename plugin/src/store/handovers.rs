@@ -89,11 +89,14 @@ pub async fn take(
     )))
 }
 
-/// Deletes rows past their expiry. Returns how many.
-pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
-    let n = query("DELETE FROM web_pass_handovers WHERE expires_at <= ?")
-        .bind(ms(now))
-        .execute(&mut *conn)
-        .await?;
+/// Wipes the passes no page took in time. The rows stay, so an old copy of the form still
+/// creates nothing, until their session ends and takes them along.
+pub async fn wipe_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
+    let n = query(
+        "UPDATE web_pass_handovers SET sealed = NULL WHERE sealed IS NOT NULL AND expires_at <= ?",
+    )
+    .bind(ms(now))
+    .execute(&mut *conn)
+    .await?;
     Ok(n)
 }
