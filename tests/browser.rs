@@ -243,7 +243,7 @@ async fn a_new_hire_with_a_non_ascii_name_goes_from_pass_to_passkey() {
     // the first field, or on what went wrong.
     page.set_scripts(false).await;
     site.visit(&mut page, "/signin/tap", "signin-tap").await;
-    assert_eq!(page.focused_id().await, "upn");
+    page.wait_for_focus("upn").await;
     page.click("form[action='/signin/tap'] button[type=submit]")
         .await;
     page.wait_until("document.getElementById('upn-error')")
@@ -252,7 +252,7 @@ async fn a_new_hire_with_a_non_ascii_name_goes_from_pass_to_passkey() {
         page.text_of("#upn-error").await.as_deref(),
         Some("Enter your user name.")
     );
-    assert_eq!(page.focused_id().await, "upn");
+    page.wait_for_focus("upn").await;
     site.audit(&mut page, "signin-tap-empty").await;
     page.fill("#upn", "jürgen@example.com").await;
     page.fill("#pass", "not-the-pass").await;
@@ -260,7 +260,7 @@ async fn a_new_hire_with_a_non_ascii_name_goes_from_pass_to_passkey() {
         .await;
     page.wait_until("document.getElementById('form-error')")
         .await;
-    assert_eq!(page.focused_id().await, "form-error");
+    page.wait_for_focus("form-error").await;
     assert_eq!(
         page.eval("document.getElementById('upn').value").await,
         "jürgen@example.com",
@@ -274,7 +274,7 @@ async fn a_new_hire_with_a_non_ascii_name_goes_from_pass_to_passkey() {
     page.set_scripts(true).await;
     page.navigate(&site.url("/register")).await;
     page.wait_for_path("/register").await;
-    assert_eq!(page.focused_id().await, "passkey-name");
+    page.wait_for_focus("passkey-name").await;
     site.audit(&mut page, "register").await;
 
     // A pass session reaches nothing but registration.
@@ -307,7 +307,7 @@ async fn a_new_hire_with_a_non_ascii_name_goes_from_pass_to_passkey() {
         !done.contains("no longer needed"),
         "the pass is still usable: {done}"
     );
-    assert_eq!(page.focused_id().await, "continue-signin");
+    page.wait_for_focus("continue-signin").await;
     site.audit(&mut page, "registered").await;
     let creds = page
         .call(
@@ -474,7 +474,7 @@ async fn an_administrator_creates_a_pass_once_and_a_reader_sees_read_only_pages(
             .await,
         "5000"
     );
-    assert_eq!(admin.focused_id().await, "lifetime");
+    admin.wait_for_focus("lifetime").await;
     site.audit(&mut admin, "admin-user-lifetime-refused").await;
 
     // Without JavaScript, a double click creates one pass, shown once, with no Copy button.
@@ -586,7 +586,7 @@ async fn an_administrator_creates_a_pass_once_and_a_reader_sees_read_only_pages(
     admin
         .wait_until("document.getElementById('lockout-warning')")
         .await;
-    assert_eq!(admin.focused_id().await, "lockout-warning");
+    admin.wait_for_focus("lockout-warning").await;
     assert!(admin.text().await.contains("would lock everyone out"));
     site.audit(&mut admin, "admin-policies-warning").await;
     admin.click("a.button[href='/admin/policies']").await;
@@ -698,7 +698,7 @@ async fn german_pages_error_pages_sign_out_icon_and_contrast() {
     site.visit(&mut grete, "/security-info/gibt-es-nicht", "de-404")
         .await;
     assert_eq!(grete.text_of("h1").await.as_deref(), Some("Nicht gefunden"));
-    assert_eq!(grete.focused_id().await, "form-error");
+    grete.wait_for_focus("form-error").await;
     assert_eq!(
         grete
             .eval("document.querySelector('main a.button').getAttribute('href')")
@@ -718,7 +718,7 @@ async fn german_pages_error_pages_sign_out_icon_and_contrast() {
     // GET /signout is a page that asks; the button signs out. (The authenticator goes first:
     // on the sign-in page it would otherwise answer the conditional request at once.)
     site.visit(&mut grete, "/signout", "de-signout").await;
-    assert_eq!(grete.focused_id().await, "signout");
+    grete.wait_for_focus("signout").await;
     grete
         .call(
             "WebAuthn.removeVirtualAuthenticator",

@@ -179,20 +179,25 @@ impl Page {
     }
 
     async fn send(&mut self, session: Option<String>, method: &str, params: Value) -> Value {
-        self.send_within(session, method, params, Duration::from_secs(30))
+        match self
+            .send_within(session, method, params, Duration::from_secs(30))
             .await
-            .unwrap_or_else(|| panic!("{method}: no answer from DevTools"))
+        {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => panic!("{method} failed: {e}"),
+            None => panic!("{method}: no answer from DevTools"),
+        }
     }
 
-    /// `None` when DevTools does not answer within `wait`. A late answer is skipped by the
-    /// next call, which matches answers by id.
+    /// `None` when DevTools does not answer within `wait`, `Some(Err(error))` when it answers
+    /// with an error. A late answer is skipped by the next call, which matches answers by id.
     async fn send_within(
         &mut self,
         session: Option<String>,
         method: &str,
         params: Value,
         wait: Duration,
-    ) -> Option<Value> {
+    ) -> Option<Result<Value, Value>> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -214,9 +219,9 @@ impl Page {
             let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
             if v["id"] == id {
                 if let Some(e) = v.get("error") {
-                    panic!("{method} failed: {e}");
+                    return Some(Err(e.clone()));
                 }
-                return Some(v["result"].clone());
+                return Some(Ok(v["result"].clone()));
             }
         }
     }
@@ -248,6 +253,25 @@ impl Page {
         self.call("Page.navigate", json!({"url": url})).await;
     }
 
+    /// `expression`'s value now, or `None` while the page cannot tell (a navigation replacing
+    /// the document, a slow answer): for polling only.
+    async fn probe(&mut self, expression: &str) -> Option<Value> {
+        let session = self.session.clone();
+        let r = self
+            .send_within(
+                Some(session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+                Duration::from_secs(5),
+            )
+            .await?
+            .ok()?;
+        if r.get("exceptionDetails").is_some() {
+            return None;
+        }
+        Some(r["result"]["value"].clone())
+    }
+
     /// Waits until the page at `path` has loaded; dumps a screenshot and the page's text if
     /// it never does.
     pub async fn wait_for_path(&mut self, path: &str) {
@@ -259,13 +283,8 @@ impl Page {
         let deadline = Instant::now() + Duration::from_secs(20);
         let probe = "(document.readyState === 'complete' ? location.pathname : '')";
         loop {
-            let now = self
-                .call(
-                    "Runtime.evaluate",
-                    json!({"expression": probe, "returnByValue": true}),
-                )
-                .await;
-            if let Some(at) = now["result"]["value"].as_str()
+            let now = self.probe(probe).await.unwrap_or_default();
+            if let Some(at) = now.as_str()
                 && paths.contains(&at)
             {
                 return at.to_owned();
@@ -281,14 +300,13 @@ impl Page {
         }
     }
 
-    /// Saves a PNG of the page under the artifacts directory.
-    /// Saves a screenshot, best effort: Chromium does not answer a capture while a navigation
+    /// Saves a PNG of the page under the artifacts directory, best effort: Chromium does not answer a capture while a navigation
     /// it is starting (a passkey answered by the virtual authenticator) is in flight, and an
     /// artifact is not worth failing the journey for.
     pub async fn screenshot(&mut self, name: &str) -> PathBuf {
         let path = artifacts_dir().join(format!("{name}.png"));
         let session = self.session.clone();
-        let Some(shot) = self
+        let Some(Ok(shot)) = self
             .send_within(
                 Some(session),
                 "Page.captureScreenshot",
@@ -368,6 +386,23 @@ impl Page {
         self.eval(&js).await.as_str().map(str::to_owned)
     }
 
+    /// Waits until the element with `id` has the focus (autofocus lands a moment after the
+    /// page is parsed); fails naming the element that has it instead.
+    pub async fn wait_for_focus(&mut self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let expression = format!(
+            "document.readyState === 'complete' && !!document.activeElement && document.activeElement.id === {}",
+            serde_json::to_string(id).unwrap()
+        );
+        while self.probe(&expression).await != Some(Value::Bool(true)) {
+            if Instant::now() > deadline {
+                let at = self.focused_id().await;
+                panic!("the focus never reached #{id}; it is on #{at}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The id of the element that has the focus ("" for none or the body).
     pub async fn focused_id(&mut self) -> String {
         self.eval("document.activeElement ? document.activeElement.id : ''")
@@ -434,14 +469,9 @@ impl Page {
     /// Waits until `expression` is true in the page.
     pub async fn wait_until(&mut self, expression: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let expression = format!("!!({expression})");
         loop {
-            let r = self
-                .call(
-                    "Runtime.evaluate",
-                    json!({"expression": format!("!!({expression})"), "returnByValue": true}),
-                )
-                .await;
-            if r["result"]["value"] == true {
+            if self.probe(&expression).await == Some(Value::Bool(true)) {
                 return;
             }
             if Instant::now() > deadline {
