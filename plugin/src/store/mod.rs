@@ -342,9 +342,24 @@ pub mod testing {
     pub enum TestDb {
         Sqlite(tempfile::TempDir),
         Postgres(String),
+        /// Another store's database, opened again (a second node): the first owns it.
+        Shared(DatabaseSettings),
     }
 
     impl TestDb {
+        /// Settings that open this same database again (a second node over it).
+        pub fn settings(&self) -> DatabaseSettings {
+            match self {
+                TestDb::Sqlite(dir) => {
+                    let mut settings = DatabaseSettings::at(dir.path().join("test.db"));
+                    settings.durability = Durability::Normal;
+                    settings
+                }
+                TestDb::Postgres(url) => DatabaseSettings::postgres(url),
+                TestDb::Shared(settings) => settings.clone(),
+            }
+        }
+
         /// Every file the database keeps its data in (flushed first), for tests that search
         /// them for what must never be stored.
         pub fn files(&self) -> Vec<std::path::PathBuf> {
@@ -355,6 +370,16 @@ pub mod testing {
                 TestDb::Postgres(_) => testkit::postgres::cluster()
                     .map(|c| c.data_files())
                     .unwrap_or_default(),
+                TestDb::Shared(settings) => match &settings.location {
+                    Location::Sqlite(path) => path
+                        .parent()
+                        .and_then(|d| std::fs::read_dir(d).ok())
+                        .map(|d| d.flatten().map(|e| e.path()).collect())
+                        .unwrap_or_default(),
+                    Location::Postgres(_) => testkit::postgres::cluster()
+                        .map(|c| c.data_files())
+                        .unwrap_or_default(),
+                },
             }
         }
     }

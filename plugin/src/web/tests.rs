@@ -114,7 +114,32 @@ impl Site {
     }
 
     async fn with_limits(per_address: u32, per_user: u32) -> Site {
-        let f = fixture().await;
+        Site::over(fixture().await, per_address, per_user)
+    }
+
+    /// Another node over the same database: its own pool, platform and pages, nothing
+    /// shared with this one in memory.
+    async fn second_node(&self) -> Site {
+        let settings = self.f._dir.settings();
+        let store = crate::store::Store::open_without_migrating(&settings)
+            .await
+            .unwrap();
+        let platform = Arc::new(crate::platform::Platform::new(
+            store,
+            self.f.clock.clone(),
+            &ServerSecret::from_bytes(vec![42; 32]).unwrap(),
+            crate::platform::PlatformSettings::default(),
+            Arc::default(),
+        ));
+        let f = crate::platform::testing::Fixture {
+            platform,
+            clock: self.f.clock.clone(),
+            _dir: crate::store::testing::TestDb::Shared(settings),
+        };
+        Site::over(f, 1000, 1000)
+    }
+
+    fn over(f: crate::platform::testing::Fixture, per_address: u32, per_user: u32) -> Site {
         let webauthn =
             crate::platform::passkeys::verifier("localhost", "tapbridge", &[format!("{ORIGIN}/")])
                 .unwrap();
@@ -376,6 +401,82 @@ impl Browser {
         let mut v = serde_json::to_value(&assertion).unwrap();
         v["response"]["userHandle"] = json!(self.user_handle);
         v
+    }
+}
+
+/// A registration begun on one node finishes on another, and the passkey registered there
+/// signs in through the first: ceremonies and sessions live in the database, so any node
+/// answers any step (several nodes on PostgreSQL).
+#[tokio::test]
+async fn ceremonies_and_sessions_cross_nodes() {
+    let a = Site::new().await;
+    let b = a.second_node().await;
+    a.user("nia@example.com").await;
+    let pass = a.pass("nia@example.com", true).await;
+    let mut browser = Browser::new();
+    let signed_in = a
+        .sign_in_with_pass(&mut browser, "nia@example.com", &pass)
+        .await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.text
+    );
+    // Registration: options from A, the credential to B.
+    let page = b.get(&mut browser, "/register").await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "B knows A's session: {}",
+        page.text
+    );
+    let csrf = page.csrf();
+    let start = a
+        .json(&mut browser, "/register/options", &csrf, json!({}))
+        .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+    let start = start.json();
+    let options: CreationChallengeResponse =
+        serde_json::from_value(start["options"].clone()).unwrap();
+    let credential = browser.create(options);
+    let done = b
+        .json(
+            &mut browser,
+            "/register",
+            &csrf,
+            json!({ "ceremony": start["ceremony"], "name": "Key", "credential": credential }),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    // Sign-in: options from B, the assertion to A; the session then works on both.
+    let mut fresh = Browser {
+        cookies: HashMap::new(),
+        ..browser
+    };
+    let page = b.get(&mut fresh, "/signin").await;
+    let csrf = page.csrf();
+    let start = b
+        .json(&mut fresh, "/signin/passkey/options", &csrf, json!({}))
+        .await;
+    assert_eq!(start.status, StatusCode::OK, "{}", start.text);
+    let start = start.json();
+    let options: RequestChallengeResponse =
+        serde_json::from_value(start["options"].clone()).unwrap();
+    let assertion = fresh.get(options);
+    let reply = a
+        .json(
+            &mut fresh,
+            "/signin/passkey",
+            &csrf,
+            json!({ "ceremony": start["ceremony"], "credential": assertion }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    for node in [&a, &b] {
+        let info = node.get(&mut fresh, "/security-info").await;
+        assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+        assert!(info.text.contains("Key"), "{}", info.text);
     }
 }
 
