@@ -26,8 +26,8 @@ use tokio::net::TcpStream;
 use super::transport::{Accepted, Refused};
 
 /// How the connection is secured.
-pub enum Tls {
-    None,
+pub enum Encryption {
+    Plain,
     /// Upgrade with STARTTLS; refuse a server that does not offer it.
     StartTls(TlsParameters),
     /// TLS from the first byte (port 465).
@@ -37,7 +37,7 @@ pub enum Tls {
 pub struct SmtpPool {
     host: String,
     port: u16,
-    tls: Tls,
+    tls: Encryption,
     credentials: Option<Credentials>,
     timeout: Duration,
     max_idle: usize,
@@ -67,7 +67,7 @@ impl SmtpPool {
     pub fn new(
         host: String,
         port: u16,
-        tls: Tls,
+        tls: Encryption,
         credentials: Option<Credentials>,
         timeout: Duration,
         max_idle: usize,
@@ -85,7 +85,7 @@ impl SmtpPool {
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, Refused> {
-        if let Tls::Implicit(tls) = &self.tls {
+        if let Encryption::Implicit(tls) = &self.tls {
             let connect = AsyncSmtpConnection::connect_tokio1(
                 (self.host.as_str(), self.port),
                 Some(self.timeout),
@@ -130,7 +130,7 @@ impl SmtpPool {
             let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello)
                 .await
                 .map_err(refused)?;
-            if let Tls::StartTls(tls) = &self.tls {
+            if let Encryption::StartTls(tls) = &self.tls {
                 if !conn.can_starttls() {
                     return Err(temporary(
                         "the server does not offer STARTTLS, which is required",

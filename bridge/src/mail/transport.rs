@@ -13,7 +13,7 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use plugin::secret::SecretString;
 
 use super::folder::{Folder, Staged};
-use super::smtp_pool::{self, SmtpPool, Tls};
+use super::smtp_pool::{self, Encryption, SmtpPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
@@ -56,7 +56,7 @@ pub enum Transport {
 /// A message ready to be handed over: the SMTP envelope accepted, or the file written and
 /// flushed but not yet visible. Nothing has been delivered; dropping it delivers nothing.
 pub enum Prepared<'a> {
-    Smtp(smtp_pool::Prepared<'a>),
+    Smtp(Box<smtp_pool::Prepared<'a>>),
     File(Staged),
 }
 
@@ -113,9 +113,9 @@ impl Transport {
                     _ => None,
                 };
                 let tls = match s.security {
-                    Security::StartTls => Tls::StartTls(tls),
-                    Security::Tls => Tls::Implicit(tls),
-                    Security::None => Tls::None,
+                    Security::StartTls => Encryption::StartTls(tls),
+                    Security::Tls => Encryption::Implicit(tls),
+                    Security::None => Encryption::Plain,
                 };
                 Ok(Transport::Smtp(SmtpPool::new(
                     s.host.clone(),
@@ -161,7 +161,10 @@ impl Transport {
     pub async fn prepare(&self, message: &Message, name: &str) -> Result<Prepared<'_>, Refused> {
         match self {
             Transport::Folder(f) => f.stage(name, message.formatted()).await.map(Prepared::File),
-            Transport::Smtp(pool) => pool.prepare(message).await.map(Prepared::Smtp),
+            Transport::Smtp(pool) => pool
+                .prepare(message)
+                .await
+                .map(|p| Prepared::Smtp(Box::new(p))),
         }
     }
 
