@@ -173,9 +173,11 @@ async fn a_message_cut_off_before_its_reply_is_sent_again_once_as_a_replacement(
     let d = dir.path();
     let sink = Sink::start(&d.join("sink"), &["--delay", "3", "--keep-orphans"]);
     let e = env(Some(sink.port), 2);
-    let daemon = start(d, &e);
+    // Both joiners exist before serve starts: their messages are queued together and handed
+    // over together.
     add_user(d, "ada", "en");
     add_user(d, "bea", "de");
+    let daemon = start(d, &e);
     assert!(
         eventually(Duration::from_secs(20), || sink.started() >= 2),
         "delivery began: {}",
@@ -189,7 +191,13 @@ async fn a_message_cut_off_before_its_reply_is_sent_again_once_as_a_replacement(
     sink.wait_for(6, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(4));
     let messages = sink.messages();
-    assert_eq!(messages.len(), 6, "{}", daemon.logs());
+    assert_eq!(
+        messages.len(),
+        6,
+        "{}\n{}",
+        common::json(d, &["mail", "list", "--json"]),
+        daemon.logs()
+    );
     let users = by_recipient(messages);
     for (who, note) in [("ada", NOTE_EN), ("bea", NOTE_DE)] {
         let copies = &users[&format!("{who}@corp.example")];
