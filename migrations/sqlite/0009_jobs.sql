@@ -21,9 +21,9 @@ CREATE TABLE run_locks (
 -- The hour-long lease this replaces: a run that died blocked its source until it lapsed.
 ALTER TABLE ldap_sync_state DROP COLUMN running_until;
 
--- Set (and committed) right before a message is handed over — before SMTP DATA, before the
--- .eml file gets its name — and cleared when the outcome is recorded. Still set when the
--- message is claimed again: the sender died in between, and the server may have the message.
+-- Set before a message goes on the wire (SMTP, the .eml file), in the commit that mints the
+-- pass it carries, and cleared when the outcome is recorded. Still set when the message is
+-- claimed again: the sender died in between, and the server may have the message.
 ALTER TABLE mail_outbox ADD COLUMN handed_over_at INTEGER;
 -- Attempts that may have reached the recipient without tapbridge knowing (a crash after the
 -- hand-over, a connection lost while waiting for the server's reply). Once non-zero, each

@@ -7,11 +7,12 @@
 //! (`AsyncSmtpConnection`: EHLO, STARTTLS, AUTH, MAIL/RCPT/DATA). Implicit TLS connections
 //! are opened by lettre, which makes the TLS stream itself (without TCP_NODELAY).
 //!
-//! A message goes out in two steps, so that the caller can record the attempt in between:
-//! [`SmtpPool::prepare`] opens the transaction (MAIL FROM, RCPT TO), after which nothing has
-//! been delivered; [`Prepared::hand_over`] sends DATA, the message and its final `.`, and
-//! reads the reply. Only a connection lost or a timeout between that `.` and the reply leaves
-//! the outcome unknown (`Refused::unconfirmed`): the server may have taken the message.
+//! A message goes out in two steps: [`SmtpPool::prepare`] opens the transaction (MAIL FROM,
+//! RCPT TO), after which nothing has been delivered; [`Prepared::hand_over`] sends DATA, the
+//! message and its final `.`, and reads the reply. Only a connection lost or a timeout between
+//! that `.` and the reply leaves the outcome unknown (`Refused::unconfirmed`): the server may
+//! have taken the message. The caller times the second step: it is the window in which a
+//! crash sends a message twice.
 
 use std::sync::Mutex;
 use std::time::Duration;

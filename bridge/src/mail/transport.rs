@@ -1,8 +1,8 @@
 //! Where messages go: an SMTP server through lettre (pooled connections, STARTTLS or implicit
 //! TLS with certificate verification, AUTH, timeouts), or, with no SMTP configured, `.eml`
 //! files in an outbox folder so the daemon works out of the box. Either way in two steps —
-//! [`Transport::prepare`], then [`Prepared::hand_over`] — so that the outbox can record the
-//! attempt right before the one step whose outcome a crash can leave unknown.
+//! [`Transport::prepare`] (nothing delivered yet), then [`Prepared::hand_over`], the one step
+//! whose outcome a crash or a lost connection can leave unknown.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -70,12 +70,28 @@ impl Platform {
         user: &UserRef,
         request: TapRequest,
     ) -> Result<IssuedTap> {
-        let now = self.now();
         let mut tx = self.store.write().await?;
-        let user = find_user(&mut tx, user).await?;
+        let issued = self.issue_tap_in(&mut tx, caller, user, request).await?;
+        tx.commit().await?;
+        inc(&self.metrics.taps_issued);
+        Ok(issued)
+    }
+
+    /// [`Self::issue_tap`] inside the caller's write transaction, for a caller that records
+    /// something of its own with the pass in the same commit (the mail outbox: the delivery
+    /// attempt that carries it). The pass exists once `tx` commits, and not at all otherwise.
+    pub async fn issue_tap_in(
+        &self,
+        tx: &mut Connection,
+        caller: &Caller,
+        user: &UserRef,
+        request: TapRequest,
+    ) -> Result<IssuedTap> {
+        let now = self.now();
+        let user = find_user(tx, user).await?;
         caller.actor.check_manage_passes_for(&user)?;
-        let policy = self.load_tap_policy(&mut tx).await?;
-        let ctx = usability_context(&mut tx, &policy, &user).await?;
+        let policy = self.load_tap_policy(tx).await?;
+        let ctx = usability_context(tx, &policy, &user).await?;
         if !ctx.policy_enabled {
             return Err(Error::PolicyViolation(
                 "the Temporary Access Pass method is disabled by policy".into(),
@@ -108,20 +124,20 @@ impl Platform {
             locked_at: None,
         };
         let initiator: Initiator = (&caller.actor).into();
-        if let Some(old) = taps::delete_for_user(&mut tx, user.id).await? {
+        if let Some(old) = taps::delete_for_user(tx, user.id).await? {
             let replaced = AuditRecord::new(Activity::TapDeleted, initiator.clone(), now)
                 .reason("replaced by a new pass")
                 .target("User", user.id, Some(&user.user_principal_name))
                 .detail("temporaryAccessPassId", old.id)
                 .detail("replacedBy", record.id)
                 .correlation(caller.correlation_id);
-            audit::insert(&mut tx, &replaced).await?;
+            audit::insert(tx, &replaced).await?;
             inc(&self.metrics.taps_deleted);
         }
         let hash = self
             .tap_hasher
             .hash(record.id.as_bytes(), pass.expose().as_bytes());
-        taps::insert(&mut tx, &record, &hash).await?;
+        taps::insert(tx, &record, &hash).await?;
         let mut registered = AuditRecord::new(Activity::TapRegistered, initiator, now)
             .target("User", user.id, Some(&user.user_principal_name))
             .detail("temporaryAccessPassId", record.id)
@@ -131,9 +147,7 @@ impl Platform {
         if let Some(start) = record.start_date_time {
             registered = registered.detail("startDateTime", rfc3339(start));
         }
-        audit::insert(&mut tx, &registered).await?;
-        tx.commit().await?;
-        inc(&self.metrics.taps_issued);
+        audit::insert(tx, &registered).await?;
         let usability = record.usability(ctx, now);
         Ok(IssuedTap {
             user,

@@ -3,10 +3,10 @@
 //!
 //! Each claim counts an attempt, and the attempt number is the claim's proof: a failure is
 //! recorded only by the sender whose claim is current (`attempts` unchanged), so a sender
-//! that outlived its lease cannot push the message back under its successor. Right before the
-//! hand-over (SMTP DATA, the file's rename) the attempt is marked `handed_over_at`; a message
-//! claimed again with that mark still set was maybe delivered by a sender that died, and the
-//! attempt counts as unconfirmed.
+//! that outlived its lease cannot push the message back under its successor. Before the
+//! message goes on the wire (SMTP, the `.eml` file) the attempt is marked `handed_over_at`,
+//! in the commit that mints its pass; a message claimed again with that mark still set was
+//! maybe delivered by a sender that died, and the attempt counts as unconfirmed.
 
 use super::{Connection, Row, at, ms, query};
 use serde_json::Value;
