@@ -329,11 +329,9 @@ mod tests {
         assert_eq!(f.nth(18), Some("123456"));
     }
 
-    async fn platform() -> (Arc<Platform>, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut db = plugin::store::DatabaseSettings::at(dir.path().join("t.db"));
-        db.durability = plugin::store::Durability::Normal;
-        let store = Store::open(&db).await.unwrap();
+    /// A platform over a fresh database of the suite's engine (SQLite or PostgreSQL).
+    async fn platform() -> (Arc<Platform>, plugin::store::testing::TestDb) {
+        let (store, db) = plugin::store::testing::store().await;
         let secret = plugin::secret::ServerSecret::from_bytes(vec![7; 32]).unwrap();
         let platform = Platform::new(
             store,
@@ -342,7 +340,7 @@ mod tests {
             Default::default(),
             Arc::default(),
         );
-        (Arc::new(platform), dir)
+        (Arc::new(platform), db)
     }
 
     #[tokio::test]
