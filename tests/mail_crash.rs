@@ -53,11 +53,6 @@ fn env(port: Option<u16>, concurrency: usize) -> Vec<(String, String)> {
     e
 }
 
-fn start(dir: &Path, env: &[(String, String)]) -> Daemon {
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Daemon::start(dir, &pairs)
-}
-
 /// A message's text with quoted-printable undone (soft line breaks, `=XX`), for searching.
 fn decoded(message: &str) -> String {
     let joined = message.replace("=\r\n", "");
@@ -177,7 +172,7 @@ async fn a_message_cut_off_before_its_reply_is_sent_again_once_as_a_replacement(
     // over together.
     add_user(d, "ada", "en");
     add_user(d, "bea", "de");
-    let daemon = start(d, &e);
+    let daemon = Daemon::start_with(d, &e);
     assert!(
         eventually(Duration::from_secs(20), || sink.started() >= 2),
         "delivery began: {}",
@@ -187,7 +182,7 @@ async fn a_message_cut_off_before_its_reply_is_sent_again_once_as_a_replacement(
     // Joiners who arrive while serve is down reach no hand-over before the restart.
     add_user(d, "cy", "en");
     add_user(d, "dan", "de");
-    let daemon = start(d, &e);
+    let daemon = Daemon::start_with(d, &e);
     sink.wait_for(6, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(4));
     let messages = sink.messages();
@@ -251,7 +246,7 @@ async fn a_message_cut_off_before_its_reply_is_sent_again_once_as_a_replacement(
 fn queue_joiners(dir: &Path, env: &[(String, String)], n: usize) {
     let mut off = env.to_vec();
     off.push(("TAPBRIDGE_MAIL__ENABLED".into(), "false".into()));
-    let daemon = start(dir, &off);
+    let daemon = Daemon::start_with(dir, &off);
     let token = common::admin_token(dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -336,7 +331,7 @@ fn two_hundred_joiners_over_smtp_with_serve_killed_three_times() {
     queue_joiners(d, &e, JOINERS);
     let mut at_kill = Vec::new();
     for target in KILLS {
-        let daemon = start(d, &e);
+        let daemon = Daemon::start_with(d, &e);
         assert!(
             eventually(Duration::from_secs(120), || sink.messages().len() >= target),
             "{}",
@@ -345,7 +340,7 @@ fn two_hundred_joiners_over_smtp_with_serve_killed_three_times() {
         daemon.kill();
         at_kill.push((sink.messages().len(), sink.started()));
     }
-    let daemon = start(d, &e);
+    let daemon = Daemon::start_with(d, &e);
     assert!(
         eventually(Duration::from_secs(180), || sent(d) == JOINERS),
         "{}",
@@ -426,7 +421,7 @@ fn two_hundred_joiners_into_the_folder_with_serve_killed_three_times() {
     let count = || emls().iter().filter(|n| n.ends_with(".eml")).count();
     let mut at_kill = Vec::new();
     for target in KILLS {
-        let daemon = start(d, &e);
+        let daemon = Daemon::start_with(d, &e);
         let started = Instant::now();
         assert!(
             eventually(Duration::from_secs(120), || count() >= target),
@@ -438,7 +433,7 @@ fn two_hundred_joiners_into_the_folder_with_serve_killed_three_times() {
         // What a writer killed between writing and renaming would leave.
         std::fs::write(folder.join(".left-by-a-dead-writer.tmp"), "pass AbCd-EfGh").unwrap();
     }
-    let daemon = start(d, &e);
+    let daemon = Daemon::start_with(d, &e);
     assert!(
         eventually(Duration::from_secs(5), || !emls()
             .iter()
