@@ -1,6 +1,7 @@
 //! LDAP sync against a real slapd started per test (see `common::slapd`): full and delta runs,
 //! renames, deletes, nested groups, quarantine, the mass-deprovisioning guard, a server killed
-//! mid-run, StartTLS with a test CA, non-ASCII names.
+//! mid-run, StartTLS with a test CA, non-ASCII names, and the run lock: a killed run's lock
+//! taken over after its grace, a live one never.
 
 mod common;
 
@@ -13,6 +14,11 @@ use common::slapd::{self, ADMIN_DN, ADMIN_PW, BASE, Slapd, person};
 use serde_json::Value;
 
 fn write_config(dir: &Path, s: &Slapd, extra: &str) {
+    write_config_with(dir, s, "", extra);
+}
+
+/// [`write_config`] with keys of the `[ldap]` section itself.
+fn write_config_with(dir: &Path, s: &Slapd, ldap: &str, extra: &str) {
     std::fs::write(dir.join("ldap.pw"), format!("{ADMIN_PW}\n")).expect("pw");
     // Small pages and batches, so even a small directory crosses page and batch boundaries.
     let paging = if extra.contains("page_size") {
@@ -20,10 +26,15 @@ fn write_config(dir: &Path, s: &Slapd, extra: &str) {
     } else {
         "page_size = 7\nbatch_size = 5\n"
     };
+    let timeout = if extra.contains("operation_timeout_seconds") {
+        ""
+    } else {
+        "operation_timeout_seconds = 5\n"
+    };
     std::fs::write(
         dir.join("tapbridge.toml"),
         format!(
-            "[database]\ndurability = \"normal\"\n\n[[ldap.sources]]\nname = \"corp\"\nurl = \"{}\"\nbind_dn = \"{ADMIN_DN}\"\npassword_file = \"{}\"\nbase_dns = [\"{BASE}\"]\noperation_timeout_seconds = 5\n{paging}{extra}\n",
+            "[database]\ndurability = \"normal\"\n\n[ldap]\n{ldap}\n\n[[ldap.sources]]\nname = \"corp\"\nurl = \"{}\"\nbind_dn = \"{ADMIN_DN}\"\npassword_file = \"{}\"\nbase_dns = [\"{BASE}\"]\n{timeout}{paging}{extra}\n",
             s.url,
             dir.join("ldap.pw").display()
         ),
@@ -511,6 +522,98 @@ fn starttls_with_a_test_ca() {
     assert_eq!(r["counts"]["added"], 1);
 }
 
+/// The one source's entry of `GET /v1.0/tapbridge/syncSources`.
+async fn source_status(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    let (code, body) = common::send(client.get(url).bearer_auth(token)).await;
+    assert_eq!(code, 200, "{body}");
+    body["value"][0].clone()
+}
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// The process holding the source's run lock, if any: (pid, host).
+fn lock_holder(dir: &Path) -> Option<(u32, String)> {
+    if !dir.join("data/tapbridge.db").exists() {
+        return None;
+    }
+    query(
+        dir,
+        "SELECT pid, host FROM run_locks WHERE name = 'ldap:corp'",
+    )
+    .into_iter()
+    .next()
+    .map(|r| (r[0].parse().expect("pid"), r[1].clone()))
+}
+
+fn imported(dir: &Path) -> usize {
+    if !dir.join("data/tapbridge.db").exists() {
+        return 0;
+    }
+    query(dir, "SELECT count(*) FROM users WHERE source = 'ldap:corp'")[0][0]
+        .parse()
+        .expect("count")
+}
+
+fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    check()
+}
+
+/// `n` people, `p0` … `p{n-1}`.
+fn people(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            person(
+                &format!("p{i}"),
+                &format!("Person {i}"),
+                Some(&format!("p{i}@example.com")),
+            )
+        })
+        .collect()
+}
+
+/// `sync ldap --json` as a child process, to be killed or waited for.
+fn spawn_sync(dir: &Path, args: &[&str]) -> std::process::Child {
+    common::command(dir)
+        .args(["sync", "ldap", "--json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sync")
+}
+
+/// Starts a sync of a large enough directory and freezes slapd once the run has written its
+/// first batches: the run is then alive, mid-run, holding the source. Returns it.
+fn sync_frozen_mid_run(dir: &Path, s: &Slapd, args: &[&str]) -> std::process::Child {
+    // The schema exists before the run's first look at the database races its migration.
+    common::ok(dir, &["db", "migrate"]);
+    let before = imported(dir);
+    let child = spawn_sync(dir, args);
+    let pid = child.id();
+    // A run over a directory it already imported writes nothing: freeze it once it holds
+    // the lock. A first run: once it wrote something.
+    assert!(
+        eventually(Duration::from_secs(30), || lock_holder(dir)
+            .is_some_and(|(p, _)| p == pid)
+            && (before > 0 || imported(dir) > 0)),
+        "the run did not start"
+    );
+    s.pause();
+    child
+}
+
+/// One run per source: a second run is refused with the holder named, `--force` does not take
+/// a lock whose holder may be alive (another host, fresh heartbeat), and a lock whose
+/// heartbeat stopped longer ago than the grace is taken over.
 #[test]
 fn one_run_per_source_at_a_time() {
     let Some(s) = slapd::start() else { return };
@@ -519,44 +622,248 @@ fn one_run_per_source_at_a_time() {
     s.add(&person("ada", "Ada Lovelace", Some("ada@example.com")));
     let (ok, _) = sync(dir.path(), &[]);
     assert!(ok, "a first run takes and releases the source");
-    assert_eq!(
-        query(
-            dir.path(),
-            "SELECT count(*) FROM ldap_sync_state WHERE running_until IS NOT NULL"
-        )[0][0],
-        "0"
-    );
+    assert_eq!(lock_holder(dir.path()), None);
 
-    // Another run holds the source (the scheduler, say): a second one does not start.
-    let far = (time::OffsetDateTime::now_utc().unix_timestamp() + 3600) * 1000;
+    // Another run holds the source (on another machine sharing the database): a second run
+    // does not start, forced or not.
+    let now = now_ms();
     query(
         dir.path(),
-        &format!("UPDATE ldap_sync_state SET running_until = {far}"),
+        &format!(
+            "INSERT INTO run_locks (name, token, host, pid, pid_start, started_at, heartbeat_at) \
+             VALUES ('ldap:corp', 'theirs', 'elsewhere', 4242, NULL, {now}, {now})"
+        ),
     );
     s.add(&person("bob", "Bob", Some("bob@example.com")));
-    let (ok, report) = sync(dir.path(), &[]);
-    assert!(!ok);
-    assert!(
-        report["error"]
-            .as_str()
-            .unwrap_or("")
-            .contains("in progress"),
-        "{report}"
-    );
+    for args in [&[][..], &["--force"]] {
+        let (ok, report) = sync(dir.path(), args);
+        assert!(!ok);
+        let error = report["error"].as_str().unwrap_or("");
+        assert!(
+            error.contains("in progress") && error.contains("process 4242 on host elsewhere"),
+            "{report}"
+        );
+        assert_eq!(
+            error.contains("--force takes only"),
+            !args.is_empty(),
+            "{error}"
+        );
+    }
     assert!(
         user(&users(dir.path()), "bob@example.com").is_none(),
         "nothing was written"
     );
 
-    // A lease left by a run that died lapses.
-    let past = (time::OffsetDateTime::now_utc().unix_timestamp() - 60) * 1000;
+    // Its heartbeat stopped a minute ago, beyond the 30 s grace: the run died; taken over.
     query(
         dir.path(),
-        &format!("UPDATE ldap_sync_state SET running_until = {past}"),
+        &format!("UPDATE run_locks SET heartbeat_at = {}", now - 60_000),
     );
-    let (ok, _) = sync(dir.path(), &[]);
-    assert!(ok);
+    let (ok, report) = sync(dir.path(), &[]);
+    assert!(ok, "{report}");
     assert!(user(&users(dir.path()), "bob@example.com").is_some());
+    assert_eq!(lock_holder(dir.path()), None, "released at the end");
+}
+
+/// `kill -9` of a sync mid-run leaves a lock that names the dead process and whose heartbeat
+/// stops; the next run is refused until the grace has passed (never sooner), then takes the
+/// lock over and completes. The status route shows the holder while it lives.
+#[test]
+fn a_killed_run_s_lock_is_taken_over_after_the_grace() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (heartbeat, grace) = (1u64, 4u64);
+    write_config_with(
+        d,
+        &s,
+        &format!("lock_heartbeat_seconds = {heartbeat}\nlock_grace_seconds = {grace}"),
+        "operation_timeout_seconds = 60",
+    );
+    s.add(&people(300));
+    let token = common::admin_token(d);
+    let daemon = common::Daemon::start(d, &[("TAPBRIDGE_LDAP__SCHEDULER", "false")]);
+    // The test's SQL helper runs its own runtime: this one only serves the status calls.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let url = daemon.url("/v1.0/tapbridge/syncSources");
+    let status = || rt.block_on(source_status(&client, &url, &token));
+    assert_eq!(status()["runLock"], Value::Null);
+
+    let mut run = sync_frozen_mid_run(d, &s, &[]);
+    let pid = run.id();
+    let held = status()["runLock"].clone();
+    assert_eq!(held["processId"], pid, "{held}");
+    assert_eq!(held["state"], "running", "{held}");
+    assert!(
+        held["host"].as_str().is_some_and(|h| !h.is_empty()) && held["startedDateTime"].is_string(),
+        "{held}"
+    );
+    // Frozen in the middle of a read, the run is alive: its heartbeat goes on.
+    std::thread::sleep(Duration::from_millis(2500));
+    let later = status()["runLock"].clone();
+    assert!(
+        later["lastHeartbeatDateTime"].as_str() > held["lastHeartbeatDateTime"].as_str(),
+        "{held} then {later}"
+    );
+    let partial = imported(d);
+    assert!(partial > 0 && partial < 300, "mid-run: {partial} imported");
+
+    run.kill().unwrap();
+    run.wait().unwrap();
+    let killed = std::time::Instant::now();
+    s.resume();
+    let (ok, report) = sync(d, &[]);
+    assert!(!ok, "the dead run's lock is not taken at once: {report}");
+    assert!(
+        report["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("process {pid} ")),
+        "the refusal names the holder: {report}"
+    );
+    let mut refused = 1;
+    let report = loop {
+        let (ok, report) = sync(d, &[]);
+        if ok {
+            break report;
+        }
+        assert!(
+            report["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("in progress"),
+            "{report}"
+        );
+        refused += 1;
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "never taken over"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let takeover = killed.elapsed();
+    eprintln!(
+        "a killed run's lock (heartbeat {heartbeat} s, grace {grace} s): the next run completed {:.2} s after the kill ({refused} runs refused before), its own run taking {} ms",
+        takeover.as_secs_f64(),
+        report["durationMs"]
+    );
+    // The last heartbeat came at most one interval before the kill.
+    assert!(
+        takeover >= Duration::from_secs(grace - heartbeat),
+        "taken over before the grace: {takeover:?}"
+    );
+    assert!(takeover < Duration::from_secs(grace + 10), "{takeover:?}");
+    assert_eq!(report["counts"]["added"], 300 - partial as u64, "{report}");
+    assert_eq!(imported(d), 300);
+    let after = status();
+    assert_eq!(after["runLock"], Value::Null, "{after}");
+    assert_eq!(after["lastStatus"], "ok", "{after}");
+    assert!(daemon.stop().success());
+}
+
+/// A live run's lock is never taken: not with `--force`, not by `serve`'s scheduler. `--force`
+/// takes a killed run's lock at once (its process is gone from this host). A run whose lock
+/// is taken from under it writes nothing more and says so.
+#[test]
+fn force_takes_only_a_dead_run_s_lock_and_a_run_that_lost_its_lock_stops() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A grace of a minute: whatever is taken over below within it is by --force alone.
+    write_config_with(
+        d,
+        &s,
+        "lock_heartbeat_seconds = 1\nlock_grace_seconds = 60",
+        "operation_timeout_seconds = 60",
+    );
+    s.add(&people(300));
+
+    let live = sync_frozen_mid_run(d, &s, &[]);
+    let (ok, report) = sync(d, &["--force"]);
+    assert!(!ok, "{report}");
+    let error = report["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains(&format!("process {} ", live.id())) && error.contains("--force takes only"),
+        "{report}"
+    );
+    // serve's scheduler (first run at start) is refused the same way.
+    let daemon = common::Daemon::start(d, &[]);
+    assert!(
+        eventually(Duration::from_secs(20), || daemon
+            .logs()
+            .contains("another run of this source is in progress")),
+        "{}",
+        daemon.logs()
+    );
+    assert_eq!(lock_holder(d).map(|(p, _)| p), Some(live.id()));
+    assert!(daemon.stop().success());
+    s.resume();
+    let out = live.wait_with_output().unwrap();
+    let reports: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert!(out.status.success(), "the live run completes: {reports}");
+    assert_eq!(reports[0]["counts"]["added"], 300, "{reports}");
+
+    // Killed: --force needs no grace, the holder's process is gone from this host.
+    s.pause();
+    let mut dead = spawn_sync(d, &["--full"]);
+    let pid = dead.id();
+    assert!(eventually(Duration::from_secs(20), || lock_holder(d)
+        .is_some_and(|(p, _)| p == pid)));
+    dead.kill().unwrap();
+    dead.wait().unwrap();
+    let killed = std::time::Instant::now();
+    s.resume();
+    let (ok, report) = sync(d, &[]);
+    assert!(!ok, "without --force it waits for the grace: {report}");
+    let (ok, report) = sync(d, &["--force"]);
+    assert!(ok, "{report}");
+    eprintln!(
+        "--force took a killed run's lock and completed {:.2} s after the kill",
+        killed.elapsed().as_secs_f64()
+    );
+    assert_eq!(lock_holder(d), None);
+
+    // A run whose lock another run takes over (as after a stall past the grace) stops and
+    // writes nothing more — not even its record over the new holder's.
+    // The last entry: the run cannot have reached it when it is frozen.
+    s.modify(&format!(
+        "dn: uid=p299,ou=People,{BASE}\nchangetype: modify\nreplace: mail\nmail: p299.new@example.com\n"
+    ));
+    let runs_before = query(d, "SELECT runs_ok + runs_failed FROM ldap_sync_state")[0][0].clone();
+    let robbed = sync_frozen_mid_run(d, &s, &["--full"]);
+    query(
+        d,
+        &format!(
+            "UPDATE run_locks SET token = 'taken-over', pid = 1, host = 'elsewhere', heartbeat_at = {}",
+            now_ms() + 600_000
+        ),
+    );
+    s.resume();
+    let out = robbed.wait_with_output().unwrap();
+    let reports: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert!(!out.status.success(), "{reports}");
+    assert!(
+        reports[0]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("lost its lock"),
+        "{reports}"
+    );
+    assert!(
+        user(&users(d), "p299.new@example.com").is_none(),
+        "nothing written after the loss"
+    );
+    assert_eq!(
+        lock_holder(d).map(|(_, h)| h),
+        Some("elsewhere".into()),
+        "the new holder's lock stays"
+    );
+    assert_eq!(
+        query(d, "SELECT runs_ok + runs_failed FROM ldap_sync_state")[0][0],
+        runs_before,
+        "the robbed run records nothing"
+    );
 }
 
 /// `serve` runs the source on its schedule (the first run at start); the status route and

@@ -1,6 +1,7 @@
 //! Onboarding mail against a real SMTP server (aiosmtpd): the MIME a joiner receives,
-//! STARTTLS with a private CA and AUTH, a server that is down, busy (4xx) or refusing (5xx),
-//! and tapbridge killed mid-queue — every message arrives exactly once.
+//! STARTTLS with a private CA and AUTH, implicit TLS, a server that is down, busy (4xx) or
+//! refusing (5xx), and tapbridge killed mid-queue — every message arrives exactly once (see
+//! `mail_crash.rs` for kills while the server holds a message).
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::smtp::{Sink, available, eventually};
+use common::smtp::{Sink, available, eventually, pass_in};
 use common::{Daemon, json, ok, run};
 use serde_json::Value;
 
@@ -76,21 +77,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// The pass in a message's text part: the indented `XXXX-XXXX…` line.
-fn pass_in(message: &str) -> String {
-    message
-        .lines()
-        .map(str::trim_end)
-        .find_map(|l| {
-            let t = l.strip_prefix("    ")?;
-            (t.len() >= 9
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && t.contains('-'))
-            .then(|| t.to_owned())
-        })
-        .expect("a pass in the text part")
 }
 
 #[test]
@@ -290,6 +276,57 @@ fn starttls_with_a_private_ca_and_auth() {
         "a certificate from an unknown CA is refused"
     );
     assert_eq!(sink.messages().len(), 1, "nothing else got through");
+}
+
+#[test]
+fn implicit_tls_with_a_private_ca() {
+    if !available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    assert!(make_ca(&certs), "openssl could not make a test CA");
+    let (cert, key) = (certs.join("server.pem"), certs.join("server.key"));
+    let sink = Sink::start(
+        &dir.path().join("sink"),
+        &[
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--implicit-tls",
+        ],
+    );
+    let mut e = env(sink.port);
+    e.retain(|(k, _)| k != "TAPBRIDGE_MAIL__SMTP__SECURITY" && k != "TAPBRIDGE_MAIL__SMTP__HOST");
+    e.extend([
+        (
+            "TAPBRIDGE_MAIL__SMTP__HOST".to_owned(),
+            "localhost".to_owned(),
+        ),
+        (
+            "TAPBRIDGE_MAIL__SMTP__SECURITY".to_owned(),
+            "tls".to_owned(),
+        ),
+    ]);
+    let untrusted = cli(dir.path(), &e, &["send-test-email", "ops@corp.example"]);
+    assert!(
+        !untrusted.status.success(),
+        "a certificate from an unknown CA is refused"
+    );
+    e.push((
+        "TAPBRIDGE_MAIL__SMTP__CA_FILE".to_owned(),
+        certs.join("ca.pem").to_string_lossy().into_owned(),
+    ));
+    let sent = cli(dir.path(), &e, &["send-test-email", "ops@corp.example"]);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("250"));
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
 }
 
 #[test]

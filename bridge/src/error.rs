@@ -66,6 +66,9 @@ pub enum Error {
     /// A sync stopped before deprovisioning more users than its source allows.
     #[error(transparent)]
     Guard(#[from] crate::ldap::plan::GuardTripped),
+    /// A sync run stopped before its end: it lost its run lock, or its process is stopping.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -119,7 +122,7 @@ impl Error {
                     (500, None, "an internal error occurred".into())
                 }
             },
-            Error::Ldap(_) | Error::Guard(_) => {
+            Error::Ldap(_) | Error::Guard(_) | Error::Interrupted(_) => {
                 tracing::error!(error = %self, "request failed");
                 (500, None, "an internal error occurred".into())
             }

@@ -82,7 +82,8 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
                     .map(|m| {
                         json!({
                             "id": m.id, "kind": m.kind, "userId": m.user_id, "recipients": m.recipients,
-                            "state": m.state.as_str(), "attempts": m.attempts, "notBefore": rfc3339(m.not_before),
+                            "state": m.state.as_str(), "attempts": m.attempts,
+                            "unconfirmedAttempts": m.unconfirmed_attempts, "notBefore": rfc3339(m.not_before),
                             "lastError": m.last_error, "serverReply": m.server_reply,
                             "sentDateTime": m.sent_at.map(rfc3339),
                         })

@@ -46,9 +46,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
     if !config.ldap.sources.is_empty() {
         let (source, sources) = (platform.clone(), Arc::new(config.ldap.sources.clone()));
+        let lock = config.ldap.lock_settings();
         platform.add_metrics_source(Arc::new(move || {
             let (p, s) = (source.clone(), sources.clone());
-            Box::pin(async move { bridge::ldap::status::render_metrics(&p, &s).await })
+            Box::pin(async move { bridge::ldap::status::render_metrics(&p, &s, lock).await })
         }));
     }
 
@@ -107,6 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     extra = extra.merge(bridge::ldap::status::routes(
         platform.clone(),
         config.ldap.sources.clone(),
+        config.ldap.lock_settings(),
     ));
     tracing::info!(%addr, %public_url, database = %crate::runtime::database_name(&config), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
@@ -234,7 +236,7 @@ async fn purge_loop(platform: Arc<Platform>, every: Duration, mut stop: watch::R
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -41,7 +41,15 @@ pub async fn run(command: SyncCommand, config: &Config) -> anyhow::Result<()> {
         full,
         dry_run,
         force,
+        lock: config.ldap.lock_settings(),
     };
+    // Ctrl-C or SIGTERM stops the run cleanly: the batch in flight rolls back and the
+    // source's lock is released at once instead of lapsing after its grace.
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        super::serve::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
     let terminal = std::io::stderr().is_terminal() && !json;
     let mut failed = Vec::new();
     let mut reports = Vec::new();
@@ -58,7 +66,11 @@ pub async fn run(command: SyncCommand, config: &Config) -> anyhow::Result<()> {
                 let _ = err.flush();
             }
         };
-        let report = run_source(&platform, src, opts, &progress).await;
+        if *stop.borrow() {
+            failed.push(format!("{} (not started: stopped)", src.name));
+            continue;
+        }
+        let report = run_source(&platform, src, opts, &stop, &progress).await;
         if terminal {
             eprintln!();
         }

@@ -243,6 +243,24 @@ impl Slapd {
         }
     }
 
+    /// Freezes the server (SIGSTOP): it accepts connections but answers nothing, so a sync
+    /// talking to it waits, alive, in the middle of its run.
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = self.child.as_ref().expect("slapd runs").id();
+        let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "signal slapd");
+    }
+
     /// Starts the server again on the same port and database.
     pub fn restart(&mut self) {
         self.kill();

@@ -109,6 +109,21 @@ impl Drop for Sink {
     }
 }
 
+/// The pass in a message's text part: the indented `XXXX-XXXX…` line.
+pub fn pass_in(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim_end)
+        .find_map(|l| {
+            let t = l.strip_prefix("    ")?;
+            (t.len() >= 9
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && t.contains('-'))
+            .then(|| t.to_owned())
+        })
+        .expect("a pass in the text part")
+}
+
 /// Waits until `check` holds, polling; false on timeout.
 pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

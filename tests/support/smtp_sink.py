@@ -30,6 +30,7 @@ class Handler:
         self.reject = set(a.lower() for a in args.reject)
         self.delay = args.delay
         self.count_only = args.count_only
+        self.keep_orphans = args.keep_orphans
         self.lock = threading.Lock()
         self.count = 0
         self.started = 0
@@ -46,10 +47,18 @@ class Handler:
             n = self.started
         if not self.count_only:
             open(os.path.join(self.dir, "data-%d.started" % n), "w").close()
+        if self.keep_orphans:
+            # aiosmtpd cancels the handler when the client goes away; a real MTA that has the
+            # final "." goes on and queues the message whoever still waits for its reply.
+            return await asyncio.shield(self.accept(server, envelope))
+        return await self.accept(server, envelope)
+
+    async def accept(self, server, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
-        # A client that vanished while we waited never saw an acceptance: do not record it.
-        if server.transport is None or server.transport.is_closing():
+        # A client that vanished while we waited never saw an acceptance: do not record it
+        # (unless told to keep orphans, see above).
+        if not self.keep_orphans and (server.transport is None or server.transport.is_closing()):
             return "421 4.4.2 connection lost"
         with self.lock:
             if self.fail_first > 0:
@@ -84,7 +93,10 @@ def main():
     p.add_argument("--reject", action="append", default=[])
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--count-only", action="store_true", help="accept without writing files (benchmarks)")
+    p.add_argument("--keep-orphans", action="store_true",
+                   help="accept a message whose client disconnected before the reply, as real MTAs do")
     p.add_argument("--cert")
+    p.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (SMTPS) with --cert")
     p.add_argument("--key")
     p.add_argument("--user")
     p.add_argument("--password")
@@ -95,7 +107,10 @@ def main():
     if args.cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(args.cert, args.key)
-        kwargs.update(tls_context=ctx, require_starttls=True)
+        if args.implicit_tls:
+            kwargs.update(ssl_context=ctx)
+        else:
+            kwargs.update(tls_context=ctx, require_starttls=True)
     if args.user:
         kwargs.update(authenticator=Authenticator(args.user, args.password), auth_required=True,
                       auth_require_tls=bool(args.cert))

@@ -13,6 +13,10 @@ use serde::Deserialize;
 pub struct LdapConfig {
     /// Run each source on its schedule inside `serve`.
     pub scheduler: bool,
+    /// How often a running sync renews its source's run lock.
+    pub lock_heartbeat_seconds: u64,
+    /// How long a run lock's heartbeat may be silent before another run takes it over.
+    pub lock_grace_seconds: u64,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -20,6 +24,8 @@ impl Default for LdapConfig {
     fn default() -> Self {
         LdapConfig {
             scheduler: true,
+            lock_heartbeat_seconds: 5,
+            lock_grace_seconds: 30,
             sources: Vec::new(),
         }
     }
@@ -195,9 +201,30 @@ impl SourceConfig {
 }
 
 impl LdapConfig {
+    pub fn lock_settings(&self) -> super::lock::LockSettings {
+        super::lock::LockSettings {
+            heartbeat: Duration::from_secs(self.lock_heartbeat_seconds),
+            grace: Duration::from_secs(self.lock_grace_seconds),
+        }
+    }
+
     /// Checks every source; reads `password_file`s. Returns (key, reason) pairs.
     pub fn validate(&mut self) -> Vec<(String, String)> {
         let mut errors = Vec::new();
+        if !(1..=300).contains(&self.lock_heartbeat_seconds) {
+            errors.push((
+                "ldap.lock_heartbeat_seconds".into(),
+                "must be between 1 and 300".into(),
+            ));
+        } else if self.lock_grace_seconds < 2 * self.lock_heartbeat_seconds
+            || self.lock_grace_seconds > 86_400
+        {
+            // One late heartbeat (a busy database) must not hand a live run's source over.
+            errors.push((
+                "ldap.lock_grace_seconds".into(),
+                "must be at least twice ldap.lock_heartbeat_seconds, and at most 86400".into(),
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, s) in self.sources.iter_mut().enumerate() {
             let key = |k: &str| format!("ldap.sources[{i}].{k}");
@@ -328,6 +355,12 @@ mod tests {
                 "{k}: {keys:?}"
             );
         }
+        let mut tight = LdapConfig {
+            lock_heartbeat_seconds: 5,
+            lock_grace_seconds: 9,
+            ..Default::default()
+        };
+        assert_eq!(tight.validate()[0].0, "ldap.lock_grace_seconds");
         let mut ok = LdapConfig {
             sources: vec![SourceConfig {
                 name: "corp".into(),

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::config::OnDelete;
 use super::groups::{Resolver, diff, effective_members};
+use super::lock::Fence;
 use super::mapping::{Rejected, SourceGroup, SourceUser};
 use super::plan::{UserStep, plan_user};
 use super::report::Counts;
@@ -55,6 +56,9 @@ pub struct Executor<'p> {
     created: HashSet<Uuid>,
     /// What a dry run would do, one line per change.
     pub plan: Vec<String>,
+    /// The run's lock: each transaction proves the run still holds its source before it
+    /// commits. `None` for a dry run, which holds nothing.
+    pub fence: Option<Fence>,
 }
 
 impl<'p> Executor<'p> {
@@ -72,6 +76,7 @@ impl<'p> Executor<'p> {
             manager_fixups: Vec::new(),
             created: HashSet::new(),
             plan: Vec::new(),
+            fence: None,
         }
     }
 
@@ -110,7 +115,12 @@ impl<'p> Executor<'p> {
         }
     }
 
-    async fn finish(&self, tx: plugin::store::WriteTx) -> Result<()> {
+    async fn finish(&self, mut tx: plugin::store::WriteTx) -> Result<()> {
+        // A run that lost its source to another run (it stalled past the lock's grace) must
+        // not write over that run's batches: the check and the commit share the transaction.
+        if let Some(fence) = &self.fence {
+            fence.check(&mut tx, self.platform.now()).await?;
+        }
         // A dry run runs on a snapshot and commits there; should it ever be handed the live
         // store, it writes nothing.
         if !self.dry_run || self.platform.store().is_snapshot() {

@@ -1,6 +1,8 @@
 //! `serve` runs each source on its schedule: a delta every `interval_minutes` (or a full run
 //! when no delta is possible), a full mark-and-sweep every `full_interval_hours`. Runs of one
-//! source never overlap; a failed run is retried at the next tick.
+//! source never overlap, here or with a CLI run: each holds the source's run lock (see
+//! [`super::lock`]). A run refused because another holds the lock, or one that failed, is
+//! retried at the next tick.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,7 @@ pub fn spawn(
         .map(|source| {
             let platform = platform.clone();
             let mut stop = stop.clone();
+            let lock = config.lock_settings();
             tokio::spawn(async move {
                 let every = Duration::from_secs(source.interval_minutes * 60);
                 let mut tick = tokio::time::interval(every);
@@ -46,13 +49,14 @@ pub fn spawn(
                         full_due(&platform, &source.source_id(), source.full_interval_hours).await;
                     let opts = RunOptions {
                         full,
+                        lock,
                         ..Default::default()
                     };
-                    // A run is not interrupted by shutdown mid-batch: each batch is its own
-                    // transaction and an unfinished run deprovisions nobody.
-                    tokio::select! {
-                        _ = run(&platform, &source, opts, &|_| {}) => {}
-                        () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+                    // The run holds the source's lock like a CLI run would; shutdown stops it
+                    // at its next await (the batch in flight rolls back, the lock is freed).
+                    run(&platform, &source, opts, &stop, &|_| {}).await;
+                    if *stop.borrow() {
+                        return;
                     }
                 }
             })

@@ -14,21 +14,24 @@ use plugin::secret::SecretString;
 use serde_json::{Value, json};
 
 use super::config::SourceConfig;
+use super::lock::{self, LockSettings};
 use super::state;
 
 #[derive(Clone)]
 struct StatusState {
     platform: Arc<Platform>,
     sources: Arc<Vec<SourceConfig>>,
+    lock: LockSettings,
 }
 
 /// The route, to merge into the admin router: `GET /v1.0/tapbridge/syncSources`.
-pub fn routes(platform: Arc<Platform>, sources: Vec<SourceConfig>) -> Router {
+pub fn routes(platform: Arc<Platform>, sources: Vec<SourceConfig>, lock: LockSettings) -> Router {
     Router::new()
         .route("/v1.0/tapbridge/syncSources", get(list_sync_sources))
         .with_state(StatusState {
             platform,
             sources: Arc::new(sources),
+            lock,
         })
 }
 
@@ -49,18 +52,23 @@ async fn list_sync_sources(
     actor.check_read()?;
     let mut value = Vec::new();
     for src in s.sources.iter() {
-        value.push(source_status(&s.platform, src).await?);
+        value.push(source_status(&s.platform, src, s.lock).await?);
     }
     Ok(Json(json!({ "value": value })))
 }
 
-async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value, plugin::Error> {
+async fn source_status(
+    platform: &Platform,
+    src: &SourceConfig,
+    settings: LockSettings,
+) -> Result<Value, plugin::Error> {
     let id = src.source_id();
     let mut conn = platform.store().read().await?;
     let st = state::load_state(&mut conn, &id).await?;
+    let now = platform.now();
+    let holder = lock::holder(&mut conn, &id, settings, now).await?;
     let quarantined = state::quarantined(&mut conn, &id, 50).await?;
     let quarantined_count = state::quarantine_count(&mut conn, &id).await?;
-    let now = platform.now();
     Ok(json!({
         "name": src.name,
         "source": id,
@@ -80,11 +88,24 @@ async fn source_status(platform: &Platform, src: &SourceConfig) -> Result<Value,
         "runsFailed": st.runs_failed,
         "quarantinedCount": quarantined_count,
         "quarantined": quarantined,
+        // The run holding the source right now; null when none does. A stale lock's run
+        // died: the next run takes the lock over.
+        "runLock": holder.map(|h| json!({
+            "host": h.host,
+            "processId": h.pid,
+            "startedDateTime": rfc3339(h.started_at),
+            "lastHeartbeatDateTime": rfc3339(h.heartbeat_at),
+            "state": if h.stale { "stale" } else { "running" },
+        })),
     }))
 }
 
 /// Prometheus text lines for every source, to append to `/metrics`.
-pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> String {
+pub async fn render_metrics(
+    platform: &Platform,
+    sources: &[SourceConfig],
+    settings: LockSettings,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -101,10 +122,15 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
             continue;
         };
         let q = state::quarantine_count(&mut conn, &id).await.unwrap_or(0);
-        rows.push((src.name.clone(), st, q));
+        let running = lock::holder(&mut conn, &id, settings, platform.now())
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|h| !h.stale);
+        rows.push((src.name.clone(), st, q, running));
     }
     let now = platform.now();
-    for (name, st, _) in &rows {
+    for (name, st, _, _) in &rows {
         let ok = u8::from(st.last_status.as_deref() == Some("ok"));
         let _ = writeln!(
             out,
@@ -116,7 +142,7 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
         "# HELP tapbridge_ldap_sync_runs_total Completed and failed runs since the database was created."
     );
     let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_runs_total counter");
-    for (name, st, _) in &rows {
+    for (name, st, _, _) in &rows {
         let _ = writeln!(
             out,
             "tapbridge_ldap_sync_runs_total{{source=\"{name}\",result=\"ok\"}} {}",
@@ -133,7 +159,7 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
         "# HELP tapbridge_ldap_sync_last_run_age_seconds Seconds since the last run ended."
     );
     let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_last_run_age_seconds gauge");
-    for (name, st, _) in &rows {
+    for (name, st, _, _) in &rows {
         if let Some(at) = st.last_run_at {
             let _ = writeln!(
                 out,
@@ -147,7 +173,7 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
         "# HELP tapbridge_ldap_sync_cookie_age_seconds Seconds since the delta cursor last moved."
     );
     let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_cookie_age_seconds gauge");
-    for (name, st, _) in &rows {
+    for (name, st, _, _) in &rows {
         if let Some(at) = st.cursor_at {
             let _ = writeln!(
                 out,
@@ -161,7 +187,7 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
         "# HELP tapbridge_ldap_sync_last_run_changes Changes made by the last run, by kind."
     );
     let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_last_run_changes gauge");
-    for (name, st, _) in &rows {
+    for (name, st, _, _) in &rows {
         if let Some(map) = st.last_counts.as_object() {
             for (k, v) in map {
                 let _ = writeln!(
@@ -177,10 +203,22 @@ pub async fn render_metrics(platform: &Platform, sources: &[SourceConfig]) -> St
         "# HELP tapbridge_ldap_quarantined_entries Entries held back as unusable."
     );
     let _ = writeln!(out, "# TYPE tapbridge_ldap_quarantined_entries gauge");
-    for (name, _, q) in &rows {
+    for (name, _, q, _) in &rows {
         let _ = writeln!(
             out,
             "tapbridge_ldap_quarantined_entries{{source=\"{name}\"}} {q}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP tapbridge_ldap_sync_running Whether a live run (fresh heartbeat) holds the source."
+    );
+    let _ = writeln!(out, "# TYPE tapbridge_ldap_sync_running gauge");
+    for (name, _, _, running) in &rows {
+        let _ = writeln!(
+            out,
+            "tapbridge_ldap_sync_running{{source=\"{name}\"}} {}",
+            u8::from(*running)
         );
     }
     out

@@ -4,12 +4,14 @@
 use std::time::Instant;
 
 use plugin::platform::Platform;
+use tokio::sync::watch;
 
 use super::client::Client;
 use super::config::{DeltaMethod, Kind, SourceConfig};
 use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
 use super::executor::{Deprovision, Executor};
+use super::lock::{LockSettings, RunLock};
 use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group};
 use super::plan::{check_guard, plan_sweep};
 use super::reader;
@@ -23,9 +25,16 @@ pub struct RunOptions {
     pub full: bool,
     /// Compute and report everything, write nothing.
     pub dry_run: bool,
-    /// Deprovision beyond the source's `max_deprovision_share`.
+    /// Deprovision beyond the source's `max_deprovision_share`, and take the run lock of a
+    /// run known to be dead without waiting for its grace.
     pub force: bool,
+    /// How the run holds its source against other runs.
+    pub lock: LockSettings,
 }
+
+/// Turns true when the run should stop (the process is shutting down): the run ends at its
+/// next await, rolls back the batch in flight, records the interruption and frees the source.
+pub type Stop = watch::Receiver<bool>;
 
 /// Called after each batch with the counters so far.
 pub type Progress<'a> = &'a (dyn Fn(&Counts) + Sync);
@@ -94,10 +103,11 @@ pub async fn run(
     platform: &Platform,
     cfg: &SourceConfig,
     opts: RunOptions,
+    stop: &Stop,
     progress: Progress<'_>,
 ) -> Report {
     if !opts.dry_run {
-        return run_on(platform, cfg, opts, progress).await;
+        return run_on(platform, cfg, opts, stop, progress).await;
     }
     let copy = match platform.store().snapshot().await {
         Ok(store) => platform.with_store(store),
@@ -109,7 +119,7 @@ pub async fn run(
             );
         }
     };
-    let report = run_on(&copy, cfg, opts, progress).await;
+    let report = run_on(&copy, cfg, opts, stop, progress).await;
     copy.store().clone().discard().await;
     report
 }
@@ -118,6 +128,7 @@ async fn run_on(
     platform: &Platform,
     cfg: &SourceConfig,
     opts: RunOptions,
+    stop: &Stop,
     progress: Progress<'_>,
 ) -> Report {
     let started = Instant::now();
@@ -135,42 +146,43 @@ async fn run_on(
         Mode::Delta
     };
     // A dry run writes nothing, so it needs no exclusive hold on the source.
-    if !opts.dry_run {
-        let held = async {
-            let mut tx = platform.store().write().await?;
-            let got =
-                state::acquire_run(&mut tx, &ctx.source, at, at + time::Duration::hours(1)).await?;
-            tx.commit().await?;
-            Ok::<_, Error>(got)
-        };
-        match held.await {
-            Ok(true) => {}
-            Ok(false) => {
-                return busy(
-                    &ctx.source,
-                    mode,
-                    "another run of this source is in progress".into(),
-                );
-            }
-            Err(e) => {
-                return busy(
-                    &ctx.source,
-                    mode,
-                    format!("cannot take the source for a run: {e}"),
-                );
-            }
+    let lock = if opts.dry_run {
+        None
+    } else {
+        match RunLock::acquire(platform, &ctx.source, opts.lock, opts.force).await {
+            Ok(lock) => Some(lock),
+            Err(why) => return busy(&ctx.source, mode, why),
         }
-    }
-    let mut exec = Executor::new(platform, ctx.source.clone(), cfg.on_delete, opts.dry_run);
-    let mut outcome = match mode {
-        Mode::Full => full(&ctx, &mut exec, opts, progress).await,
-        Mode::Delta => delta::run(&ctx, &mut exec, &previous.cursor, opts, progress).await,
     };
-    if matches!(outcome, Ok(Outcome::RefreshRequired)) {
-        tracing::info!(source = %ctx.source, "the server asks for a full refresh; running one");
-        mode = Mode::Full;
-        outcome = full(&ctx, &mut exec, opts, progress).await;
-    }
+    let mut exec = Executor::new(platform, ctx.source.clone(), cfg.on_delete, opts.dry_run);
+    exec.fence = lock.as_ref().map(RunLock::fence);
+    let outcome = {
+        let work = async {
+            let mut outcome = match mode {
+                Mode::Full => full(&ctx, &mut exec, opts, progress).await,
+                Mode::Delta => delta::run(&ctx, &mut exec, &previous.cursor, opts, progress).await,
+            };
+            if matches!(outcome, Ok(Outcome::RefreshRequired)) {
+                tracing::info!(source = %ctx.source, "the server asks for a full refresh; running one");
+                mode = Mode::Full;
+                outcome = full(&ctx, &mut exec, opts, progress).await;
+            }
+            outcome
+        };
+        let lost = async {
+            match &lock {
+                Some(lock) => lock.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        // Either ends the run at once: the batch in flight rolls back (its transaction is
+        // dropped), and nobody is deprovisioned by a run that did not complete.
+        tokio::select! {
+            outcome = work => outcome,
+            () = stopped(stop) => Err(Error::Interrupted("the run was stopped: tapbridge is shutting down".into())),
+            () = lost => Err(Error::Interrupted(format!("the run lost its lock on {}: another run took it over", ctx.source))),
+        }
+    };
     let (status, error, cursor) = match outcome {
         Ok(Outcome::Done(cursor)) if opts.dry_run => (Status::DryRun, None, Some(cursor)),
         Ok(Outcome::Done(cursor)) => (Status::Ok, None, Some(cursor)),
@@ -194,7 +206,7 @@ async fn run_on(
             .then(|| previous.cursor.method())
             .flatten(),
     };
-    if !opts.dry_run {
+    if let Some(lock) = &lock {
         let counts = serde_json::to_value(&report.counts).unwrap_or_default();
         let record = RunRecord {
             source: &ctx.source,
@@ -211,15 +223,27 @@ async fn run_on(
             },
             full_completed: status == Status::Ok && mode == Mode::Full,
         };
+        // The record is written only while the run still holds the source: a run that lost
+        // it must not overwrite the state of the run that took over.
         let saved = async {
             let mut tx = platform.store().write().await?;
+            lock.fence().check(&mut tx, platform.now()).await?;
             state::record_run(&mut tx, &record).await?;
-            state::release_run(&mut tx, &ctx.source).await?;
+            lock.release(&mut tx).await?;
             tx.commit().await?;
             Ok::<_, Error>(())
         };
         if let Err(e) = saved.await {
             tracing::error!(source = %ctx.source, error = %e, "cannot record the sync result");
+            let freed = async {
+                let mut tx = platform.store().write().await?;
+                lock.release(&mut tx).await?;
+                tx.commit().await?;
+                Ok::<_, Error>(())
+            };
+            if let Err(e) = freed.await {
+                tracing::error!(source = %ctx.source, error = %e, "cannot release the source's run lock; it is taken over once its heartbeat is older than the grace");
+            }
         }
     }
     match status {
@@ -231,6 +255,14 @@ async fn run_on(
         }
     }
     report
+}
+
+/// Resolves when `stop` turns true; never if its sender is gone without doing so.
+async fn stopped(stop: &Stop) {
+    let mut stop = stop.clone();
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The report of a run that did not start: nothing was read or written.

@@ -1,9 +1,23 @@
 //! The delivery worker: claims due messages, mints each one's pass, sends it, records the
 //! outcome. Temporary failures retry with exponential backoff and jitter; permanent ones stop
 //! with the server's reply kept for the operator.
+//!
+//! SMTP has no two-phase commit: between the server taking a message (its reply to the final
+//! `.`) and the outbox recording it as sent, a crash leaves the outcome unknown, and the
+//! message is sent again. That window is kept as small as SMTP allows. The attempt is
+//! committed as handed over before anything goes on the wire, in the transaction that mints
+//! its pass (so it costs no commit of its own: with `durability = full` every commit is an
+//! fsync, and a separate one right before DATA cut throughput by half or more in a debug
+//! build); "sent" is committed right after the reply, with nothing in between; at most `concurrency` messages are ever inside the window. A message
+//! claimed again with its attempt marked as handed over, or whose hand-over got no reply,
+//! carries the same Message-ID (receiving systems may drop the copy) and says that it
+//! replaces an earlier one whose code no longer works — minting its pass replaced that one's.
+//! A crash between that commit and DATA makes the note say "may have sent" of a message that
+//! never left: a harmless false alarm, and only for messages caught by a crash.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
@@ -34,6 +48,16 @@ pub struct Mailer {
     sent: AtomicU64,
     retried: AtomicU64,
     failed: AtomicU64,
+    /// Hand-over to committed "sent", per delivered message: the window in which a crash
+    /// sends the message twice.
+    window: Mutex<Window>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Window {
+    count: u64,
+    total: Duration,
+    max: Duration,
 }
 
 /// How a delivery ended, for the caller's bookkeeping.
@@ -65,6 +89,7 @@ impl Mailer {
             sent: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            window: Mutex::default(),
         })
     }
 
@@ -74,6 +99,7 @@ impl Mailer {
 
     /// Delivers due messages until `stop` turns true.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        self.transport.clean_up();
         loop {
             match self.deliver_due().await {
                 Ok(n) if n > 0 => continue,
@@ -130,6 +156,7 @@ impl Mailer {
                     &m,
                     Err(Refused {
                         permanent: true,
+                        unconfirmed: false,
                         reason: "the user no longer exists".into(),
                     }),
                 )
@@ -149,29 +176,42 @@ impl Mailer {
                 .map(|v| v as u32),
             is_usable_once: m.params.get("isUsableOnce").and_then(|v| v.as_bool()),
         };
-        let issued = match self
-            .platform
-            .issue_tap(&caller, &UserRef::Id(user.id), request)
-            .await
-        {
-            Ok(issued) => issued,
-            Err(e @ (PlatformError::Storage(_) | PlatformError::Internal(_))) => {
-                return self
-                    .record(
-                        &m,
-                        Err(Refused {
-                            permanent: false,
-                            reason: format!("cannot issue the pass: {e}"),
-                        }),
-                    )
-                    .await;
+        // The pass and the attempt that carries it commit together, before anything goes on
+        // the wire: once this commits, the message may reach its recipients (a crash from
+        // here on counts the attempt as unconfirmed); if it does not, there is no pass either.
+        let minted = async {
+            let mut tx = self.platform.store().write().await?;
+            let issued = self
+                .platform
+                .issue_tap_in(&mut tx, &caller, &UserRef::Id(user.id), request)
+                .await;
+            let issued = match issued {
+                Ok(issued) => issued,
+                Err(e) => return Ok(Err(e)),
+            };
+            if !outbox::mark_handed_over(&mut tx, m.id, m.attempts, self.platform.now()).await? {
+                // The lease ran out and another sender took the message over (or it was
+                // sent): rolled back, this attempt minted nothing and delivers nothing.
+                return Ok(Ok(None));
+            }
+            tx.commit().await?;
+            Ok::<_, crate::error::Error>(Ok(Some(issued)))
+        };
+        let issued = match minted.await? {
+            Ok(Some(issued)) => issued,
+            Ok(None) => {
+                tracing::warn!(message = %m.id, "the message was taken over by another sender; this attempt stops");
+                return Ok(Outcome::Retry);
             }
             Err(e) => {
+                let permanent =
+                    !matches!(e, PlatformError::Storage(_) | PlatformError::Internal(_));
                 return self
                     .record(
                         &m,
                         Err(Refused {
-                            permanent: true,
+                            permanent,
+                            unconfirmed: false,
                             reason: format!("cannot issue the pass: {e}"),
                         }),
                     )
@@ -187,24 +227,68 @@ impl Mailer {
             record.expires_at(),
             record.is_usable_once,
         );
-        let result = match email {
-            Ok(email) => self.transport.send(email).await,
+        let prepared = match email {
+            Ok(email) => self.transport.prepare(&email, &m.id.to_string()).await,
             Err(reason) => Err(Refused {
                 permanent: true,
+                unconfirmed: false,
                 reason,
             }),
         };
-        if result.is_err() {
-            // The pass never reached anyone: it must not stay usable.
-            if let Err(e) = self
-                .platform
-                .delete_tap(&caller, &UserRef::Id(user.id), Some(record.id))
-                .await
-            {
-                tracing::warn!(error = %e, "could not delete the pass of an undelivered message");
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(refused) => {
+                return self
+                    .undelivered(&m, &caller, &user, record.id, refused)
+                    .await;
+            }
+        };
+        let handed_over = Instant::now();
+        match prepared.hand_over().await {
+            Ok(accepted) => {
+                let outcome = self.record(&m, Ok(accepted)).await;
+                if outcome.is_ok() {
+                    self.observe_window(handed_over.elapsed());
+                }
+                outcome
+            }
+            Err(refused) => {
+                self.undelivered(&m, &caller, &user, record.id, refused)
+                    .await
             }
         }
-        self.record(&m, result).await
+    }
+
+    /// A delivery that failed (or whose outcome is unknown): its pass must not stay usable —
+    /// it reached nobody, or the retry replaces it and says so.
+    async fn undelivered(
+        &self,
+        m: &Queued,
+        caller: &Caller,
+        user: &User,
+        pass: uuid::Uuid,
+        refused: Refused,
+    ) -> Result<Outcome> {
+        self.delete_pass(caller, user, pass).await;
+        self.record(m, Err(refused)).await
+    }
+
+    async fn delete_pass(&self, caller: &Caller, user: &User, pass: uuid::Uuid) {
+        if let Err(e) = self
+            .platform
+            .delete_tap(caller, &UserRef::Id(user.id), Some(pass))
+            .await
+        {
+            tracing::warn!(error = %e, "could not delete the pass of an undelivered message");
+        }
+    }
+
+    fn observe_window(&self, took: Duration) {
+        if let Ok(mut w) = self.window.lock() {
+            w.count += 1;
+            w.total += took;
+            w.max = w.max.max(took);
+        }
     }
 
     fn compose(
@@ -230,6 +314,9 @@ impl Mailer {
             "valid_until": human(valid_until),
             "usable_once": usable_once,
             "onboard_url": format!("{}/onboard", self.settings.public_url),
+            // An earlier attempt may have arrived: its code no longer works (this pass
+            // replaced it), and the reader should know which message to use.
+            "replaces": m.unconfirmed_attempts > 0,
         });
         let rendered = self
             .templates
@@ -237,7 +324,9 @@ impl Mailer {
             .map_err(|e| e.to_string())?;
         let mut builder = Message::builder()
             .from(self.from.clone())
-            .message_id(None)
+            // One Message-ID per outbox entry, the same on every attempt: a receiving system
+            // that got an earlier attempt can recognise this one as the same message.
+            .message_id(Some(format!("<{}@{}>", m.id, self.from.email.domain())))
             .subject(rendered.subject);
         for to in &m.recipients {
             let address = to.parse().map_err(|e| format!("recipient `{to}`: {e}"))?;
@@ -268,6 +357,8 @@ impl Mailer {
         result: std::result::Result<Accepted, Refused>,
     ) -> Result<Outcome> {
         let now = self.platform.now();
+        // `write`, not `write_background`: an accepted message is inside the window until
+        // this commits, and must not wait for a pause meant to let other writers in.
         let mut tx = self.platform.store().write().await?;
         let outcome = match &result {
             Ok(accepted) => {
@@ -275,7 +366,8 @@ impl Mailer {
                 Outcome::Sent
             }
             Err(r) if r.permanent || m.attempts >= self.settings.max_attempts => {
-                outbox::mark_failed(&mut tx, m.id, &r.reason, now).await?;
+                outbox::mark_failed(&mut tx, m.id, m.attempts, r.unconfirmed, &r.reason, now)
+                    .await?;
                 Outcome::Failed
             }
             Err(r) => {
@@ -287,7 +379,16 @@ impl Mailer {
                 );
                 let next =
                     now + time::Duration::try_from(wait).unwrap_or(time::Duration::minutes(1));
-                outbox::mark_retry(&mut tx, m.id, &r.reason, next, now).await?;
+                outbox::mark_retry(
+                    &mut tx,
+                    m.id,
+                    m.attempts,
+                    r.unconfirmed,
+                    &r.reason,
+                    next,
+                    now,
+                )
+                .await?;
                 Outcome::Retry
             }
         };
@@ -301,7 +402,7 @@ impl Mailer {
         match &result {
             Ok(_) => tracing::info!(message = %m.id, "onboarding mail delivered"),
             Err(r) => {
-                tracing::warn!(message = %m.id, permanent = r.permanent, attempts = m.attempts, reason = %r.reason, "onboarding mail not delivered")
+                tracing::warn!(message = %m.id, permanent = r.permanent, unconfirmed = r.unconfirmed, attempts = m.attempts, reason = %r.reason, "onboarding mail not delivered")
             }
         }
         Ok(outcome)
@@ -311,6 +412,7 @@ impl Mailer {
     pub async fn send_test(&self, to: &str) -> std::result::Result<Accepted, Refused> {
         let refused = |reason: String| Refused {
             permanent: true,
+            unconfirmed: false,
             reason,
         };
         let address = to.parse().map_err(|e| refused(format!("`{to}`: {e}")))?;
@@ -359,6 +461,19 @@ impl Mailer {
                 c.load(Ordering::Relaxed)
             ));
         }
+        let w = self.window.lock().map(|w| *w).unwrap_or_default();
+        out.push_str(&format!(
+            "# HELP tapbridge_mail_unconfirmed_window_seconds From handing a message over (SMTP DATA, the file's rename) to recording it sent: where a crash sends it twice.\n\
+             # TYPE tapbridge_mail_unconfirmed_window_seconds summary\n\
+             tapbridge_mail_unconfirmed_window_seconds_sum {}\n\
+             tapbridge_mail_unconfirmed_window_seconds_count {}\n\
+             # HELP tapbridge_mail_unconfirmed_window_max_seconds The longest such window since start.\n\
+             # TYPE tapbridge_mail_unconfirmed_window_max_seconds gauge\n\
+             tapbridge_mail_unconfirmed_window_max_seconds {}\n",
+            w.total.as_secs_f64(),
+            w.count,
+            w.max.as_secs_f64()
+        ));
         out
     }
 }

@@ -72,6 +72,9 @@ fn message_json(m: &outbox::Message) -> Value {
         "language": m.language,
         "state": m.state.as_str(),
         "attempts": m.attempts,
+        // Attempts that may have arrived unrecorded (a crash after the hand-over): the message
+        // sent since says it replaces them.
+        "unconfirmedAttempts": m.unconfirmed_attempts,
         "notBefore": rfc3339(m.not_before),
         "nextAttemptDateTime": rfc3339(m.next_attempt_at),
         "lastError": m.last_error,

@@ -10,6 +10,7 @@
 
 mod backoff;
 mod delivery;
+mod folder;
 pub mod http;
 pub use plugin::store::outbox;
 pub mod render;

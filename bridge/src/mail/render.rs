@@ -153,5 +153,28 @@ mod tests {
         assert!(!r.subject.contains("AbCd"));
         let de = t.render("onboarding", "de", &ctx).unwrap();
         assert!(de.text.contains("Hallo"));
+        assert!(!r.text.contains("replaces") && !de.text.contains("ersetzt"));
+    }
+
+    #[test]
+    fn a_message_sent_again_says_it_replaces_the_earlier_one_in_both_parts() {
+        let t = Templates::new().unwrap();
+        let mut ctx = json!({
+            "lang": "en", "org_name": "Acme", "name": "Ada", "user_principal_name": "ada@example.com",
+            "pass": "AbCd-EfGh", "valid_from": "a", "valid_until": "b", "usable_once": true,
+            "onboard_url": "https://id.example/onboard", "support_contact": null, "logo_url": null,
+            "replaces": true
+        });
+        let en = t.render("onboarding", "en", &ctx).unwrap();
+        let de = t.render("onboarding", "de", &ctx).unwrap();
+        for part in [&en.text, &en.html] {
+            assert!(part.contains("replaces an earlier one") && part.contains("no longer works"));
+        }
+        for part in [&de.text, &de.html] {
+            assert!(part.contains("ersetzt eine frühere") && part.contains("gilt nicht mehr"));
+        }
+        ctx["replaces"] = json!(false);
+        let en = t.render("onboarding", "en", &ctx).unwrap();
+        assert!(!en.text.contains("replaces") && !en.html.contains("replaces"));
     }
 }

@@ -1,18 +1,19 @@
 //! Where messages go: an SMTP server through lettre (pooled connections, STARTTLS or implicit
 //! TLS with certificate verification, AUTH, timeouts), or, with no SMTP configured, `.eml`
-//! files in an outbox folder so the daemon works out of the box.
+//! files in an outbox folder so the daemon works out of the box. Either way in two steps —
+//! [`Transport::prepare`] (nothing delivered yet), then [`Prepared::hand_over`], the one step
+//! whose outcome a crash or a lost connection can leave unknown.
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
+use lettre::Message;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use plugin::secret::SecretString;
 
-use super::smtp_pool::SmtpPool;
+use super::folder::{Folder, Staged};
+use super::smtp_pool::{self, Encryption, SmtpPool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
@@ -47,11 +48,27 @@ pub enum TransportSettings {
 }
 
 pub enum Transport {
-    Folder(PathBuf),
-    /// STARTTLS or plain: our own connections (TCP_NODELAY), reused.
+    Folder(Folder),
+    /// Our own connections, reused (see `smtp_pool`).
     Smtp(SmtpPool),
-    /// Implicit TLS: lettre's pooled transport.
-    SmtpTls(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+/// A message ready to be handed over: the SMTP envelope accepted, or the file written and
+/// flushed but not yet visible. Nothing has been delivered; dropping it delivers nothing.
+pub enum Prepared<'a> {
+    Smtp(Box<smtp_pool::Prepared<'a>>),
+    File(Staged),
+}
+
+impl Prepared<'_> {
+    /// Delivers: SMTP DATA and the message, or the file's rename into place. The only step
+    /// after which a crash leaves the outcome unknown.
+    pub async fn hand_over(self) -> Result<Accepted, Refused> {
+        match self {
+            Prepared::Smtp(p) => p.hand_over().await,
+            Prepared::File(f) => f.hand_over().await,
+        }
+    }
 }
 
 /// The server accepted the message.
@@ -65,6 +82,9 @@ pub struct Accepted {
 #[derive(Debug, Clone)]
 pub struct Refused {
     pub permanent: bool,
+    /// The message was handed over but no reply came (the connection dropped, the reply
+    /// timed out): the server may have it.
+    pub unconfirmed: bool,
     pub reason: String,
 }
 
@@ -72,14 +92,7 @@ impl Transport {
     /// Builds the transport. Must run inside the Tokio runtime (lettre's pool spawns tasks).
     pub fn build(settings: &TransportSettings) -> Result<Transport, String> {
         match settings {
-            TransportSettings::Folder(dir) => {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| format!("cannot create mail folder `{}`: {e}", dir.display()))?;
-                Ok(Transport::Folder(dir.clone()))
-            }
+            TransportSettings::Folder(dir) => Ok(Transport::Folder(Folder::new(dir)?)),
             TransportSettings::Smtp(s) => {
                 let mut tls = TlsParameters::builder(s.host.clone())
                     .dangerous_accept_invalid_certs(!s.verify);
@@ -99,91 +112,65 @@ impl Transport {
                     }
                     _ => None,
                 };
-                if s.security != Security::Tls {
-                    let starttls = (s.security == Security::StartTls).then_some(tls);
-                    let pool = SmtpPool::new(
-                        s.host.clone(),
-                        s.port,
-                        starttls,
-                        credentials,
-                        s.timeout,
-                        s.pool_size as usize,
-                    );
-                    return Ok(Transport::Smtp(pool));
-                }
-                let mut builder =
-                    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-                        .port(s.port)
-                        .timeout(Some(s.timeout))
-                        .tls(Tls::Wrapper(tls))
-                        .pool_config(PoolConfig::new().max_size(s.pool_size.max(1)));
-                if let Some(credentials) = credentials {
-                    builder = builder.credentials(credentials);
-                }
-                Ok(Transport::SmtpTls(builder.build()))
+                let tls = match s.security {
+                    Security::StartTls => Encryption::StartTls(tls),
+                    Security::Tls => Encryption::Implicit(tls),
+                    Security::None => Encryption::Plain,
+                };
+                Ok(Transport::Smtp(SmtpPool::new(
+                    s.host.clone(),
+                    s.port,
+                    tls,
+                    credentials,
+                    s.timeout,
+                    s.pool_size as usize,
+                )))
             }
         }
     }
 
     pub fn describe(&self) -> String {
         match self {
-            Transport::Folder(dir) => format!("folder {}", dir.display()),
-            Transport::Smtp(_) | Transport::SmtpTls(_) => "SMTP".into(),
+            Transport::Folder(f) => format!("folder {}", f.dir().display()),
+            Transport::Smtp(_) => "SMTP".into(),
         }
     }
 
-    pub async fn send(&self, message: Message) -> Result<Accepted, Refused> {
+    /// Before delivering anything: removes what a process that died mid-write left in the
+    /// `.eml` folder. Nothing to do for SMTP.
+    pub fn clean_up(&self) {
+        if let Transport::Folder(f) = self {
+            match f.remove_temporary_files() {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    count = n,
+                    folder = %f.dir().display(),
+                    "removed temporary mail files left by a writer that stopped"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    folder = %f.dir().display(),
+                    "cannot clean the mail folder of temporary files"
+                ),
+            }
+        }
+    }
+
+    /// Everything short of delivery (see [`Prepared`]). `name` names the `.eml` file: the
+    /// same name for every attempt of one message.
+    pub async fn prepare(&self, message: &Message, name: &str) -> Result<Prepared<'_>, Refused> {
         match self {
-            Transport::Folder(dir) => write_file(dir, &message).await,
-            Transport::Smtp(pool) => pool.send(&message).await,
-            Transport::SmtpTls(smtp) => match smtp.send(message).await {
-                Ok(response) => Ok(Accepted {
-                    reply: format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    ),
-                }),
-                Err(e) => Err(Refused {
-                    // A 5xx reply, or a message lettre cannot even put on the wire.
-                    permanent: e.is_permanent() || e.is_client(),
-                    reason: e.to_string(),
-                }),
-            },
+            Transport::Folder(f) => f.stage(name, message.formatted()).await.map(Prepared::File),
+            Transport::Smtp(pool) => pool
+                .prepare(message)
+                .await
+                .map(|p| Prepared::Smtp(Box::new(p))),
         }
     }
-}
 
-/// Writes the message to a temporary file and renames it into place: a reader never sees half
-/// a message. Mode 0600: the file holds a pass.
-async fn write_file(dir: &std::path::Path, message: &Message) -> Result<Accepted, Refused> {
-    let id = uuid::Uuid::new_v4();
-    let bytes = message.formatted();
-    let tmp = dir.join(format!(".{id}.tmp"));
-    let path = dir.join(format!("{id}.eml"));
-    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await;
-    match result {
-        Ok(Ok(())) => Ok(Accepted {
-            reply: format!("written to {id}.eml"),
-        }),
-        Ok(Err(e)) => Err(Refused {
-            permanent: false,
-            reason: format!("cannot write the message file: {e}"),
-        }),
-        Err(e) => Err(Refused {
-            permanent: false,
-            reason: format!("file writer failed: {e}"),
-        }),
+    /// Prepares and hands over at once, for a message nobody records (a test message).
+    pub async fn send(&self, message: Message) -> Result<Accepted, Refused> {
+        let name = uuid::Uuid::new_v4().to_string();
+        self.prepare(&message, &name).await?.hand_over().await
     }
 }

@@ -114,6 +114,11 @@ impl Platform {
         &self.store
     }
 
+    /// The platform's clock, for background tasks that outlive a borrow of the platform.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The same platform over another store (a dry run's snapshot).
     pub fn with_store(&self, store: Store) -> Platform {
         Platform {

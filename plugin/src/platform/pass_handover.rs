@@ -76,7 +76,7 @@ impl Passwordless {
         handovers::wipe_expired(&mut tx, now).await?;
         let issued = self
             .platform
-            .issue_tap_in(&mut tx, caller, user, request, now)
+            .issue_tap_in(&mut tx, caller, user, request)
             .await?;
         let (user_id, tap_id) = (issued.user.id, issued.view.record.id);
         let sealed = self.pass_sealer.seal(

@@ -70,27 +70,24 @@ impl Platform {
         user: &UserRef,
         request: TapRequest,
     ) -> Result<IssuedTap> {
-        let now = self.now();
         let mut tx = self.store.write().await?;
-        let issued = self
-            .issue_tap_in(&mut tx, caller, user, request, now)
-            .await?;
+        let issued = self.issue_tap_in(&mut tx, caller, user, request).await?;
         tx.commit().await?;
         inc(&self.metrics.taps_issued);
         Ok(issued)
     }
 
-    /// [`Self::issue_tap`] inside the caller's write transaction, for operations that must
-    /// record something with the pass atomically. The caller commits and then counts the pass
-    /// in `taps_issued`.
-    pub(super) async fn issue_tap_in(
+    /// [`Self::issue_tap`] inside the caller's write transaction, for a caller that records
+    /// something of its own with the pass in the same commit (the mail outbox: the delivery
+    /// attempt that carries it). The pass exists once `tx` commits, and not at all otherwise.
+    pub async fn issue_tap_in(
         &self,
         tx: &mut Connection,
         caller: &Caller,
         user: &UserRef,
         request: TapRequest,
-        now: OffsetDateTime,
     ) -> Result<IssuedTap> {
+        let now = self.now();
         let user = find_user(tx, user).await?;
         caller.actor.check_manage_passes_for(&user)?;
         let policy = self.load_tap_policy(tx).await?;

@@ -551,36 +551,6 @@ pub struct RunRecord<'a> {
     pub full_completed: bool,
 }
 
-/// Takes the source for one run until `until`, unless another run holds it. Two runs of one
-/// source — the scheduler and a CLI invocation — would otherwise interleave their batches and
-/// their cursors.
-pub async fn acquire_run(
-    conn: &mut Connection,
-    source: &str,
-    now: OffsetDateTime,
-    until: OffsetDateTime,
-) -> Result<bool> {
-    let res = query(
-        "INSERT INTO ldap_sync_state (source, running_until) VALUES (?1, ?2)
-         ON CONFLICT (source) DO UPDATE SET running_until = excluded.running_until
-         WHERE ldap_sync_state.running_until IS NULL OR ldap_sync_state.running_until < ?3",
-    )
-    .bind(source)
-    .bind(ms(until))
-    .bind(ms(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(res == 1)
-}
-
-pub async fn release_run(conn: &mut Connection, source: &str) -> Result<()> {
-    query("UPDATE ldap_sync_state SET running_until = NULL WHERE source = ?")
-        .bind(source)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> {
     let ok = r.status == "ok";
     query(

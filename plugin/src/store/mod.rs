@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod policies;
 mod postgres;
+pub mod run_locks;
 pub mod scim;
 pub mod sessions;
 mod settings;

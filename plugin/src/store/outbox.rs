@@ -1,5 +1,12 @@
 //! The `mail_outbox` table. A message is committed here before anything is sent; delivery
 //! claims it with a lease, so a crash mid-send leaves it to be retried, never lost.
+//!
+//! Each claim counts an attempt, and the attempt number is the claim's proof: a failure is
+//! recorded only by the sender whose claim is current (`attempts` unchanged), so a sender
+//! that outlived its lease cannot push the message back under its successor. Before the
+//! message goes on the wire (SMTP, the `.eml` file) the attempt is marked `handed_over_at`,
+//! in the commit that mints its pass; a message claimed again with that mark still set was
+//! maybe delivered by a sender that died, and the attempt counts as unconfirmed.
 
 use super::{Connection, Row, at, ms, query};
 use serde_json::Value;
@@ -90,6 +97,9 @@ pub struct Message {
     pub not_before: OffsetDateTime,
     pub next_attempt_at: OffsetDateTime,
     pub attempts: u32,
+    /// Attempts that may have reached the recipients without tapbridge knowing: a crash
+    /// after the hand-over, or no reply to it. The next message says it replaces them.
+    pub unconfirmed_attempts: u32,
     pub last_error: Option<String>,
     pub server_reply: Option<String>,
     pub created_at: OffsetDateTime,
@@ -99,7 +109,7 @@ pub struct Message {
 macro_rules! columns {
     () => {
         "id, kind, user_id, recipients, cc, language, params, state, not_before, next_attempt_at, attempts, \
-         last_error, server_reply, created_at, sent_at"
+         unconfirmed_attempts, last_error, server_reply, created_at, sent_at"
     };
 }
 
@@ -128,6 +138,7 @@ fn from_row(row: &Row) -> Result<Message> {
         not_before: at(int("not_before")?),
         next_attempt_at: at(int("next_attempt_at")?),
         attempts: int("attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
+        unconfirmed_attempts: int("unconfirmed_attempts")?.clamp(0, i64::from(u32::MAX)) as u32,
         last_error: opt("last_error")?,
         server_reply: opt("server_reply")?,
         created_at: at(int("created_at")?),
@@ -177,7 +188,8 @@ pub async fn has_open(conn: &mut Connection, user_id: Uuid) -> Result<bool> {
 }
 
 /// Claims up to `limit` due messages: pending ones whose time has come, and ones whose
-/// sender died (lease expired). Each claim counts an attempt.
+/// sender died (lease expired). Each claim counts an attempt; a dead sender's attempt that
+/// had been handed over counts as unconfirmed.
 pub async fn claim_due(
     conn: &mut Connection,
     now: OffsetDateTime,
@@ -187,7 +199,10 @@ pub async fn claim_due(
     // On PostgreSQL, nodes delivering at once skip each other's claims instead of waiting.
     let rows = query(match conn.engine() {
         super::Engine::Sqlite => concat!(
-            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
+            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2,
+                unconfirmed_attempts = unconfirmed_attempts
+                    + CASE WHEN handed_over_at IS NULL THEN 0 ELSE 1 END,
+                handed_over_at = NULL
              WHERE id IN (SELECT id FROM mail_outbox
                  WHERE (state = 'pending' AND next_attempt_at <= ?2) OR (state = 'sending' AND lease_until < ?2)
                  ORDER BY next_attempt_at LIMIT ?3)
@@ -195,7 +210,10 @@ pub async fn claim_due(
             columns!()
         ),
         super::Engine::Postgres => concat!(
-            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2
+            "UPDATE mail_outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?1, updated_at = ?2,
+                unconfirmed_attempts = unconfirmed_attempts
+                    + CASE WHEN handed_over_at IS NULL THEN 0 ELSE 1 END,
+                handed_over_at = NULL
              WHERE id IN (SELECT id FROM mail_outbox
                  WHERE (state = 'pending' AND next_attempt_at <= ?2) OR (state = 'sending' AND lease_until < ?2)
                  ORDER BY next_attempt_at LIMIT ?3 FOR UPDATE SKIP LOCKED)
@@ -211,8 +229,31 @@ pub async fn claim_due(
     rows.iter().map(from_row).collect()
 }
 
-/// Records the server's acceptance. A message being sent cannot be cancelled meanwhile
-/// (`cancel` takes pending and failed ones only), so the acceptance is always recorded.
+/// Marks attempt `attempt` as about to be handed over. False if the claim is no longer
+/// current (the lease ran out and another sender took the message, or it was sent): then
+/// nothing may be sent.
+pub async fn mark_handed_over(
+    conn: &mut Connection,
+    id: Uuid,
+    attempt: u32,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let res = query(
+        "UPDATE mail_outbox SET handed_over_at = ?, updated_at = ?
+         WHERE id = ? AND state = 'sending' AND attempts = ?",
+    )
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(id.to_string())
+    .bind(attempt)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res == 1)
+}
+
+/// Records the server's acceptance. Whatever state the message is in: a sender that
+/// outlived its lease did deliver it, and a successor that has not handed it over yet must
+/// find it sent and stop (see [`mark_handed_over`]).
 pub async fn mark_sent(
     conn: &mut Connection,
     id: Uuid,
@@ -221,7 +262,7 @@ pub async fn mark_sent(
 ) -> Result<()> {
     query(
         "UPDATE mail_outbox SET state = 'sent', server_reply = ?, sent_at = ?, updated_at = ?, lease_until = NULL,
-            last_error = NULL WHERE id = ?",
+            handed_over_at = NULL, last_error = NULL WHERE id = ?",
     )
     .bind(reply)
     .bind(ms(now))
@@ -232,41 +273,53 @@ pub async fn mark_sent(
     Ok(())
 }
 
-/// A temporary failure: back to `pending` until `next`.
+/// A temporary failure of attempt `attempt`: back to `pending` until `next`. `unconfirmed`:
+/// the message was handed over without a reply, and may have arrived.
 pub async fn mark_retry(
     conn: &mut Connection,
     id: Uuid,
+    attempt: u32,
+    unconfirmed: bool,
     error: &str,
     next: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<()> {
     query(
         "UPDATE mail_outbox SET state = 'pending', last_error = ?, next_attempt_at = ?, updated_at = ?,
-            lease_until = NULL WHERE id = ? AND state = 'sending'",
+            lease_until = NULL, handed_over_at = NULL, unconfirmed_attempts = unconfirmed_attempts + ?
+         WHERE id = ? AND state = 'sending' AND attempts = ?",
     )
     .bind(error)
     .bind(ms(next))
     .bind(ms(now))
+    .bind(i64::from(unconfirmed))
     .bind(id.to_string())
+    .bind(attempt)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// A permanent failure: kept, with the server's reply, until an operator retries or cancels.
+/// A permanent failure of attempt `attempt`: kept, with the server's reply, until an
+/// operator retries or cancels.
 pub async fn mark_failed(
     conn: &mut Connection,
     id: Uuid,
+    attempt: u32,
+    unconfirmed: bool,
     error: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
     query(
-        "UPDATE mail_outbox SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL
-         WHERE id = ? AND state = 'sending'",
+        "UPDATE mail_outbox SET state = 'failed', last_error = ?, updated_at = ?, lease_until = NULL,
+            handed_over_at = NULL, unconfirmed_attempts = unconfirmed_attempts + ?
+         WHERE id = ? AND state = 'sending' AND attempts = ?",
     )
     .bind(error)
     .bind(ms(now))
+    .bind(i64::from(unconfirmed))
     .bind(id.to_string())
+    .bind(attempt)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -356,4 +409,94 @@ pub async fn counts(conn: &mut Connection) -> Result<Vec<(State, i64)>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+
+    fn message(key: &str, at: OffsetDateTime) -> NewMessage {
+        NewMessage {
+            idempotency_key: key.into(),
+            kind: Kind::Onboarding,
+            user_id: Uuid::new_v4(),
+            recipients: vec!["a@example.com".into()],
+            cc: vec![],
+            language: "en".into(),
+            params: serde_json::json!({}),
+            not_before: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sender_that_died_after_the_hand_over_leaves_an_unconfirmed_attempt() {
+        let (store, _db) = testing::store().await;
+        let mut tx = store.write().await.unwrap();
+        let t0 = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let s = time::Duration::seconds;
+        let lease = s(10);
+        let handed = insert(&mut tx, &message("a", t0), t0)
+            .await
+            .unwrap()
+            .unwrap();
+        let quiet = insert(&mut tx, &message("b", t0), t0)
+            .await
+            .unwrap()
+            .unwrap();
+        let first = claim_due(&mut tx, t0, lease, 10).await.unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(
+            first
+                .iter()
+                .all(|m| m.attempts == 1 && m.unconfirmed_attempts == 0)
+        );
+        // Only `handed` reached the hand-over before its sender died.
+        assert!(mark_handed_over(&mut tx, handed, 1, t0).await.unwrap());
+        // Nothing is claimed again while the lease runs; after it, both are.
+        assert!(
+            claim_due(&mut tx, t0 + s(5), lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = claim_due(&mut tx, t0 + s(11), lease, 10).await.unwrap();
+        let by_id = |id| again.iter().find(|m| m.id == id).unwrap();
+        assert_eq!(
+            (by_id(handed).attempts, by_id(handed).unconfirmed_attempts),
+            (2, 1)
+        );
+        assert_eq!(
+            (by_id(quiet).attempts, by_id(quiet).unconfirmed_attempts),
+            (2, 0)
+        );
+        // The first sender, had it lived on past its lease, may no longer hand over or push
+        // the message back; the current one may.
+        assert!(!mark_handed_over(&mut tx, quiet, 1, t0).await.unwrap());
+        mark_retry(&mut tx, quiet, 1, false, "late", t0, t0)
+            .await
+            .unwrap();
+        assert_eq!(
+            get(&mut tx, quiet).await.unwrap().unwrap().state,
+            State::Sending
+        );
+        assert!(mark_handed_over(&mut tx, quiet, 2, t0).await.unwrap());
+        // No reply to the hand-over: unconfirmed too, and back in line.
+        mark_retry(&mut tx, quiet, 2, true, "no reply", t0, t0)
+            .await
+            .unwrap();
+        let m = get(&mut tx, quiet).await.unwrap().unwrap();
+        assert_eq!((m.state, m.unconfirmed_attempts), (State::Pending, 1));
+        // An acceptance is recorded whoever reports it, and stops a successor's hand-over.
+        mark_sent(&mut tx, handed, "250 ok", t0).await.unwrap();
+        assert_eq!(
+            get(&mut tx, handed).await.unwrap().unwrap().state,
+            State::Sent
+        );
+        assert!(!mark_handed_over(&mut tx, handed, 2, t0).await.unwrap());
+        // Once sent, a later claim does not count the cleared mark.
+        let third = claim_due(&mut tx, t0 + s(30), lease, 10).await.unwrap();
+        assert_eq!(third.iter().map(|m| m.id).collect::<Vec<_>>(), [quiet]);
+        assert_eq!(third[0].unconfirmed_attempts, 1);
+    }
 }
