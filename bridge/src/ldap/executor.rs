@@ -11,11 +11,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::audit::{Activity, AuditRecord, Initiator};
 use plugin::domain::directory::{NewGroup, NewUser, User, upn_key};
-use plugin::domain::lifecycle::EventKind;
 use plugin::platform::Platform;
-use plugin::platform::lifecycle::{self, Writer};
-use plugin::store::{Connection, audit, events, groups, users};
-use serde_json::json;
+use plugin::platform::lifecycle::{self, Memberships, Writer};
+use plugin::store::{Connection, audit, groups, users};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -452,6 +450,8 @@ impl<'p> Executor<'p> {
         let mut steps = steps.into_iter().peekable();
         while steps.peek().is_some() {
             let mut tx = self.platform.store().write().await?;
+            let mut memberships = Memberships::default();
+            let mut leavers = HashSet::new();
             for step in steps.by_ref().take(500) {
                 match step {
                     Deprovision::Disable(user) => {
@@ -489,7 +489,9 @@ impl<'p> Executor<'p> {
                                 let mut p = profile_of(&existing);
                                 p.account_enabled = false;
                                 lifecycle::update_user(&mut tx, &existing, p, &w).await?;
-                                self.drop_memberships(&mut tx, &existing, &w).await?;
+                                self.drop_memberships(&mut tx, &mut memberships, &existing, &w)
+                                    .await?;
+                                leavers.insert(existing.id);
                                 self.counts.disabled += 1;
                             }
                         }
@@ -498,6 +500,10 @@ impl<'p> Executor<'p> {
                     }
                 }
             }
+            // A leaver's lost groups are part of leaving: no mover event for them.
+            memberships
+                .finish(&mut tx, &w, |u| leavers.contains(u))
+                .await?;
             self.finish(tx).await?;
         }
         Ok(())
@@ -506,6 +512,7 @@ impl<'p> Executor<'p> {
     async fn drop_memberships(
         &mut self,
         conn: &mut Connection,
+        memberships: &mut Memberships,
         user: &User,
         w: &Writer,
     ) -> Result<()> {
@@ -513,17 +520,9 @@ impl<'p> Executor<'p> {
             if g.source != self.source {
                 continue;
             }
-            groups::remove_member(conn, g.id, user.id).await?;
-            groups::touch(conn, g.id, w.now).await?;
-            audit_group(
-                conn,
-                w,
-                Activity::GroupMemberRemoved,
-                g.id,
-                &g.display_name,
-                Some(user),
-            )
-            .await?;
+            memberships
+                .change(conn, w, (g.id, &g.display_name), &[], &[user.id])
+                .await?;
             self.counts.memberships_removed += 1;
         }
         Ok(())
@@ -543,7 +542,7 @@ impl<'p> Executor<'p> {
                 users_by_login: &by_login,
             },
         );
-        let mut movers: HashSet<Uuid> = HashSet::new();
+        let mut memberships = Memberships::default();
         let mut seen = HashSet::new();
         for g in &read {
             if !seen.insert(g.anchor.clone()) {
@@ -611,7 +610,6 @@ impl<'p> Executor<'p> {
             let desired = members.get(&g.anchor).unwrap_or(&empty);
             let (add, remove) = diff(&current, desired);
             if !add.is_empty() || !remove.is_empty() {
-                groups::touch(&mut tx, gid, w.now).await?;
                 if known.contains_key(&g.anchor) {
                     self.counts.groups_updated += 1;
                     self.note(format!(
@@ -622,13 +620,11 @@ impl<'p> Executor<'p> {
                     ));
                 }
             }
-            self.write_memberships(&mut tx, &w, gid, &g.name, &add, &remove)
+            memberships
+                .change(&mut tx, &w, (gid, &g.name), &add, &remove)
                 .await?;
-            movers.extend(
-                add.iter()
-                    .chain(remove.iter())
-                    .filter(|u| !self.created.contains(*u)),
-            );
+            self.counts.memberships_added += add.len() as u64;
+            self.counts.memberships_removed += remove.len() as u64;
         }
         if sweep {
             for (anchor, (gid, _)) in &known {
@@ -636,11 +632,7 @@ impl<'p> Executor<'p> {
                     continue;
                 }
                 if let Some(g) = groups::get(&mut tx, *gid).await? {
-                    for uid in groups::member_ids(&mut tx, *gid).await? {
-                        if !self.created.contains(&uid) {
-                            movers.insert(uid);
-                        }
-                    }
+                    memberships.lost(*gid, groups::member_ids(&mut tx, *gid).await?);
                     groups::delete(&mut tx, *gid).await?;
                     audit_group(
                         &mut tx,
@@ -657,53 +649,11 @@ impl<'p> Executor<'p> {
                 state::delete_object(&mut tx, &self.source, anchor).await?;
             }
         }
-        // One mover event per person whose groups changed, not one per membership row.
-        for uid in movers {
-            if let Some(user) = users::get(&mut tx, uid).await? {
-                events::insert(
-                    &mut tx,
-                    EventKind::Mover,
-                    &user,
-                    &json!({"groups": true}),
-                    w.now,
-                )
-                .await?;
-            }
-        }
+        // Joiners of this run have their joiner event; their first groups are no move.
+        memberships
+            .finish(&mut tx, &w, |u| self.created.contains(u))
+            .await?;
         self.finish(tx).await
-    }
-
-    /// Adds and removes members of one group, each change audited, in a few statements.
-    async fn write_memberships(
-        &mut self,
-        tx: &mut Connection,
-        w: &Writer,
-        gid: Uuid,
-        name: &str,
-        add: &[Uuid],
-        remove: &[Uuid],
-    ) -> Result<()> {
-        if add.is_empty() && remove.is_empty() {
-            return Ok(());
-        }
-        groups::add_members(tx, gid, add).await?;
-        groups::remove_members(tx, gid, remove).await?;
-        self.counts.memberships_added += add.len() as u64;
-        self.counts.memberships_removed += remove.len() as u64;
-        let ids: Vec<Uuid> = add.iter().chain(remove).copied().collect();
-        let names = users::principal_names(tx, &ids).await?;
-        let records: Vec<AuditRecord> = add
-            .iter()
-            .map(|u| (u, Activity::GroupMemberAdded))
-            .chain(remove.iter().map(|u| (u, Activity::GroupMemberRemoved)))
-            .map(|(uid, activity)| {
-                AuditRecord::new(activity, w.initiator.clone(), w.now)
-                    .target("Group", gid, Some(name))
-                    .target("User", *uid, names.get(uid).map(String::as_str))
-            })
-            .collect();
-        audit::insert_many(tx, &records).await?;
-        Ok(())
     }
 
     /// Deletes groups by anchor (a delta's delete messages).

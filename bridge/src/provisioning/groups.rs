@@ -6,10 +6,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::audit::{Activity, AuditRecord};
 use plugin::domain::directory::{Group, NewGroup, User};
-use plugin::domain::lifecycle::EventKind;
 use plugin::platform::Provisioner;
-use plugin::platform::lifecycle::Writer;
-use plugin::store::{Connection, audit, events, groups, users};
+use plugin::platform::lifecycle::{Memberships, Writer};
+use plugin::store::{Connection, audit, groups, users};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -186,42 +185,27 @@ impl Scim {
         current: &[User],
         wanted: &HashMap<Uuid, User>,
     ) -> Result<()> {
-        let record = |activity, user: &User| {
-            AuditRecord::new(activity, w.initiator.clone(), w.now)
-                .target("Group", group.id, Some(&group.display_name))
-                .target("User", user.id, Some(&user.user_principal_name))
-                .correlation(w.correlation_id)
-        };
-        for user in current.iter().filter(|u| !wanted.contains_key(&u.id)) {
-            groups::remove_member(conn, group.id, user.id).await?;
-            audit::insert(conn, &record(Activity::GroupMemberRemoved, user)).await?;
-            events::insert(
-                conn,
-                EventKind::Mover,
-                user,
-                &json!({"group": group.id, "change": "removed"}),
-                w.now,
-            )
-            .await?;
-            scim_store::bump_version(conn, Kind::User, user.id).await?;
-        }
+        let remove: Vec<Uuid> = current
+            .iter()
+            .filter(|u| !wanted.contains_key(&u.id))
+            .map(|u| u.id)
+            .collect();
         // A set, not a scan of `current` per wanted member: that was quadratic in the size of
         // the group, on every PATCH of it.
         let had: HashSet<Uuid> = current.iter().map(|u| u.id).collect();
-        for user in wanted.values().filter(|u| !had.contains(&u.id)) {
-            groups::add_member(conn, group.id, user.id).await?;
-            audit::insert(conn, &record(Activity::GroupMemberAdded, user)).await?;
-            events::insert(
-                conn,
-                EventKind::Mover,
-                user,
-                &json!({"group": group.id, "change": "added"}),
-                w.now,
-            )
+        let add: Vec<Uuid> = wanted
+            .keys()
+            .filter(|id| !had.contains(id))
+            .copied()
+            .collect();
+        let mut changes = Memberships::default();
+        changes
+            .change(conn, w, (group.id, &group.display_name), &add, &remove)
             .await?;
-            scim_store::bump_version(conn, Kind::User, user.id).await?;
+        // Members' resources show their groups: each gets a new version (ETag).
+        for uid in changes.finish(conn, w, |_| false).await? {
+            scim_store::bump_version(conn, Kind::User, uid).await?;
         }
-        groups::touch(conn, group.id, w.now).await?;
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::{NewUser, User};
 use crate::domain::lifecycle::{EventKind, classify_update};
-use crate::store::{Connection, audit, events, taps, users};
+use crate::store::{Connection, audit, events, groups, taps, users};
 use crate::{Error, Result};
 
 /// Who writes, for the audit log.
@@ -168,4 +168,89 @@ fn same_profile(a: &User, b: &User) -> bool {
         && a.anchor == b.anchor
         && a.manager_id == b.manager_id
         && a.employee_hire_date == b.employee_hire_date
+}
+
+/// The group-membership changes of one transaction, written in one shape whatever the source
+/// (SCIM, LDAP, the admin API): the membership rows and one audit record per change at once,
+/// and at the end one mover event per person whose groups changed, naming the groups gained
+/// and lost. A person in several changed groups is one mover, not one per membership row.
+#[derive(Debug, Default)]
+pub struct Memberships {
+    moved: std::collections::BTreeMap<Uuid, Moves>,
+}
+
+#[derive(Debug, Default)]
+struct Moves {
+    added: Vec<Uuid>,
+    removed: Vec<Uuid>,
+}
+
+impl Memberships {
+    /// Adds and removes members of one group (bulk statements), each change audited.
+    pub async fn change(
+        &mut self,
+        conn: &mut Connection,
+        w: &Writer,
+        group: (Uuid, &str),
+        add: &[Uuid],
+        remove: &[Uuid],
+    ) -> Result<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let (gid, name) = group;
+        groups::add_members(conn, gid, add).await?;
+        groups::remove_members(conn, gid, remove).await?;
+        groups::touch(conn, gid, w.now).await?;
+        let ids: Vec<Uuid> = add.iter().chain(remove).copied().collect();
+        let names = users::principal_names(conn, &ids).await?;
+        let records: Vec<AuditRecord> = add
+            .iter()
+            .map(|u| (u, Activity::GroupMemberAdded))
+            .chain(remove.iter().map(|u| (u, Activity::GroupMemberRemoved)))
+            .map(|(uid, activity)| {
+                AuditRecord::new(activity, w.initiator.clone(), w.now)
+                    .target("Group", gid, Some(name))
+                    .target("User", *uid, names.get(uid).map(String::as_str))
+                    .correlation(w.correlation_id)
+            })
+            .collect();
+        audit::insert_many(conn, &records).await?;
+        for uid in add {
+            self.moved.entry(*uid).or_default().added.push(gid);
+        }
+        for uid in remove {
+            self.moved.entry(*uid).or_default().removed.push(gid);
+        }
+        Ok(())
+    }
+
+    /// Members a deleted group took with it (its rows went with the group).
+    pub fn lost(&mut self, group_id: Uuid, members: impl IntoIterator<Item = Uuid>) {
+        for uid in members {
+            self.moved.entry(uid).or_default().removed.push(group_id);
+        }
+    }
+
+    /// Writes one mover event per person whose groups changed, except those `skip` names
+    /// (a joiner or leaver of the same transaction already has its event); returns everyone
+    /// whose groups changed.
+    pub async fn finish(
+        self,
+        conn: &mut Connection,
+        w: &Writer,
+        skip: impl Fn(&Uuid) -> bool,
+    ) -> Result<Vec<Uuid>> {
+        let people: Vec<Uuid> = self.moved.keys().copied().collect();
+        for (uid, moves) in self.moved {
+            if skip(&uid) {
+                continue;
+            }
+            if let Some(user) = users::get(conn, uid).await? {
+                let detail = json!({"groups": {"added": moves.added, "removed": moves.removed}});
+                events::insert(conn, EventKind::Mover, &user, &detail, w.now).await?;
+            }
+        }
+        Ok(people)
+    }
 }
