@@ -609,16 +609,14 @@ impl<'p> Executor<'p> {
             let empty = BTreeSet::new();
             let desired = members.get(&g.anchor).unwrap_or(&empty);
             let (add, remove) = diff(&current, desired);
-            if !add.is_empty() || !remove.is_empty() {
-                if known.contains_key(&g.anchor) {
-                    self.counts.groups_updated += 1;
-                    self.note(format!(
-                        "update group {} (+{} −{})",
-                        g.name,
-                        add.len(),
-                        remove.len()
-                    ));
-                }
+            if (!add.is_empty() || !remove.is_empty()) && known.contains_key(&g.anchor) {
+                self.counts.groups_updated += 1;
+                self.note(format!(
+                    "update group {} (+{} −{})",
+                    g.name,
+                    add.len(),
+                    remove.len()
+                ));
             }
             memberships
                 .change(&mut tx, &w, (gid, &g.name), &add, &remove)
