@@ -23,7 +23,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config.log, matches!(cli.command, cli::Command::Serve));
+    // Kept to the end: dropping it writes the log lines still queued.
+    let _logs = telemetry::init(&config.log, matches!(cli.command, cli::Command::Serve));
     // ldap3 and lettre both link rustls; with the process-wide provider chosen up front,
     // neither has to guess (ldap3 panics at connect when it cannot).
     bridge::ldap::tls::install_crypto_provider();
