@@ -91,32 +91,37 @@ impl LogWriter {
     }
 }
 
-/// Writes lines as they come, flushing whenever the queue runs empty.
+/// Writes lines as they come, a batch at a time: whatever is queued goes out in one write
+/// when the queue runs empty. Standard error is locked only for that write, so the rest of
+/// the process (`eprintln!`) is never kept waiting.
 fn write_lines(receiver: &Receiver<Vec<u8>>, dropped: &AtomicU64) {
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
-    while let Ok(line) = receiver.recv() {
-        if line.is_empty() {
-            break;
+    let mut batch = Vec::with_capacity(64 * 1024);
+    let mut done = false;
+    while !done {
+        match receiver.recv() {
+            Ok(line) if line.is_empty() => done = true,
+            Ok(line) => batch.extend_from_slice(&line),
+            Err(_) => done = true,
         }
-        let _ = out.write_all(&line);
-        while let Ok(more) = receiver.try_recv() {
-            if more.is_empty() {
-                let _ = out.flush();
-                return;
+        while !done && batch.len() < 1 << 20 {
+            match receiver.try_recv() {
+                Ok(line) if line.is_empty() => done = true,
+                Ok(line) => batch.extend_from_slice(&line),
+                Err(_) => break,
             }
-            let _ = out.write_all(&more);
         }
         let lost = dropped.swap(0, Ordering::Relaxed);
         if lost > 0 {
             let _ = writeln!(
-                out,
+                batch,
                 "tapbridge: {lost} log lines dropped: standard error was not read fast enough"
             );
         }
-        let _ = out.flush();
+        if !batch.is_empty() {
+            let _ = std::io::stderr().lock().write_all(&batch);
+            batch.clear();
+        }
     }
-    let _ = out.flush();
 }
 
 /// One event's bytes, sent when the formatter is done with it.
