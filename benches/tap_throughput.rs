@@ -1,5 +1,6 @@
 //! Issue and redeem throughput through the real store, next to the floor it stands on: the
-//! same SQLite write transaction with nothing else in it, and the cost of the keyed hash.
+//! same write transaction with nothing else in it, and the cost of the keyed hash; on SQLite
+//! (both durabilities) and on a PostgreSQL cluster the bench starts (fsync on), side by side.
 //!
 //! `cargo bench --bench tap_throughput [-- USERS]` (default 2000 users). Prints one table.
 
@@ -27,9 +28,7 @@ impl Row {
     }
 }
 
-async fn platform(dir: &std::path::Path, durability: Durability) -> Arc<Platform> {
-    let mut settings = DatabaseSettings::at(dir.join(format!("bench-{durability:?}.db")));
-    settings.durability = durability;
+async fn platform(settings: DatabaseSettings) -> Arc<Platform> {
     let store = Store::open(&settings).await.expect("store");
     let secret = ServerSecret::from_bytes(vec![9; 32]).expect("secret");
     Arc::new(Platform::new(
@@ -60,28 +59,32 @@ async fn users(p: &Platform, n: usize) -> Vec<String> {
     upns
 }
 
-/// One `BEGIN IMMEDIATE; INSERT; COMMIT` per op on the same pool settings: the floor under
-/// any write that must be durable on its own.
+/// One write transaction (the store's own: `BEGIN IMMEDIATE` on SQLite, the writers' lock on
+/// PostgreSQL) with one small insert, per op: the floor under any write that must be durable
+/// on its own. The store's probe table serves, emptied afterwards.
 async fn raw_transactions(p: &Platform, n: usize) -> Row {
-    let mut tx = p.store().write().await.expect("tx");
-    tx.batch("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
-        .await
-        .expect("table");
-    tx.commit().await.expect("commit");
     let started = Instant::now();
     for i in 0..n {
         let mut tx = p.store().write().await.expect("tx");
-        plugin::store::query("INSERT INTO bench_floor (v) VALUES (?)")
+        plugin::store::query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+            .bind(i as i64 + 1_000_000)
             .bind(i.to_le_bytes().to_vec())
             .execute(&mut tx)
             .await
             .expect("insert");
         tx.commit().await.expect("commit");
     }
+    let elapsed = started.elapsed();
+    let mut tx = p.store().write().await.expect("tx");
+    plugin::store::query("DELETE FROM store_probe")
+        .execute(&mut tx)
+        .await
+        .expect("delete");
+    tx.commit().await.expect("commit");
     Row {
         what: "  floor: empty write transaction (1 insert)".into(),
         ops: n,
-        elapsed: started.elapsed(),
+        elapsed,
     }
 }
 
@@ -187,9 +190,27 @@ fn main() {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         );
         hmac_rate(200_000).print();
+        // PostgreSQL with fsync on, as a production server runs: the same operations, side
+        // by side.
+        let cluster = testkit::postgres::Cluster::start_durable()
+            .map_err(|why| println!("\n(PostgreSQL not measured: {why})"))
+            .ok();
+        let mut engines = Vec::new();
         for durability in [Durability::Full, Durability::Normal] {
-            println!("\nSQLite synchronous = {durability:?}");
-            let p = platform(dir.path(), durability).await;
+            let mut settings =
+                DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}.db")));
+            settings.durability = durability;
+            engines.push((format!("SQLite synchronous = {durability:?}"), settings));
+        }
+        if let Some(c) = &cluster {
+            engines.push((
+                "PostgreSQL (fsync on, synchronous_commit on)".to_owned(),
+                DatabaseSettings::postgres(c.create_database()),
+            ));
+        }
+        for (name, settings) in engines {
+            println!("\n{name}");
+            let p = platform(settings).await;
             let upns = users(&p, n).await;
             raw_transactions(&p, n).await.print();
             let (row, _) = issue_all(&p, &upns, 1).await;

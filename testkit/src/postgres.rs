@@ -22,6 +22,8 @@ pub struct Cluster {
     bin: PathBuf,
     pub port: u16,
     dir: PathBuf,
+    /// fsync on: commits as durable as a production server's (for benchmarks).
+    durable: bool,
     /// The server's process id (it is killed when the test process ends).
     pid: std::sync::atomic::AtomicU32,
     run_as: Option<(u32, u32)>,
@@ -83,6 +85,16 @@ impl Cluster {
     /// A cluster of its own (for a test that stops and starts its server), removed when
     /// dropped.
     pub fn start_private() -> Result<Cluster, String> {
+        Cluster::start_with(false)
+    }
+
+    /// A cluster of its own that syncs every commit to disk, as a production server does:
+    /// the one to measure against.
+    pub fn start_durable() -> Result<Cluster, String> {
+        Cluster::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<Cluster, String> {
         let bin = binaries().ok_or("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin)")?;
         let run_as = if unsafe { libc::geteuid() } == 0 {
             Some(postgres_user().ok_or("running as root and there is no `postgres` user")?)
@@ -146,6 +158,7 @@ impl Cluster {
             bin,
             port: free_port(),
             dir,
+            durable,
             pid: Default::default(),
             run_as,
         };
@@ -174,8 +187,12 @@ impl Cluster {
                 "-k",
                 path(&self.dir),
             ])
-            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-            .args(["-c", "full_page_writes=off"])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .args(if self.durable {
+                ["-c", "fsync=on", "-c", "full_page_writes=on"]
+            } else {
+                ["-c", "fsync=off", "-c", "full_page_writes=off"]
+            })
             .args(["-c", "max_connections=400", "-c", "shared_buffers=64MB"])
             .stdout(Stdio::null())
             .stderr(log);
