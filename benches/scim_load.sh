@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # SCIM load benchmark: 10,000 users, 32 connections, wrk. Prints requests/s and latency
 # percentiles for filtered GET, POST and PATCH-deactivate, next to the HTTP floor of the same
-# server (/healthz: no database, no auth).
+# server (/healthz: no database, no auth). At the default configuration a user runs (log
+# level info) unless told otherwise.
 #
-#   benches/scim_load.sh [DURATION_SECONDS] [DURABILITY]   (defaults: 10, full)
+#   benches/scim_load.sh [DURATION_SECONDS] [DURABILITY] [ENGINE] [LOG_LEVEL]
+#   (defaults: 10, full, sqlite, info; ENGINE postgres starts a cluster of its own, fsync on)
 #
 # Needs wrk (apt-get install wrk) and a release build (built here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 durability=${2:-full}
+engine=${3:-sqlite}
+log_level=${4:-info}
 conns=32
 threads=2
 command -v wrk >/dev/null || { echo "wrk is required: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/tapbridge
 work=$(mktemp -d)
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
-export TAPBRIDGE_DATA_DIR=$work/data TAPBRIDGE_LOG__LEVEL=warn TAPBRIDGE_DATABASE__DURABILITY=$durability
+pg_pid=
+trap 'kill $pid 2>/dev/null || true; [ -z "$pg_pid" ] || kill $pg_pid 2>/dev/null || true; rm -rf "$work"' EXIT
+if [ "$engine" = postgres ]; then
+  cargo build --release --quiet -p tapbridge-testkit --bin pg-cluster
+  mkfifo "$work/pg-in"
+  "${CARGO_TARGET_DIR:-target}/release/pg-cluster" <"$work/pg-in" >"$work/pg-url" &
+  pg_pid=$!
+  exec 3>"$work/pg-in" # the cluster lives while this stays open
+  for _ in $(seq 600); do [ -s "$work/pg-url" ] && break; sleep 0.1; done
+  export TAPBRIDGE_DATABASE__URL=$(head -1 "$work/pg-url")
+fi
+export TAPBRIDGE_DATA_DIR=$work/data TAPBRIDGE_LOG__LEVEL=$log_level TAPBRIDGE_DATABASE__DURABILITY=$durability
 export TAPBRIDGE_SCIM__MAX_RESULTS=10000 TAPBRIDGE_SERVER__LISTEN=127.0.0.1:0
 "$bin" serve >"$work/out" 2>"$work/err" &
 pid=$!
@@ -34,7 +48,7 @@ summary() { # name, wrk output file
   printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
 
-echo "tapbridge SCIM load, $conns connections, ${duration}s per run, durability=$durability, $(nproc) cores"
+echo "tapbridge SCIM load, $conns connections, ${duration}s per run, engine=$engine, durability=$durability, log=$log_level, $(nproc) cores"
 wrk -t$threads -c$conns -d${duration}s --latency "$base/healthz" >"$work/floor.txt"
 summary "HTTP floor: GET /healthz" "$work/floor.txt"
 
