@@ -10,6 +10,7 @@
 //!
 //! It depends on `plugin` for the store, the audit log and pass issuance.
 
+pub mod entra;
 pub mod error;
 pub mod ldap;
 pub mod mail;
