@@ -54,6 +54,19 @@ pub enum Command {
     /// Onboarding by e-mail.
     #[command(subcommand)]
     Onboarding(OnboardingCommand),
+    /// The Microsoft Entra connector.
+    #[command(subcommand)]
+    Entra(EntraCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntraCommand {
+    /// Get a token, read the tenant's Temporary Access Pass policy, and say whether the
+    /// application's permissions and each Entra rule's pass terms fit. Exit code 1 if not.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,8 @@ pub struct Config {
     pub web: WebConfig,
     pub mail: crate::mail_config::MailConfig,
     pub onboarding: crate::mail_config::OnboardingConfig,
+    /// The Entra connector (`[entra]`): passes minted in a Microsoft Entra tenant.
+    pub entra: bridge::entra::EntraConfig,
     pub log: LogConfig,
 }
 
@@ -42,6 +44,7 @@ impl Default for Config {
             web: WebConfig::default(),
             mail: Default::default(),
             onboarding: Default::default(),
+            entra: Default::default(),
             log: LogConfig::default(),
         }
     }
@@ -510,6 +513,17 @@ impl Config {
         }
         for (key, reason) in self.ldap.validate() {
             errors.push(bad(&key, reason));
+        }
+        for (key, reason) in self.entra.validate() {
+            errors.push(bad(&key, reason));
+        }
+        for (i, rule) in self.onboarding.rules.iter().enumerate() {
+            if rule.mint == crate::mail_config::Mint::Entra && !self.entra.enabled() {
+                errors.push(bad(
+                    &format!("onboarding.rules[{i}].mint"),
+                    "\"entra\" needs the [entra] section (tenant_id, client_id and a credential)",
+                ));
+            }
         }
         if errors.is_empty() {
             Ok(())

@@ -120,6 +120,16 @@ pub enum When {
     BeforeHireDate,
 }
 
+/// Where a rule's pass is minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mint {
+    /// By tapbridge, for its own sign-in pages.
+    Local,
+    /// In the Microsoft Entra tenant of `[entra]`.
+    Entra,
+}
+
 #[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuleConfig {
@@ -134,6 +144,9 @@ pub struct RuleConfig {
     pub start_at_hire_date: bool,
     pub recipients: Vec<String>,
     pub cc: Vec<String>,
+    pub mint: Mint,
+    /// Entra keeps one pass per user: replace one the user has (else the message fails).
+    pub replace_existing_pass: bool,
 }
 
 impl Default for RuleConfig {
@@ -150,6 +163,8 @@ impl Default for RuleConfig {
             start_at_hire_date: false,
             recipients: vec!["personal".into(), "work".into()],
             cc: vec![],
+            mint: Mint::Local,
+            replace_existing_pass: false,
         }
     }
 }
@@ -335,6 +350,12 @@ impl OnboardingConfig {
             if r.days_before_hire > 365 {
                 errors.push(bad(&key("days_before_hire"), "must be at most 365"));
             }
+            if r.replace_existing_pass && r.mint != Mint::Entra {
+                errors.push(bad(
+                    &key("replace_existing_pass"),
+                    "applies only with mint = \"entra\" (a local pass always replaces the old one)",
+                ));
+            }
             if let Some(l) = r.lifetime_minutes
                 && !(10..=43_200).contains(&l)
             {
@@ -344,6 +365,19 @@ impl OnboardingConfig {
                 ));
             }
         }
+    }
+
+    /// The pass terms of the rules that mint in Entra, for `tapbridge entra check`.
+    pub fn entra_rule_terms(&self) -> Vec<bridge::entra::RuleTerms> {
+        self.rules
+            .iter()
+            .filter(|r| r.mint == Mint::Entra)
+            .map(|r| bridge::entra::RuleTerms {
+                name: r.name.clone(),
+                lifetime_minutes: r.lifetime_minutes,
+                usable_once: r.usable_once,
+            })
+            .collect()
     }
 
     pub fn rules(&self) -> Vec<Rule> {

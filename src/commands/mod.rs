@@ -2,6 +2,7 @@
 //! prints a result on standard output.
 
 mod db;
+mod entra;
 mod group;
 mod mail;
 mod output;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::SendTestEmail { address } => mail::send_test(&address, &config).await,
         Command::Mail(c) => mail::run(c, &config).await,
         Command::Onboarding(c) => mail::onboarding(c, &config).await,
+        Command::Entra(c) => entra::run(c, &config).await,
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bridge::provisioning::{Scim, ScimSettings};
+use plugin::clock::SystemClock;
 use plugin::http::{AppState, HttpSettings, app_with};
 use plugin::platform::{Caller, Platform};
 use plugin::store::tokens;
@@ -105,6 +106,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.web.enabled {
         extra = extra.merge(web_routes(&config, &platform, &public_url)?);
     }
+    let entra = bridge::entra::Entra::from_config(&config.entra, Arc::new(SystemClock))
+        .map_err(anyhow::Error::msg)?;
+    extra = extra.merge(bridge::entra::http::routes(
+        platform.clone(),
+        entra.clone(),
+        Arc::new(config.onboarding.entra_rule_terms()),
+    ));
     extra = extra.merge(bridge::ldap::status::routes(
         platform.clone(),
         config.ldap.sources.clone(),
