@@ -5,6 +5,7 @@
 pub mod browser;
 
 pub mod directory;
+pub mod graph;
 pub mod slapd;
 pub mod smtp;
 
