@@ -37,6 +37,11 @@ pub enum Activity {
     OnboardingMailCancelled,
     OnboardingMailSkipped,
     RolesUpdated,
+    /// A pass created in Microsoft Entra for a joiner (the method id is in the details).
+    EntraPassCreated,
+    /// A pass tapbridge created in Microsoft Entra deleted there (a leaver, an undelivered
+    /// message).
+    EntraPassDeleted,
 }
 
 impl Activity {
@@ -71,6 +76,8 @@ impl Activity {
             Activity::OnboardingMailCancelled => "Cancel onboarding mail",
             Activity::OnboardingMailSkipped => "Onboarding mail not queued",
             Activity::RolesUpdated => "Update role assignments",
+            Activity::EntraPassCreated => "Create temporary access pass in Microsoft Entra",
+            Activity::EntraPassDeleted => "Delete temporary access pass in Microsoft Entra",
         }
     }
 
@@ -96,6 +103,7 @@ impl Activity {
     pub fn operation_type(self) -> &'static str {
         match self {
             Activity::TapRegistered
+            | Activity::EntraPassCreated
             | Activity::UserAdded
             | Activity::GroupAdded
             | Activity::GroupMemberAdded
@@ -103,6 +111,7 @@ impl Activity {
             | Activity::PasskeyRegistered
             | Activity::PasskeyRegistrationFailed => "Add",
             Activity::TapDeleted
+            | Activity::EntraPassDeleted
             | Activity::TapsPurged
             | Activity::TokenRevoked
             | Activity::UserDeleted

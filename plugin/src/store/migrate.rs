@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "pass_handover", "0007_pass_handover.sql"),
     migration!(9, "jobs", "0009_jobs.sql"),
     migration!(11, "store_probe", "0011_store_probe.sql"),
+    migration!(12, "entra", "0012_entra.sql"),
 ];
 
 impl Migration {
