@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bridge::mail::{Branding, MailSettings, Mailer, Security, SmtpSettings, TransportSettings};
-use bridge::onboarding::{Onboarding, Recipient, Rule, Timing};
+use bridge::onboarding::{Mint, Onboarding, Recipient, Rule, Timing};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls};
@@ -149,7 +149,7 @@ fn main() {
             let rule = Rule {
                 name: "bench".into(), sources: vec![], groups: vec![], without_passkey: true, timing: Timing::AtCreation,
                 lifetime_minutes: None, usable_once: Some(true), start_at_hire_date: false,
-                recipients: vec![Recipient::Personal], cc: vec![],
+                recipients: vec![Recipient::Personal], cc: vec![], mint: Mint::Local, replace_existing_pass: false,
             };
             let onboarding = Onboarding::new(platform.clone(), vec![rule], "en".into(), Duration::from_millis(100));
             let queued_at = Instant::now();

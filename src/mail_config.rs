@@ -401,6 +401,11 @@ impl OnboardingConfig {
                     .filter_map(|s| parse_recipient(s))
                     .collect(),
                 cc: r.cc.clone(),
+                mint: match r.mint {
+                    Mint::Local => bridge::onboarding::Mint::Local,
+                    Mint::Entra => bridge::onboarding::Mint::Entra,
+                },
+                replace_existing_pass: r.replace_existing_pass,
             })
             .collect()
     }

@@ -4,5 +4,5 @@
 pub mod rules;
 mod worker;
 
-pub use rules::{Recipient, Rule, Timing};
+pub use rules::{Mint, Recipient, Rule, Timing};
 pub use worker::{Onboarding, resend};

@@ -25,6 +25,15 @@ pub enum Timing {
     DaysBeforeHire(u32),
 }
 
+/// Where a rule's pass is minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mint {
+    /// By tapbridge, redeemed on its own pages.
+    Local,
+    /// In the Microsoft Entra tenant of `[entra]`, redeemed there.
+    Entra,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub name: String,
@@ -43,6 +52,10 @@ pub struct Rule {
     pub start_at_hire_date: bool,
     pub recipients: Vec<Recipient>,
     pub cc: Vec<String>,
+    pub mint: Mint,
+    /// Entra keeps one pass per user: whether a pass the user already has there (not one this
+    /// rule's message created) may be replaced.
+    pub replace_existing_pass: bool,
 }
 
 /// The facts a rule looks at.
@@ -163,6 +176,8 @@ mod tests {
             start_at_hire_date: false,
             recipients: vec![Recipient::Personal, Recipient::Manager, Recipient::Work],
             cc: vec!["it@corp.example".into(), "NEW@home.example".into()],
+            mint: Mint::Local,
+            replace_existing_pass: false,
         }
     }
 

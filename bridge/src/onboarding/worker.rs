@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::rules::{Candidate, Recipient, Rule, Timing, first_match};
+use super::rules::{Candidate, Mint, Recipient, Rule, Timing, first_match};
 use crate::error::Result;
 use crate::mail::outbox::{self, Kind, NewMessage};
 use crate::mail::render::pick_language;
@@ -71,13 +71,20 @@ async fn manager_mail(conn: &mut Connection, user: &User) -> Result<Option<Strin
     })
 }
 
+/// The pass terms a message carries to the delivery worker, which mints the pass then: the
+/// rule may change meanwhile, the message keeps what it was queued with.
 fn params(rule: &Rule, user: &User, now: time::OffsetDateTime) -> serde_json::Value {
-    json!({
+    let mut params = json!({
         "rule": rule.name,
         "lifetimeInMinutes": rule.lifetime_minutes,
         "isUsableOnce": rule.usable_once,
         "startDateTime": rule.pass_start(user, now).map(rfc3339),
-    })
+    });
+    if rule.mint == Mint::Entra {
+        params["mint"] = "entra".into();
+        params["replaceExistingPass"] = rule.replace_existing_pass.into();
+    }
+    params
 }
 
 impl Onboarding {
@@ -193,6 +200,9 @@ impl Onboarding {
                 .detail("messages", cancelled);
             audit::insert(conn, &record).await?;
         }
+        // Passes their messages created in Entra are deleted there by the delivery worker
+        // (a call to Entra does not belong inside this transaction).
+        plugin::store::entra::request_removal(conn, event.user_id, now).await?;
         Ok(())
     }
 }
@@ -225,6 +235,8 @@ pub async fn resend(
         start_at_hire_date: false,
         recipients: vec![Recipient::Personal, Recipient::Work],
         cc: vec![],
+        mint: Mint::Local,
+        replace_existing_pass: false,
     };
     let rule = first_match(rules, &candidate).unwrap_or(&fallback);
     let (to, cc) = rule.addresses(&candidate);
