@@ -11,6 +11,7 @@
 mod backoff;
 mod delivery;
 mod folder;
+pub mod entra;
 pub mod http;
 pub use plugin::store::outbox;
 pub mod render;
