@@ -12,6 +12,7 @@ mod backoff;
 mod delivery;
 mod folder;
 pub mod entra;
+pub mod entra_removal;
 pub mod http;
 pub use plugin::store::outbox;
 pub mod render;
