@@ -271,3 +271,575 @@ async fn the_admin_api_shows_the_same_facts() {
         (200, serde_json::json!(false))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Onboarding through Entra: joiners over SCIM, passes minted in the local Entra, mail through a
+// real SMTP server.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::graph::{EntraUser, Event, Fault, Route};
+use common::smtp::{Sink, available, eventually, text_part};
+use serde_json::{Value, json};
+
+/// A daemon with SMTP and the local Entra, one SCIM source per rule.
+struct World {
+    dir: tempfile::TempDir,
+    entra: LocalEntra,
+    sink: Sink,
+    daemon: Option<Daemon>,
+    tokens: HashMap<String, String>,
+    admin: String,
+}
+
+/// `[[onboarding.rules]]` minting in Entra for SCIM source `source`.
+fn rule(source: &str, extra: &str) -> String {
+    format!(
+        "[[onboarding.rules]]\nname = \"{source}\"\nsources = [\"scim:{source}\"]\nrecipients = [\"personal\"]\nmint = \"entra\"\n{extra}\n"
+    )
+}
+
+impl World {
+    fn start(rules: &str, extra: &str) -> World {
+        let entra = LocalEntra::start();
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Sink::start(&dir.path().join("sink"), &[]);
+        write_config(
+            dir.path(),
+            &format!(
+                "[mail]\npoll_interval_ms = 100\nretry_base_seconds = 1\nretry_max_seconds = 2\nlease_seconds = 10\n\
+                 [mail.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\
+                 [onboarding]\npoll_interval_ms = 100\n{rules}\n{}{extra}\n",
+                sink.port,
+                entra.config()
+            ),
+        );
+        let admin = admin_token(dir.path());
+        let mut tokens = HashMap::new();
+        for source in rules
+            .lines()
+            .filter_map(|l| l.strip_prefix("sources = [\"scim:"))
+            .filter_map(|l| l.strip_suffix("\"]"))
+        {
+            let t = common::json(
+                dir.path(),
+                &[
+                    "token",
+                    "create",
+                    "--name",
+                    source,
+                    "--scim-source",
+                    source,
+                    "--json",
+                ],
+            )["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            tokens.insert(source.to_owned(), t);
+        }
+        let daemon = Daemon::start(dir.path(), &[]);
+        World {
+            dir,
+            entra,
+            sink,
+            daemon: Some(daemon),
+            tokens,
+            admin,
+        }
+    }
+
+    fn d(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+
+    /// A joiner over SCIM: `name@corp.example`, personal address `name@home.example`.
+    async fn join(&self, source: &str, name: &str, language: Option<&str>) -> String {
+        let mut body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:tapbridge:2.0:User"],
+            "userName": format!("{name}@corp.example"),
+            "displayName": name,
+            "urn:ietf:params:scim:schemas:extension:tapbridge:2.0:User": {"personalEmail": format!("{name}@home.example")}
+        });
+        if let Some(l) = language {
+            body["preferredLanguage"] = l.into();
+        }
+        let (status, created) = send(
+            reqwest::Client::new()
+                .post(self.daemon().url("/scim/v2/Users"))
+                .bearer_auth(&self.tokens[source])
+                .header("content-type", "application/scim+json")
+                .body(body.to_string()),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    fn outbox(&self) -> Vec<Value> {
+        common::json(self.d(), &["mail", "list", "--json"])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The outbox entry for `name`'s message, once `done` holds for it.
+    fn message(&self, name: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let to = format!("{name}@home.example");
+        let mut found = None;
+        let ok = eventually(Duration::from_secs(30), || {
+            found = self
+                .outbox()
+                .into_iter()
+                .find(|m| m["recipients"][0] == to.as_str());
+            found.as_ref().is_some_and(&done)
+        });
+        assert!(ok, "{name}: {found:?}\n{}", self.daemon().logs());
+        found.unwrap()
+    }
+
+    fn mails_to(&self, name: &str) -> Vec<String> {
+        self.sink
+            .per_recipient()
+            .remove(&format!("{name}@home.example"))
+            .unwrap_or_default()
+    }
+}
+
+/// The pass in a message's text part: the indented line after "Temporary Access Pass:".
+fn entra_pass_in(message: &str) -> String {
+    let text = text_part(message);
+    let mut lines = text.lines();
+    lines
+        .find(|l| l.ends_with("Access Pass:") || l.ends_with("Zugriffspass:"))
+        .expect("the pass heading");
+    lines
+        .find_map(|l| l.strip_prefix("    "))
+        .expect("the pass line")
+        .trim_end()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_joiner_gets_the_pass_entra_minted_and_tapbridge_keeps_none_of_it() {
+    if !available() {
+        return;
+    }
+    let w = World::start(
+        &rule("hr", "lifetime_minutes = 120\nusable_once = true"),
+        "",
+    );
+    let ada = w.entra.add_user("ada@corp.example");
+    let bea = w.entra.add_user("bea@corp.example");
+    w.join("hr", "ada", None).await;
+    w.join("hr", "bea", Some("de-CH")).await;
+    let messages = w.sink.wait_for(2, Duration::from_secs(30));
+    assert_eq!(messages.len(), 2, "{}", w.daemon().logs());
+
+    let pass = w.entra.pass(&ada).expect("a pass in Entra");
+    assert_eq!((pass.lifetime, pass.once), (120, true));
+    let mail = &w.mails_to("ada")[0];
+    assert_eq!(
+        entra_pass_in(mail),
+        pass.value,
+        "the mailed pass is Entra's"
+    );
+    let text = text_part(mail);
+    assert!(
+        text.contains("Open https://mysignins.microsoft.com/security-info"),
+        "{text}"
+    );
+    assert!(text.contains("Sign in as ada@corp.example"));
+    assert!(!mail.contains("/onboard"), "not tapbridge's own page");
+    let german = text_part(&w.mails_to("bea")[0]);
+    assert!(german.contains("Befristeter Zugriffspass:"), "{german}");
+    assert_eq!(
+        entra_pass_in(&w.mails_to("bea")[0]),
+        w.entra.pass(&bea).unwrap().value
+    );
+
+    // The audit log and the outbox name the pass by its method id, never by its value.
+    let c = reqwest::Client::new();
+    let (_, audit) = send(
+        c.get(w.daemon().url("/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Create temporary access pass in Microsoft Entra'"))
+            .bearer_auth(&w.admin),
+    )
+    .await;
+    let records = audit["value"].as_array().unwrap();
+    assert_eq!(records.len(), 2, "{audit}");
+    let audit_text = audit.to_string();
+    assert!(audit_text.contains(&pass.id));
+    assert!(!audit_text.contains(&pass.value));
+    let m = w.message("ada", |m| m["state"] == "sent");
+    assert_eq!(m["entra"]["methodId"], pass.id.as_str());
+    assert_eq!(m["entra"]["userId"], ada.as_str());
+    let (_, api) = send(
+        c.get(w.daemon().url("/v1.0/tapbridge/mail/outbox"))
+            .bearer_auth(&w.admin),
+    )
+    .await;
+    assert!(api.to_string().contains(&pass.id));
+
+    // Not in the database, not in the logs; nor the client secret or a token.
+    let logs = w.daemon().logs();
+    for secret in [pass.value.as_str(), SECRET, "eyJ0eXAi"] {
+        assert!(!logs.contains(secret), "`{secret}` logged");
+    }
+    for entry in std::fs::read_dir(w.d().join("data")).unwrap().flatten() {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !bytes
+                    .windows(pass.value.len())
+                    .any(|win| win == pass.value.as_bytes()),
+                "the pass is in {}",
+                entry.path().display()
+            );
+        }
+    }
+    let metrics = c
+        .get(w.daemon().url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("tapbridge_entra_passes_created_total 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_not_in_entra_yet_is_waited_for() {
+    if !available() {
+        return;
+    }
+    let w = World::start(&rule("hr", ""), "");
+    let late = w.entra.add(EntraUser {
+        id: uuid::Uuid::new_v4().to_string(),
+        upn: "late@corp.example".into(),
+        immutable_id: None,
+        hidden_for: 3,
+        excluded: false,
+    });
+    w.join("hr", "late", None).await;
+    let waiting = w.message("late", |m| {
+        m["lastError"].as_str().is_some_and(|e| {
+            e.contains("no Entra user with userPrincipalName `late@corp.example` yet")
+        })
+    });
+    assert_eq!(waiting["state"], "pending");
+    let sent = w.message("late", |m| m["state"] == "sent");
+    assert_eq!(
+        sent["attempts"], 1,
+        "waiting for directory sync uses up no attempt: {sent}"
+    );
+    assert!(w.entra.lookups(&late) >= 4);
+    assert_eq!(
+        entra_pass_in(&w.mails_to("late")[0]),
+        w.entra.pass(&late).unwrap().value
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out_and_server_errors_retried() {
+    if !available() {
+        return;
+    }
+    let w = World::start(&rule("hr", ""), "");
+    let ann = w.entra.add_user("ann@corp.example");
+    w.entra.fault(Fault::throttled(Route::CreatePass, 3));
+    let started = Instant::now();
+    w.join("hr", "ann", None).await;
+    let sent = w.message("ann", |m| m["state"] == "sent");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "Retry-After was honoured"
+    );
+    assert_eq!(sent["attempts"], 1, "a pause Entra asked for is no attempt");
+    assert!(w.entra.pass(&ann).is_some());
+
+    let bob = w.entra.add_user("bob@corp.example");
+    w.entra.fault(Fault::server_error(Route::CreatePass));
+    w.entra.fault(Fault::unavailable(Route::Users, 1));
+    w.join("hr", "bob", None).await;
+    let sent = w.message("bob", |m| m["state"] == "sent");
+    assert_eq!(
+        sent["attempts"], 2,
+        "the 500 counted, the 503 did not: {sent}"
+    );
+    assert_eq!(
+        entra_pass_in(&w.mails_to("bob")[0]),
+        w.entra.pass(&bob).unwrap().value
+    );
+}
+
+#[tokio::test]
+async fn refusals_fail_the_message_with_entras_code_and_message() {
+    if !available() {
+        return;
+    }
+    let w = World::start(
+        &format!(
+            "{}{}",
+            rule("long", "lifetime_minutes = 600"),
+            rule("hr", "")
+        ),
+        "",
+    );
+    let cid = w.entra.add_user("cid@corp.example");
+    w.join("long", "cid", None).await;
+    let failed = w.message("cid", |m| m["state"] == "failed");
+    assert_eq!(
+        failed["lastError"],
+        json!(format!(
+            "Entra creating the pass: refused (400 badRequest): Invalid LifetimeInMinutes specified. The valid range between 60 and 480. (request-id {})",
+            failed["lastError"]
+                .as_str()
+                .unwrap()
+                .rsplit("request-id ")
+                .next()
+                .unwrap()
+                .trim_end_matches(')')
+        ))
+    );
+    assert!(w.entra.pass(&cid).is_none());
+    let table = common::ok(w.d(), &["mail", "list"]);
+    assert!(
+        table.contains("Invalid LifetimeInMinutes specified"),
+        "{table}"
+    );
+    let (_, api) = send(
+        reqwest::Client::new()
+            .get(w.daemon().url("/v1.0/tapbridge/mail/outbox?state=failed"))
+            .bearer_auth(&w.admin),
+    )
+    .await;
+    assert!(
+        api["value"][0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("400 badRequest"),
+        "{api}"
+    );
+
+    // A permission the tenant took away: it shows in the next token, which the daemon asks
+    // for when Graph refuses the one it has (401).
+    w.entra.add_user("dan@corp.example");
+    w.entra.set_roles(&[
+        "User.Read.All",
+        "Policy.Read.All",
+        "UserAuthenticationMethod.Read.All",
+    ]);
+    w.entra.expire_tokens();
+    let tokens_before = w.entra.token_requests();
+    w.join("hr", "dan", None).await;
+    let failed = w.message("dan", |m| m["state"] == "failed");
+    assert!(
+        failed["lastError"].as_str().unwrap().starts_with(
+            "Entra creating the pass: refused (403 accessDenied): Request Authorization failed"
+        ),
+        "{failed}"
+    );
+    assert_eq!(failed["attempts"], 1);
+    assert_eq!(
+        w.entra.token_requests(),
+        tokens_before + 1,
+        "one new token after the 401"
+    );
+    assert!(w.sink.messages().is_empty(), "nothing was mailed");
+}
+
+#[tokio::test]
+async fn an_existing_pass_is_replaced_only_when_the_rule_says_so() {
+    if !available() {
+        return;
+    }
+    let w = World::start(
+        &format!(
+            "{}{}",
+            rule("keep", ""),
+            rule("swap", "replace_existing_pass = true")
+        ),
+        "",
+    );
+    let eve = w.entra.add_user("eve@corp.example");
+    let theirs = w.entra.give_pass(&eve);
+    w.join("keep", "eve", None).await;
+    let failed = w.message("eve", |m| m["state"] == "failed");
+    assert!(
+        failed["lastError"].as_str().unwrap().contains(&format!(
+            "`eve@corp.example` already has a Temporary Access Pass in Entra (method {}",
+            theirs.id
+        )),
+        "{failed}"
+    );
+    assert_eq!(w.entra.pass(&eve), Some(theirs.clone()), "left alone");
+
+    let fay = w.entra.add_user("fay@corp.example");
+    let old = w.entra.give_pass(&fay);
+    w.join("swap", "fay", None).await;
+    w.message("fay", |m| m["state"] == "sent");
+    let new = w.entra.pass(&fay).unwrap();
+    assert_ne!(new.id, old.id);
+    assert!(w.entra.events().contains(&Event::Replaced {
+        user: fay.clone(),
+        id: old.id
+    }));
+
+    // tapbridge's own pass from an earlier message is its to replace: a resend works under
+    // the rule that keeps other passes.
+    let gus = w.entra.add_user("gus@corp.example");
+    let id = w.join("keep", "gus", None).await;
+    w.message("gus", |m| m["state"] == "sent");
+    let first = w.entra.pass(&gus).unwrap();
+    let (status, _) = send(
+        reqwest::Client::new()
+            .post(
+                w.daemon()
+                    .url(&format!("/v1.0/users/{id}/tapbridge.resendOnboarding")),
+            )
+            .bearer_auth(&w.admin),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert!(eventually(Duration::from_secs(20), || w
+        .mails_to("gus")
+        .len()
+        == 2));
+    let second = w.entra.pass(&gus).unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(entra_pass_in(&w.mails_to("gus")[1]), second.value);
+}
+
+#[tokio::test]
+async fn a_leavers_pass_is_deleted_in_entra() {
+    if !available() {
+        return;
+    }
+    let w = World::start(&rule("hr", ""), "");
+    let hal = w.entra.add_user("hal@corp.example");
+    let id = w.join("hr", "hal", None).await;
+    w.message("hal", |m| m["state"] == "sent");
+    let pass = w.entra.pass(&hal).unwrap();
+    let status = reqwest::Client::new()
+        .patch(w.daemon().url(&format!("/scim/v2/Users/{id}")))
+        .bearer_auth(&w.tokens["hr"])
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(
+        eventually(Duration::from_secs(20), || w.entra.pass(&hal).is_none()),
+        "{}",
+        w.daemon().logs()
+    );
+    assert!(w.entra.events().contains(&Event::Deleted {
+        user: hal.clone(),
+        id: pass.id.clone()
+    }));
+    let m = w.message("hal", |m| m["entra"]["removal"] == "done");
+    assert_eq!(m["state"], "sent");
+    let (_, audit) = send(
+        reqwest::Client::new()
+            .get(w.daemon().url("/v1.0/auditLogs/directoryAudits?$filter=activityDisplayName eq 'Delete temporary access pass in Microsoft Entra'"))
+            .bearer_auth(&w.admin),
+    )
+    .await;
+    assert!(audit.to_string().contains(&pass.id), "{audit}");
+}
+
+#[tokio::test]
+async fn kill_9_during_delivery_loses_no_pass_and_leaves_no_second_working_one() {
+    if !available() {
+        return;
+    }
+    // The rule keeps passes it did not make: a retry after a crash must recognise its own.
+    let mut w = World::start(&rule("hr", "usable_once = true"), "concurrency = 4\n");
+    w.entra.set_latency(Duration::from_millis(60));
+    const N: usize = 40;
+    let mut people = Vec::new();
+    for i in 0..N {
+        let name = format!("j{i:02}");
+        let id = w.entra.add_user(&format!("{name}@corp.example"));
+        people.push((name, id));
+    }
+    for (name, _) in &people {
+        w.join("hr", name, None).await;
+    }
+    for after in [3, 12] {
+        assert!(
+            eventually(Duration::from_secs(60), || w.sink.messages().len() >= after),
+            "{}",
+            w.daemon().logs()
+        );
+        w.daemon.take().unwrap().kill();
+        w.daemon = Some(Daemon::start(w.d(), &[]));
+    }
+    let done = eventually(Duration::from_secs(120), || {
+        w.outbox().iter().filter(|m| m["state"] == "sent").count() == N
+    });
+    let outbox = w.outbox();
+    assert!(done, "{outbox:#?}\n{}", w.daemon().logs());
+    assert!(
+        outbox.iter().all(|m| m["state"] == "sent"),
+        "none failed: {outbox:#?}"
+    );
+
+    let events = w.entra.events();
+    let mut twice = 0;
+    for (name, id) in &people {
+        let mails = w.mails_to(name);
+        let current = w
+            .entra
+            .pass(id)
+            .unwrap_or_else(|| panic!("{name} has no pass in Entra"));
+        let mailed: Vec<String> = mails.iter().map(|m| entra_pass_in(m)).collect();
+        assert_eq!(
+            mailed.last(),
+            Some(&current.value),
+            "{name}: the last mail carries the pass that works"
+        );
+        assert_eq!(
+            mailed.iter().filter(|p| **p == current.value).count(),
+            1,
+            "{name}: one mailed pass works, the others were replaced"
+        );
+        let created = events
+            .iter()
+            .filter(|e| matches!(e, Event::Created { user, .. } if user == id))
+            .count();
+        let gone = events
+            .iter()
+            .filter(|e| matches!(e, Event::Replaced { user, .. } | Event::Deleted { user, .. } if user == id))
+            .count();
+        assert_eq!(created - gone, 1, "{name}: one pass left in Entra");
+        if mails.len() > 1 {
+            twice += 1;
+        }
+    }
+    assert_eq!(w.entra.passes().len(), N);
+    assert!(
+        w.entra.peak_inflight() <= 4,
+        "entra.concurrency held: {}",
+        w.entra.peak_inflight()
+    );
+    eprintln!(
+        "{N} joiners, two kill -9: {twice} got a second mail (the first one's pass replaced), {} passes created in Entra",
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Created { .. }))
+            .count()
+    );
+}

@@ -76,17 +76,28 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
             let messages = outbox::list(&mut conn, state, limit)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
+            let entra: std::collections::HashMap<_, _> =
+                plugin::store::entra::of_messages(&mut conn, &ids)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .into_iter()
+                    .collect();
             if json {
                 let items: Vec<_> = messages
                     .iter()
                     .map(|m| {
-                        json!({
+                        let mut v = json!({
                             "id": m.id, "kind": m.kind, "userId": m.user_id, "recipients": m.recipients,
                             "state": m.state.as_str(), "attempts": m.attempts,
                             "unconfirmedAttempts": m.unconfirmed_attempts, "notBefore": rfc3339(m.not_before),
                             "lastError": m.last_error, "serverReply": m.server_reply,
                             "sentDateTime": m.sent_at.map(rfc3339),
-                        })
+                        });
+                        if let Some(e) = entra.get(&m.id) {
+                            v["entra"] = bridge::mail::entra::listing(e);
+                        }
+                        v
                     })
                     .collect();
                 output::json(&json!(items));

@@ -74,6 +74,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             bridge::provisioning::routes(scim, platform.clone()),
         );
     }
+    let entra = bridge::entra::Entra::from_config(&config.entra, Arc::new(SystemClock))
+        .map_err(anyhow::Error::msg)?;
     let rules = Arc::new(config.onboarding.rules());
     extra = extra.merge(bridge::mail::http::routes(
         platform.clone(),
@@ -93,9 +95,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.mail.enabled {
         let settings = config.mail.settings(&config.data_dir, &public_url);
         tracing::info!(transport = ?settings.transport, "mail delivery");
-        let mailer = Arc::new(
-            bridge::mail::Mailer::new(platform.clone(), settings).map_err(anyhow::Error::msg)?,
-        );
+        let mut mailer =
+            bridge::mail::Mailer::new(platform.clone(), settings).map_err(anyhow::Error::msg)?;
+        if let Some(entra) = &entra {
+            mailer = mailer.with_entra(bridge::mail::entra::EntraMinting {
+                entra: entra.clone(),
+                guid_sources: config.ldap.guid_sources(),
+            });
+        }
+        let mailer = Arc::new(mailer);
         let source = mailer.clone();
         platform.add_metrics_source(Arc::new(move || {
             let m = source.clone();
@@ -103,11 +111,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
         mail_jobs.push(tokio::spawn(mailer.run(stop_rx.clone())));
     }
+    if let Some(entra) = &entra {
+        let removals = Arc::new(bridge::mail::entra_removal::Removals::new(
+            platform.clone(),
+            entra.clone(),
+            Duration::from_millis(config.mail.poll_interval_ms),
+            Duration::from_secs(config.mail.retry_base_seconds),
+        ));
+        let source = removals.clone();
+        platform.add_metrics_source(Arc::new(move || {
+            let r = source.clone();
+            Box::pin(async move { r.metrics().await })
+        }));
+        mail_jobs.push(tokio::spawn(removals.run(stop_rx.clone())));
+    }
     if config.web.enabled {
         extra = extra.merge(web_routes(&config, &platform, &public_url)?);
     }
-    let entra = bridge::entra::Entra::from_config(&config.entra, Arc::new(SystemClock))
-        .map_err(anyhow::Error::msg)?;
     extra = extra.merge(bridge::entra::http::routes(
         platform.clone(),
         entra.clone(),

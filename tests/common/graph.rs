@@ -394,6 +394,30 @@ impl LocalEntra {
         self.state().latency = latency;
     }
 
+    /// A pass made in Entra by someone else (an administrator in the portal).
+    pub fn give_pass(&self, user_id: &str) -> Pass {
+        let pass = Pass {
+            id: uuid::Uuid::new_v4().to_string(),
+            value: "AdminMade1".into(),
+            created: rfc3339(now_utc() - time::Duration::days(1)),
+            start: None,
+            lifetime: 480,
+            once: false,
+        };
+        let mut s = self.state();
+        s.passes.insert(user_id.to_owned(), pass.clone());
+        s.events.push(Event::Created {
+            user: user_id.to_owned(),
+            id: pass.id.clone(),
+        });
+        pass
+    }
+
+    /// How often the user was looked up.
+    pub fn lookups(&self, user_id: &str) -> u32 {
+        self.state().lookups.get(user_id).copied().unwrap_or(0)
+    }
+
     /// The user's current pass in Entra.
     pub fn pass(&self, user_id: &str) -> Option<Pass> {
         self.state().passes.get(user_id).cloned()

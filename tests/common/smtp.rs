@@ -78,6 +78,25 @@ impl Sink {
         numbered.into_iter().map(|(_, m)| m).collect()
     }
 
+    /// Accepted messages per envelope recipient (lower case).
+    pub fn per_recipient(&self) -> std::collections::HashMap<String, Vec<String>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+        for m in self.messages() {
+            let to = m
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("X-Envelope-To: "))
+                .unwrap_or_default()
+                .to_owned();
+            for rcpt in to.split(", ").filter(|r| !r.is_empty()) {
+                out.entry(rcpt.to_ascii_lowercase())
+                    .or_default()
+                    .push(m.clone());
+            }
+        }
+        out
+    }
+
     /// DATA commands begun (accepted or not).
     pub fn started(&self) -> usize {
         std::fs::read_dir(&self.dir)
@@ -134,4 +153,50 @@ pub fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     check()
+}
+
+/// The decoded `text/plain` part of a message (quoted-printable, base64 or as is).
+pub fn text_part(message: &str) -> String {
+    let start = message
+        .find("Content-Type: text/plain")
+        .unwrap_or_else(|| panic!("no text part in {message}"));
+    let part = &message[start..];
+    let (headers, rest) = part
+        .split_once("\r\n\r\n")
+        .or_else(|| part.split_once("\n\n"))
+        .expect("part headers");
+    let body = rest.split("\r\n--").next().unwrap_or(rest);
+    let encoding = headers.to_ascii_lowercase();
+    if encoding.contains("content-transfer-encoding: base64") {
+        use base64::Engine;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64 body"),
+        )
+        .expect("utf-8 text")
+    } else if encoding.contains("content-transfer-encoding: quoted-printable") {
+        let joined = body.replace("=\r\n", "").replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'=' && i + 2 < bytes.len() {
+                if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8(out).expect("utf-8 text")
+    } else {
+        body.to_owned()
+    }
 }

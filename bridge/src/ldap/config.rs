@@ -323,6 +323,20 @@ impl LdapConfig {
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
+
+    /// The user sources (`ldap:<name>`) whose anchor is the AD objectGUID — what Entra
+    /// Connect and Cloud Sync write, base64-encoded, into `onPremisesImmutableId`.
+    pub fn guid_sources(&self) -> std::collections::HashSet<String> {
+        self.sources
+            .iter()
+            .filter(|s| {
+                crate::ldap::mapping::AttributeMap::new(s.kind, &s.attributes)
+                    .anchor
+                    .eq_ignore_ascii_case("objectGUID")
+            })
+            .map(|s| format!("ldap:{}", s.name))
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -27,13 +27,13 @@ use plugin::domain::directory::{User, UserRef};
 use plugin::domain::tap_policy::TapRequest;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
 use plugin::platform::{Caller, Platform};
-use plugin::secret::SecretString;
 use plugin::store::users;
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::MailSettings;
 use super::backoff;
+use super::entra::{EntraMinting, Terms};
 use super::outbox::{self, Message as Queued};
 use super::render::{Templates, pick_language};
 use super::transport::{Accepted, Refused, Transport};
@@ -51,6 +51,9 @@ pub struct Mailer {
     /// Hand-over to committed "sent", per delivered message: the window in which a crash
     /// sends the message twice.
     window: Mutex<Window>,
+    /// The Entra connector, for messages whose rule mints in Entra.
+    entra: Option<EntraMinting>,
+    entra_created: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -59,6 +62,8 @@ struct Window {
     total: Duration,
     max: Duration,
 }
+
+mod entra;
 
 /// How a delivery ended, for the caller's bookkeeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +95,15 @@ impl Mailer {
             retried: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             window: Mutex::default(),
+            entra: None,
+            entra_created: AtomicU64::new(0),
         })
+    }
+
+    /// Mints the passes of Entra rules' messages through `minting`.
+    pub fn with_entra(mut self, minting: EntraMinting) -> Self {
+        self.entra = Some(minting);
+        self
     }
 
     pub fn transport(&self) -> &Transport {
@@ -162,6 +175,9 @@ impl Mailer {
                 )
                 .await;
         };
+        if let Some(terms) = Terms::from_params(&m.params) {
+            return self.deliver_entra(m, user, terms).await;
+        }
         let caller = Caller::new(Actor::service("onboarding mail"), None);
         let request = TapRequest {
             start_date_time: m
@@ -222,10 +238,15 @@ impl Mailer {
         let email = self.compose(
             &m,
             &user,
-            &issued.pass,
-            record.valid_from(),
-            record.expires_at(),
-            record.is_usable_once,
+            "onboarding",
+            json!({
+                "user_principal_name": user.user_principal_name,
+                "pass": grouped(issued.pass.expose()),
+                "valid_from": human(record.valid_from()),
+                "valid_until": human(record.expires_at()),
+                "usable_once": record.is_usable_once,
+                "onboard_url": format!("{}/onboard", self.settings.public_url),
+            }),
         );
         let prepared = match email {
             Ok(email) => self.transport.prepare(&email, &m.id.to_string()).await,
@@ -291,36 +312,35 @@ impl Mailer {
         }
     }
 
+    /// The message of `kind` (its templates) for `m`: `context` (the pass and where to use
+    /// it) completed with the branding and the user's name.
     fn compose(
         &self,
         m: &Queued,
         user: &User,
-        pass: &SecretString,
-        valid_from: time::OffsetDateTime,
-        valid_until: time::OffsetDateTime,
-        usable_once: bool,
+        kind: &str,
+        mut context: serde_json::Value,
     ) -> std::result::Result<Message, String> {
         let language = pick_language(Some(&m.language), &self.settings.default_language);
         let b = &self.settings.branding;
-        let context = json!({
+        let common = json!({
             "lang": language,
             "org_name": b.org_name,
             "logo_url": b.logo_url,
             "support_contact": b.support_contact,
             "name": user.given_name.clone().or_else(|| user.display_name.clone()).unwrap_or_else(|| user.user_principal_name.clone()),
-            "user_principal_name": user.user_principal_name,
-            "pass": grouped(pass.expose()),
-            "valid_from": human(valid_from),
-            "valid_until": human(valid_until),
-            "usable_once": usable_once,
-            "onboard_url": format!("{}/onboard", self.settings.public_url),
             // An earlier attempt may have arrived: its code no longer works (this pass
             // replaced it), and the reader should know which message to use.
             "replaces": m.unconfirmed_attempts > 0,
         });
+        if let (Some(ctx), Some(common)) = (context.as_object_mut(), common.as_object()) {
+            for (k, v) in common {
+                ctx.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
         let rendered = self
             .templates
-            .render("onboarding", language, &context)
+            .render(kind, language, &context)
             .map_err(|e| e.to_string())?;
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -474,6 +494,12 @@ impl Mailer {
             w.count,
             w.max.as_secs_f64()
         ));
+        if self.entra.is_some() {
+            out.push_str(&format!(
+                "# HELP tapbridge_entra_passes_created_total Passes created in Entra for onboarding mail.\n# TYPE tapbridge_entra_passes_created_total counter\ntapbridge_entra_passes_created_total {}\n",
+                self.entra_created.load(Ordering::Relaxed)
+            ));
+        }
         out
     }
 }

@@ -79,6 +79,17 @@ impl Terms {
     }
 }
 
+/// A message's Entra side for listings: the Entra user, the pass's method id (never the
+/// pass), and the deletion of a leaver's pass.
+pub fn listing(state: &EntraPass) -> Value {
+    serde_json::json!({
+        "userId": state.user_id,
+        "methodId": state.method_id,
+        "removal": state.removal,
+        "removalError": state.removal_error,
+    })
+}
+
 /// Why no pass came out of Entra, and what becomes of the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoPass {
@@ -162,7 +173,9 @@ impl EntraMinting {
 pub fn outcome(e: &EntraError, doing: &str, now: OffsetDateTime) -> NoPass {
     match e {
         EntraError::Throttled { retry_after, .. } => {
-            let wait = retry_after.unwrap_or(DEFAULT_WAIT).max(Duration::from_secs(1));
+            let wait = retry_after
+                .unwrap_or(DEFAULT_WAIT)
+                .max(Duration::from_secs(1));
             NoPass::Wait {
                 at: now + time::Duration::try_from(wait).unwrap_or(time::Duration::MINUTE),
                 reason: format!("Entra {doing}: {e}"),
@@ -177,10 +190,11 @@ pub fn outcome(e: &EntraError, doing: &str, now: OffsetDateTime) -> NoPass {
     }
 }
 
-/// Whether `existing` is the pass this message created on an earlier attempt: the one on
-/// record, or (when a crash lost its id) one created after the message asked for it.
-pub fn is_ours(existing: &PassMethod, state: &EntraPass) -> bool {
-    if state.method_id.as_deref() == Some(existing.id.as_str()) {
+/// Whether `existing` is a pass tapbridge created: one on record for the user (`known`, from
+/// this or an earlier message — a resend replaces the first mail's pass), or one created after
+/// this message asked for it (a crash lost its id).
+pub fn is_ours(existing: &PassMethod, state: &EntraPass, known: &[String]) -> bool {
+    if state.method_id.as_deref() == Some(existing.id.as_str()) || known.contains(&existing.id) {
         return true;
     }
     match (state.minting_at, existing.created) {
@@ -257,7 +271,10 @@ mod tests {
 
     #[test]
     fn terms_come_from_the_params_the_rule_left() {
-        assert_eq!(Terms::from_params(&json!({"rule": "r", "lifetimeInMinutes": 60})), None);
+        assert_eq!(
+            Terms::from_params(&json!({"rule": "r", "lifetimeInMinutes": 60})),
+            None
+        );
         let t = Terms::from_params(&json!({"rule": "r", "mint": "entra", "lifetimeInMinutes": 120,
             "isUsableOnce": true, "startDateTime": "2026-12-01T08:00:00.000Z", "replaceExistingPass": true}))
         .unwrap();
@@ -273,7 +290,8 @@ mod tests {
                 replace_existing: true,
             }
         );
-        let bare = Terms::from_params(&json!({"mint": "entra", "lifetimeInMinutes": null})).unwrap();
+        let bare =
+            Terms::from_params(&json!({"mint": "entra", "lifetimeInMinutes": null})).unwrap();
         assert_eq!(bare.request, PassRequest::default());
         assert!(!bare.replace_existing);
     }
@@ -289,11 +307,26 @@ mod tests {
         // objectGUID text 67452c0a-ab89-efcd-0123-456789abcdef is stored by AD as the bytes
         // 0a 2c 45 67 89 ab cd ef 01 23 …, whose base64 Entra Connect writes.
         let key = guid
-            .user_key(&user("ldap:ad", Some("67452c0a-ab89-efcd-0123-456789abcdef")))
+            .user_key(&user(
+                "ldap:ad",
+                Some("67452c0a-ab89-efcd-0123-456789abcdef"),
+            ))
             .unwrap();
-        assert_eq!(key, UserKey::OnPremisesImmutableId("CixFZ4mrze8BI0VniavN7w==".into()));
-        for (source, anchor) in [("ldap:ad", None), ("ldap:openldap", Some("67452c0a-ab89-efcd-0123-456789abcdef")), ("ldap:ad", Some("nope"))] {
-            assert!(matches!(guid.user_key(&user(source, anchor)), Err(NoPass::Fail { reason }) if reason.contains("objectGUID")));
+        assert_eq!(
+            key,
+            UserKey::OnPremisesImmutableId("CixFZ4mrze8BI0VniavN7w==".into())
+        );
+        for (source, anchor) in [
+            ("ldap:ad", None),
+            (
+                "ldap:openldap",
+                Some("67452c0a-ab89-efcd-0123-456789abcdef"),
+            ),
+            ("ldap:ad", Some("nope")),
+        ] {
+            assert!(
+                matches!(guid.user_key(&user(source, anchor)), Err(NoPass::Fail { reason }) if reason.contains("objectGUID"))
+            );
         }
     }
 
@@ -312,22 +345,65 @@ mod tests {
             m.not_there_yet(&key, queued, Duration::from_secs(3600), late),
             NoPass::Wait { at, .. } if at == queued + time::Duration::hours(24)
         ));
-        let over = m.not_there_yet(&key, queued, Duration::from_secs(60), queued + time::Duration::hours(24));
-        assert!(matches!(&over, NoPass::Fail { reason } if reason.contains("within 24 hours") && reason.contains("userPrincipalName `ada@corp.example`")));
+        let over = m.not_there_yet(
+            &key,
+            queued,
+            Duration::from_secs(60),
+            queued + time::Duration::hours(24),
+        );
+        assert!(
+            matches!(&over, NoPass::Fail { reason } if reason.contains("within 24 hours") && reason.contains("userPrincipalName `ada@corp.example`"))
+        );
     }
 
     #[test]
     fn entras_answers_become_outcomes() {
-        let throttled = EntraError::Throttled { status: 429, retry_after: Some(Duration::from_secs(7)), code: "TooManyRequests".into(), message: "m".into() };
-        assert!(matches!(outcome(&throttled, "creating the pass", NOW), NoPass::Wait { at, .. } if at == NOW + time::Duration::seconds(7)));
-        let silent = EntraError::Throttled { status: 503, retry_after: None, code: "x".into(), message: "m".into() };
-        assert!(matches!(outcome(&silent, "x", NOW), NoPass::Wait { at, .. } if at == NOW + time::Duration::seconds(30)));
-        assert!(matches!(outcome(&EntraError::Unavailable("502".into()), "x", NOW), NoPass::Retry { .. }));
-        let policy = EntraError::Refused { status: 400, code: "badRequest".into(), message: "Invalid LifetimeInMinutes specified. The valid range between 60 and 480.".into() };
+        let throttled = EntraError::Throttled {
+            status: 429,
+            retry_after: Some(Duration::from_secs(7)),
+            code: "TooManyRequests".into(),
+            message: "m".into(),
+        };
+        assert!(
+            matches!(outcome(&throttled, "creating the pass", NOW), NoPass::Wait { at, .. } if at == NOW + time::Duration::seconds(7))
+        );
+        let silent = EntraError::Throttled {
+            status: 503,
+            retry_after: None,
+            code: "x".into(),
+            message: "m".into(),
+        };
+        assert!(
+            matches!(outcome(&silent, "x", NOW), NoPass::Wait { at, .. } if at == NOW + time::Duration::seconds(30))
+        );
+        assert!(matches!(
+            outcome(&EntraError::Unavailable("502".into()), "x", NOW),
+            NoPass::Retry { .. }
+        ));
+        let policy = EntraError::Refused {
+            status: 400,
+            code: "badRequest".into(),
+            message: "Invalid LifetimeInMinutes specified. The valid range between 60 and 480."
+                .into(),
+        };
         let failed = outcome(&policy, "creating the pass", NOW);
         assert_eq!(failed, NoPass::Fail { reason: "Entra creating the pass: refused (400 badRequest): Invalid LifetimeInMinutes specified. The valid range between 60 and 480.".into() });
-        assert_eq!(failed.reason(), "Entra creating the pass: refused (400 badRequest): Invalid LifetimeInMinutes specified. The valid range between 60 and 480.");
-        assert!(matches!(outcome(&EntraError::Refused { status: 403, code: "accessDenied".into(), message: "m".into() }, "x", NOW), NoPass::Fail { .. }));
+        assert_eq!(
+            failed.reason(),
+            "Entra creating the pass: refused (400 badRequest): Invalid LifetimeInMinutes specified. The valid range between 60 and 480."
+        );
+        assert!(matches!(
+            outcome(
+                &EntraError::Refused {
+                    status: 403,
+                    code: "accessDenied".into(),
+                    message: "m".into()
+                },
+                "x",
+                NOW
+            ),
+            NoPass::Fail { .. }
+        ));
     }
 
     #[test]
@@ -341,13 +417,44 @@ mod tests {
             is_usable: Some(true),
             method_usability_reason: None,
         };
-        let state = EntraPass { method_id: Some("m1".into()), minting_at: Some(NOW), ..Default::default() };
-        assert!(is_ours(&pass("m1", NOW - time::Duration::days(3)), &state));
-        assert!(is_ours(&pass("m2", NOW + time::Duration::seconds(1)), &state), "created after we asked, id lost in a crash");
-        assert!(is_ours(&pass("m2", NOW - time::Duration::minutes(4)), &state), "clock skew");
-        assert!(!is_ours(&pass("m2", NOW - time::Duration::hours(1)), &state));
-        assert!(!is_ours(&pass("m2", NOW), &EntraPass::default()), "never asked: not ours");
+        let state = EntraPass {
+            method_id: Some("m1".into()),
+            minting_at: Some(NOW),
+            ..Default::default()
+        };
+        assert!(is_ours(
+            &pass("m1", NOW - time::Duration::days(3)),
+            &state,
+            &[]
+        ));
+        assert!(
+            is_ours(&pass("m2", NOW + time::Duration::seconds(1)), &state, &[]),
+            "created after we asked, id lost in a crash"
+        );
+        assert!(
+            is_ours(&pass("m2", NOW - time::Duration::minutes(4)), &state, &[]),
+            "clock skew"
+        );
+        assert!(!is_ours(
+            &pass("m2", NOW - time::Duration::hours(1)),
+            &state,
+            &[]
+        ));
+        assert!(
+            !is_ours(&pass("m2", NOW), &EntraPass::default(), &[]),
+            "never asked: not ours"
+        );
+        assert!(
+            is_ours(
+                &pass("m2", NOW - time::Duration::days(1)),
+                &EntraPass::default(),
+                &["m0".into(), "m2".into()]
+            ),
+            "an earlier message's pass"
+        );
         let refusal = not_replaced("ada@corp.example", &pass("m9", NOW), "joiners");
-        assert!(matches!(refusal, NoPass::Fail { reason } if reason.contains("already has a Temporary Access Pass") && reason.contains("m9") && reason.contains("replace_existing_pass")));
+        assert!(
+            matches!(refusal, NoPass::Fail { reason } if reason.contains("already has a Temporary Access Pass") && reason.contains("m9") && reason.contains("replace_existing_pass"))
+        );
     }
 }

@@ -166,7 +166,9 @@ impl Removals {
         let now = self.platform.now();
         match &e {
             EntraError::Throttled { retry_after, .. } => {
-                let wait = retry_after.unwrap_or(self.retry).max(Duration::from_secs(1));
+                let wait = retry_after
+                    .unwrap_or(self.retry)
+                    .max(Duration::from_secs(1));
                 Step::Later(
                     now + time::Duration::try_from(wait).unwrap_or(time::Duration::MINUTE),
                     e.to_string(),

@@ -114,12 +114,23 @@ async fn list_outbox(
     let mut conn = api.platform.store().read().await?;
     let counts = outbox::counts(&mut conn).await?;
     let messages = outbox::list(&mut conn, state, top).await?;
+    let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
+    let entra: HashMap<_, _> = plugin::store::entra::of_messages(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let counts: serde_json::Map<String, Value> = counts
         .into_iter()
         .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))
         .collect();
     Ok(Json(
-        json!({"counts": counts, "value": messages.iter().map(message_json).collect::<Vec<_>>()}),
+        json!({"counts": counts, "value": messages.iter().map(|m| {
+            let mut v = message_json(m);
+            if let Some(e) = entra.get(&m.id) {
+                v["entra"] = super::entra::listing(e);
+            }
+            v
+        }).collect::<Vec<_>>()}),
     ))
 }
 

@@ -10,9 +10,9 @@
 
 mod backoff;
 mod delivery;
-mod folder;
 pub mod entra;
 pub mod entra_removal;
+mod folder;
 pub mod http;
 pub use plugin::store::outbox;
 pub mod render;

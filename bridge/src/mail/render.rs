@@ -37,6 +37,30 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/email/onboarding.de.html"),
     ),
     (
+        "onboarding_entra.en.subject.txt",
+        include_str!("../../../templates/email/onboarding_entra.en.subject.txt"),
+    ),
+    (
+        "onboarding_entra.en.txt",
+        include_str!("../../../templates/email/onboarding_entra.en.txt"),
+    ),
+    (
+        "onboarding_entra.en.html",
+        include_str!("../../../templates/email/onboarding_entra.en.html"),
+    ),
+    (
+        "onboarding_entra.de.subject.txt",
+        include_str!("../../../templates/email/onboarding_entra.de.subject.txt"),
+    ),
+    (
+        "onboarding_entra.de.txt",
+        include_str!("../../../templates/email/onboarding_entra.de.txt"),
+    ),
+    (
+        "onboarding_entra.de.html",
+        include_str!("../../../templates/email/onboarding_entra.de.html"),
+    ),
+    (
         "test.en.subject.txt",
         include_str!("../../../templates/email/test.en.subject.txt"),
     ),
@@ -90,7 +114,7 @@ impl Templates {
         Ok(Templates { tera })
     }
 
-    /// Renders message `kind` (`onboarding`, `test`) in `language`. Values in `context` are
+    /// Renders message `kind` (`onboarding`, `onboarding_entra`, `test`) in `language`. Values in `context` are
     /// escaped in the HTML part; the subject is a single line.
     pub fn render(&self, kind: &str, language: &str, context: &impl Serialize) -> Result<Rendered> {
         let ctx = Context::from_serialize(context)

@@ -77,6 +77,17 @@ pub async fn of_messages(
     Ok(out)
 }
 
+/// The passes tapbridge's messages created in Entra for a user (method ids), newest first.
+pub async fn methods_of_user(conn: &mut Connection, user_id: Uuid) -> Result<Vec<String>> {
+    Ok(query(
+        "SELECT entra_method_id FROM mail_outbox
+         WHERE user_id = ? AND entra_method_id IS NOT NULL ORDER BY updated_at DESC",
+    )
+    .bind(user_id.to_string())
+    .scalars(&mut *conn)
+    .await?)
+}
+
 /// Commits, right before the request for a pass is sent, which Entra user it is for and when.
 /// `false`: the claim is no longer this sender's.
 pub async fn mark_minting(
@@ -98,6 +109,47 @@ pub async fn mark_minting(
     .execute(&mut *conn)
     .await?;
     Ok(n == 1)
+}
+
+/// Entra said no pass was created (it refused, or asked for a pause): forget the moment
+/// the request went out, so that a later pass nobody recorded is not taken for this
+/// message's.
+pub async fn clear_minting(conn: &mut Connection, message: Uuid, attempt: u32) -> Result<()> {
+    query(
+        "UPDATE mail_outbox SET entra_minting_at = NULL
+         WHERE id = ? AND state = 'sending' AND attempts = ? AND entra_method_id IS NULL",
+    )
+    .bind(message.to_string())
+    .bind(i64::from(attempt))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Back to `pending` until `next` without counting the attempt: Entra asked for a pause, or
+/// the user is not in Entra yet. Neither says anything about the message, and neither may use
+/// up `mail.max_attempts`.
+pub async fn mark_waiting(
+    conn: &mut Connection,
+    message: Uuid,
+    attempt: u32,
+    reason: &str,
+    next: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<()> {
+    query(
+        "UPDATE mail_outbox SET state = 'pending', attempts = attempts - 1, last_error = ?,
+            next_attempt_at = ?, updated_at = ?, lease_until = NULL
+         WHERE id = ? AND state = 'sending' AND attempts = ?",
+    )
+    .bind(reason)
+    .bind(ms(next))
+    .bind(ms(now))
+    .bind(message.to_string())
+    .bind(i64::from(attempt))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// What recording a created pass found.
