@@ -162,6 +162,13 @@ impl Mailer {
     ) -> Result<Minting> {
         let graph = minting.entra.graph();
         let now = self.platform.now();
+        if !user.account_enabled {
+            // A leaver whose message was on its way (claimed, so not cancelled): Entra may not
+            // know yet that they left, and must not get a pass for them.
+            return Ok(Minting::NoPass(NoPass::Fail {
+                reason: "the user's account is disabled (the user left); no pass was created".into(),
+            }));
+        }
         let key = match minting.user_key(user) {
             Ok(key) => key,
             Err(no) => return Ok(Minting::NoPass(no)),
