@@ -843,3 +843,45 @@ async fn kill_9_during_delivery_loses_no_pass_and_leaves_no_second_working_one()
             .count()
     );
 }
+
+#[tokio::test]
+async fn a_leaver_whose_message_was_in_flight_gets_no_pass() {
+    if !available() {
+        return;
+    }
+    let mut w = World::start(&rule("hr", ""), "");
+    let ivy = w.entra.add_user("ivy@corp.example");
+    // Slow enough that the message is claimed, and its sender killed, before Entra answers.
+    w.entra.set_latency(Duration::from_secs(3));
+    let id = w.join("hr", "ivy", None).await;
+    assert!(eventually(Duration::from_secs(10), || w
+        .outbox()
+        .first()
+        .is_some_and(|m| m["state"] == "sending")));
+    w.daemon.take().unwrap().kill();
+    // The user leaves while nobody delivers: the claimed message is not the leaver's to cancel.
+    let quiet = Daemon::start(w.d(), &[("TAPBRIDGE_MAIL__ENABLED", "false")]);
+    let status = reqwest::Client::new()
+        .patch(quiet.url(&format!("/scim/v2/Users/{id}")))
+        .bearer_auth(&w.tokens["hr"])
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    quiet.stop();
+    w.entra.set_latency(Duration::ZERO);
+    w.daemon = Some(Daemon::start(w.d(), &[]));
+    let failed = w.message("ivy", |m| m["state"] == "failed");
+    assert!(
+        failed["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("account is disabled"),
+        "{failed}"
+    );
+    assert!(w.entra.pass(&ivy).is_none(), "no pass for a leaver");
+    assert!(w.sink.messages().is_empty());
+}

@@ -100,7 +100,7 @@ impl Removals {
                                 "the user left; the pass was gone already"
                             })
                             .detail("message", r.message)
-                            .detail("entraUserId", &r.entra_user_id)
+                            .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-"))
                             .detail("entraMethodId", id);
                         audit::insert(&mut tx, &record).await?;
                     }
@@ -112,7 +112,7 @@ impl Removals {
                         .target("User", r.user_id, None)
                         .failed(why.clone())
                         .detail("message", r.message)
-                        .detail("entraUserId", &r.entra_user_id);
+                        .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-"));
                     audit::insert(&mut tx, &record).await?;
                 }
             }
@@ -137,11 +137,14 @@ impl Removals {
 
     async fn remove(&self, r: &store::Removal) -> Step {
         let graph = self.entra.graph();
+        let Some(entra_user) = &r.entra_user_id else {
+            return Step::Done(vec![]);
+        };
         let ids = match (&r.method_id, r.minting_at) {
             (Some(id), _) => vec![id.clone()],
             // The pass was asked for but its id never reached the outbox: the one created
             // since then is this message's.
-            (None, Some(asked)) => match graph.list_passes(&r.entra_user_id).await {
+            (None, Some(asked)) => match graph.list_passes(entra_user).await {
                 Ok(list) => list
                     .into_iter()
                     .filter(|p| p.created.is_some_and(|c| c >= asked - SKEW))
@@ -154,7 +157,7 @@ impl Removals {
         };
         let mut done = Vec::new();
         for id in ids {
-            match graph.delete_pass(&r.entra_user_id, &id).await {
+            match graph.delete_pass(entra_user, &id).await {
                 Ok(existed) => done.push((id, existed)),
                 Err(e) => return self.later_or_failed(e),
             }

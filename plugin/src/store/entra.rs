@@ -192,7 +192,8 @@ pub async fn record_method(
 }
 
 /// The user left: every pass their messages created (or may have created) in Entra is to be
-/// deleted there. Returns how many messages that concerns.
+/// deleted there — including a message being sent right now, whose sender finds the request
+/// when it records its pass. Returns how many messages that concerns.
 pub async fn request_removal(
     conn: &mut Connection,
     user_id: Uuid,
@@ -200,7 +201,8 @@ pub async fn request_removal(
 ) -> Result<u64> {
     query(
         "UPDATE mail_outbox SET entra_removal = 'pending', entra_removal_next_at = ?, updated_at = ?
-         WHERE user_id = ? AND entra_user_id IS NOT NULL AND entra_removal IS NULL",
+         WHERE user_id = ? AND entra_removal IS NULL
+           AND (entra_user_id IS NOT NULL OR state = 'sending')",
     )
     .bind(ms(now))
     .bind(ms(now))
@@ -215,7 +217,8 @@ pub async fn request_removal(
 pub struct Removal {
     pub message: Uuid,
     pub user_id: Uuid,
-    pub entra_user_id: String,
+    /// `None`: the message never got as far as asking Entra; nothing to delete.
+    pub entra_user_id: Option<String>,
     pub method_id: Option<String>,
     pub minting_at: Option<OffsetDateTime>,
     pub attempts: u32,
@@ -344,6 +347,15 @@ mod tests {
         let lease = time::Duration::minutes(5);
         let claimed = outbox::claim_due(&mut c, NOW, lease, 10).await.unwrap();
         let attempt = claimed[0].attempts;
+        // A message on its way may yet create one.
+        let other = Uuid::new_v4();
+        let sending = queued(&mut c, other).await;
+        outbox::claim_due(&mut c, NOW, lease, 10).await.unwrap();
+        assert_eq!(request_removal(&mut c, other, NOW).await.unwrap(), 1);
+        assert_eq!(
+            record_method(&mut c, sending, 1, "m0", NOW).await.unwrap(),
+            Recorded::UserLeft
+        );
         assert!(
             !mark_minting(&mut c, id, attempt + 1, "e1", NOW)
                 .await
@@ -388,10 +400,10 @@ mod tests {
         assert_eq!(
             (
                 due[0].user_id,
-                due[0].entra_user_id.as_str(),
+                due[0].entra_user_id.as_deref(),
                 due[0].method_id.as_deref()
             ),
-            (user, "e1", Some("m2"))
+            (user, Some("e1"), Some("m2"))
         );
         retry_removal(
             &mut c,
@@ -402,13 +414,19 @@ mod tests {
         .await
         .unwrap();
         assert!(due_removals(&mut c, NOW, 10).await.unwrap().is_empty());
-        assert_eq!(pending_removals(&mut c).await.unwrap(), 1);
-        let later = NOW + time::Duration::minutes(1);
-        assert_eq!(due_removals(&mut c, later, 10).await.unwrap().len(), 1);
+        assert_eq!(
+            pending_removals(&mut c).await.unwrap(),
+            2,
+            "this one and the other's"
+        );
+        // Later, the lease and the wait are over.
+        let later = NOW + time::Duration::minutes(6);
+        let due = due_removals(&mut c, later, 10).await.unwrap();
+        assert_eq!(due.len(), 2);
         finish_removal(&mut c, id, None, later).await.unwrap();
         let state = get(&mut c, id).await.unwrap().unwrap();
         assert_eq!(state.removal.as_deref(), Some("done"));
-        assert_eq!(pending_removals(&mut c).await.unwrap(), 0);
+        assert_eq!(pending_removals(&mut c).await.unwrap(), 1);
         c.commit().await.unwrap();
     }
 }

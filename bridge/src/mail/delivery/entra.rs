@@ -166,7 +166,8 @@ impl Mailer {
             // A leaver whose message was on its way (claimed, so not cancelled): Entra may not
             // know yet that they left, and must not get a pass for them.
             return Ok(Minting::NoPass(NoPass::Fail {
-                reason: "the user's account is disabled (the user left); no pass was created".into(),
+                reason: "the user's account is disabled (the user left); no pass was created"
+                    .into(),
             }));
         }
         let key = match minting.user_key(user) {
