@@ -246,7 +246,7 @@ impl EntraConfig {
             return Ok(Credential::Secret(secret.clone()));
         }
         self.certificate()
-            .map(Credential::Certificate)
+            .map(|c| Credential::Certificate(Box::new(c)))
             .map_err(|(key, why)| format!("entra.{key}: {why}"))
     }
 

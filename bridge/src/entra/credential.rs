@@ -24,7 +24,7 @@ const ASSERTION_LIFETIME: time::Duration = time::Duration::minutes(10);
 
 pub enum Credential {
     Secret(SecretString),
-    Certificate(Certificate),
+    Certificate(Box<Certificate>),
 }
 
 impl fmt::Debug for Credential {
@@ -253,7 +253,7 @@ mod tests {
         assert!(err(KEY, "abc").contains("thumbprint"));
         assert!(err(KEY, &"zz".repeat(20)).contains("thumbprint"));
         let cert = Certificate::from_pem(KEY, THUMBPRINT).unwrap();
-        let shown = format!("{:?}", Credential::Certificate(cert));
+        let shown = format!("{:?}", Credential::Certificate(Box::new(cert)));
         assert!(shown.contains("<redacted>") && !shown.contains("MII"));
         let secret = format!(
             "{:?}",

@@ -467,7 +467,7 @@ pub(super) mod tests {
             "tenant-1",
             "client-1",
             "https://graph.example",
-            Credential::Certificate(cert),
+            Credential::Certificate(Box::new(cert)),
         );
         tokens.get().await.unwrap();
         let form = &script.seen()[0].form;
