@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::WebState;
-use super::auth::{self, RegistrationSession};
+use super::auth::{self, NoSession, RegistrationSession};
 use super::error::{JsonError, PageError};
 use super::form::ScriptJson;
 use super::notices::Notice;
@@ -73,7 +73,7 @@ pub async fn finish(
     ScriptJson(answer): ScriptJson<RegistrationAnswer>,
 ) -> Result<Response, JsonError> {
     auth::check_csrf(&state, &s, header_token(&headers))?;
-    state
+    let registered = state
         .passwordless
         .finish_registration(
             &s,
@@ -87,20 +87,43 @@ pub async fn finish(
         SessionKind::Bootstrap => "/register/done".to_owned(),
         SessionKind::Full => Notice::PasskeyAdded.after("/security-info"),
     };
-    Ok(Json(json!({ "redirect": next })).into_response())
+    let mut response = Json(json!({ "redirect": next })).into_response();
+    if registered.session_ended
+        && let Some(clear) =
+            state
+                .settings
+                .cookie_header(&state.settings.session_cookie(), "", Some(0))
+    {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
-/// `GET /register/done` — a session of either kind. Says the pass is no longer needed only
-/// when it can no longer be used; a pass that still works is named as such.
+/// `GET /register/done` — anyone: a session of either kind, or none when a one-time pass's
+/// session ended with the registration. Says the pass is no longer needed only when it can no
+/// longer be used; a pass that still works is named as such.
 pub async fn done(
     State(state): State<WebState>,
-    RegistrationSession(s): RegistrationSession,
+    session: Result<RegistrationSession, NoSession>,
 ) -> Result<Response, PageError> {
-    let info = state.passwordless.security_info(&s).await?;
     let page = Page::new("registered.html", "registered_title");
+    let s = match session {
+        Ok(RegistrationSession(s)) => s,
+        Err(NoSession::Refused(e)) => return Err(e.into()),
+        // The one-time pass is spent: nothing to sign out of, the passkey signs in.
+        Err(_) => {
+            return Ok(page
+                .with("pass_usable", &false)
+                .with("tap", &None::<()>)
+                .with("spent", &true)
+                .into_response());
+        }
+    };
+    let info = state.passwordless.security_info(&s).await?;
     let tap = tap_state(&info, page.lang());
     Ok(page
         .with("pass_usable", &tap.as_ref().is_some_and(|t| t.usable))
         .with("tap", &tap)
+        .with("spent", &false)
         .into_response())
 }
