@@ -436,11 +436,15 @@ async fn a_pass_that_stops_being_usable_ends_the_sessions_it_opened() {
     let (csrf, answer) = b.prepare_registration().await.map_err(|r| r.text).unwrap();
     let finished = b.finish_registration(&csrf, answer).await;
     assert_eq!(finished.status, 200, "{}", finished.text);
-    assert_eq!(finished.json()["redirect"], "/register/done");
+    assert_eq!(finished.json()["redirect"], "/register/done?lang=en");
     assert!(b.session_cookie().is_none(), "the cookie is cleared");
-    let done = b.get("/register/done").await;
+    let done = b.get("/register/done?lang=de").await;
     assert_eq!(done.status, 200, "the last page still shows");
     assert!(done.text.contains(r#"href="/signin""#), "{}", done.text);
+    assert!(
+        done.text.contains("brauchen Sie nicht mehr"),
+        "in the language asked"
+    );
     let mut replay = Browser::new(&daemon);
     replay.jar.insert(spent.0, spent.1);
     assert_session_ended(&mut replay, "one-time pass spent").await;

@@ -1,7 +1,7 @@
 //! Passkey registration: reachable with a pass (bootstrap) session or a full one.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,9 +12,11 @@ use super::WebState;
 use super::auth::{self, NoSession, RegistrationSession};
 use super::error::{JsonError, PageError};
 use super::form::ScriptJson;
+use super::i18n::Lang;
 use super::notices::Notice;
 use super::pages::{Page, When};
 use super::security_info::tap_state;
+use super::viewer;
 use crate::domain::session::SessionKind;
 use crate::http;
 
@@ -84,6 +86,10 @@ pub async fn finish(
         )
         .await?;
     let next = match s.session.kind {
+        // With the session gone, the last page learns the user's language from its link.
+        SessionKind::Bootstrap if registered.session_ended => {
+            format!("/register/done?lang={}", viewer::lang().code())
+        }
         SessionKind::Bootstrap => "/register/done".to_owned(),
         SessionKind::Full => Notice::PasskeyAdded.after("/security-info"),
     };
@@ -99,26 +105,37 @@ pub async fn finish(
     Ok(response)
 }
 
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    /// The language of a page shown after the session ended (a language tag; others are
+    /// ignored).
+    lang: Option<String>,
+}
+
 /// `GET /register/done` — anyone: a session of either kind, or none when a one-time pass's
 /// session ended with the registration. Says the pass is no longer needed only when it can no
 /// longer be used; a pass that still works is named as such.
 pub async fn done(
     State(state): State<WebState>,
+    Query(query): Query<DoneQuery>,
     session: Result<RegistrationSession, NoSession>,
 ) -> Result<Response, PageError> {
-    let page = Page::new("registered.html", "registered_title");
     let s = match session {
         Ok(RegistrationSession(s)) => s,
         Err(NoSession::Refused(e)) => return Err(e.into()),
         // The one-time pass is spent: nothing to sign out of, the passkey signs in.
         Err(_) => {
-            return Ok(page
+            if let Some(lang) = query.lang.as_deref().and_then(Lang::from_tag) {
+                viewer::prefer_lang(lang);
+            }
+            return Ok(Page::new("registered.html", "registered_title")
                 .with("pass_usable", &false)
                 .with("tap", &None::<()>)
                 .with("spent", &true)
                 .into_response());
         }
     };
+    let page = Page::new("registered.html", "registered_title");
     let info = state.passwordless.security_info(&s).await?;
     let tap = tap_state(&info, page.lang());
     Ok(page

@@ -510,12 +510,12 @@ async fn pass_then_passkey_round_trip() {
 
     let done = site.register(&mut b, "Work laptop").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
-    assert_eq!(done.json()["redirect"], "/register/done");
+    assert_eq!(done.json()["redirect"], "/register/done?lang=en");
 
     // The pass was one-time: registering spent it, and its session ended with the
     // registration (the cookie is cleared); the last page needs no session and no sign-out.
     assert!(!b.cookies.contains_key("__Host-tapbridge_session"));
-    let page = site.get(&mut b, "/register/done").await;
+    let page = site.get(&mut b, "/register/done?lang=en").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(page.text.contains(r#"href="/signin""#), "{}", page.text);
     assert!(page.text.contains("no longer needed"), "{}", page.text);
