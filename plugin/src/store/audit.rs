@@ -257,7 +257,7 @@ mod tests {
         .unwrap();
         query("UPDATE audit_log SET last_at = ? WHERE client_address = '198.51.100.1'")
             .bind(ms(T0 - d(1)))
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await
             .unwrap();
         insert(&mut conn, &failure("192.0.2.9", T0, 1))
