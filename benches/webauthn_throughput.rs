@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use plugin::clock::SystemClock;
-use plugin::domain::directory::NewUser;
-use plugin::domain::session::{Session, SessionKind, SessionTimeouts};
+use plugin::domain::directory::{NewUser, UserRef};
+use plugin::domain::session::SessionTimeouts;
+use plugin::domain::tap_policy::TapRequest;
 use plugin::platform::{
-    Caller, Passwordless, PasswordlessSettings, Platform, PlatformSettings, SignedIn,
+    Caller, PassAttempt, Passwordless, PasswordlessSettings, Platform, PlatformSettings, SignedIn,
 };
 use plugin::secret::ServerSecret;
 use plugin::store::{DatabaseSettings, Durability, Store};
@@ -107,18 +108,32 @@ async fn through_the_store(n: usize, durability: Durability) {
         )
         .await
         .expect("user");
-    let now = time::OffsetDateTime::now_utc();
-    // The ceremonies check that a registration belongs to the session that started it, not
-    // that the session row exists: a session value is enough here.
+    // Registration needs a live session: a multi-use pass opens one (which stays open
+    // through every registration below).
+    let issued = svc
+        .platform()
+        .issue_tap(
+            &Caller::operator(),
+            &UserRef::Id(user.id),
+            TapRequest {
+                start_date_time: None,
+                lifetime_in_minutes: Some(60),
+                is_usable_once: Some(false),
+            },
+        )
+        .await
+        .expect("pass");
+    let opened = svc
+        .sign_in_with_pass(PassAttempt {
+            user_principal_name: &user.user_principal_name,
+            pass: &issued.pass,
+            client_address: None,
+            correlation_id: None,
+        })
+        .await
+        .expect("pass session");
     let signed_in = SignedIn {
-        session: Session::open(
-            "bench".into(),
-            user.id,
-            SessionKind::Full,
-            &SessionTimeouts::default(),
-            None,
-            now,
-        ),
+        session: opened.session,
         user,
     };
 
@@ -148,7 +163,7 @@ async fn through_the_store(n: usize, durability: Durability) {
         let (ceremony, options) = svc.start_sign_in().await.expect("start");
         let answer = assert_with(key, options, id, handle);
         let t = Instant::now();
-        svc.finish_sign_in(&ceremony, &answer, None)
+        svc.finish_sign_in(&ceremony, &answer, None, None)
             .await
             .expect("finish sign-in");
         spent += t.elapsed();

@@ -20,6 +20,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub tap: TapConfig,
+    pub audit: AuditConfig,
     pub scim: ScimConfig,
     /// LDAP / Active Directory sources (`[ldap]`, `[[ldap.sources]]`).
     pub ldap: bridge::ldap::LdapConfig,
@@ -39,6 +40,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             secrets: SecretsConfig::default(),
             tap: TapConfig::default(),
+            audit: AuditConfig::default(),
             scim: ScimConfig::default(),
             ldap: bridge::ldap::LdapConfig::default(),
             web: WebConfig::default(),
@@ -142,6 +144,27 @@ impl Default for TapConfig {
             max_failed_attempts: 10,
             retention_days: 30,
             purge_interval_minutes: 60,
+        }
+    }
+}
+
+/// The audit log: how long records are kept, and how repeats of a failure are counted.
+#[derive(Debug, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days a record is kept after its last occurrence; 0: for ever.
+    pub retention_days: u32,
+    pub purge_interval_minutes: u64,
+    /// Repeats of an identical failed sign-in within this many minutes share one record.
+    pub coalesce_window_minutes: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention_days: 365,
+            purge_interval_minutes: 60,
+            coalesce_window_minutes: 15,
         }
     }
 }
@@ -462,6 +485,21 @@ impl Config {
             errors.push(bad(
                 "tap.purge_interval_minutes",
                 "must be between 1 and 10080",
+            ));
+        }
+        if self.audit.retention_days > 36_500 {
+            errors.push(bad("audit.retention_days", "must be at most 36500"));
+        }
+        if !(1..=10_080).contains(&self.audit.purge_interval_minutes) {
+            errors.push(bad(
+                "audit.purge_interval_minutes",
+                "must be between 1 and 10080",
+            ));
+        }
+        if !(1..=1440).contains(&self.audit.coalesce_window_minutes) {
+            errors.push(bad(
+                "audit.coalesce_window_minutes",
+                "must be between 1 and 1440",
             ));
         }
         if !(1..=10_000).contains(&self.scim.max_results) {

@@ -127,6 +127,11 @@ pub async fn open_platform(config: &Config) -> Result<Arc<Platform>> {
     let settings = PlatformSettings {
         max_failed_attempts: config.tap.max_failed_attempts,
         tap_retention: time::Duration::days(i64::from(config.tap.retention_days)),
+        audit_retention: (config.audit.retention_days > 0)
+            .then(|| time::Duration::days(i64::from(config.audit.retention_days))),
+        audit_coalesce_window: time::Duration::minutes(i64::from(
+            config.audit.coalesce_window_minutes,
+        )),
     };
     Ok(Arc::new(Platform::new(
         store,

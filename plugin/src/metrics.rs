@@ -12,6 +12,11 @@ pub struct Metrics {
     pub tap_redemptions_rejected: AtomicU64,
     pub taps_locked: AtomicU64,
     pub api_auth_failures: AtomicU64,
+    /// Pass sign-ins refused by the per-address limit before any work.
+    pub signin_rate_limited_by_address: AtomicU64,
+    /// Pass sign-ins refused by the per-user-name limit before any work.
+    pub signin_rate_limited_by_user: AtomicU64,
+    pub audit_records_purged: AtomicU64,
     http_responses: [AtomicU64; 5],
     http_latency_buckets: [AtomicU64; LATENCY_BUCKETS_MS.len()],
     http_latency_sum_us: AtomicU64,
@@ -31,6 +36,10 @@ pub struct Gauges {
 
 pub fn inc(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
 impl Metrics {
@@ -90,6 +99,26 @@ impl Metrics {
             "Admin API requests with a missing or invalid token.",
             get(&self.api_auth_failures),
         );
+        counter(
+            "tapbridge_audit_records_purged_total",
+            "Audit records deleted past their retention period.",
+            get(&self.audit_records_purged),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tapbridge_signin_rate_limited_total Pass sign-ins refused by a rate limit, by limit.\n\
+             # TYPE tapbridge_signin_rate_limited_total counter"
+        );
+        for (limit, c) in [
+            ("address", &self.signin_rate_limited_by_address),
+            ("user", &self.signin_rate_limited_by_user),
+        ] {
+            let _ = writeln!(
+                out,
+                "tapbridge_signin_rate_limited_total{{limit=\"{limit}\"}} {}",
+                get(c)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP tapbridge_http_responses_total HTTP responses by status class."
@@ -195,6 +224,7 @@ mod tests {
         m.observe_http(200, std::time::Duration::from_millis(3));
         m.observe_http(404, std::time::Duration::from_millis(30));
         inc(&m.taps_issued);
+        add(&m.signin_rate_limited_by_user, 3);
         let text = m.render(Gauges {
             users: 7,
             ..Default::default()
@@ -205,5 +235,7 @@ mod tests {
         assert!(text.contains("tapbridge_http_request_duration_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("tapbridge_http_request_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("tapbridge_users 7"));
+        assert!(text.contains("tapbridge_signin_rate_limited_total{limit=\"user\"} 3"));
+        assert!(text.contains("tapbridge_signin_rate_limited_total{limit=\"address\"} 0"));
     }
 }

@@ -44,6 +44,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.tap.purge_interval_minutes * 60),
         stop_rx.clone(),
     ));
+    let audit_purge = tokio::spawn(audit_purge_loop(
+        platform.clone(),
+        Duration::from_secs(config.audit.purge_interval_minutes * 60),
+        stop_rx.clone(),
+    ));
     let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
     if !config.ldap.sources.is_empty() {
         let (source, sources) = (platform.clone(), Arc::new(config.ldap.sources.clone()));
@@ -77,11 +82,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let entra = bridge::entra::Entra::from_config(&config.entra, Arc::new(SystemClock))
         .map_err(anyhow::Error::msg)?;
     let rules = Arc::new(config.onboarding.rules());
-    extra = extra.merge(bridge::mail::http::routes(
-        platform.clone(),
-        rules.clone(),
-        config.mail.default_language.clone(),
-    ));
+    // The bridge's routes under /v1.0 answer a long URI as the rest of Graph's do.
+    let graph_uri_limit = axum::middleware::from_fn(plugin::http::limits::graph_uri_limit);
+    extra = extra.merge(
+        bridge::mail::http::routes(
+            platform.clone(),
+            rules.clone(),
+            config.mail.default_language.clone(),
+        )
+        .layer(graph_uri_limit.clone()),
+    );
     let mut mail_jobs = Vec::new();
     if config.onboarding.enabled {
         let onboarding = Arc::new(bridge::onboarding::Onboarding::new(
@@ -128,16 +138,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.web.enabled {
         extra = extra.merge(web_routes(&config, &platform, &public_url)?);
     }
-    extra = extra.merge(bridge::entra::http::routes(
-        platform.clone(),
-        entra.clone(),
-        Arc::new(config.onboarding.entra_rule_terms()),
-    ));
-    extra = extra.merge(bridge::ldap::status::routes(
-        platform.clone(),
-        config.ldap.sources.clone(),
-        config.ldap.lock_settings(),
-    ));
+    extra = extra.merge(
+        bridge::entra::http::routes(
+            platform.clone(),
+            entra.clone(),
+            Arc::new(config.onboarding.entra_rule_terms()),
+        )
+        .layer(graph_uri_limit.clone()),
+    );
+    extra = extra.merge(
+        bridge::ldap::status::routes(
+            platform.clone(),
+            config.ldap.sources.clone(),
+            config.ldap.lock_settings(),
+        )
+        .layer(graph_uri_limit),
+    );
     tracing::info!(%addr, %public_url, database = %crate::runtime::database_name(&config), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
     println!("tapbridge listening on http://{addr}");
@@ -162,6 +178,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = purge.await;
+    let _ = audit_purge.await;
     for job in mail_jobs {
         let _ = job.await;
     }
@@ -257,6 +274,32 @@ async fn purge_loop(platform: Arc<Platform>, every: Duration, mut stop: watch::R
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "purged expired passes"),
                     Err(e) => tracing::warn!(error = %e, "purging expired passes failed"),
+                }
+            }
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        }
+    }
+}
+
+/// Deletes audit records past their retention, at start and then every `every`.
+async fn audit_purge_loop(
+    platform: Arc<Platform>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                // One node purges; the others would only queue behind it.
+                if !platform.leads() {
+                    continue;
+                }
+                match platform.purge_audit_log(&Caller::operator()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "purged audit records past their retention"),
+                    // The error names its cause (a full disk, a lost connection …).
+                    Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
                 }
             }
             () = async { let _ = stop.wait_for(|s| *s).await; } => return,

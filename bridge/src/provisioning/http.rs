@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use plugin::platform::{Platform, Provisioner};
@@ -47,7 +48,47 @@ pub fn routes(scim: Arc<Scim>, platform: Arc<Platform>) -> Router {
         .route("/Schemas/{id}", get(schema))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(uri_limit))
         .with_state(state)
+}
+
+/// SCIM's 414 for a request target longer than the server accepts.
+async fn uri_limit(request: Request, next: Next) -> Response {
+    if plugin::http::limits::uri_too_long(&request) {
+        return Error::Scim {
+            status: 414,
+            scim_type: None,
+            detail: format!(
+                "the request URI is longer than {} bytes",
+                plugin::http::limits::MAX_URI_BYTES
+            ),
+        }
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// A request body within the server's size limit; a larger one is SCIM's 413, not axum's
+/// plain-text answer.
+struct Body(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::Scim {
+                status: 413,
+                scim_type: None,
+                detail: "the request body is larger than this server accepts".into(),
+            }),
+            Err(_) => Err(Error::bad(
+                ScimType::InvalidSyntax,
+                "the request body could not be read",
+            )),
+        }
+    }
 }
 
 /// A provisioning source, authenticated by its bearer token.
@@ -191,7 +232,7 @@ async fn search(
     Source(who): Source,
     Path(resource): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response> {
     let kind = kind(&resource)?;
     let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
@@ -203,7 +244,7 @@ async fn search_all(
     State(s): State<ScimState>,
     Source(who): Source,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response> {
     let q = ListQuery::from_search(&json_body(&headers, &body)?)?;
     Ok(respond_page(s.scim.search_all(&who, &q).await?))
@@ -216,7 +257,7 @@ async fn create(
     Source(who): Source,
     Path(resource): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response> {
     let body = json_body(&headers, &body)?;
     let r = match kind(&resource)? {
@@ -256,7 +297,7 @@ async fn replace(
     Source(who): Source,
     Path((resource, id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response> {
     let if_match = header_str(&headers, header::IF_MATCH);
     let body = json_body(&headers, &body)?;
@@ -286,7 +327,7 @@ async fn patch(
     Path((resource, id)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response> {
     let kind = kind(&resource)?;
     let query = ListQuery::from_params(&q)?;

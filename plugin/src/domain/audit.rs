@@ -1,6 +1,9 @@
 //! Audit records, shaped after Graph's `directoryAudit`.
 
-use time::OffsetDateTime;
+use std::fmt::Write;
+
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::actor::{Actor, Principal};
@@ -14,6 +17,7 @@ pub enum Activity {
     TapSignInFailed,
     TapLocked,
     TapsPurged,
+    AuditPurged,
     PolicyUpdated,
     UserAdded,
     UserUpdated,
@@ -53,6 +57,7 @@ impl Activity {
             Activity::TapSignInFailed => "Temporary access pass sign-in failed",
             Activity::TapLocked => "Temporary access pass locked after repeated failures",
             Activity::TapsPurged => "Purge expired temporary access passes",
+            Activity::AuditPurged => "Purge audit records past retention",
             Activity::PolicyUpdated => "Authentication Methods Policy Update",
             Activity::UserAdded => "Add user",
             Activity::UserUpdated => "Update user",
@@ -84,6 +89,7 @@ impl Activity {
     pub fn category(self) -> &'static str {
         match self {
             Activity::PolicyUpdated => "Policy",
+            Activity::AuditPurged => "Other",
             Activity::TokenCreated | Activity::TokenRevoked => "ApplicationManagement",
             Activity::GroupAdded
             | Activity::GroupUpdated
@@ -113,6 +119,7 @@ impl Activity {
             Activity::TapDeleted
             | Activity::EntraPassDeleted
             | Activity::TapsPurged
+            | Activity::AuditPurged
             | Activity::TokenRevoked
             | Activity::UserDeleted
             | Activity::GroupDeleted
@@ -180,6 +187,12 @@ pub struct AuditRecord {
     pub correlation_id: Option<Uuid>,
     /// Free-form key/value pairs. Never a secret.
     pub details: Vec<(String, String)>,
+    /// The client's address, for what an unauthenticated client attempts.
+    pub client_address: Option<String>,
+    /// Set on failures a client can repeat at will (a sign-in): a repeat within this window
+    /// of an identical record (see [`AuditRecord::coalesce_key`]) is counted on that record
+    /// instead of adding one, so a flood adds rows by the window, not by the request.
+    pub coalesce_window: Option<Duration>,
 }
 
 impl AuditRecord {
@@ -194,7 +207,52 @@ impl AuditRecord {
             targets: vec![],
             correlation_id: None,
             details: vec![],
+            client_address: None,
+            coalesce_window: None,
         }
+    }
+
+    pub fn client(mut self, address: Option<&str>) -> Self {
+        self.client_address = address.map(|a| a.chars().take(64).collect());
+        self
+    }
+
+    /// Lets repeats within `window` be counted on this record (see the field).
+    pub fn coalescing(mut self, window: Duration) -> Self {
+        self.coalesce_window = Some(window);
+        self
+    }
+
+    /// What makes two records "the same failure": activity, result, who, on what, from where.
+    /// Details are left out (they carry counters such as `failedAttempts`, and a coalesced
+    /// row keeps the latest); so are the time and the correlation id. `None` for records that
+    /// never coalesce.
+    pub fn coalesce_key(&self) -> Option<String> {
+        self.coalesce_window?;
+        let mut h = Sha256::new();
+        let i = &self.initiated_by;
+        let mut field = |s: &str| {
+            // Length-prefixed, so no two field lists hash alike.
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        };
+        field(self.activity.display_name());
+        field(if self.success { "success" } else { "failure" });
+        field(self.result_reason.as_deref().unwrap_or(""));
+        field(&i.kind);
+        field(i.id.as_deref().unwrap_or(""));
+        field(&i.display_name);
+        for t in &self.targets {
+            field(&t.kind);
+            field(&t.id);
+            field(t.display_name.as_deref().unwrap_or(""));
+        }
+        field(self.client_address.as_deref().unwrap_or(""));
+        let mut key = String::with_capacity(64);
+        for b in h.finalize() {
+            let _ = write!(key, "{b:02x}");
+        }
+        Some(key)
     }
 
     pub fn failed(mut self, reason: impl Into<String>) -> Self {
@@ -251,4 +309,59 @@ pub struct AuditEntry {
     pub targets: Vec<AuditTarget>,
     pub correlation_id: Option<Uuid>,
     pub details: Vec<(String, String)>,
+    pub client_address: Option<String>,
+    /// How many identical records this one stands for (1 unless coalesced).
+    pub occurrences: u32,
+    /// The last of them, when there was more than one.
+    pub last_at: Option<OffsetDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-27 09:00 UTC);
+
+    fn failure(name: &str, client: &str, at: OffsetDateTime) -> AuditRecord {
+        AuditRecord::new(
+            Activity::TapSignInFailed,
+            Initiator {
+                kind: "user".into(),
+                id: None,
+                display_name: name.into(),
+            },
+            at,
+        )
+        .failed("no such user or no pass")
+        .client(Some(client))
+        .coalescing(Duration::minutes(15))
+    }
+
+    #[test]
+    fn identical_failures_share_a_key_whatever_their_time_id_and_details() {
+        let a = failure("nobody@example.com", "192.0.2.1", T0);
+        let b = failure("nobody@example.com", "192.0.2.1", T0 + Duration::minutes(3))
+            .correlation(Some(Uuid::new_v4()))
+            .detail("failedAttempts", 4);
+        assert!(a.coalesce_key().is_some());
+        assert_eq!(a.coalesce_key(), b.coalesce_key());
+        for other in [
+            failure("other@example.com", "192.0.2.1", T0),
+            failure("nobody@example.com", "192.0.2.2", T0),
+            failure("nobody@example.com", "192.0.2.1", T0).failed("wrong pass"),
+            failure("nobody@example.com", "192.0.2.1", T0).target("User", Uuid::nil(), None),
+        ] {
+            assert_ne!(a.coalesce_key(), other.coalesce_key());
+        }
+        let plain = AuditRecord {
+            coalesce_window: None,
+            ..a
+        };
+        assert_eq!(
+            plain.coalesce_key(),
+            None,
+            "only records marked to coalesce"
+        );
+    }
 }

@@ -52,6 +52,15 @@ impl Default for SessionTimeouts {
     }
 }
 
+/// The pass a bootstrap session is opened with. The session is bound to it: it never outlives
+/// the pass, and ends when the pass is deleted, replaced, locked or otherwise stops being
+/// usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpeningPass {
+    pub id: Uuid,
+    pub expires_at: OffsetDateTime,
+}
+
 /// A stored session (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -59,6 +68,8 @@ pub struct Session {
     pub id: String,
     pub user_id: Uuid,
     pub kind: SessionKind,
+    /// The pass a bootstrap session was opened with; `None` for a full session.
+    pub tap_id: Option<Uuid>,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     pub idle_expires_at: OffsetDateTime,
@@ -70,26 +81,30 @@ pub struct Session {
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 impl Session {
-    /// A new session's deadlines. A bootstrap session never outlives `pass_expires_at`.
+    /// A new session's deadlines. A bootstrap session never outlives its pass.
     pub fn open(
         id: String,
         user_id: Uuid,
         kind: SessionKind,
         timeouts: &SessionTimeouts,
-        pass_expires_at: Option<OffsetDateTime>,
+        pass: Option<OpeningPass>,
         now: OffsetDateTime,
     ) -> Session {
         let absolute = match kind {
             SessionKind::Full => now + timeouts.absolute,
             SessionKind::Bootstrap => {
                 let window = now + timeouts.bootstrap_window;
-                pass_expires_at.map_or(window, |p| p.min(window))
+                pass.map_or(window, |p| p.expires_at.min(window))
             }
         };
         Session {
             id,
             user_id,
             kind,
+            tap_id: match kind {
+                SessionKind::Bootstrap => pass.map(|p| p.id),
+                SessionKind::Full => None,
+            },
             created_at: now,
             last_seen_at: now,
             idle_expires_at: (now + timeouts.idle).min(absolute),
@@ -121,13 +136,16 @@ mod tests {
 
     const NOW: OffsetDateTime = datetime!(2026-11-27 09:00 UTC);
 
-    fn open(kind: SessionKind, pass: Option<OffsetDateTime>) -> Session {
+    fn open(kind: SessionKind, pass_expires_at: Option<OffsetDateTime>) -> Session {
         Session::open(
             "s".into(),
             Uuid::nil(),
             kind,
             &SessionTimeouts::default(),
-            pass,
+            pass_expires_at.map(|expires_at| OpeningPass {
+                id: Uuid::max(),
+                expires_at,
+            }),
             NOW,
         )
     }
@@ -141,6 +159,8 @@ mod tests {
         assert_eq!(short_pass.idle_expires_at, NOW + Duration::minutes(5));
         assert!(short_pass.is_live(NOW + Duration::minutes(4)));
         assert!(!short_pass.is_live(NOW + Duration::minutes(5)));
+        assert_eq!(short_pass.tap_id, Some(Uuid::max()), "bound to its pass");
+        assert_eq!(open(SessionKind::Full, Some(NOW)).tap_id, None);
     }
 
     #[test]

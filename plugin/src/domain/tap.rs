@@ -150,6 +150,36 @@ impl TapRecord {
     }
 }
 
+impl TapRecord {
+    /// Whether a bootstrap session opened with this pass may go on at `now`: the pass must
+    /// still be usable, except that the one use of a one-time pass is the very sign-in that
+    /// opened the session (its registration ending the session is the caller's business).
+    pub fn usability_for_its_session(&self, ctx: Context, now: OffsetDateTime) -> Usability {
+        let before_its_use = TapRecord {
+            first_used_at: None,
+            ..self.clone()
+        };
+        before_its_use.usability(ctx, now)
+    }
+
+    /// A stand-in for a pass that does not exist, so that an attempt for an unknown user or a
+    /// user without a pass runs the same steps as any other: its write matches no row.
+    pub fn absent(now: OffsetDateTime) -> TapRecord {
+        TapRecord {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            created_at: now,
+            start_date_time: None,
+            lifetime_in_minutes: 0,
+            is_usable_once: false,
+            first_used_at: None,
+            use_count: 0,
+            failed_attempts: 0,
+            locked_at: None,
+        }
+    }
+}
+
 /// The outcome of presenting a code for a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Redemption {
@@ -401,6 +431,50 @@ mod tests {
             assert_eq!((u.reason, u.detail), (reason, detail), "{name}");
             assert_eq!(u.is_usable(), reason == R::EnabledByPolicy, "{name}");
         }
+    }
+
+    #[test]
+    fn a_session_lives_while_its_pass_would_still_admit_it() {
+        let m = Duration::minutes;
+        let once = TapRecord {
+            is_usable_once: true,
+            ..pass()
+        };
+        let spent = once.after(redeem(&once, OK, true, 10, T0), T0);
+        assert!(
+            !spent.usability(OK, T0 + m(1)).is_usable(),
+            "spent for sign-in"
+        );
+        assert!(
+            spent.usability_for_its_session(OK, T0 + m(1)).is_usable(),
+            "but the session its one use opened goes on"
+        );
+        let expired = spent.usability_for_its_session(OK, T0 + m(60));
+        assert_eq!(expired.reason, UsabilityReason::Expired);
+        let off = Context {
+            policy_enabled: false,
+            ..OK
+        };
+        let targeted_out = Context {
+            user_targeted: false,
+            ..OK
+        };
+        for (ctx, detail) in [
+            (off, UsabilityDetail::PolicyDisabled),
+            (targeted_out, UsabilityDetail::NotTargeted),
+        ] {
+            let u = spent.usability_for_its_session(ctx, T0 + m(1));
+            assert_eq!(u.detail, Some(detail));
+        }
+        let mut multi = pass();
+        multi = multi.after(redeem(&multi, OK, true, 3, T0), T0);
+        for _ in 0..3 {
+            multi = multi.after(redeem(&multi, OK, false, 3, T0), T0);
+        }
+        assert_eq!(
+            multi.usability_for_its_session(OK, T0 + m(1)).detail,
+            Some(UsabilityDetail::LockedOut)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 mod graph;
 mod health;
+pub mod limits;
 mod request_id;
 
 #[cfg(test)]
@@ -47,12 +48,14 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// The application with `extra` routes (another crate's, e.g. SCIM) sharing its middleware:
-/// request ids, metrics, request logging and the body size limit.
+/// request ids, metrics, request logging and the body size limit. Each router bounds its
+/// request targets in its own error shape ([`limits`]); `extra` brings its own bound.
 pub fn app_with(state: AppState, extra: Router) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .merge(graph::routes())
         .merge(health::routes())
+        .layer(middleware::from_fn(limits::graph_uri_limit))
         .with_state(state.clone())
         .merge(extra)
         .fallback(error::not_found)

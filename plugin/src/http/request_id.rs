@@ -40,14 +40,18 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.platform.metrics().observe_http(status, elapsed);
-    tracing::info!(
-        request_id = %id,
-        %method,
-        route,
-        status,
-        latency_us = elapsed.as_micros() as u64,
-        "request"
-    );
+    // A request refused by a rate limit is counted (above) and reported by the limiter once
+    // per client and interval; a line for each would let a flood fill the disk.
+    if status != 429 {
+        tracing::info!(
+            request_id = %id,
+            %method,
+            route,
+            status,
+            latency_us = elapsed.as_micros() as u64,
+            "request"
+        );
+    }
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         headers.insert("request-id", v);

@@ -137,19 +137,21 @@ pub async fn revoke_access(
     w: &Writer,
     reason: &str,
 ) -> Result<()> {
-    if let Some(old) = taps::delete_for_user(conn, user.id).await? {
-        let record = w
-            .record(Activity::TapDeleted, user)
-            .reason(format!("revoked: {reason}"))
-            .detail("temporaryAccessPassId", old.id);
-        audit::insert(conn, &record).await?;
-    }
+    // Sessions first: deleting the pass would end its bootstrap sessions unseen (cascade),
+    // and the count would miss them.
     let ended = crate::store::sessions::delete_for_user(conn, user.id).await?;
     if ended > 0 {
         let record = w
             .record(Activity::SessionsRevoked, user)
             .reason(format!("revoked: {reason}"))
             .detail("count", ended);
+        audit::insert(conn, &record).await?;
+    }
+    if let Some(old) = taps::delete_for_user(conn, user.id).await? {
+        let record = w
+            .record(Activity::TapDeleted, user)
+            .reason(format!("revoked: {reason}"))
+            .detail("temporaryAccessPassId", old.id);
         audit::insert(conn, &record).await?;
     }
     Ok(())

@@ -27,9 +27,9 @@ use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
-pub use passkeys::{Passwordless, PasswordlessSettings, SecurityInfo};
+pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
 pub use sessions::{OpenedSession, SignedIn};
-pub use taps::{IssuedTap, Redeemed, TapView};
+pub use taps::{IssuedTap, PassAttempt, Redeemed, TapView};
 pub use tokens::{CreatedToken, Provisioner, SCIM_SOURCE_PREFIX, TOKEN_PREFIX, TokenGrant};
 
 /// Renders Prometheus text for series kept outside the platform (the mail outbox, LDAP sync).
@@ -43,6 +43,11 @@ pub struct PlatformSettings {
     pub max_failed_attempts: u32,
     /// How long expired or used passes stay visible before the purge removes them.
     pub tap_retention: Duration,
+    /// How long audit records are kept; `None`: for ever.
+    pub audit_retention: Option<Duration>,
+    /// Repeats of an identical failed sign-in within this window are counted on one audit
+    /// record.
+    pub audit_coalesce_window: Duration,
 }
 
 impl Default for PlatformSettings {
@@ -50,6 +55,8 @@ impl Default for PlatformSettings {
         PlatformSettings {
             max_failed_attempts: 10,
             tap_retention: Duration::days(30),
+            audit_retention: Some(Duration::days(365)),
+            audit_coalesce_window: Duration::minutes(15),
         }
     }
 }

@@ -120,6 +120,20 @@ impl From<(Option<User>, String)> for SignInFailure {
     }
 }
 
+/// A passkey just registered, and whether the session that registered it ended with it.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub method: PasskeyMethod,
+    /// True when a one-time pass's bootstrap session has spent its pass: the browser must
+    /// sign in with the new passkey.
+    pub session_ended: bool,
+}
+
+/// A request of a session that ended meanwhile.
+fn session_ended() -> Error {
+    Error::forbidden("Your session has ended. Sign in again.")
+}
+
 /// A sign-in or registration answer that does not verify. Deliberately vague: the reason
 /// goes to the audit log.
 fn rejected() -> Error {
@@ -292,7 +306,9 @@ impl Passwordless {
     }
 
     /// Verifies the browser's answer and stores the passkey under `name` (empty: the model's
-    /// name). Audited either way.
+    /// name). Audited either way. The session must still exist when the passkey is written
+    /// (a pass deleted while the browser was busy ends it). A bootstrap session opened with a
+    /// one-time pass ends with the registration: the pass's one use is spent.
     #[instrument(skip_all)]
     pub async fn finish_registration(
         &self,
@@ -301,12 +317,16 @@ impl Passwordless {
         answer: &RegisterPublicKeyCredential,
         name: &str,
         correlation_id: Option<Uuid>,
-    ) -> Result<PasskeyMethod> {
+    ) -> Result<Registered> {
         let user = &signed_in.user;
         // A bad name is the user's to fix: refuse it before the ceremony is spent.
         passkey_name(name, "passkey")?;
         let now = self.platform.now();
         let mut tx = self.platform.store.write().await?;
+        // Checked under the write lock: whatever ended the session has committed, or waits.
+        if !sessions::exists(&mut tx, &signed_in.session.id).await? {
+            return Err(session_ended());
+        }
         let taken = ceremonies::take(&mut tx, ceremony_id, CeremonyKind::Registration, now).await?;
         // The ceremony is gone from here on: commit its removal whatever the outcome.
         let outcome = self
@@ -317,6 +337,7 @@ impl Passwordless {
                 .target("User", user.id, Some(&user.user_principal_name))
                 .correlation(correlation_id)
         };
+        let mut session_ended = false;
         match &outcome {
             Ok(method) => {
                 let record = base(Activity::PasskeyRegistered)
@@ -325,6 +346,9 @@ impl Passwordless {
                     .detail("attestationLevel", method.attestation_level.as_str())
                     .detail("sessionKind", signed_in.session.kind.as_str());
                 audit::insert(&mut tx, &record).await?;
+                session_ended = self
+                    .end_if_one_time(&mut tx, signed_in, correlation_id, now)
+                    .await?;
             }
             Err(e) => {
                 audit::insert(
@@ -337,10 +361,50 @@ impl Passwordless {
         tx.commit().await?;
         // Policy refusals and server faults are told as they are; a failed verification only
         // vaguely (its reason is in the audit log).
-        outcome.map_err(|e| match e {
-            Error::Internal(_) | Error::Storage(_) | Error::PolicyViolation(_) => e,
-            _ => rejected(),
-        })
+        outcome
+            .map(|method| Registered {
+                method,
+                session_ended,
+            })
+            .map_err(|e| match e {
+                Error::Internal(_) | Error::Storage(_) | Error::PolicyViolation(_) => e,
+                _ => rejected(),
+            })
+    }
+
+    /// Ends a bootstrap session opened with a one-time pass, once it has registered a passkey.
+    /// Returns whether it ended.
+    async fn end_if_one_time(
+        &self,
+        tx: &mut Connection,
+        signed_in: &SignedIn,
+        correlation_id: Option<Uuid>,
+        now: time::OffsetDateTime,
+    ) -> Result<bool> {
+        let session = &signed_in.session;
+        let Some(tap_id) = session
+            .tap_id
+            .filter(|_| session.kind == SessionKind::Bootstrap)
+        else {
+            return Ok(false);
+        };
+        if !taps::get(tx, tap_id)
+            .await?
+            .is_some_and(|p| p.is_usable_once)
+        {
+            return Ok(false);
+        }
+        sessions::delete(tx, &session.id).await?;
+        let user = &signed_in.user;
+        let record = AuditRecord::new(Activity::SessionsRevoked, user_initiator(user), now)
+            .reason("ended: its one-time pass is spent (passkey registered)")
+            .target("User", user.id, Some(&user.user_principal_name))
+            .detail("count", 1)
+            .detail("sessionKind", session.kind.as_str())
+            .detail("temporaryAccessPassId", tap_id)
+            .correlation(correlation_id);
+        audit::insert(tx, &record).await?;
+        Ok(true)
     }
 
     async fn verify_registration(
@@ -441,6 +505,7 @@ impl Passwordless {
         &self,
         ceremony_id: &str,
         answer: &PublicKeyCredential,
+        client_address: Option<&str>,
         correlation_id: Option<Uuid>,
     ) -> Result<OpenedSession> {
         let now = self.platform.now();
@@ -451,6 +516,7 @@ impl Passwordless {
         let result = match outcome {
             Ok((user, method)) => {
                 let record = AuditRecord::new(Activity::PasskeySignIn, user_initiator(&user), now)
+                    .client(client_address)
                     .target("User", user.id, Some(&user.user_principal_name))
                     .detail("fido2AuthenticationMethodId", method.id)
                     .detail("aaGuid", method.aaguid)
@@ -468,8 +534,12 @@ impl Passwordless {
                     },
                     user_initiator,
                 );
+                // Anyone can send answers: a repeat of the same failure from the same client
+                // is counted on one record.
                 let mut record = AuditRecord::new(Activity::PasskeySignInFailed, initiator, now)
                     .failed(why)
+                    .client(client_address)
+                    .coalescing(self.platform.settings.audit_coalesce_window)
                     .correlation(correlation_id);
                 if let Some(u) = &who {
                     record = record.target("User", u.id, Some(&u.user_principal_name));

@@ -3,6 +3,11 @@
 //!
 //! A cookie is `id.secret`: `id` finds the row, `secret` is checked against its keyed hash in
 //! constant time. Neither the secret nor the cookie is stored or logged.
+//!
+//! A bootstrap session lives only as long as its pass could still open it. What happens to a
+//! pass (deleted, replaced, locked after wrong codes) ends its sessions in the same
+//! transaction ([`end_sessions_of_pass`]); what holds of it (expiry, policy off, the user no
+//! longer targeted, account disabled) is checked again on every request of the session.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,11 +15,13 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::passkeys::Passwordless;
+use super::taps::{PassAttempt, usability_context};
 use crate::domain::actor::{Actor, Principal};
+use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::User;
-use crate::domain::session::{Session, SessionKind};
+use crate::domain::session::{OpeningPass, Session, SessionKind};
 use crate::secret::{SecretString, random_bytes};
-use crate::store::{Connection, sessions, users};
+use crate::store::{Connection, audit, sessions, taps, users};
 use crate::{Error, Result};
 
 /// A session just opened. `cookie` is the only copy of its secret.
@@ -52,7 +59,7 @@ impl Passwordless {
         conn: &mut Connection,
         user: &User,
         kind: SessionKind,
-        pass_expires_at: Option<time::OffsetDateTime>,
+        pass: Option<OpeningPass>,
     ) -> Result<OpenedSession> {
         let id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
         let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
@@ -61,7 +68,7 @@ impl Passwordless {
             user.id,
             kind,
             &self.settings.timeouts,
-            pass_expires_at,
+            pass,
             self.platform.now(),
         );
         let hash = self.session_hasher.hash(id.as_bytes(), secret.as_bytes());
@@ -75,30 +82,29 @@ impl Passwordless {
         })
     }
 
-    /// Redeems a pass (atomically, with lock-out counting) and opens a bootstrap session that
-    /// ends when the pass expires or after the bootstrap window, whichever comes first.
+    /// Redeems a pass (atomically, with lock-out counting) and opens a bootstrap session bound
+    /// to it, in one transaction: the session never exists without its pass. It ends when the
+    /// pass expires or after the bootstrap window, whichever comes first, and sooner if the
+    /// pass stops being usable.
     #[instrument(skip_all)]
-    pub async fn sign_in_with_pass(
-        &self,
-        user_principal_name: &str,
-        pass: &SecretString,
-        correlation_id: Option<Uuid>,
-    ) -> Result<OpenedSession> {
-        let redeemed = self
-            .platform
-            .redeem_tap(user_principal_name, pass, correlation_id)
-            .await?;
+    pub async fn sign_in_with_pass(&self, attempt: PassAttempt<'_>) -> Result<OpenedSession> {
         let mut tx = self.platform.store.write().await?;
-        let opened = self
-            .open_session(
-                &mut tx,
-                &redeemed.user,
-                SessionKind::Bootstrap,
-                Some(redeemed.expires_at),
-            )
-            .await?;
+        let opened = match self.platform.redeem_in(&mut tx, attempt).await? {
+            Some(redeemed) => {
+                let pass = OpeningPass {
+                    id: redeemed.tap_id,
+                    expires_at: redeemed.expires_at,
+                };
+                let opened = self
+                    .open_session(&mut tx, &redeemed.user, SessionKind::Bootstrap, Some(pass))
+                    .await?;
+                Some(opened)
+            }
+            None => None,
+        };
         tx.commit().await?;
-        Ok(opened)
+        self.platform.count_redemption(opened.is_some());
+        opened.ok_or(Error::InvalidPass)
     }
 
     /// The live session a cookie names, with its user; `None` for a missing, malformed,
@@ -129,6 +135,13 @@ impl Passwordless {
         if !user.account_enabled {
             return Ok(None);
         }
+        if session.kind == SessionKind::Bootstrap
+            && let Some(why) = self.pass_refuses(&mut conn, &session, &user, now).await?
+        {
+            drop(conn);
+            self.end_bootstrap_session(&session, &user, &why).await?;
+            return Ok(None);
+        }
         drop(conn);
         let session = match session.touched(&self.settings.timeouts, now) {
             Some(touched) => {
@@ -140,6 +153,54 @@ impl Passwordless {
             None => session,
         };
         Ok(Some(SignedIn { session, user }))
+    }
+
+    /// Why a bootstrap session may not go on, if it may not: its pass is gone, or would no
+    /// longer admit the session (expired, locked, policy off, user no longer targeted).
+    async fn pass_refuses(
+        &self,
+        conn: &mut Connection,
+        session: &Session,
+        user: &User,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<String>> {
+        let pass = match session.tap_id {
+            Some(id) => taps::get(conn, id).await?,
+            None => None,
+        };
+        let Some(pass) = pass.filter(|p| p.user_id == user.id) else {
+            return Ok(Some("its pass no longer exists".into()));
+        };
+        let policy = self.platform.load_tap_policy(conn).await?;
+        let ctx = usability_context(conn, &policy, user).await?;
+        let usability = pass.usability_for_its_session(ctx, now);
+        if usability.is_usable() {
+            return Ok(None);
+        }
+        let why = usability
+            .detail
+            .map_or(usability.reason.as_str(), |d| d.as_str());
+        Ok(Some(format!("its pass is no longer usable: {why}")))
+    }
+
+    /// Ends a bootstrap session found unfit at its request; audited once, by whichever
+    /// request deletes it.
+    async fn end_bootstrap_session(&self, session: &Session, user: &User, why: &str) -> Result<()> {
+        let now = self.platform.now();
+        let mut tx = self.platform.store.write().await?;
+        if sessions::delete(&mut tx, &session.id).await? {
+            let mut record = AuditRecord::new(Activity::SessionsRevoked, tapbridge(), now)
+                .reason(format!("revoked: {why}"))
+                .target("User", user.id, Some(&user.user_principal_name))
+                .detail("count", 1)
+                .detail("sessionKind", session.kind.as_str());
+            if let Some(tap_id) = session.tap_id {
+                record = record.detail("temporaryAccessPassId", tap_id);
+            }
+            audit::insert(&mut tx, &record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Ends the session.
@@ -171,4 +232,35 @@ impl Passwordless {
             Err(Error::forbidden("the form has expired"))
         }
     }
+}
+
+/// The platform itself, as the initiator of what it does on its own.
+fn tapbridge() -> Initiator {
+    (&Actor::service("tapbridge")).into()
+}
+
+/// Ends the bootstrap sessions opened with pass `tap_id`, inside the caller's transaction (the
+/// one that deletes, replaces or locks the pass); audited with `reason` when there were any.
+/// Returns how many ended.
+pub(crate) async fn end_sessions_of_pass(
+    conn: &mut Connection,
+    tap_id: Uuid,
+    user: &User,
+    initiator: Initiator,
+    reason: &str,
+    correlation_id: Option<Uuid>,
+    now: time::OffsetDateTime,
+) -> Result<u64> {
+    let ended = sessions::delete_for_tap(conn, tap_id).await?;
+    if ended > 0 {
+        let record = AuditRecord::new(Activity::SessionsRevoked, initiator, now)
+            .reason(format!("revoked: {reason}"))
+            .target("User", user.id, Some(&user.user_principal_name))
+            .detail("count", ended)
+            .detail("sessionKind", SessionKind::Bootstrap.as_str())
+            .detail("temporaryAccessPassId", tap_id)
+            .correlation(correlation_id);
+        audit::insert(conn, &record).await?;
+    }
+    Ok(ended)
 }

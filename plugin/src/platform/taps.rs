@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use tracing::instrument;
 use uuid::Uuid;
 
+use super::sessions::end_sessions_of_pass;
 use super::{Caller, Platform};
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::{User, UserRef};
@@ -14,6 +15,7 @@ use crate::domain::tap_policy::{PolicyState, TapPolicy, TapRequest};
 use crate::domain::timefmt::rfc3339;
 use crate::metrics::inc;
 use crate::secret::SecretString;
+use crate::store::sign_in::{self, SignInFacts};
 use crate::store::{Connection, audit, taps, users};
 use crate::{Error, Result};
 
@@ -41,8 +43,18 @@ pub struct Redeemed {
     pub expires_at: OffsetDateTime,
 }
 
+/// A sign-in attempt with a pass: what the person typed, and where from.
+#[derive(Debug, Clone, Copy)]
+pub struct PassAttempt<'a> {
+    pub user_principal_name: &'a str,
+    pub pass: &'a SecretString,
+    /// The client's address, for the audit log (and so for its coalescing).
+    pub client_address: Option<&'a str>,
+    pub correlation_id: Option<Uuid>,
+}
+
 /// The policy in force and whether it applies to `user`.
-async fn usability_context(
+pub(super) async fn usability_context(
     conn: &mut Connection,
     policy: &TapPolicy,
     user: &User,
@@ -124,7 +136,18 @@ impl Platform {
             locked_at: None,
         };
         let initiator: Initiator = (&caller.actor).into();
-        if let Some(old) = taps::delete_for_user(tx, user.id).await? {
+        if let Some(old) = taps::for_user(tx, user.id).await? {
+            end_sessions_of_pass(
+                tx,
+                old.id,
+                &user,
+                initiator.clone(),
+                "pass replaced by a new one",
+                caller.correlation_id,
+                now,
+            )
+            .await?;
+            taps::delete_for_user(tx, user.id).await?;
             let replaced = AuditRecord::new(Activity::TapDeleted, initiator.clone(), now)
                 .reason("replaced by a new pass")
                 .target("User", user.id, Some(&user.user_principal_name))
@@ -244,6 +267,16 @@ impl Platform {
                 )));
             }
         };
+        end_sessions_of_pass(
+            &mut tx,
+            record.id,
+            &user,
+            (&caller.actor).into(),
+            "pass deleted",
+            caller.correlation_id,
+            now,
+        )
+        .await?;
         taps::delete_for_user(&mut tx, user.id).await?;
         let deleted = AuditRecord::new(Activity::TapDeleted, (&caller.actor).into(), now)
             .target("User", user.id, Some(&user.user_principal_name))
@@ -266,45 +299,62 @@ impl Platform {
         code: &SecretString,
         correlation_id: Option<Uuid>,
     ) -> Result<Redeemed> {
-        let input = SecretString::new(tap::normalise_input(code.expose()));
-        let now = self.now();
+        let attempt = PassAttempt {
+            user_principal_name,
+            pass: code,
+            client_address: None,
+            correlation_id,
+        };
         let mut tx = self.store.write().await?;
-        let user = users::get_by_upn(&mut tx, user_principal_name).await?;
-        let stored = match &user {
-            Some(u) => taps::for_user_with_hash(&mut tx, u.id).await?,
-            None => None,
+        let redeemed = self.redeem_in(&mut tx, attempt).await?;
+        tx.commit().await?;
+        self.count_redemption(redeemed.is_some());
+        redeemed.ok_or(Error::InvalidPass)
+    }
+
+    /// Counts a committed redemption in `/metrics`.
+    pub(super) fn count_redemption(&self, accepted: bool) {
+        inc(if accepted {
+            &self.metrics.tap_redemptions_accepted
+        } else {
+            &self.metrics.tap_redemptions_rejected
+        });
+    }
+
+    /// [`Self::redeem_tap`] inside the caller's write transaction, which must commit whatever
+    /// the outcome (the audit record, the failure count). `None`: refused.
+    ///
+    /// Every attempt runs the same steps — one read returning one row (user, pass, groups,
+    /// policy: [`sign_in::facts`]), the same keyed-hash check, the same writes — whether or
+    /// not the user exists or holds a pass: how long the answer takes must not tell which.
+    /// The usage write of an absent pass matches no row; a refusal that changes no counter
+    /// writes no row either.
+    pub(super) async fn redeem_in(
+        &self,
+        tx: &mut Connection,
+        attempt: PassAttempt<'_>,
+    ) -> Result<Option<Redeemed>> {
+        let input = SecretString::new(tap::normalise_input(attempt.pass.expose()));
+        let now = self.now();
+        let SignInFacts {
+            user,
+            pass: stored,
+            group_ids: groups,
+            policy,
+        } = sign_in::facts(tx, attempt.user_principal_name).await?;
+        let policy = policy.unwrap_or_default();
+        let (record, secret_hash) = match &stored {
+            Some(s) => (s.record.clone(), s.secret_hash.as_slice()),
+            None => (TapRecord::absent(now), &[0u8; 32][..]),
         };
-        let (Some(user), Some(stored)) = (user, stored) else {
-            // Same work as a real check, so timing does not reveal whether the user or a pass
-            // exists.
-            let _ =
-                self.tap_hasher
-                    .verify(Uuid::nil().as_bytes(), input.expose().as_bytes(), &[0; 32]);
-            let why = "no such user or no pass";
-            let record = AuditRecord::new(
-                Activity::TapSignInFailed,
-                Initiator {
-                    kind: "user".into(),
-                    id: None,
-                    display_name: truncate(user_principal_name),
-                },
-                now,
-            )
-            .failed(why)
-            .correlation(correlation_id);
-            audit::insert(&mut tx, &record).await?;
-            tx.commit().await?;
-            inc(&self.metrics.tap_redemptions_rejected);
-            return Err(Error::InvalidPass);
+        let matches =
+            self.tap_hasher
+                .verify(record.id.as_bytes(), input.expose().as_bytes(), secret_hash);
+        let ctx = Context {
+            policy_enabled: policy.state == PolicyState::Enabled,
+            user_targeted: policy.enabled_for(&groups),
+            account_enabled: user.as_ref().is_some_and(|u| u.account_enabled),
         };
-        let record = stored.record;
-        let policy = self.load_tap_policy(&mut tx).await?;
-        let ctx = usability_context(&mut tx, &policy, &user).await?;
-        let matches = self.tap_hasher.verify(
-            record.id.as_bytes(),
-            input.expose().as_bytes(),
-            &stored.secret_hash,
-        );
         let outcome = tap::redeem(
             &record,
             ctx,
@@ -313,65 +363,79 @@ impl Platform {
             now,
         );
         let updated = record.after(outcome, now);
-        if updated != record {
-            taps::update_usage(&mut tx, &updated).await?;
-        }
+        taps::update_usage(tx, &updated).await?;
+        let failure = |activity, initiator: Initiator| {
+            AuditRecord::new(activity, initiator, now)
+                .client(attempt.client_address)
+                .correlation(attempt.correlation_id)
+                .coalescing(self.settings.audit_coalesce_window)
+        };
+        let (Some(user), true) = (user, stored.is_some()) else {
+            let record = failure(
+                Activity::TapSignInFailed,
+                Initiator {
+                    kind: "user".into(),
+                    id: None,
+                    display_name: truncate(attempt.user_principal_name),
+                },
+            )
+            .failed("no such user or no pass");
+            audit::insert(tx, &record).await?;
+            return Ok(None);
+        };
         let initiator = Initiator {
             kind: "user".into(),
             id: Some(user.id.to_string()),
             display_name: user.user_principal_name.clone(),
         };
-        let base = |activity| {
-            AuditRecord::new(activity, initiator.clone(), now)
-                .target("User", user.id, Some(&user.user_principal_name))
+        let on_user = |r: AuditRecord| {
+            r.target("User", user.id, Some(&user.user_principal_name))
                 .detail("temporaryAccessPassId", record.id)
-                .correlation(correlation_id)
         };
-        let result = match outcome {
+        match outcome {
             Redemption::Accepted { consumed } => {
-                audit::insert(
-                    &mut tx,
-                    &base(Activity::TapSignIn).detail("consumed", consumed),
-                )
-                .await?;
-                Ok(Redeemed {
-                    user: user.clone(),
+                let signed_in = AuditRecord::new(Activity::TapSignIn, initiator, now)
+                    .client(attempt.client_address)
+                    .correlation(attempt.correlation_id);
+                audit::insert(tx, &on_user(signed_in).detail("consumed", consumed)).await?;
+                Ok(Some(Redeemed {
                     tap_id: record.id,
                     expires_at: record.expires_at(),
-                })
+                    user,
+                }))
             }
             Redemption::Unusable(u) => {
                 let why = u.detail.map_or(u.reason.as_str(), |d| d.as_str());
-                audit::insert(&mut tx, &base(Activity::TapSignInFailed).failed(why)).await?;
-                Err(Error::InvalidPass)
+                let refused = failure(Activity::TapSignInFailed, initiator).failed(why);
+                audit::insert(tx, &on_user(refused)).await?;
+                Ok(None)
             }
             Redemption::WrongCode { locks } => {
-                audit::insert(
-                    &mut tx,
-                    &base(Activity::TapSignInFailed)
-                        .failed("wrong pass")
-                        .detail("failedAttempts", updated.failed_attempts),
-                )
-                .await?;
+                let wrong = failure(Activity::TapSignInFailed, initiator.clone())
+                    .failed("wrong pass")
+                    .detail("failedAttempts", updated.failed_attempts);
+                audit::insert(tx, &on_user(wrong)).await?;
                 if locks {
-                    audit::insert(
-                        &mut tx,
-                        &base(Activity::TapLocked)
-                            .detail("failedAttempts", updated.failed_attempts),
+                    let locked = AuditRecord::new(Activity::TapLocked, initiator.clone(), now)
+                        .client(attempt.client_address)
+                        .correlation(attempt.correlation_id)
+                        .detail("failedAttempts", updated.failed_attempts);
+                    audit::insert(tx, &on_user(locked)).await?;
+                    end_sessions_of_pass(
+                        tx,
+                        record.id,
+                        &user,
+                        initiator,
+                        "pass locked after repeated wrong codes",
+                        attempt.correlation_id,
+                        now,
                     )
                     .await?;
                     inc(&self.metrics.taps_locked);
                 }
-                Err(Error::InvalidPass)
+                Ok(None)
             }
-        };
-        tx.commit().await?;
-        inc(if result.is_ok() {
-            &self.metrics.tap_redemptions_accepted
-        } else {
-            &self.metrics.tap_redemptions_rejected
-        });
-        result
+        }
     }
 
     /// Deletes passes that expired longer ago than the retention period. Returns how many.

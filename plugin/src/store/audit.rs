@@ -1,6 +1,10 @@
-//! The append-only `audit_log` table.
+//! The `audit_log` table: appended to, except that a repeat of a coalescing record (a failed
+//! sign-in) within its window is counted on the row it repeats, and that rows past the
+//! retention period are purged.
 
-use super::{Connection, QueryBuilder, Row, at, ms, uuid};
+use time::OffsetDateTime;
+
+use super::{Connection, QueryBuilder, Row, at, ms, query, uuid};
 use crate::domain::audit::{AuditEntry, AuditQuery, AuditRecord, Initiator};
 use crate::{Error, Result};
 
@@ -8,27 +12,47 @@ use crate::{Error, Result};
 /// prepares the statement, and go stale if the schema changes under it.
 macro_rules! audit_columns {
     () => {
-        "seq, id, at, category, activity, operation_type, success, result_reason, initiator_kind, initiator_id, initiator_name, targets, correlation_id, details"
+        "seq, id, at, category, activity, operation_type, success, result_reason, initiator_kind, initiator_id, initiator_name, targets, correlation_id, details, client_address, occurrences, last_at"
     };
 }
 
+/// Appends `r`, or, for a coalescing record with an identical one inside its window, counts
+/// it there (the row keeps its first time and takes the latest details).
 pub async fn insert(conn: &mut Connection, r: &AuditRecord) -> Result<()> {
+    if let (Some(key), Some(window)) = (r.coalesce_key(), r.coalesce_window) {
+        let counted = query(
+            "UPDATE audit_log SET occurrences = occurrences + 1, last_at = ?, details = ?
+             WHERE seq = (SELECT seq FROM audit_log WHERE coalesce_key = ? AND at >= ?
+                          ORDER BY at DESC LIMIT 1)",
+        )
+        .bind(ms(r.at))
+        .bind(json(&r.details)?)
+        .bind(key)
+        .bind(ms(r.at - window))
+        .execute(&mut *conn)
+        .await?;
+        if counted > 0 {
+            return Ok(());
+        }
+    }
     insert_many(conn, std::slice::from_ref(r)).await
 }
 
-/// Many records in a few statements (a directory import's batch).
+/// Many records in a few statements (a directory import's batch). Each is a row of its own,
+/// coalescing or not.
 pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Result<()> {
-    // 13 parameters a row, under SQLite's 32766.
+    // 15 parameters a row, under SQLite's 32766.
     for chunk in records.chunks(1000) {
         let mut rows = Vec::with_capacity(chunk.len());
         for r in chunk {
-            rows.push((r, json(&r.targets)?, json(&r.details)?));
+            rows.push((r, json(&r.targets)?, json(&r.details)?, r.coalesce_key()));
         }
         let mut qb: QueryBuilder = QueryBuilder::new(
             "INSERT INTO audit_log (id, at, category, activity, operation_type, success, result_reason,
-                initiator_kind, initiator_id, initiator_name, targets, correlation_id, details) ",
+                initiator_kind, initiator_id, initiator_name, targets, correlation_id, details,
+                client_address, coalesce_key) ",
         );
-        qb.push_values(rows, |b, (r, targets, details)| {
+        qb.push_values(rows, |b, (r, targets, details, key)| {
             b.push_bind(r.id.to_string())
                 .push_bind(ms(r.at))
                 .push_bind(r.activity.category())
@@ -41,7 +65,9 @@ pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Resu
                 .push_bind(r.initiated_by.display_name.clone())
                 .push_bind(targets)
                 .push_bind(r.correlation_id.map(|c| c.to_string()))
-                .push_bind(details);
+                .push_bind(details)
+                .push_bind(r.client_address.clone())
+                .push_bind(key);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -74,7 +100,31 @@ fn from_row(row: &Row) -> Result<AuditEntry> {
         targets: serde_json::from_str(&targets).map_err(corrupt)?,
         correlation_id: correlation.as_deref().map(uuid).transpose()?,
         details: serde_json::from_str(&details).map_err(corrupt)?,
+        client_address: row.try_get("client_address")?,
+        occurrences: row
+            .try_get::<i64, _>("occurrences")?
+            .clamp(1, u32::MAX.into()) as u32,
+        last_at: row.try_get::<Option<i64>, _>("last_at")?.map(at),
     })
+}
+
+/// Deletes up to `limit` records whose last occurrence is older than `cutoff`, oldest first.
+/// Returns how many. Small batches keep each write transaction short.
+pub async fn purge_before(
+    conn: &mut Connection,
+    cutoff: OffsetDateTime,
+    limit: u32,
+) -> Result<u64> {
+    Ok(query(
+        "DELETE FROM audit_log WHERE seq IN (
+            SELECT seq FROM audit_log WHERE at < ? AND coalesce(last_at, at) < ?
+            ORDER BY at LIMIT ?)",
+    )
+    .bind(ms(cutoff))
+    .bind(ms(cutoff))
+    .bind(i64::from(limit.max(1)))
+    .execute(&mut *conn)
+    .await?)
 }
 
 /// Newest first.
@@ -94,4 +144,136 @@ pub async fn list(conn: &mut Connection, q: &AuditQuery) -> Result<Vec<AuditEntr
         .push_bind(i64::from(q.limit.max(1)));
     let rows = qb.build().fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing;
+    use super::*;
+    use crate::domain::audit::Activity;
+    use time::Duration;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-27 09:00 UTC);
+
+    fn failure(client: &str, at: OffsetDateTime, attempt: u32) -> AuditRecord {
+        AuditRecord::new(
+            Activity::TapSignInFailed,
+            Initiator {
+                kind: "user".into(),
+                id: None,
+                display_name: "nobody@example.com".into(),
+            },
+            at,
+        )
+        .failed("no such user or no pass")
+        .detail("attempt", attempt)
+        .client(Some(client))
+        .coalescing(Duration::minutes(15))
+    }
+
+    async fn all(conn: &mut Connection) -> Vec<AuditEntry> {
+        list(
+            conn,
+            &AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn repeats_inside_the_window_are_counted_on_one_row() {
+        let (store, _dir) = testing::store().await;
+        let mut conn = store.write().await.unwrap();
+        let m = Duration::minutes;
+        for i in 1..=50 {
+            let at = T0 + Duration::seconds(i64::from(i) - 1);
+            insert(&mut conn, &failure("192.0.2.1", at, i))
+                .await
+                .unwrap();
+        }
+        assert_eq!(all(&mut conn).await.len(), 1);
+        // Another client is another row; so is the same one after the window.
+        insert(&mut conn, &failure("192.0.2.2", T0, 1))
+            .await
+            .unwrap();
+        insert(&mut conn, &failure("192.0.2.1", T0 + m(16), 51))
+            .await
+            .unwrap();
+        insert(&mut conn, &failure("192.0.2.1", T0 + m(20), 52))
+            .await
+            .unwrap();
+        let rows = all(&mut conn).await;
+        assert_eq!(rows.len(), 3);
+        let client = |r: &&AuditEntry, c: &str| r.client_address.as_deref() == Some(c);
+        let first = rows
+            .iter()
+            .find(|r| r.at == T0 && client(r, "192.0.2.1"))
+            .unwrap();
+        assert_eq!(first.occurrences, 50);
+        assert_eq!(first.last_at, Some(T0 + Duration::seconds(49)));
+        assert_eq!(first.details, vec![("attempt".to_owned(), "50".to_owned())]);
+        let later = rows.iter().find(|r| r.at == T0 + m(16)).unwrap();
+        assert_eq!((later.occurrences, later.last_at), (2, Some(T0 + m(20))));
+        let other = rows.iter().find(|r| client(r, "192.0.2.2")).unwrap();
+        assert_eq!((other.occurrences, other.last_at), (1, None));
+
+        // Records that do not coalesce are rows of their own, however alike.
+        let plain = AuditRecord {
+            coalesce_window: None,
+            ..failure("192.0.2.1", T0 + m(21), 53)
+        };
+        insert(&mut conn, &plain).await.unwrap();
+        let again = AuditRecord {
+            id: uuid::Uuid::new_v4(),
+            ..plain
+        };
+        insert(&mut conn, &again).await.unwrap();
+        assert_eq!(all(&mut conn).await.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn the_purge_takes_rows_whose_last_occurrence_is_old_in_batches() {
+        let (store, _dir) = testing::store().await;
+        let mut conn = store.write().await.unwrap();
+        let d = Duration::days;
+        for i in 0..5 {
+            insert(&mut conn, &failure(&format!("192.0.2.{i}"), T0 - d(400), 1))
+                .await
+                .unwrap();
+        }
+        // Old first occurrence, recent last one: kept.
+        insert(&mut conn, &failure("198.51.100.1", T0 - d(400), 1))
+            .await
+            .unwrap();
+        insert(
+            &mut conn,
+            &failure("198.51.100.1", T0 - d(400) + Duration::minutes(1), 2),
+        )
+        .await
+        .unwrap();
+        query("UPDATE audit_log SET last_at = ? WHERE client_address = '198.51.100.1'")
+            .bind(ms(T0 - d(1)))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        insert(&mut conn, &failure("192.0.2.9", T0, 1))
+            .await
+            .unwrap();
+        let cutoff = T0 - d(365);
+        assert_eq!(purge_before(&mut conn, cutoff, 3).await.unwrap(), 3);
+        assert_eq!(purge_before(&mut conn, cutoff, 3).await.unwrap(), 2);
+        assert_eq!(purge_before(&mut conn, cutoff, 3).await.unwrap(), 0);
+        let left: Vec<_> = all(&mut conn)
+            .await
+            .into_iter()
+            .map(|r| r.client_address.unwrap_or_default())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        assert!(left.contains(&"198.51.100.1".to_owned()));
+        assert!(left.contains(&"192.0.2.9".to_owned()));
+    }
 }

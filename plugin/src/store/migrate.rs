@@ -34,6 +34,11 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "web", "0004_web.sql"),
     migration!(5, "outbox", "0005_outbox.sql"),
     migration!(7, "pass_handover", "0007_pass_handover.sql"),
+    migration!(
+        8,
+        "pass_sessions_and_audit",
+        "0008_pass_sessions_and_audit.sql"
+    ),
     migration!(9, "jobs", "0009_jobs.sql"),
     migration!(11, "store_probe", "0011_store_probe.sql"),
     migration!(12, "entra", "0012_entra.sql"),

@@ -23,6 +23,7 @@ pub mod run_locks;
 pub mod scim;
 pub mod sessions;
 mod settings;
+pub mod sign_in;
 mod sqlite;
 pub mod taps;
 pub mod tokens;

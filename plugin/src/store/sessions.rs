@@ -1,5 +1,6 @@
 //! The `web_sessions` table. The secret half of a session cookie is never stored, only its
-//! keyed hash.
+//! keyed hash. A bootstrap session names the pass that opened it (`tap_id`); the row goes
+//! with the pass (foreign key, `ON DELETE CASCADE`).
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::{Error, Result};
 
 macro_rules! session_columns {
     () => {
-        "id, secret_hash, user_id, kind, created_at, last_seen_at, idle_expires_at, absolute_expires_at"
+        "id, secret_hash, user_id, kind, created_at, last_seen_at, idle_expires_at, absolute_expires_at, tap_id"
     };
 }
 
@@ -21,6 +22,10 @@ fn from_row(row: &Row) -> Result<(Session, Vec<u8>)> {
         user_id: uuid(row.try_get("user_id")?)?,
         kind: SessionKind::parse(&kind)
             .ok_or_else(|| Error::Internal(format!("corrupt session kind {kind:?}")))?,
+        tap_id: row
+            .try_get::<Option<&str>, _>("tap_id")?
+            .map(uuid)
+            .transpose()?,
         created_at: at(row.try_get("created_at")?),
         last_seen_at: at(row.try_get("last_seen_at")?),
         idle_expires_at: at(row.try_get("idle_expires_at")?),
@@ -33,7 +38,7 @@ pub async fn insert(conn: &mut Connection, s: &Session, secret_hash: &[u8]) -> R
     query(concat!(
         "INSERT INTO web_sessions (",
         session_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(&s.id)
     .bind(secret_hash)
@@ -43,6 +48,7 @@ pub async fn insert(conn: &mut Connection, s: &Session, secret_hash: &[u8]) -> R
     .bind(ms(s.last_seen_at))
     .bind(ms(s.idle_expires_at))
     .bind(ms(s.absolute_expires_at))
+    .bind(s.tap_id.map(|t| t.to_string()))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -78,6 +84,23 @@ pub async fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
         .execute(&mut *conn)
         .await?;
     Ok(n > 0)
+}
+
+/// Whether the session is still stored (not signed out, revoked or purged).
+pub async fn exists(conn: &mut Connection, id: &str) -> Result<bool> {
+    let n: i64 = query("SELECT count(*) FROM web_sessions WHERE id = ?")
+        .bind(id)
+        .scalar(&mut *conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Ends every session opened with the pass `tap_id`. Returns how many there were.
+pub async fn delete_for_tap(conn: &mut Connection, tap_id: Uuid) -> Result<u64> {
+    Ok(query("DELETE FROM web_sessions WHERE tap_id = ?")
+        .bind(tap_id.to_string())
+        .execute(&mut *conn)
+        .await?)
 }
 
 /// Ends every session of a user. Returns how many there were.

@@ -43,6 +43,36 @@ fn from_row(row: &Row) -> Result<TapRecord> {
     })
 }
 
+/// The pass in a row whose pass columns carry `prefix` (a join), with its hash; `None` when
+/// they are NULL (no pass).
+pub(super) fn from_prefixed_row(row: &Row, prefix: &str) -> Result<Option<StoredTap>> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let Some(id) = row.try_get::<Option<&str>, _>(col("id").as_str())? else {
+        return Ok(None);
+    };
+    let count = |name: &str| -> Result<u32> {
+        Ok(row
+            .try_get::<i64, _>(col(name).as_str())?
+            .clamp(0, u32::MAX.into()) as u32)
+    };
+    let record = TapRecord {
+        id: uuid(id)?,
+        user_id: uuid(row.try_get(col("user_id").as_str())?)?,
+        created_at: at(row.try_get(col("created_at").as_str())?),
+        start_date_time: opt_at(row.try_get(col("start_date_time").as_str())?),
+        lifetime_in_minutes: count("lifetime_in_minutes")?,
+        is_usable_once: row.try_get(col("is_usable_once").as_str())?,
+        first_used_at: opt_at(row.try_get(col("first_used_at").as_str())?),
+        use_count: count("use_count")?,
+        failed_attempts: count("failed_attempts")?,
+        locked_at: opt_at(row.try_get(col("locked_at").as_str())?),
+    };
+    Ok(Some(StoredTap {
+        record,
+        secret_hash: row.try_get(col("secret_hash").as_str())?,
+    }))
+}
+
 /// Stores a new pass for its user. The caller has removed any previous one in the same
 /// transaction; the UNIQUE(user_id) constraint guards the one-pass-per-user rule regardless.
 pub async fn insert(conn: &mut Connection, record: &TapRecord, secret_hash: &[u8]) -> Result<()> {
@@ -80,36 +110,44 @@ pub async fn for_user(conn: &mut Connection, user_id: Uuid) -> Result<Option<Tap
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn for_user_with_hash(conn: &mut Connection, user_id: Uuid) -> Result<Option<StoredTap>> {
+/// The pass with id `id`, if it is still stored.
+pub async fn get(conn: &mut Connection, id: Uuid) -> Result<Option<TapRecord>> {
     let row = query(concat!(
         "SELECT ",
         tap_columns!(),
-        " FROM temporary_access_passes WHERE user_id = ?"
+        " FROM temporary_access_passes WHERE id = ?"
     ))
-    .bind(user_id.to_string())
+    .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    match row {
-        None => Ok(None),
-        Some(row) => Ok(Some(StoredTap {
-            record: from_row(&row)?,
-            secret_hash: row.try_get("secret_hash")?,
-        })),
-    }
+    row.as_ref().map(from_row).transpose()
 }
 
-/// Writes back the counters a redemption changes.
+/// Writes back the counters a redemption changes. The row is written only if one of them
+/// differs: a refusal that changes nothing (a locked or expired pass) writes no page, just as
+/// the stand-in for an absent pass matches no row — the same statement either way.
 pub async fn update_usage(conn: &mut Connection, record: &TapRecord) -> Result<()> {
+    let (first_used, uses, failed, locked) = (
+        opt_ms(record.first_used_at),
+        i64::from(record.use_count),
+        i64::from(record.failed_attempts),
+        opt_ms(record.locked_at),
+    );
     query(
         "UPDATE temporary_access_passes
          SET first_used_at = ?, use_count = ?, failed_attempts = ?, locked_at = ?
-         WHERE id = ?",
+         WHERE id = ? AND (first_used_at IS DISTINCT FROM ? OR use_count IS DISTINCT FROM ?
+                           OR failed_attempts IS DISTINCT FROM ? OR locked_at IS DISTINCT FROM ?)",
     )
-    .bind(opt_ms(record.first_used_at))
-    .bind(i64::from(record.use_count))
-    .bind(i64::from(record.failed_attempts))
-    .bind(opt_ms(record.locked_at))
+    .bind(first_used)
+    .bind(uses)
+    .bind(failed)
+    .bind(locked)
     .bind(record.id.to_string())
+    .bind(first_used)
+    .bind(uses)
+    .bind(failed)
+    .bind(locked)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -15,12 +15,12 @@ use crate::domain::directory::{
 use crate::domain::role::Roles;
 use crate::{Error, Result};
 
-const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
+pub(super) const COLUMNS: &str = "u.id, u.user_principal_name, u.display_name, u.given_name, u.surname, u.mail, \
     u.other_mails, u.personal_email, u.preferred_language, u.account_enabled, u.source, u.anchor, u.manager_id, u.employee_hire_date, \
     u.created_at, u.updated_at, \
     (SELECT string_agg(r.role, ',') FROM user_roles r WHERE r.user_id = u.id) AS roles";
 
-fn from_row(row: &Row) -> Result<User> {
+pub(super) fn from_row(row: &Row) -> Result<User> {
     let other_mails: String = row.try_get("other_mails")?;
     let roles: Option<String> = row.try_get("roles")?;
     let manager: Option<String> = row.try_get("manager_id")?;

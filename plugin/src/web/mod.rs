@@ -97,6 +97,7 @@ pub struct WebState {
     pub settings: Arc<WebSettings>,
     signin_by_address: Arc<ratelimit::RateLimiter>,
     signin_by_user: Arc<ratelimit::RateLimiter>,
+    signin_refusals: Arc<ratelimit::RefusalLog>,
 }
 
 impl WebState {
@@ -109,6 +110,7 @@ impl WebState {
             signin_by_user: Arc::new(ratelimit::RateLimiter::new(
                 settings.signin_per_minute_per_user,
             )),
+            signin_refusals: Arc::new(ratelimit::RefusalLog::new(ratelimit::REFUSAL_LOG_INTERVAL)),
             settings: Arc::new(settings),
         }
     }

@@ -1,9 +1,10 @@
 //! In-memory token buckets for the sign-in forms: per client address and per user name. They
 //! slow guessing down in front of the pass's own lock-out, which counts in the database.
+//! Refusals are counted in `/metrics`; [`RefusalLog`] keeps them from flooding the log.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The most keys remembered; past it, full buckets are forgotten first.
 const MAX_KEYS: usize = 100_000;
@@ -58,10 +59,91 @@ impl RateLimiter {
     }
 }
 
+/// How often one client's refusals may be logged.
+pub const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+struct Refusals {
+    logged_at: Instant,
+    since: u64,
+}
+
+/// Rate-limit refusals per client, for the log: one line per client per interval at most,
+/// telling how many were refused since its last line. A flood costs a counter, not a line.
+#[derive(Debug)]
+pub struct RefusalLog {
+    interval: Duration,
+    clients: Mutex<HashMap<String, Refusals>>,
+}
+
+impl RefusalLog {
+    pub fn new(interval: Duration) -> Self {
+        RefusalLog {
+            interval,
+            clients: Mutex::default(),
+        }
+    }
+
+    /// Counts a refusal for `client`. `Some(n)` when it is time to log: `n` refusals since the
+    /// last line, this one included.
+    pub fn refused(&self, client: &str) -> Option<u64> {
+        self.refused_at(client, Instant::now())
+    }
+
+    fn refused_at(&self, client: &str, now: Instant) -> Option<u64> {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if clients.len() >= MAX_KEYS && !clients.contains_key(client) {
+            clients.retain(|_, r| now.duration_since(r.logged_at) < self.interval);
+            if clients.len() >= MAX_KEYS {
+                // Memory stays bounded; at worst a client is logged again early.
+                clients.clear();
+            }
+        }
+        match clients.get_mut(client) {
+            None => {
+                clients.insert(
+                    client.to_owned(),
+                    Refusals {
+                        logged_at: now,
+                        since: 0,
+                    },
+                );
+                Some(1)
+            }
+            Some(r) => {
+                r.since += 1;
+                if now.duration_since(r.logged_at) < self.interval {
+                    return None;
+                }
+                let n = r.since;
+                r.logged_at = now;
+                r.since = 0;
+                Some(n)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn refusals_are_logged_once_per_client_per_interval_with_their_count() {
+        let log = RefusalLog::new(Duration::from_secs(60));
+        let t = Instant::now();
+        assert_eq!(log.refused_at("a", t), Some(1), "the first is told at once");
+        for i in 1..1000 {
+            assert_eq!(log.refused_at("a", t + Duration::from_millis(i)), None);
+        }
+        assert_eq!(log.refused_at("b", t), Some(1), "clients are independent");
+        assert_eq!(
+            log.refused_at("a", t + Duration::from_secs(60)),
+            Some(1000),
+            "then once an interval, with the count since the last line"
+        );
+        assert_eq!(log.refused_at("a", t + Duration::from_secs(61)), None);
+    }
 
     #[test]
     fn bursts_then_refills() {

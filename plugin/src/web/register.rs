@@ -1,20 +1,22 @@
 //! Passkey registration: reachable with a pass (bootstrap) session or a full one.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::WebState;
-use super::auth::{self, RegistrationSession};
+use super::auth::{self, NoSession, RegistrationSession};
 use super::error::{JsonError, PageError};
 use super::form::ScriptJson;
+use super::i18n::Lang;
 use super::notices::Notice;
 use super::pages::{Page, When};
 use super::security_info::tap_state;
+use super::viewer;
 use crate::domain::session::SessionKind;
 use crate::http;
 
@@ -73,7 +75,7 @@ pub async fn finish(
     ScriptJson(answer): ScriptJson<RegistrationAnswer>,
 ) -> Result<Response, JsonError> {
     auth::check_csrf(&state, &s, header_token(&headers))?;
-    state
+    let registered = state
         .passwordless
         .finish_registration(
             &s,
@@ -84,23 +86,61 @@ pub async fn finish(
         )
         .await?;
     let next = match s.session.kind {
+        // With the session gone, the last page learns the user's language from its link.
+        SessionKind::Bootstrap if registered.session_ended => {
+            format!("/register/done?lang={}", viewer::lang().code())
+        }
         SessionKind::Bootstrap => "/register/done".to_owned(),
         SessionKind::Full => Notice::PasskeyAdded.after("/security-info"),
     };
-    Ok(Json(json!({ "redirect": next })).into_response())
+    let mut response = Json(json!({ "redirect": next })).into_response();
+    if registered.session_ended
+        && let Some(clear) =
+            state
+                .settings
+                .cookie_header(&state.settings.session_cookie(), "", Some(0))
+    {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
+    Ok(response)
 }
 
-/// `GET /register/done` — a session of either kind. Says the pass is no longer needed only
-/// when it can no longer be used; a pass that still works is named as such.
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    /// The language of a page shown after the session ended (a language tag; others are
+    /// ignored).
+    lang: Option<String>,
+}
+
+/// `GET /register/done` — anyone: a session of either kind, or none when a one-time pass's
+/// session ended with the registration. Says the pass is no longer needed only when it can no
+/// longer be used; a pass that still works is named as such.
 pub async fn done(
     State(state): State<WebState>,
-    RegistrationSession(s): RegistrationSession,
+    Query(query): Query<DoneQuery>,
+    session: Result<RegistrationSession, NoSession>,
 ) -> Result<Response, PageError> {
-    let info = state.passwordless.security_info(&s).await?;
+    let s = match session {
+        Ok(RegistrationSession(s)) => s,
+        Err(NoSession::Refused(e)) => return Err(e.into()),
+        // The one-time pass is spent: nothing to sign out of, the passkey signs in.
+        Err(_) => {
+            if let Some(lang) = query.lang.as_deref().and_then(Lang::from_tag) {
+                viewer::prefer_lang(lang);
+            }
+            return Ok(Page::new("registered.html", "registered_title")
+                .with("pass_usable", &false)
+                .with("tap", &None::<()>)
+                .with("spent", &true)
+                .into_response());
+        }
+    };
     let page = Page::new("registered.html", "registered_title");
+    let info = state.passwordless.security_info(&s).await?;
     let tap = tap_state(&info, page.lang());
     Ok(page
         .with("pass_usable", &tap.as_ref().is_some_and(|t| t.usable))
         .with("tap", &tap)
+        .with("spent", &false)
         .into_response())
 }

@@ -15,7 +15,8 @@ use super::form::{PageForm, ScriptJson};
 use super::notices::{Done, Notice};
 use super::pages::Page;
 use super::viewer;
-use crate::platform::OpenedSession;
+use crate::metrics::inc;
+use crate::platform::{OpenedSession, PassAttempt};
 use crate::secret::SecretString;
 use crate::{Error, http};
 
@@ -106,16 +107,29 @@ pub async fn tap_sign_in(
             .status(axum::http::StatusCode::BAD_REQUEST)
             .into_response();
     }
-    if !state.signin_by_address.allow(&address) || !state.signin_by_user.allow(&upn.to_lowercase())
-    {
-        tracing::warn!(%address, "pass sign-in rate limit reached");
+    let metrics = state.passwordless.platform().metrics();
+    let limited = if !state.signin_by_address.allow(&address) {
+        Some(("address", &metrics.signin_rate_limited_by_address))
+    } else if !state.signin_by_user.allow(&upn.to_lowercase()) {
+        Some(("user", &metrics.signin_rate_limited_by_user))
+    } else {
+        None
+    };
+    if let Some((limit, refusals)) = limited {
+        // Counted every time, logged once a minute per client: a flood must not fill the disk.
+        inc(refusals);
+        if let Some(refused) = state.signin_refusals.refused(&address) {
+            tracing::warn!(%address, limit, refused, "pass sign-ins refused by the rate limit (count since this client's last report)");
+        }
         return too_many();
     }
-    match state
-        .passwordless
-        .sign_in_with_pass(upn, &pass, http::request_id())
-        .await
-    {
+    let attempt = PassAttempt {
+        user_principal_name: upn,
+        pass: &pass,
+        client_address: Some(&address),
+        correlation_id: http::request_id(),
+    };
+    match state.passwordless.sign_in_with_pass(attempt).await {
         Ok(session) => with_cookie(
             Redirect::to("/register").into_response(),
             opened(&state, &session),
@@ -170,13 +184,19 @@ pub struct SignInAnswer {
 /// `POST /signin/passkey` — anyone (double-submit token). Opens a full session.
 pub async fn passkey_sign_in(
     State(state): State<WebState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     ScriptJson(answer): ScriptJson<SignInAnswer>,
 ) -> Result<Response, JsonError> {
     auth::check_presession(&state, &headers, header_token(&headers))?;
     let session = state
         .passwordless
-        .finish_sign_in(&answer.ceremony, &answer.credential, http::request_id())
+        .finish_sign_in(
+            &answer.ceremony,
+            &answer.credential,
+            Some(&address),
+            http::request_id(),
+        )
         .await?;
     let response = Json(json!({ "redirect": "/security-info" })).into_response();
     Ok(with_cookie(response, opened(&state, &session)))

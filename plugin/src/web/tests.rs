@@ -510,16 +510,15 @@ async fn pass_then_passkey_round_trip() {
 
     let done = site.register(&mut b, "Work laptop").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
-    assert_eq!(done.json()["redirect"], "/register/done");
+    assert_eq!(done.json()["redirect"], "/register/done?lang=en");
 
-    let page = site.get(&mut b, "/register/done").await;
-    let csrf = page.csrf();
-    let out = site.form(&mut b, "/signout", &[("csrf", &csrf)]).await;
-    assert_eq!(out.status, StatusCode::SEE_OTHER);
-    assert_eq!(out.location(), "/signin?done=signed-out");
-    let signed_out = site.get(&mut b, out.location()).await;
-    assert!(signed_out.text.contains("You have signed out."));
+    // The pass was one-time: registering spent it, and its session ended with the
+    // registration (the cookie is cleared); the last page needs no session and no sign-out.
     assert!(!b.cookies.contains_key("__Host-tapbridge_session"));
+    let page = site.get(&mut b, "/register/done?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains(r#"href="/signin""#), "{}", page.text);
+    assert!(page.text.contains("no longer needed"), "{}", page.text);
     assert_eq!(site.get(&mut b, "/register").await.location(), "/signin");
 
     let (_, reply) = site.passkey_sign_in(&mut b).await;
@@ -1665,5 +1664,101 @@ async fn a_leaver_loses_their_sessions_at_once() {
         site.get(&mut b, "/security-info").await.location(),
         "/signin"
     );
+    let revoked: Vec<_> = site
+        .audit("Revoke sign-in sessions")
+        .await
+        .into_iter()
+        .filter_map(|r| r.result_reason)
+        .collect();
+    assert_eq!(
+        revoked,
+        [
+            "revoked: account disabled",
+            "ended: its one-time pass is spent (passkey registered)"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_registration_under_way_is_refused_once_its_pass_is_deleted() {
+    use webauthn_rs::prelude::RegisterPublicKeyCredential;
+
+    let site = Site::new().await;
+    site.user("mo@example.com").await;
+    let pass = site.pass("mo@example.com", false).await;
+    let mut b = Browser::new();
+    site.sign_in_with_pass(&mut b, "mo@example.com", &pass)
+        .await;
+    let cookie = b.cookies["__Host-tapbridge_session"].clone();
+    let pw = &site.state.passwordless;
+    // The request that finishes has already passed its session check when the pass goes.
+    let signed_in = pw.session(&cookie).await.unwrap().expect("a live session");
+    let (ceremony, options) = pw.start_registration(&signed_in).await.unwrap();
+    let answer: RegisterPublicKeyCredential = serde_json::from_value(b.create(options)).unwrap();
+    site.f
+        .platform
+        .delete_tap(
+            &Caller::operator(),
+            &UserRef::parse("mo@example.com").unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    let refused = pw
+        .finish_registration(&signed_in, &ceremony, &answer, "", None)
+        .await;
+    assert!(
+        matches!(refused, Err(crate::Error::Forbidden(_))),
+        "{refused:?}"
+    );
+    assert!(pw.session(&cookie).await.unwrap().is_none());
+    assert!(site.audit("User registered security info").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_user_no_longer_targeted_loses_the_pass_session_at_the_next_request() {
+    use crate::domain::directory::NewGroup;
+    use crate::domain::tap_policy::TapPolicyPatch;
+
+    let site = Site::new().await;
+    site.user("nt@example.com").await;
+    let pass = site.pass("nt@example.com", false).await;
+    let mut b = Browser::new();
+    site.sign_in_with_pass(&mut b, "nt@example.com", &pass)
+        .await;
+    assert_eq!(site.get(&mut b, "/register").await.status, StatusCode::OK);
+
+    // Excluded through a group the user is put in: no event touches the pass or the session.
+    let op = Caller::operator();
+    let p = &site.f.platform;
+    let group = p
+        .create_group(
+            &op,
+            NewGroup {
+                display_name: "Contractors".into(),
+                description: None,
+                source: "local".into(),
+                anchor: None,
+            },
+        )
+        .await
+        .unwrap();
+    p.add_group_member(&op, group.id, &UserRef::parse("nt@example.com").unwrap())
+        .await
+        .unwrap();
+    let patch: TapPolicyPatch = serde_json::from_value(
+        json!({"excludeTargets": [{"targetType": "group", "id": group.id.to_string()}]}),
+    )
+    .unwrap();
+    p.update_tap_policy(&op, patch).await.unwrap();
+
+    assert_eq!(site.get(&mut b, "/register").await.location(), "/signin");
+    let revoked = site.audit("Revoke sign-in sessions").await;
+    assert_eq!(revoked.len(), 1, "audited once");
+    assert_eq!(
+        revoked[0].result_reason.as_deref(),
+        Some("revoked: its pass is no longer usable: NotTargeted")
+    );
+    assert_eq!(site.get(&mut b, "/register").await.location(), "/signin");
     assert_eq!(site.audit("Revoke sign-in sessions").await.len(), 1);
 }

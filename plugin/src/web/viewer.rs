@@ -82,6 +82,12 @@ pub fn signed_in(s: &SignedIn, csrf: String) {
     });
 }
 
+/// Reads the page in `lang`, when a request says which (a page shown after its session
+/// ended cannot ask the session).
+pub fn prefer_lang(lang: Lang) {
+    let _ = VIEWER.try_with(|v| v.borrow_mut().lang = lang);
+}
+
 /// Forgets the signed-in user (the session just ended).
 pub fn signed_out() {
     let _ = VIEWER.try_with(|v| v.borrow_mut().who = None);

@@ -16,7 +16,7 @@ fn audit_json(e: &AuditEntry) -> Value {
     let initiated_by = match i.kind.as_str() {
         "user" => json!({
             "app": null,
-            "user": {"id": i.id, "displayName": null, "userPrincipalName": i.display_name, "ipAddress": null},
+            "user": {"id": i.id, "displayName": null, "userPrincipalName": i.display_name, "ipAddress": e.client_address},
         }),
         _ => json!({
             "user": null,
@@ -28,6 +28,19 @@ fn audit_json(e: &AuditEntry) -> Value {
             },
         }),
     };
+    let mut details: Vec<Value> = e
+        .details
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
+    // A coalesced record (repeats of one failure): how many, and when the last was. Graph has
+    // no field for either; additionalDetails is where Graph itself puts such extras.
+    if e.occurrences > 1 {
+        details.push(json!({"key": "occurrences", "value": e.occurrences.to_string()}));
+        if let Some(last) = e.last_at {
+            details.push(json!({"key": "lastActivityDateTime", "value": rfc3339(last)}));
+        }
+    }
     json!({
         "id": e.id,
         "category": e.category,
@@ -46,7 +59,7 @@ fn audit_json(e: &AuditEntry) -> Value {
             "userPrincipalName": if t.kind == "User" { t.display_name.clone() } else { None },
             "modifiedProperties": [],
         })).collect::<Vec<_>>(),
-        "additionalDetails": e.details.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+        "additionalDetails": details,
     })
 }
 
