@@ -54,6 +54,9 @@ pub enum Command {
     /// Onboarding by e-mail.
     #[command(subcommand)]
     Onboarding(OnboardingCommand),
+    /// The OpenID Connect provider's signing keys.
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,7 @@ pub struct Config {
     pub web: WebConfig,
     pub mail: crate::mail_config::MailConfig,
     pub onboarding: crate::mail_config::OnboardingConfig,
+    pub oidc: crate::oidc_config::OidcConfig,
     pub log: LogConfig,
 }
 
@@ -42,6 +43,7 @@ impl Default for Config {
             web: WebConfig::default(),
             mail: Default::default(),
             onboarding: Default::default(),
+            oidc: Default::default(),
             log: LogConfig::default(),
         }
     }
@@ -477,6 +479,7 @@ impl Config {
         self.web.validate(&mut errors);
         self.mail.validate(&mut errors);
         self.onboarding.validate(&mut errors);
+        self.oidc.validate(&mut errors);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             errors.push(bad("log.level", format!("not a valid filter: {e}")));
         }

@@ -70,6 +70,12 @@ pub enum Purpose {
     Session,
     /// A pass an administrator just created, sealed until the page that shows it is loaded.
     PassHandover,
+    /// Application (OAuth client) secrets.
+    ClientSecret,
+    /// Authorization codes and refresh tokens.
+    OAuthToken,
+    /// The AEAD key that seals the token-signing keys at rest.
+    SigningKeySeal,
 }
 
 impl Purpose {
@@ -79,6 +85,9 @@ impl Purpose {
             Purpose::ApiToken => b"tapbridge/v1/api-token",
             Purpose::Session => b"tapbridge/v1/session",
             Purpose::PassHandover => b"tapbridge/v1/pass-handover",
+            Purpose::ClientSecret => b"tapbridge/v1/client-secret",
+            Purpose::OAuthToken => b"tapbridge/v1/oauth-token",
+            Purpose::SigningKeySeal => b"tapbridge/v1/signing-key-seal",
         }
     }
 }

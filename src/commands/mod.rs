@@ -3,6 +3,7 @@
 
 mod db;
 mod group;
+pub mod keys;
 mod mail;
 mod output;
 mod policy;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::SendTestEmail { address } => mail::send_test(&address, &config).await,
         Command::Mail(c) => mail::run(c, &config).await,
         Command::Onboarding(c) => mail::onboarding(c, &config).await,
+        Command::Keys(c) => keys::run(c, &config).await,
     }
 }
 

@@ -105,6 +105,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.web.enabled {
         extra = extra.merge(web_routes(&config, &platform, &public_url)?);
     }
+    if config.oidc.enabled {
+        let (routes, job) = oidc_routes(&config, &platform, &public_url, stop_rx.clone()).await?;
+        extra = extra.merge(routes);
+        mail_jobs.push(job);
+    }
     extra = extra.merge(bridge::ldap::status::routes(
         platform.clone(),
         config.ldap.sources.clone(),
@@ -202,6 +207,41 @@ fn web_routes(
     );
     tracing::info!(%rp_id, "web pages enabled");
     Ok(plugin::web::routes(state))
+}
+
+/// The OpenID Connect provider: keys made on first start and rotated on schedule, its
+/// endpoints.
+async fn oidc_routes(
+    config: &Config,
+    platform: &Arc<Platform>,
+    public_url: &str,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(axum::Router, tokio::task::JoinHandle<()>)> {
+    use plugin::domain::oidc::keys::Trigger;
+    let oidc = runtime::oidc(config, platform, public_url)?;
+    let service = Caller::new(plugin::domain::actor::Actor::service("oidc keys"), None);
+    oidc.rotate_keys(&service, Trigger::Schedule, None)
+        .await
+        .context("cannot prepare the token-signing keys")?;
+    let every = Duration::from_secs(u64::from(config.oidc.key_check_interval_minutes) * 60);
+    let rotating = oidc.clone();
+    let job = tokio::spawn(async move {
+        let mut stop = stop;
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = rotating.rotate_keys(&service, Trigger::Schedule, None).await {
+                        tracing::warn!(error = %e, "signing-key rotation failed");
+                    }
+                }
+                () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+        }
+    });
+    tracing::info!(issuer = %oidc.issuer(), "OpenID Connect provider enabled");
+    Ok((plugin::http::oauth::routes(oidc), job))
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {

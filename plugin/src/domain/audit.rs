@@ -37,6 +37,16 @@ pub enum Activity {
     OnboardingMailCancelled,
     OnboardingMailSkipped,
     RolesUpdated,
+    SigningKeysRotated,
+    ApplicationAdded,
+    ApplicationUpdated,
+    ApplicationDeleted,
+    ApplicationSecretAdded,
+    ApplicationSecretRemoved,
+    ApplicationConsent,
+    ApplicationSignIn,
+    ApplicationSignInFailed,
+    ApplicationTokensRevoked,
 }
 
 impl Activity {
@@ -71,13 +81,35 @@ impl Activity {
             Activity::OnboardingMailCancelled => "Cancel onboarding mail",
             Activity::OnboardingMailSkipped => "Onboarding mail not queued",
             Activity::RolesUpdated => "Update role assignments",
+            Activity::SigningKeysRotated => "Rotate token signing keys",
+            Activity::ApplicationAdded => "Add application",
+            Activity::ApplicationUpdated => "Update application",
+            Activity::ApplicationDeleted => "Delete application",
+            Activity::ApplicationSecretAdded => {
+                "Update application – Certificates and secrets management"
+            }
+            Activity::ApplicationSecretRemoved => {
+                "Remove application – Certificates and secrets management"
+            }
+            Activity::ApplicationConsent => "Consent to application",
+            Activity::ApplicationSignIn => "User signed in to application",
+            Activity::ApplicationSignInFailed => "Application sign-in failed",
+            Activity::ApplicationTokensRevoked => "Revoke application tokens",
         }
     }
 
     pub fn category(self) -> &'static str {
         match self {
             Activity::PolicyUpdated => "Policy",
-            Activity::TokenCreated | Activity::TokenRevoked => "ApplicationManagement",
+            Activity::TokenCreated
+            | Activity::TokenRevoked
+            | Activity::SigningKeysRotated
+            | Activity::ApplicationAdded
+            | Activity::ApplicationUpdated
+            | Activity::ApplicationDeleted
+            | Activity::ApplicationSecretAdded
+            | Activity::ApplicationSecretRemoved
+            | Activity::ApplicationConsent => "ApplicationManagement",
             Activity::GroupAdded
             | Activity::GroupUpdated
             | Activity::GroupDeleted
@@ -88,7 +120,10 @@ impl Activity {
             | Activity::TapLocked
             | Activity::PasskeySignIn
             | Activity::PasskeySignInFailed
-            | Activity::SessionsRevoked => "Authentication",
+            | Activity::SessionsRevoked
+            | Activity::ApplicationSignIn
+            | Activity::ApplicationSignInFailed
+            | Activity::ApplicationTokensRevoked => "Authentication",
             _ => "UserManagement",
         }
     }
@@ -101,7 +136,10 @@ impl Activity {
             | Activity::GroupMemberAdded
             | Activity::TokenCreated
             | Activity::PasskeyRegistered
-            | Activity::PasskeyRegistrationFailed => "Add",
+            | Activity::PasskeyRegistrationFailed
+            | Activity::ApplicationAdded
+            | Activity::ApplicationSecretAdded
+            | Activity::ApplicationConsent => "Add",
             Activity::TapDeleted
             | Activity::TapsPurged
             | Activity::TokenRevoked
@@ -109,7 +147,10 @@ impl Activity {
             | Activity::GroupDeleted
             | Activity::GroupMemberRemoved
             | Activity::PasskeyDeleted
-            | Activity::SessionsRevoked => "Delete",
+            | Activity::SessionsRevoked
+            | Activity::ApplicationDeleted
+            | Activity::ApplicationSecretRemoved
+            | Activity::ApplicationTokensRevoked => "Delete",
             _ => "Update",
         }
     }

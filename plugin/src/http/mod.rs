@@ -7,6 +7,7 @@ pub mod error;
 mod extract;
 mod graph;
 mod health;
+pub mod oauth;
 mod request_id;
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ mod audit;
 mod directory;
 pub mod lifecycle;
 pub mod pass_handover;
+pub mod oidc;
+mod oidc_keys;
 pub mod passkeys;
 mod policy;
 pub mod sessions;
@@ -27,6 +29,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
+pub use oidc::Oidc;
 pub use passkeys::{Passwordless, PasswordlessSettings, SecurityInfo};
 pub use sessions::{OpenedSession, SignedIn};
 pub use taps::{IssuedTap, Redeemed, TapView};
@@ -218,5 +221,14 @@ pub(crate) mod testing {
             clock,
             _dir: dir,
         }
+    }
+
+    /// The OpenID Connect provider over the fixture's platform, issuing as a local URL.
+    pub fn oidc(f: &Fixture) -> super::Oidc {
+        super::Oidc::new(
+            f.platform.clone(),
+            &ServerSecret::from_bytes(vec![42; 32]).unwrap(),
+            crate::domain::oidc::OidcSettings::with_issuer("http://localhost:8080"),
+        )
     }
 }

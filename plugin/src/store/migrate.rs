@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "outbox", "0005_outbox.sql"),
     migration!(7, "pass_handover", "0007_pass_handover.sql"),
     migration!(9, "jobs", "0009_jobs.sql"),
+    migration!(10, "oidc", "0010_oidc.sql"),
     migration!(11, "store_probe", "0011_store_probe.sql"),
 ];
 
