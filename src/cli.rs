@@ -57,6 +57,9 @@ pub enum Command {
     /// The OpenID Connect provider's signing keys.
     #[command(subcommand)]
     Keys(crate::commands::keys::KeysCommand),
+    /// Applications (OAuth clients) of the OpenID Connect provider.
+    #[command(subcommand)]
+    App(crate::commands::app::AppCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,7 +136,7 @@ pub enum TokenCommand {
         name: String,
         /// A role (repeatable): authentication-administrator,
         /// privileged-authentication-administrator, authentication-policy-administrator,
-        /// user-administrator, reader.
+        /// user-administrator, reader, application-administrator.
         #[arg(
             long = "role",
             required_unless_present = "scim_source",

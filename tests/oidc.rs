@@ -107,3 +107,228 @@ fn keys_rotate_refuses_unknown_algorithms() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported signing algorithm"));
 }
+
+fn token(dir: &std::path::Path, name: &str, roles: &[&str]) -> String {
+    let mut args = vec!["token", "create", "--name", name, "--json"];
+    for r in roles {
+        args.extend(["--role", r]);
+    }
+    json(dir, &args)["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn applications_are_graph_shaped_and_secrets_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &[]);
+    let app_admin = token(dir.path(), "apps", &["application-administrator"]);
+    let reader = token(dir.path(), "reader", &["reader"]);
+    let privileged = token(
+        dir.path(),
+        "priv",
+        &[
+            "application-administrator",
+            "privileged-authentication-administrator",
+        ],
+    );
+    let c = reqwest::Client::new();
+    let apps = daemon.url("/v1.0/applications");
+
+    let (status, created) = send(
+        c.post(&apps)
+            .bearer_auth(&app_admin)
+            .json(&serde_json::json!({
+                "displayName": "CRM",
+                "web": {"redirectUris": ["https://crm.example.com/signin-oidc"]},
+                "spa": {"redirectUris": ["http://localhost:5173/"]},
+                "idTokenSigningAlgorithm@tapbridge": "RS256",
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["@odata.type"], "#microsoft.graph.application");
+    assert_eq!(
+        created["web"]["redirectUris"][0],
+        "https://crm.example.com/signin-oidc"
+    );
+    assert_eq!(created["idTokenSigningAlgorithm@tapbridge"], "RS256");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let app_id = created["appId"].as_str().unwrap().to_owned();
+    assert_ne!(id, app_id);
+
+    let (status, password) = send(
+        c.post(daemon.url(&format!("/v1.0/applications/{id}/addPassword")))
+            .bearer_auth(&app_admin)
+            .json(&serde_json::json!({"passwordCredential": {"displayName": "prod"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{password}");
+    let secret = password["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 40);
+    assert_eq!(password["hint"], &secret[..3]);
+    let key_id = password["keyId"].as_str().unwrap().to_owned();
+
+    // Read back by object id and by client id: the secret's value is never there again.
+    for key in [&id, &app_id] {
+        let (status, app) = send(
+            c.get(daemon.url(&format!("/v1.0/applications/{key}")))
+                .bearer_auth(&reader),
+        )
+        .await;
+        assert_eq!(status, 200, "{app}");
+        assert_eq!(app["passwordCredentials"][0]["keyId"], key_id.as_str());
+        assert_eq!(app["passwordCredentials"][0]["secretText"], Value::Null);
+        assert!(!app.to_string().contains(&secret));
+    }
+    let (_, list) = send(
+        c.get(&apps)
+            .query(&[("$filter", format!("appId eq '{app_id}'"))])
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(list["value"].as_array().map(Vec::len), Some(1), "{list}");
+
+    // Readers read, only Application Administrators write; roles for an app need more.
+    let (status, _) = send(
+        c.post(&apps)
+            .bearer_auth(&reader)
+            .json(&serde_json::json!({"displayName": "x"})),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = send(
+        c.post(&apps)
+            .bearer_auth(&app_admin)
+            .json(&serde_json::json!({
+                "displayName": "Automation", "appRoles@tapbridge": ["user-administrator"]
+            })),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = send(
+        c.post(&apps)
+            .bearer_auth(&privileged)
+            .json(&serde_json::json!({
+                "displayName": "Automation", "appRoles@tapbridge": ["user-administrator"]
+            })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Bad input: a clear Graph error, nothing changed.
+    for bad in [
+        serde_json::json!({"web": {"redirectUris": ["http://crm.example.com/cb"]}}),
+        serde_json::json!({"web": {"redirectUris": ["https://*.example.com/cb"]}}),
+        serde_json::json!({"idTokenSigningAlgorithm@tapbridge": "none"}),
+        serde_json::json!({"jwks@tapbridge": {"keys": [{"kty": "oct", "k": "c2VjcmV0", "kid": "1"}]}}),
+        serde_json::json!({"requiredResourceAccess": []}),
+    ] {
+        let (status, body) = send(
+            c.patch(daemon.url(&format!("/v1.0/applications/{id}")))
+                .bearer_auth(&app_admin)
+                .json(&bad),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalidRequest");
+    }
+    let (_, app) = send(
+        c.get(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(
+        app["web"]["redirectUris"],
+        serde_json::json!(["https://crm.example.com/signin-oidc"])
+    );
+
+    let (status, _) = send(
+        c.post(daemon.url(&format!("/v1.0/applications/{id}/removePassword")))
+            .bearer_auth(&app_admin)
+            .json(&serde_json::json!({"keyId": key_id})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        c.delete(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&app_admin),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        c.get(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&reader),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The audit log names each step.
+    let admin = common::admin_token(dir.path());
+    let (_, audits) = send(
+        c.get(daemon.url("/v1.0/auditLogs/directoryAudits"))
+            .bearer_auth(&admin),
+    )
+    .await;
+    let names: Vec<&str> = audits["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["activityDisplayName"].as_str())
+        .collect();
+    for expected in [
+        "Add application",
+        "Update application – Certificates and secrets management",
+        "Remove application – Certificates and secrets management",
+        "Delete application",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    daemon.stop();
+}
+
+#[test]
+fn the_cli_registers_lists_and_removes_applications() {
+    let dir = tempfile::tempdir().unwrap();
+    let added = json(
+        dir.path(),
+        &[
+            "app",
+            "add",
+            "Wiki",
+            "--web",
+            "https://wiki.example.com/cb",
+            "--secret",
+            "--json",
+        ],
+    );
+    let app_id = added["appId"].as_str().unwrap().to_owned();
+    let secret = added["secret"]["secretText"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 40);
+    let list = ok(dir.path(), &["app", "list"]);
+    assert!(list.contains("Wiki") && list.contains(&app_id), "{list}");
+    assert!(!list.contains(&secret));
+    let second = json(
+        dir.path(),
+        &["app", "secret", &app_id, "--name", "rotation", "--json"],
+    );
+    assert_ne!(second["secretText"], secret.as_str());
+    let listed = json(dir.path(), &["app", "list", "--json"]);
+    assert_eq!(listed[0]["secrets"].as_array().map(Vec::len), Some(2));
+    let bad = common::run(
+        dir.path(),
+        &["app", "add", "Bad", "--web", "http://wiki.example.com/cb"],
+    );
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    ok(dir.path(), &["app", "remove", &app_id]);
+    assert_eq!(
+        json(dir.path(), &["app", "list", "--json"]),
+        serde_json::json!([])
+    );
+}

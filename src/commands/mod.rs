@@ -1,6 +1,7 @@
 //! One file per command group. Each command builds the platform, acts as the operator, and
 //! prints a result on standard output.
 
+pub mod app;
 mod db;
 mod group;
 pub mod keys;
@@ -34,6 +35,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Mail(c) => mail::run(c, &config).await,
         Command::Onboarding(c) => mail::onboarding(c, &config).await,
         Command::Keys(c) => keys::run(c, &config).await,
+        Command::App(c) => app::run(c, &config).await,
     }
 }
 

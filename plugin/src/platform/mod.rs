@@ -7,6 +7,7 @@ mod directory;
 pub mod lifecycle;
 pub mod pass_handover;
 pub mod oidc;
+mod oidc_clients;
 mod oidc_keys;
 pub mod passkeys;
 mod policy;
@@ -85,6 +86,8 @@ pub struct Platform {
     clock: Arc<dyn Clock>,
     tap_hasher: KeyedHasher,
     token_hasher: KeyedHasher,
+    /// Application (OAuth client) secrets.
+    client_secret_hasher: KeyedHasher,
     settings: PlatformSettings,
     metrics: Arc<Metrics>,
     /// Series other parts of the daemon (mail, LDAP) add to `/metrics`.
@@ -106,6 +109,7 @@ impl Platform {
             clock,
             tap_hasher: secret.hasher(Purpose::TemporaryAccessPass),
             token_hasher: secret.hasher(Purpose::ApiToken),
+            client_secret_hasher: secret.hasher(Purpose::ClientSecret),
             settings,
             metrics,
             metrics_sources: Default::default(),
@@ -129,6 +133,7 @@ impl Platform {
             clock: self.clock.clone(),
             tap_hasher: self.tap_hasher.clone(),
             token_hasher: self.token_hasher.clone(),
+            client_secret_hasher: self.client_secret_hasher.clone(),
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             metrics_sources: Default::default(),

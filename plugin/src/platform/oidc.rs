@@ -33,8 +33,6 @@ pub struct Oidc {
     pub(super) platform: Arc<Platform>,
     pub(super) settings: OidcSettings,
     pub(super) sealer: Sealer,
-    /// Application secrets.
-    pub(super) secret_hasher: KeyedHasher,
     /// Authorization codes and refresh tokens.
     pub(super) token_hasher: KeyedHasher,
     ring: RwLock<Option<Arc<KeyRing>>>,
@@ -48,7 +46,6 @@ impl Oidc {
             platform,
             settings,
             sealer: Sealer::new(&secret.key(Purpose::SigningKeySeal)),
-            secret_hasher: secret.hasher(Purpose::ClientSecret),
             token_hasher: secret.hasher(Purpose::OAuthToken),
             ring: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),

@@ -16,6 +16,7 @@ pub mod ldap;
 mod leader;
 pub mod migrate;
 pub mod outbox;
+pub mod oidc_clients;
 pub mod oidc_keys;
 pub mod policies;
 mod postgres;

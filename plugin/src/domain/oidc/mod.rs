@@ -2,6 +2,7 @@
 //! rotation, OAuth errors, and (in later files) clients, authorization requests, PKCE,
 //! claims and refresh-token families.
 
+pub mod client;
 pub mod error;
 pub mod keys;
 pub mod settings;
