@@ -52,3 +52,83 @@ CREATE TABLE oidc_client_secrets (
     end_at         INTEGER NOT NULL
 );
 CREATE INDEX oidc_client_secrets_by_application ON oidc_client_secrets(application_id);
+
+-- How each passkey session was signed in: auth_time, amr and acr of the tokens it leads to.
+-- Written with the session; goes with it.
+CREATE TABLE oidc_session_auth (
+    session_id      TEXT PRIMARY KEY NOT NULL REFERENCES web_sessions(id) ON DELETE CASCADE,
+    user_id         TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    authenticated_at INTEGER NOT NULL,
+    -- the fido2AuthenticationMethod id of the passkey used
+    method_id       TEXT NOT NULL,
+    backup_eligible INTEGER NOT NULL,
+    user_verified   INTEGER NOT NULL
+);
+
+-- Authorizations in progress: the checked request (JSON) while the user signs in (or
+-- onboards with a pass and a first passkey) and consents. The id is in the pages' URLs.
+CREATE TABLE oidc_flows (
+    id           TEXT PRIMARY KEY NOT NULL,
+    client_id    TEXT NOT NULL,
+    request      TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    consented_at INTEGER
+);
+CREATE INDEX oidc_flows_by_expiry ON oidc_flows(expires_at);
+
+-- What a user consented to, per application (scopes, space-separated).
+CREATE TABLE oidc_consents (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL,
+    scopes     TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+) WITHOUT ROWID;
+
+-- An authorization and everything issued under it: access tokens name it (and are refused
+-- once it is revoked), refresh tokens belong to it (one family).
+CREATE TABLE oidc_grants (
+    id             TEXT PRIMARY KEY NOT NULL,
+    kind           TEXT NOT NULL CHECK (kind IN ('authorization_code', 'client_credentials')),
+    client_id      TEXT NOT NULL,
+    -- NULL for client credentials
+    user_id        TEXT REFERENCES users(id) ON DELETE CASCADE,
+    -- the claims of the sign-in (auth_time, amr, acr, nonce-free), scopes, session: JSON
+    detail         TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    -- no refresh after this (client credentials: the access token's expiry)
+    expires_at     INTEGER NOT NULL,
+    revoked_at     INTEGER,
+    revoked_reason TEXT
+);
+CREATE INDEX oidc_grants_by_client ON oidc_grants(client_id);
+CREATE INDEX oidc_grants_by_user ON oidc_grants(user_id);
+CREATE INDEX oidc_grants_by_expiry ON oidc_grants(expires_at);
+
+-- Authorization codes: single use. The code is `id.secret`; only a keyed hash of the secret
+-- is kept. `grant_id` is what the exchange issued, revoked if the code is replayed.
+CREATE TABLE oidc_codes (
+    id          TEXT PRIMARY KEY NOT NULL,
+    secret_hash BLOB NOT NULL,
+    client_id   TEXT NOT NULL,
+    user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- the request's redirect URI, PKCE challenge, nonce, scopes and the sign-in: JSON
+    detail      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    grant_id    TEXT
+);
+CREATE INDEX oidc_codes_by_expiry ON oidc_codes(expires_at);
+
+-- Refresh tokens, rotated on every use: presenting a used one revokes its grant (family).
+CREATE TABLE oidc_refresh_tokens (
+    id          TEXT PRIMARY KEY NOT NULL,
+    secret_hash BLOB NOT NULL,
+    grant_id    TEXT NOT NULL REFERENCES oidc_grants(id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER
+);
+CREATE INDEX oidc_refresh_tokens_by_grant ON oidc_refresh_tokens(grant_id);

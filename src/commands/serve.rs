@@ -102,11 +102,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
         mail_jobs.push(tokio::spawn(mailer.run(stop_rx.clone())));
     }
+    let mut pages = None;
     if config.web.enabled {
-        extra = extra.merge(web_routes(&config, &platform, &public_url)?);
+        let (routes, state) = web_routes(&config, &platform, &public_url)?;
+        extra = extra.merge(routes);
+        pages = Some(state);
     }
     if config.oidc.enabled {
-        let (routes, job) = oidc_routes(&config, &platform, &public_url, stop_rx.clone()).await?;
+        let (routes, job) =
+            oidc_routes(&config, &platform, &public_url, pages, stop_rx.clone()).await?;
         extra = extra.merge(routes);
         mail_jobs.push(job);
     }
@@ -156,7 +160,7 @@ fn web_routes(
     config: &Config,
     platform: &Arc<Platform>,
     public_url: &str,
-) -> anyhow::Result<axum::Router> {
+) -> anyhow::Result<(axum::Router, plugin::web::WebState)> {
     use plugin::domain::session::SessionTimeouts;
     use plugin::platform::{Passwordless, PasswordlessSettings};
     use plugin::web::{WebSettings, WebState};
@@ -206,15 +210,16 @@ fn web_routes(
         },
     );
     tracing::info!(%rp_id, "web pages enabled");
-    Ok(plugin::web::routes(state))
+    Ok((plugin::web::routes(state.clone()), state))
 }
 
 /// The OpenID Connect provider: keys made on first start and rotated on schedule, its
-/// endpoints.
+/// endpoints, and (with the web pages) its sign-in and consent pages.
 async fn oidc_routes(
     config: &Config,
     platform: &Arc<Platform>,
     public_url: &str,
+    pages: Option<plugin::web::WebState>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<(axum::Router, tokio::task::JoinHandle<()>)> {
     use plugin::domain::oidc::keys::Trigger;
@@ -241,7 +246,14 @@ async fn oidc_routes(
         }
     });
     tracing::info!(issuer = %oidc.issuer(), "OpenID Connect provider enabled");
-    Ok((plugin::http::oauth::routes(oidc), job))
+    let mut routes = plugin::http::oauth::routes(oidc.clone());
+    match pages {
+        Some(web) => routes = routes.merge(plugin::web::oidc::routes(web, oidc)),
+        None => tracing::warn!(
+            "web.enabled is false: the OpenID Connect provider serves tokens for client credentials only, no user sign-in"
+        ),
+    }
+    Ok((routes, job))
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ mod directory;
 pub mod lifecycle;
 pub mod pass_handover;
 pub mod oidc;
+pub mod oidc_authorize;
 mod oidc_clients;
 mod oidc_keys;
 pub mod passkeys;

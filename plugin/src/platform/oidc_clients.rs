@@ -13,7 +13,7 @@ use crate::domain::oidc::client::{
     self, Application, ApplicationPatch, NewApplication, PasswordCredential,
 };
 use crate::secret::{SecretString, random_string};
-use crate::store::{audit, oidc_clients};
+use crate::store::{audit, oidc_clients, oidc_flows, oidc_grants};
 use crate::{Error, Result};
 
 /// Characters of a client secret: RFC 3986's unreserved set, so the value needs no escaping
@@ -148,6 +148,8 @@ impl Platform {
             .ok_or_else(|| Error::not_found(format!("application `{id}`")))?;
         check_credentials_of(caller, &app)?;
         oidc_clients::delete(&mut tx, app.id).await?;
+        oidc_flows::delete_for_client(&mut tx, app.app_id).await?;
+        oidc_grants::delete_for_client(&mut tx, app.app_id).await?;
         audit::insert(
             &mut tx,
             &record(Activity::ApplicationDeleted, caller, &app, now),

@@ -18,6 +18,8 @@ pub enum OAuthErrorCode {
     InteractionRequired,
     InvalidToken,
     UnsupportedTokenType,
+    RequestNotSupported,
+    RequestUriNotSupported,
 }
 
 impl OAuthErrorCode {
@@ -37,6 +39,8 @@ impl OAuthErrorCode {
             OAuthErrorCode::InteractionRequired => "interaction_required",
             OAuthErrorCode::InvalidToken => "invalid_token",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthErrorCode::RequestNotSupported => "request_not_supported",
+            OAuthErrorCode::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 }

@@ -2,9 +2,15 @@
 //! rotation, OAuth errors, and (in later files) clients, authorization requests, PKCE,
 //! claims and refresh-token families.
 
+pub mod authn;
 pub mod client;
 pub mod error;
+pub mod flow;
+pub mod grant;
 pub mod keys;
+pub mod pkce;
+pub mod request;
+pub mod scope;
 pub mod settings;
 
 pub use error::{OAuthError, OAuthErrorCode};
