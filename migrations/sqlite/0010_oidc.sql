@@ -132,3 +132,11 @@ CREATE TABLE oidc_refresh_tokens (
     used_at     INTEGER
 );
 CREATE INDEX oidc_refresh_tokens_by_grant ON oidc_refresh_tokens(grant_id);
+
+-- Client assertions (private_key_jwt) seen, until they expire: each is accepted once.
+CREATE TABLE oidc_assertion_jtis (
+    client_id  TEXT NOT NULL,
+    jti        TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (client_id, jti)
+) WITHOUT ROWID;

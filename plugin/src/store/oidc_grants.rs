@@ -192,20 +192,23 @@ pub async fn revoke_grant(
     Ok(n == 1)
 }
 
-/// Revokes every live grant of a user made through one browser session (RP-initiated
-/// logout). Returns how many.
+/// Revokes the live grants of `client_id` that a user got through one browser session
+/// (RP-initiated logout). Returns how many.
 pub async fn revoke_for_session(
     conn: &mut Connection,
     user_id: Uuid,
     session_id: &str,
+    client_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<u64> {
     Ok(sqlx::query(
         "UPDATE oidc_grants SET revoked_at = ?, revoked_reason = 'logout'
-         WHERE user_id = ? AND revoked_at IS NULL AND json_extract(detail, '$.session_id') = ?",
+         WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL
+           AND json_extract(detail, '$.session_id') = ?",
     )
     .bind(ms(now))
     .bind(user_id.to_string())
+    .bind(client_id.to_string())
     .bind(session_id)
     .execute(&mut *conn)
     .await?
@@ -302,4 +305,29 @@ pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result
             .rows_affected();
     }
     Ok(n)
+}
+
+/// Records a client assertion's `jti`. Returns `false` if it was seen before (a replay).
+pub async fn remember_jti(
+    conn: &mut Connection,
+    client_id: Uuid,
+    jti: &str,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    sqlx::query("DELETE FROM oidc_assertion_jtis WHERE expires_at <= ?")
+        .bind(ms(now))
+        .execute(&mut *conn)
+        .await?;
+    let n = sqlx::query(
+        "INSERT INTO oidc_assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(client_id.to_string())
+    .bind(jti)
+    .bind(ms(expires_at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }

@@ -95,6 +95,10 @@ pub struct GrantDetail {
     /// The user's sign-in (authorization-code grants).
     pub authentication: Option<Authentication>,
     pub session_id: Option<String>,
+    /// Issued through a `spa` or `publicClient` redirect: refreshes need no client
+    /// authentication. Otherwise the client must authenticate to refresh.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// A refresh token and its grant, as a refresh sees them.

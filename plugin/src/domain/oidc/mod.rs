@@ -3,6 +3,7 @@
 //! claims and refresh-token families.
 
 pub mod authn;
+pub mod claims;
 pub mod client;
 pub mod error;
 pub mod flow;

@@ -187,3 +187,5 @@ fn flow_link(path: &str, flow: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod token_tests;
