@@ -332,3 +332,132 @@ fn the_cli_registers_lists_and_removes_applications() {
         serde_json::json!([])
     );
 }
+
+async fn client_credentials(
+    c: &reqwest::Client,
+    daemon: &Daemon,
+    id: &str,
+    secret: &str,
+) -> (u16, Value) {
+    send(
+        c.post(daemon.url("/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "https://graph.microsoft.com/.default"),
+            ]),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn application_tokens_call_the_admin_api_with_the_roles_granted_to_the_application() {
+    let dir = tempfile::tempdir().unwrap();
+    let automation = json(
+        dir.path(),
+        &[
+            "app",
+            "add",
+            "Automation",
+            "--role",
+            "user-administrator",
+            "--secret",
+            "--json",
+        ],
+    );
+    let bare = json(dir.path(), &["app", "add", "Bare", "--secret", "--json"]);
+    let daemon = Daemon::start(dir.path(), &[]);
+    let c = reqwest::Client::new();
+    let id = automation["appId"].as_str().unwrap();
+    let secret = automation["secret"]["secretText"].as_str().unwrap();
+
+    let (status, tokens) = client_credentials(&c, &daemon, id, secret).await;
+    assert_eq!(status, 200, "{tokens}");
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(tokens["expires_in"], 600);
+
+    // Graph-style calls with the application's token: what a User Administrator may do.
+    let (status, created) = send(
+        c.post(daemon.url("/v1.0/users"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"userPrincipalName": "app-made@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, users) = send(c.get(daemon.url("/v1.0/users")).bearer_auth(&token)).await;
+    assert_eq!(status, 200, "{users}");
+    // ... and no more: passes need an authentication role.
+    let (status, body) = send(
+        c.post(
+            daemon
+                .url("/v1.0/users/app-made@example.com/authentication/temporaryAccessPassMethods"),
+        )
+        .bearer_auth(&token)
+        .json(&serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    // The audit log names the application.
+    let admin = common::admin_token(dir.path());
+    let (_, audits) = send(
+        c.get(daemon.url("/v1.0/auditLogs/directoryAudits"))
+            .query(&[("$filter", "activityDisplayName eq 'Add user'")])
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(
+        audits["value"][0]["initiatedBy"]["app"]["displayName"], "Automation",
+        "{audits}"
+    );
+
+    // An application holding no role reads nothing.
+    let (status, tokens) = client_credentials(
+        &c,
+        &daemon,
+        bare["appId"].as_str().unwrap(),
+        bare["secret"]["secretText"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        c.get(daemon.url("/v1.0/users"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Static API tokens keep working beside them; a revoked application token stops at once;
+    // a forged or unsigned one never worked.
+    let (status, _) = send(c.get(daemon.url("/v1.0/users")).bearer_auth(&admin)).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        c.post(daemon.url("/oauth2/revoke"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token.as_str())]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = send(c.get(daemon.url("/v1.0/users")).bearer_auth(&token)).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: Value = serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+    claims["roles"] = serde_json::json!(["privileged-authentication-administrator"]);
+    parts[1] = b64.encode(claims.to_string());
+    let (status, _) = send(
+        c.get(daemon.url("/v1.0/users"))
+            .bearer_auth(parts.join(".")),
+    )
+    .await;
+    assert_eq!(status, 401, "tampered claims");
+    parts[0] = b64.encode(br#"{"alg":"none","typ":"at+jwt"}"#);
+    let (status, _) = send(
+        c.get(daemon.url("/v1.0/users"))
+            .bearer_auth(format!("{}.{}.", parts[0], parts[1])),
+    )
+    .await;
+    assert_eq!(status, 401, "alg none");
+    daemon.stop();
+}
