@@ -5,6 +5,7 @@
 pub mod browser;
 
 pub mod directory;
+pub mod oidc;
 pub mod slapd;
 pub mod smtp;
 
