@@ -192,10 +192,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, body.encode(), "text/html; charset=utf-8")
 
     def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length)
         if self.path == "/configure":
-            length = int(self.headers.get("Content-Length", "0"))
-            CONFIG.update(json.loads(self.rfile.read(length)))
+            CONFIG.update(json.loads(body))
             return self.send(200, {"ok": True})
+        if self.path == "/callback":
+            # response_mode=form_post: the same answer, as a form.
+            try:
+                return self.page(*callback(urllib.parse.parse_qs(body.decode())))
+            except Exception as exc:  # noqa: BLE001
+                return self.send(500, {"error": error_of(exc), "detail": str(exc)})
         self.send(404, {"error": "not found"})
 
     def do_GET(self):
