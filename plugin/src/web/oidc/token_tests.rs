@@ -585,3 +585,72 @@ async fn fifty_concurrent_exchanges_of_one_code_give_one_success() {
     }
     assert_eq!(ok, 1);
 }
+
+#[tokio::test]
+async fn expired_codes_tokens_and_flows_are_refused() {
+    let site = Site::new().await;
+    let (app, secret) = site.application(true).await;
+    let mut b = Browser::new();
+    let client_id = app.app_id.to_string();
+    let settings = site.oidc.settings().clone();
+
+    // A code not redeemed within its lifetime is worthless.
+    let done = code_for_new_hire(&site, &mut b, &app, &[]).await;
+    let code = done.param("code").unwrap();
+    site.f.clock.advance(settings.code_lifetime);
+    let r = site
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+            ],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(r.json()["error"], "invalid_grant", "{}", r.text);
+
+    // An access token past its lifetime, a refresh token past its idle time.
+    let done = site.get(&mut b, &authorize_url(&app, &[])).await;
+    let code = done.param("code").unwrap();
+    let r = site
+        .token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+            ],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let refresh = r.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        site.bearer("/oauth2/userinfo", &access).await.status,
+        StatusCode::OK
+    );
+    site.f.clock.advance(settings.access_token_lifetime);
+    assert_eq!(
+        site.bearer("/oauth2/userinfo", &access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    site.f.clock.advance(settings.refresh_token_idle);
+    let r = site
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(r.json()["error"], "invalid_grant");
+
+    // A flow left half-way expires: its pages say so and nothing reaches the client.
+    let start = site
+        .get(&mut Browser::new(), &authorize_url(&app, &[]))
+        .await;
+    assert!(start.location().starts_with("/oauth2/signin?flow="));
+    site.f.clock.advance(settings.flow_lifetime);
+    let late = site.get(&mut Browser::new(), start.location()).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert!(late.text.contains("expired"));
+}
