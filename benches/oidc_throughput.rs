@@ -220,14 +220,20 @@ async fn refresh(b: Arc<Bench>, token: String) -> String {
     t.refresh_token.expect("refresh token")
 }
 
+/// One write transaction with one insert per op: the floor under any write that must be
+/// durable on its own.
 async fn raw_transactions(p: &Platform, n: usize) -> Row {
-    sqlx_floor(p).await;
+    let mut tx = p.store().write().await.expect("tx");
+    tx.batch("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
+        .await
+        .expect("table");
+    tx.commit().await.expect("commit");
     let started = Instant::now();
     for i in 0..n {
         let mut tx = p.store().write().await.expect("tx");
-        sqlx::query("INSERT INTO bench_floor (v) VALUES (?)")
+        plugin::store::query("INSERT INTO bench_floor (v) VALUES (?)")
             .bind(i.to_le_bytes().to_vec())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .expect("insert");
         tx.commit().await.expect("commit");
@@ -237,13 +243,6 @@ async fn raw_transactions(p: &Platform, n: usize) -> Row {
         ops: n,
         elapsed: started.elapsed(),
     }
-}
-
-async fn sqlx_floor(p: &Platform) {
-    sqlx::query("CREATE TABLE IF NOT EXISTS bench_floor (id INTEGER PRIMARY KEY, v BLOB)")
-        .execute(p.store().pool())
-        .await
-        .expect("table");
 }
 
 fn signing_rate(alg: Alg, n: usize) -> Row {

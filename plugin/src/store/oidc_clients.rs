@@ -1,11 +1,9 @@
 //! The `oidc_applications` and `oidc_client_secrets` tables. Secrets are stored as keyed
 //! hashes, salted with their key id.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use super::{Connection, at, is_unique_violation, ms, uuid};
+use super::{Connection, Row, at, is_unique_violation, ms, query, uuid};
 use crate::domain::oidc::client::{Application, PasswordCredential};
 use crate::domain::role::Roles;
 use crate::jose::JwkSet;
@@ -21,7 +19,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("corrupt application {what}: {e}"))
 }
 
-fn from_row(row: &SqliteRow) -> Result<Application> {
+fn from_row(row: &Row) -> Result<Application> {
     let list = |col: &str| -> Result<Vec<String>> {
         let text: String = row.try_get(col)?;
         serde_json::from_str(&text).map_err(|e| corrupt(col, e))
@@ -57,7 +55,7 @@ fn jwks_json(jwks: &Option<JwkSet>) -> Option<String> {
 }
 
 pub async fn insert(conn: &mut Connection, app: &Application) -> Result<()> {
-    let res = sqlx::query(concat!(
+    let res = query(concat!(
         "INSERT INTO oidc_applications (",
         app_columns!(),
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -86,7 +84,7 @@ pub async fn insert(conn: &mut Connection, app: &Application) -> Result<()> {
 }
 
 pub async fn update(conn: &mut Connection, app: &Application) -> Result<bool> {
-    let n = sqlx::query(
+    let n = query(
         "UPDATE oidc_applications SET display_name = ?, web_redirect_uris = ?, spa_redirect_uris = ?,
          public_client_redirect_uris = ?, id_token_signing_alg = ?, skip_consent = ?, app_roles = ?,
          jwks = ?, updated_at = ? WHERE id = ?",
@@ -101,19 +99,16 @@ pub async fn update(conn: &mut Connection, app: &Application) -> Result<bool> {
     .bind(jwks_json(&app.jwks))
     .bind(ms(app.updated_at))
     .bind(app.id.to_string())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .execute(&mut *conn).await?;
     Ok(n == 1)
 }
 
 /// Returns whether it existed. Its secrets go with it.
 pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM oidc_applications WHERE id = ?")
+    let n = query("DELETE FROM oidc_applications WHERE id = ?")
         .bind(id.to_string())
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }
 
@@ -124,11 +119,12 @@ async fn with_passwords(conn: &mut Connection, mut app: Application) -> Result<A
 
 /// By object id or client id.
 pub async fn get(conn: &mut Connection, id_or_app_id: Uuid) -> Result<Option<Application>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         app_columns!(),
-        " FROM oidc_applications WHERE id = ?1 OR app_id = ?1"
+        " FROM oidc_applications WHERE id = ? OR app_id = ?"
     ))
+    .bind(id_or_app_id.to_string())
     .bind(id_or_app_id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
@@ -140,7 +136,7 @@ pub async fn get(conn: &mut Connection, id_or_app_id: Uuid) -> Result<Option<App
 
 /// By client id only: what the protocol endpoints look up.
 pub async fn by_client_id(conn: &mut Connection, app_id: Uuid) -> Result<Option<Application>> {
-    let row = sqlx::query(concat!(
+    let row = query(concat!(
         "SELECT ",
         app_columns!(),
         " FROM oidc_applications WHERE app_id = ?"
@@ -162,7 +158,7 @@ pub async fn list(
 ) -> Result<Vec<Application>> {
     let rows = match after {
         Some((name, id)) => {
-            sqlx::query(concat!(
+            query(concat!(
                 "SELECT ",
                 app_columns!(),
                 " FROM oidc_applications WHERE (display_name, id) > (?, ?)
@@ -175,7 +171,7 @@ pub async fn list(
             .await?
         }
         None => {
-            sqlx::query(concat!(
+            query(concat!(
                 "SELECT ",
                 app_columns!(),
                 " FROM oidc_applications ORDER BY display_name, id LIMIT ?"
@@ -196,7 +192,7 @@ pub async fn passwords(
     conn: &mut Connection,
     application_id: Uuid,
 ) -> Result<Vec<PasswordCredential>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT key_id, display_name, hint, start_at, end_at FROM oidc_client_secrets
          WHERE application_id = ? ORDER BY start_at, key_id",
     )
@@ -221,7 +217,7 @@ pub async fn password_hashes(
     conn: &mut Connection,
     application_id: Uuid,
 ) -> Result<Vec<(PasswordCredential, Vec<u8>)>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT key_id, display_name, hint, start_at, end_at, secret_hash FROM oidc_client_secrets
          WHERE application_id = ?",
     )
@@ -250,7 +246,7 @@ pub async fn insert_password(
     password: &PasswordCredential,
     secret_hash: &[u8],
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO oidc_client_secrets (key_id, application_id, display_name, hint, secret_hash, start_at, end_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -271,11 +267,10 @@ pub async fn delete_password(
     application_id: Uuid,
     key_id: Uuid,
 ) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM oidc_client_secrets WHERE application_id = ? AND key_id = ?")
+    let n = query("DELETE FROM oidc_client_secrets WHERE application_id = ? AND key_id = ?")
         .bind(application_id.to_string())
         .bind(key_id.to_string())
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }

@@ -1,11 +1,10 @@
 //! The `oidc_flows` and `oidc_consents` tables: authorizations in progress, and what users
 //! consented to.
 
-use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, opt_at};
+use super::{Connection, at, ms, opt_at, query};
 use crate::domain::oidc::flow::Flow;
 use crate::domain::oidc::scope::Scopes;
 use crate::{Error, Result};
@@ -13,7 +12,7 @@ use crate::{Error, Result};
 pub async fn insert(conn: &mut Connection, flow: &Flow) -> Result<()> {
     let request =
         serde_json::to_string(&flow.request).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(
+    query(
         "INSERT INTO oidc_flows (id, client_id, request, created_at, expires_at, consented_at)
          VALUES (?, ?, ?, ?, ?, NULL)",
     )
@@ -29,7 +28,7 @@ pub async fn insert(conn: &mut Connection, flow: &Flow) -> Result<()> {
 
 /// A flow that has not expired at `now`.
 pub async fn get(conn: &mut Connection, id: &str, now: OffsetDateTime) -> Result<Option<Flow>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT id, request, created_at, expires_at, consented_at FROM oidc_flows
          WHERE id = ? AND expires_at > ?",
     )
@@ -50,7 +49,7 @@ pub async fn get(conn: &mut Connection, id: &str, now: OffsetDateTime) -> Result
 }
 
 pub async fn set_consented(conn: &mut Connection, id: &str, now: OffsetDateTime) -> Result<()> {
-    sqlx::query("UPDATE oidc_flows SET consented_at = ? WHERE id = ?")
+    query("UPDATE oidc_flows SET consented_at = ? WHERE id = ?")
         .bind(ms(now))
         .bind(id)
         .execute(&mut *conn)
@@ -60,20 +59,18 @@ pub async fn set_consented(conn: &mut Connection, id: &str, now: OffsetDateTime)
 
 /// Returns whether the flow was still there: a flow ends once.
 pub async fn delete(conn: &mut Connection, id: &str) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM oidc_flows WHERE id = ?")
+    let n = query("DELETE FROM oidc_flows WHERE id = ?")
         .bind(id)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }
 
 pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM oidc_flows WHERE expires_at <= ?")
+    Ok(query("DELETE FROM oidc_flows WHERE expires_at <= ?")
         .bind(ms(now))
         .execute(&mut *conn)
-        .await?
-        .rows_affected())
+        .await?)
 }
 
 pub async fn delete_for_client(conn: &mut Connection, client_id: Uuid) -> Result<()> {
@@ -81,7 +78,7 @@ pub async fn delete_for_client(conn: &mut Connection, client_id: Uuid) -> Result
         "DELETE FROM oidc_flows WHERE client_id = ?",
         "DELETE FROM oidc_consents WHERE client_id = ?",
     ] {
-        sqlx::query(sql)
+        query(sql)
             .bind(client_id.to_string())
             .execute(&mut *conn)
             .await?;
@@ -95,10 +92,10 @@ pub async fn consent(
     client_id: Uuid,
 ) -> Result<Option<Scopes>> {
     let scopes: Option<String> =
-        sqlx::query_scalar("SELECT scopes FROM oidc_consents WHERE user_id = ? AND client_id = ?")
+        query("SELECT scopes FROM oidc_consents WHERE user_id = ? AND client_id = ?")
             .bind(user_id.to_string())
             .bind(client_id.to_string())
-            .fetch_optional(&mut *conn)
+            .scalar_optional(&mut *conn)
             .await?;
     Ok(scopes.map(|s| Scopes::parse(&s)))
 }
@@ -115,7 +112,7 @@ pub async fn grant_consent(
         Some(before) => before.union(scopes),
         None => scopes.clone(),
     };
-    sqlx::query(
+    query(
         "INSERT INTO oidc_consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
     )

@@ -2,12 +2,10 @@
 //! redeems and what it issued. Codes and refresh tokens are `id.secret`; only keyed hashes of
 //! the secrets are stored.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, opt_at, uuid};
+use super::{Connection, Row, at, ms, opt_at, query, uuid};
 use crate::domain::oidc::grant::{CodeDetail, CodeState, GrantDetail, RefreshState};
 use crate::{Error, Result};
 
@@ -34,7 +32,7 @@ pub async fn insert_code(
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO oidc_codes (id, secret_hash, client_id, user_id, detail, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -56,7 +54,7 @@ pub async fn code(
     conn: &mut Connection,
     id: &str,
 ) -> Result<Option<(CodeState, Vec<u8>, Option<Uuid>)>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT secret_hash, client_id, user_id, detail, expires_at, used_at, grant_id
          FROM oidc_codes WHERE id = ?",
     )
@@ -82,17 +80,16 @@ pub async fn code(
 /// Marks a code spent. Returns whether it was unspent: under the write lock, exactly one
 /// redemption of a code sees `true`.
 pub async fn spend_code(conn: &mut Connection, id: &str, now: OffsetDateTime) -> Result<bool> {
-    let n = sqlx::query("UPDATE oidc_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
+    let n = query("UPDATE oidc_codes SET used_at = ? WHERE id = ? AND used_at IS NULL")
         .bind(ms(now))
         .bind(id)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }
 
 pub async fn set_code_grant(conn: &mut Connection, id: &str, grant_id: Uuid) -> Result<()> {
-    sqlx::query("UPDATE oidc_codes SET grant_id = ? WHERE id = ?")
+    query("UPDATE oidc_codes SET grant_id = ? WHERE id = ?")
         .bind(grant_id.to_string())
         .bind(id)
         .execute(&mut *conn)
@@ -114,7 +111,7 @@ pub struct GrantRow {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-fn grant_from_row(r: &SqliteRow) -> Result<GrantRow> {
+fn grant_from_row(r: &Row) -> Result<GrantRow> {
     let kind: String = r.try_get("kind")?;
     let detail: String = r.try_get("detail")?;
     let user: Option<String> = r.try_get("user_id")?;
@@ -135,7 +132,7 @@ fn grant_from_row(r: &SqliteRow) -> Result<GrantRow> {
 }
 
 pub async fn insert_grant(conn: &mut Connection, g: &GrantRow) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO oidc_grants (id, kind, client_id, user_id, detail, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -152,7 +149,7 @@ pub async fn insert_grant(conn: &mut Connection, g: &GrantRow) -> Result<()> {
 }
 
 pub async fn grant(conn: &mut Connection, id: Uuid) -> Result<Option<GrantRow>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT id, kind, client_id, user_id, detail, created_at, expires_at, revoked_at
          FROM oidc_grants WHERE id = ?",
     )
@@ -164,10 +161,10 @@ pub async fn grant(conn: &mut Connection, id: Uuid) -> Result<Option<GrantRow>> 
 
 /// Whether a grant exists and is not revoked: what every access-token check asks.
 pub async fn grant_is_live(conn: &mut Connection, id: Uuid) -> Result<bool> {
-    let live: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM oidc_grants WHERE id = ? AND revoked_at IS NULL")
+    let live: Option<String> =
+        query("SELECT id FROM oidc_grants WHERE id = ? AND revoked_at IS NULL")
             .bind(id.to_string())
-            .fetch_optional(&mut *conn)
+            .scalar_optional(&mut *conn)
             .await?;
     Ok(live.is_some())
 }
@@ -180,15 +177,13 @@ pub async fn revoke_grant(
     now: OffsetDateTime,
     reason: &str,
 ) -> Result<bool> {
-    let n = sqlx::query(
+    let n = query(
         "UPDATE oidc_grants SET revoked_at = ?, revoked_reason = ? WHERE id = ? AND revoked_at IS NULL",
     )
     .bind(ms(now))
     .bind(reason)
     .bind(id.to_string())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .execute(&mut *conn).await?;
     Ok(n == 1)
 }
 
@@ -201,18 +196,22 @@ pub async fn revoke_for_session(
     client_id: Uuid,
     now: OffsetDateTime,
 ) -> Result<u64> {
-    Ok(sqlx::query(
+    // The session is inside the grant's JSON detail; each engine reads JSON its own way.
+    let sql = conn.pick(
         "UPDATE oidc_grants SET revoked_at = ?, revoked_reason = 'logout'
          WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL
            AND json_extract(detail, '$.session_id') = ?",
-    )
-    .bind(ms(now))
-    .bind(user_id.to_string())
-    .bind(client_id.to_string())
-    .bind(session_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+        "UPDATE oidc_grants SET revoked_at = ?, revoked_reason = 'logout'
+         WHERE user_id = ? AND client_id = ? AND revoked_at IS NULL
+           AND (detail::jsonb ->> 'session_id') = ?",
+    );
+    Ok(query(sql)
+        .bind(ms(now))
+        .bind(user_id.to_string())
+        .bind(client_id.to_string())
+        .bind(session_id)
+        .execute(&mut *conn)
+        .await?)
 }
 
 pub async fn insert_refresh(
@@ -223,7 +222,7 @@ pub async fn insert_refresh(
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO oidc_refresh_tokens (id, secret_hash, grant_id, created_at, expires_at)
          VALUES (?, ?, ?, ?, ?)",
     )
@@ -239,7 +238,7 @@ pub async fn insert_refresh(
 
 /// A refresh token with its grant's state, and the token secret's hash.
 pub async fn refresh(conn: &mut Connection, id: &str) -> Result<Option<(RefreshState, Vec<u8>)>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT t.secret_hash, t.grant_id, t.expires_at, t.used_at, g.client_id,
                 g.expires_at AS grant_expires_at, g.revoked_at
          FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id
@@ -265,13 +264,11 @@ pub async fn refresh(conn: &mut Connection, id: &str) -> Result<Option<(RefreshS
 /// Spends a refresh token. Returns whether it was unspent (exactly once, under the write
 /// lock).
 pub async fn spend_refresh(conn: &mut Connection, id: &str, now: OffsetDateTime) -> Result<bool> {
-    let n =
-        sqlx::query("UPDATE oidc_refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
-            .bind(ms(now))
-            .bind(id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+    let n = query("UPDATE oidc_refresh_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL")
+        .bind(ms(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(n == 1)
 }
 
@@ -281,7 +278,7 @@ pub async fn delete_for_client(conn: &mut Connection, client_id: Uuid) -> Result
         "DELETE FROM oidc_codes WHERE client_id = ?",
         "DELETE FROM oidc_grants WHERE client_id = ?",
     ] {
-        sqlx::query(sql)
+        query(sql)
             .bind(client_id.to_string())
             .execute(&mut *conn)
             .await?;
@@ -298,11 +295,7 @@ pub async fn purge_expired(conn: &mut Connection, now: OffsetDateTime) -> Result
         "DELETE FROM oidc_refresh_tokens WHERE expires_at <= ?",
         "DELETE FROM oidc_grants WHERE expires_at <= ?",
     ] {
-        n += sqlx::query(sql)
-            .bind(cutoff)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        n += query(sql).bind(cutoff).execute(&mut *conn).await?;
     }
     Ok(n)
 }
@@ -315,11 +308,11 @@ pub async fn remember_jti(
     expires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<bool> {
-    sqlx::query("DELETE FROM oidc_assertion_jtis WHERE expires_at <= ?")
+    query("DELETE FROM oidc_assertion_jtis WHERE expires_at <= ?")
         .bind(ms(now))
         .execute(&mut *conn)
         .await?;
-    let n = sqlx::query(
+    let n = query(
         "INSERT INTO oidc_assertion_jtis (client_id, jti, expires_at) VALUES (?, ?, ?)
          ON CONFLICT DO NOTHING",
     )
@@ -327,7 +320,6 @@ pub async fn remember_jti(
     .bind(jti)
     .bind(ms(expires_at))
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(n == 1)
 }

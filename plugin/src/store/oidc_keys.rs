@@ -1,11 +1,9 @@
 //! The `oidc_signing_keys` table. Private keys arrive sealed; this layer never sees them in
 //! the clear.
 
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 
-use super::{Connection, at, ms, opt_at, opt_ms};
+use super::{Connection, Row, at, ms, opt_at, opt_ms, query};
 use crate::domain::oidc::keys::{KeyInfo, KeyState};
 use crate::{Error, Result};
 
@@ -25,7 +23,7 @@ macro_rules! key_columns {
     };
 }
 
-fn from_row(row: &SqliteRow) -> Result<StoredKey> {
+fn from_row(row: &Row) -> Result<StoredKey> {
     let alg: String = row.try_get("alg")?;
     let state: String = row.try_get("state")?;
     Ok(StoredKey {
@@ -49,7 +47,7 @@ fn from_row(row: &SqliteRow) -> Result<StoredKey> {
 
 /// Every key, oldest first.
 pub async fn list(conn: &mut Connection) -> Result<Vec<StoredKey>> {
-    let rows = sqlx::query(concat!(
+    let rows = query(concat!(
         "SELECT ",
         key_columns!(),
         " FROM oidc_signing_keys ORDER BY created_at, kid"
@@ -60,7 +58,7 @@ pub async fn list(conn: &mut Connection) -> Result<Vec<StoredKey>> {
 }
 
 pub async fn insert(conn: &mut Connection, key: &StoredKey) -> Result<()> {
-    sqlx::query(concat!(
+    query(concat!(
         "INSERT INTO oidc_signing_keys (",
         key_columns!(),
         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -82,15 +80,14 @@ pub async fn insert(conn: &mut Connection, key: &StoredKey) -> Result<()> {
 
 /// A `next` key starts signing.
 pub async fn activate(conn: &mut Connection, kid: &str, now: OffsetDateTime) -> Result<bool> {
-    let n = sqlx::query(
+    let n = query(
         "UPDATE oidc_signing_keys SET state = 'current', activated_at = ?
          WHERE kid = ? AND state = 'next'",
     )
     .bind(ms(now))
     .bind(kid)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(n == 1)
 }
 
@@ -101,7 +98,7 @@ pub async fn retire(
     now: OffsetDateTime,
     publish_until: OffsetDateTime,
 ) -> Result<bool> {
-    let n = sqlx::query(
+    let n = query(
         "UPDATE oidc_signing_keys SET state = 'retired', retired_at = ?, publish_until = ?
          WHERE kid = ? AND state = 'current'",
     )
@@ -109,16 +106,14 @@ pub async fn retire(
     .bind(ms(publish_until))
     .bind(kid)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(n == 1)
 }
 
 pub async fn delete(conn: &mut Connection, kid: &str) -> Result<bool> {
-    let n = sqlx::query("DELETE FROM oidc_signing_keys WHERE kid = ? AND state = 'retired'")
+    let n = query("DELETE FROM oidc_signing_keys WHERE kid = ? AND state = 'retired'")
         .bind(kid)
         .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .await?;
     Ok(n == 1)
 }

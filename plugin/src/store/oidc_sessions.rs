@@ -1,14 +1,13 @@
 //! The `oidc_session_auth` table: which passkey sign-in opened a browser session.
 
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Connection, at, ms, uuid};
+use super::{Connection, at, ms, query, uuid};
 use crate::Result;
 use crate::domain::oidc::authn::Authentication;
 
 pub async fn insert(conn: &mut Connection, session_id: &str, auth: &Authentication) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO oidc_session_auth (session_id, user_id, authenticated_at, method_id, backup_eligible, user_verified)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -25,7 +24,7 @@ pub async fn insert(conn: &mut Connection, session_id: &str, auth: &Authenticati
 
 /// The sign-in behind a session; `None` for a session no passkey opened.
 pub async fn get(conn: &mut Connection, session_id: &str) -> Result<Option<Authentication>> {
-    let row = sqlx::query(
+    let row = query(
         "SELECT user_id, authenticated_at, method_id, backup_eligible, user_verified
          FROM oidc_session_auth WHERE session_id = ?",
     )
