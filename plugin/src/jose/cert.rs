@@ -49,17 +49,17 @@ impl BuilderProfile for SelfSigned {
     ) -> x509_cert::builder::Result<Vec<Extension>> {
         let mut extensions = Vec::new();
         let ski = SubjectKeyIdentifier::try_from(spk)?;
-        extensions.push(ski.to_extension(&tbs.subject(), &extensions)?);
+        extensions.push(ski.to_extension(tbs.subject(), &extensions)?);
         extensions.push(
             BasicConstraints {
                 ca: false,
                 path_len_constraint: None,
             }
-            .to_extension(&tbs.subject(), &extensions)?,
+            .to_extension(tbs.subject(), &extensions)?,
         );
         extensions.push(
             KeyUsage(KeyUsages::DigitalSignature.into())
-                .to_extension(&tbs.subject(), &extensions)?,
+                .to_extension(tbs.subject(), &extensions)?,
         );
         Ok(extensions)
     }

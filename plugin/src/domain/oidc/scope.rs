@@ -47,7 +47,7 @@ impl Scope {
 
 /// A set of known scopes, kept sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[serde(into = "String", from = "String")]
 pub struct Scopes(Vec<Scope>);
 
 impl Scopes {
@@ -101,11 +101,9 @@ impl From<Scopes> for String {
     }
 }
 
-impl TryFrom<String> for Scopes {
-    type Error = std::convert::Infallible;
-
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Ok(Scopes::parse(&s))
+impl From<String> for Scopes {
+    fn from(s: String) -> Scopes {
+        Scopes::parse(&s)
     }
 }
 
