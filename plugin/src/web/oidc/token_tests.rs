@@ -186,64 +186,43 @@ async fn public_clients_prove_pkce_and_refresh_tokens_rotate() {
         done.location()
     );
     let client_id = app.app_id.to_string();
-    let exchange = |code: String, verifier: &'static str| {
-        vec![
-            ("grant_type", "authorization_code".to_owned()),
+    let exchange = |code: &str, verifier: &str| {
+        let fields = [
+            ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", SPA.to_owned()),
-            ("client_id", client_id.clone()),
-            ("code_verifier", verifier.to_owned()),
+            ("redirect_uri", SPA),
+            ("client_id", &client_id),
+            ("code_verifier", verifier),
+        ];
+        fields.map(|(k, v)| (k, v.to_owned()))
+    };
+    let refresh = |token: &str| {
+        [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", &client_id),
         ]
+        .map(|(k, v)| (k, v.to_owned()))
     };
-    let as_refs = |v: &Vec<(&'static str, String)>| {
-        v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()
+    let post = |fields: Vec<(&'static str, String)>| {
+        let site = &site;
+        async move {
+            let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            site.token(&refs, None).await
+        }
     };
-    let wrong = exchange(
-        done.param("code").unwrap(),
-        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-    );
-    let r = site
-        .token(
-            &as_refs(&wrong)
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .await;
+
+    let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
+    let r = post(exchange(&done.param("code").unwrap(), wrong).to_vec()).await;
     assert_eq!(r.json()["error"], "invalid_grant", "{}", r.text);
 
     let done = site.get(&mut b, &authorize_url(&app, &spa)).await;
-    let good = exchange(done.param("code").unwrap(), VERIFIER);
-    let r = site
-        .token(
-            &good
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .await;
+    let r = post(exchange(&done.param("code").unwrap(), VERIFIER).to_vec()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let first = r.json()["refresh_token"].as_str().unwrap().to_owned();
 
     // Rotation: each refresh spends the token and returns the next.
-    let refresh = |t: String| {
-        vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", t),
-            ("client_id", client_id.clone()),
-        ]
-    };
-    let r = site
-        .token(
-            &refresh(first.clone())
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .await;
+    let r = post(refresh(&first).to_vec()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let second = r.json()["refresh_token"].as_str().unwrap().to_owned();
     assert_ne!(first, second);
@@ -261,25 +240,9 @@ async fn public_clients_prove_pkce_and_refresh_tokens_rotate() {
 
     // Someone replays the spent first token: the family is revoked, the thief's and the
     // owner's alike.
-    let r = site
-        .token(
-            &refresh(first)
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .await;
+    let r = post(refresh(&first).to_vec()).await;
     assert_eq!(r.json()["error"], "invalid_grant");
-    let r = site
-        .token(
-            &refresh(second)
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect::<Vec<_>>(),
-            None,
-        )
-        .await;
+    let r = post(refresh(&second).to_vec()).await;
     assert_eq!(r.json()["error"], "invalid_grant");
     assert_eq!(
         site.bearer("/oauth2/userinfo", &access).await.status,
