@@ -201,10 +201,21 @@ impl Sealer {
 
     /// `nonce ‖ ciphertext ‖ tag`.
     pub fn seal(&self, context: &[u8], secret: &SecretString) -> Vec<u8> {
+        self.seal_bytes(context, secret.expose().as_bytes())
+    }
+
+    /// The secret, if `sealed` was sealed under this key with this `context` and not altered.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Option<SecretString> {
+        let plain = self.open_bytes(context, sealed)?;
+        String::from_utf8(plain.to_vec()).ok().map(SecretString)
+    }
+
+    /// [`Sealer::seal`] for binary secrets (a signing key's PKCS#8).
+    pub fn seal_bytes(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<{ Self::NONCE_LEN }>();
         let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(nonce_bytes);
         let payload = Payload {
-            msg: secret.expose().as_bytes(),
+            msg: plain,
             aad: context,
         };
         let Ok(sealed) = self.cipher().encrypt(&nonce, payload) else {
@@ -216,8 +227,8 @@ impl Sealer {
         out
     }
 
-    /// The secret, if `sealed` was sealed under this key with this `context` and not altered.
-    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Option<SecretString> {
+    /// [`Sealer::open`] for binary secrets.
+    pub fn open_bytes(&self, context: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         if sealed.len() < Self::NONCE_LEN {
             return None;
         }
@@ -228,8 +239,7 @@ impl Sealer {
             msg: ciphertext,
             aad: context,
         };
-        let plain = Zeroizing::new(self.cipher().decrypt(&nonce, payload).ok()?);
-        String::from_utf8(plain.to_vec()).ok().map(SecretString)
+        Some(Zeroizing::new(self.cipher().decrypt(&nonce, payload).ok()?))
     }
 }
 

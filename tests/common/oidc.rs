@@ -343,7 +343,11 @@ impl HttpBrowser {
         self.register(&register).await;
         let next = absolute(&register.url, &register.attr("data-page=", "data-next"));
         let signin = self.open(&next).await;
-        assert!(signin.text.contains("passkey-ready"), "{}", signin.text);
+        assert!(
+            signin.text.contains("Your passkey is ready"),
+            "{}",
+            signin.text
+        );
         self.sign_in(&signin).await;
         let resume = absolute(&signin.url, &signin.attr("data-page=", "data-next"));
         self.open(&resume).await

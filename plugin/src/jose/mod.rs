@@ -1,23 +1,22 @@
 //! JOSE: JSON Web Keys (RFC 7517), signed JSON Web Tokens (RFC 7515, RFC 7519) and the keys
 //! tapbridge signs them with.
 //!
-//! One crypto stack: `ring` signs and verifies (ES256, RS256) and seals keys at rest
-//! (AES-256-GCM); RustCrypto's `rsa` and `x509-cert`, already linked for WebAuthn attestation,
-//! generate RSA keys and their self-signed certificates, which `ring` cannot. Nothing here
-//! knows HTTP, SQL or the platform's types.
+//! On the crypto already in the tree: `ring` signs and verifies (ES256, RS256); RustCrypto's
+//! `rsa` and `x509-cert`, linked for WebAuthn attestation, generate RSA keys and their
+//! self-signed certificates, which `ring` cannot. Keys are sealed at rest with the server
+//! secret's [`Sealer`](crate::secret::Sealer). Nothing here knows HTTP, SQL or the platform's
+//! types.
 
 mod alg;
 mod cert;
 mod jwk;
 mod jwt;
 mod keys;
-mod seal;
 
 pub use alg::Alg;
 pub use jwk::{Jwk, JwkSet};
 pub use jwt::{Header, Verified, decode_unverified, sign, verify};
 pub use keys::SigningKey;
-pub use seal::Sealer;
 
 /// Why a key or token was refused. Deliberately coarse: a caller tells its own client no more
 /// than "invalid".
@@ -37,9 +36,6 @@ pub enum JoseError {
     /// A key that cannot be used (wrong type, too short, corrupt).
     #[error("unusable key: {0}")]
     BadKey(String),
-    /// Sealed key material that does not open under the server secret.
-    #[error("sealed key does not open")]
-    Unseal,
 }
 
 /// Base64url without padding, the encoding of every JOSE part.

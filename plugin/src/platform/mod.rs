@@ -5,7 +5,6 @@
 mod audit;
 mod directory;
 pub mod lifecycle;
-pub mod pass_handover;
 pub mod oidc;
 pub mod oidc_authorize;
 pub mod oidc_client_auth;
@@ -13,6 +12,7 @@ mod oidc_clients;
 mod oidc_keys;
 pub mod oidc_logout;
 pub mod oidc_tokens;
+pub mod pass_handover;
 pub mod passkeys;
 mod policy;
 pub mod sessions;

@@ -13,8 +13,8 @@ use std::time::{Duration as StdDuration, Instant};
 use super::Platform;
 use crate::domain::oidc::OidcSettings;
 use crate::domain::oidc::keys::KeyState;
-use crate::jose::{Alg, JwkSet, Sealer, SigningKey};
-use crate::secret::{KeyedHasher, Purpose, ServerSecret};
+use crate::jose::{Alg, JwkSet, SigningKey};
+use crate::secret::{KeyedHasher, Purpose, Sealer, ServerSecret};
 use crate::store::oidc_keys;
 use crate::{Error, Result};
 
@@ -45,7 +45,7 @@ impl Oidc {
         Oidc {
             platform,
             settings,
-            sealer: Sealer::new(&secret.key(Purpose::SigningKeySeal)),
+            sealer: secret.sealer(Purpose::SigningKeySeal),
             token_hasher: secret.hasher(Purpose::OAuthToken),
             ring: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),
@@ -105,8 +105,8 @@ impl Oidc {
             if key.info.state == KeyState::Current {
                 let pkcs8 = self
                     .sealer
-                    .open(key.info.kid.as_bytes(), &key.sealed_private)
-                    .map_err(|_| {
+                    .open_bytes(key.info.kid.as_bytes(), &key.sealed_private)
+                    .ok_or_else(|| {
                         Error::Internal(format!(
                             "signing key {} does not open under the server secret (was the secret changed?)",
                             key.info.kid

@@ -17,6 +17,7 @@ use crate::domain::oidc::client::Application;
 use crate::domain::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::domain::oidc::flow::{Flow, FlowFacts, Next, SessionFacts, next_step};
 use crate::domain::oidc::grant::CodeDetail;
+use crate::domain::oidc::problem::Problem;
 use crate::domain::oidc::request::{self, Destination, Params, RequestError, ResponseMode};
 use crate::domain::oidc::scope::Scope;
 use crate::domain::session::SessionKind;
@@ -53,7 +54,7 @@ pub enum AuthorizeStep {
 /// A problem that is shown to the user and sent nowhere.
 #[derive(Debug)]
 pub enum AuthorizeError {
-    Page(String),
+    Page(Problem),
     Failed(Error),
 }
 
@@ -62,8 +63,6 @@ impl From<Error> for AuthorizeError {
         AuthorizeError::Failed(e)
     }
 }
-
-const FLOW_GONE: &str = "This sign-in has expired or was already completed. Go back to the application and start again.";
 
 /// A random id and secret, `id.secret`, for codes and refresh tokens.
 pub(super) fn token_parts() -> (String, String) {
@@ -116,8 +115,8 @@ impl Oidc {
     ) -> Result<AuthorizeStep, AuthorizeError> {
         let params = Params(params);
         let client_id = request::client_id(&params).map_err(|e| match e {
-            RequestError::Fatal(m) => AuthorizeError::Page(m),
-            RequestError::Redirect(_, e) => AuthorizeError::Page(e.description),
+            RequestError::Fatal(p) => AuthorizeError::Page(p),
+            RequestError::Redirect(..) => AuthorizeError::Page(Problem::ClientUnknown),
         })?;
         let app = {
             let mut conn = self.platform.store.read().await?;
@@ -125,7 +124,7 @@ impl Oidc {
         };
         let request = match request::check(&params, app.as_ref()) {
             Ok(r) => r,
-            Err(RequestError::Fatal(m)) => return Err(AuthorizeError::Page(m)),
+            Err(RequestError::Fatal(p)) => return Err(AuthorizeError::Page(p)),
             Err(RequestError::Redirect(dest, e)) => return Ok(self.respond_error(&dest, &e)),
         };
         let app = app.expect("a checked request has an application");
@@ -159,23 +158,19 @@ impl Oidc {
 
     async fn flow_and_app(&self, flow_id: &str) -> Result<(Flow, Application), AuthorizeError> {
         if flow_id.is_empty() || flow_id.len() > 64 {
-            return Err(AuthorizeError::Page(FLOW_GONE.into()));
+            return Err(AuthorizeError::Page(Problem::FlowGone));
         }
         let now = self.platform.now();
         let mut conn = self.platform.store.read().await?;
         let flow = oidc_flows::get(&mut conn, flow_id, now)
             .await?
-            .ok_or_else(|| AuthorizeError::Page(FLOW_GONE.into()))?;
+            .ok_or_else(|| AuthorizeError::Page(Problem::FlowGone))?;
         let app = oidc_clients::by_client_id(&mut conn, flow.request.client_id)
             .await?
             .filter(|a| {
                 a.redirect_platform(&flow.request.redirect_uri) == Some(flow.request.platform)
             })
-            .ok_or_else(|| {
-                AuthorizeError::Page(
-                    "The application was removed or changed while you were signing in.".into(),
-                )
-            })?;
+            .ok_or_else(|| AuthorizeError::Page(Problem::ApplicationChanged))?;
         Ok((flow, app))
     }
 
@@ -286,7 +281,7 @@ impl Oidc {
         let mut tx = self.platform.store.write().await?;
         // A flow completes once: two tabs resuming it cannot both get a code.
         if stored && !oidc_flows::delete(&mut tx, &flow.id).await? {
-            return Err(AuthorizeError::Page(FLOW_GONE.into()));
+            return Err(AuthorizeError::Page(Problem::FlowGone));
         }
         oidc_grants::insert_code(
             &mut tx,

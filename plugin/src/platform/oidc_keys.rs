@@ -158,7 +158,7 @@ impl Oidc {
                     },
                     public_jwk: serde_json::to_string(key.public_jwk())
                         .map_err(|e| Error::Internal(e.to_string()))?,
-                    sealed_private: self.sealer.seal(kid.as_bytes(), &generated.pkcs8),
+                    sealed_private: self.sealer.seal_bytes(kid.as_bytes(), &generated.pkcs8),
                     certificate: generated.certificate,
                 };
                 oidc_keys::insert(tx, &stored).await?;
@@ -284,22 +284,17 @@ mod tests {
         let mut conn = f.platform.store.read().await.unwrap();
         let stored = oidc_keys::list(&mut conn).await.unwrap();
         let row = stored.iter().find(|k| k.info.kid == rsa.kid()).unwrap();
-        assert!(
-            o.sealer
-                .open(rsa.kid().as_bytes(), &row.sealed_private)
-                .is_ok()
-        );
-        let other = crate::jose::Sealer::new(
-            &ServerSecret::from_bytes(vec![7; 32])
-                .unwrap()
-                .key(crate::secret::Purpose::SigningKeySeal),
-        );
-        assert!(
-            other
-                .open(rsa.kid().as_bytes(), &row.sealed_private)
-                .is_err()
-        );
-        assert!(o.sealer.open(b"another kid", &row.sealed_private).is_err());
+        let opens = |sealer: &crate::secret::Sealer, kid: &str| {
+            sealer
+                .open_bytes(kid.as_bytes(), &row.sealed_private)
+                .is_some()
+        };
+        assert!(opens(&o.sealer, rsa.kid()));
+        let other = ServerSecret::from_bytes(vec![7; 32])
+            .unwrap()
+            .sealer(crate::secret::Purpose::SigningKeySeal);
+        assert!(!opens(&other, rsa.kid()), "another server secret");
+        assert!(!opens(&o.sealer, "another kid"), "moved to another row");
     }
 
     #[tokio::test]

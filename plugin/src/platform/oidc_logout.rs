@@ -8,6 +8,7 @@ use super::oidc::Oidc;
 use super::oidc_authorize::AuthorizeError;
 use super::sessions::SignedIn;
 use crate::domain::oidc::client::Application;
+use crate::domain::oidc::problem::Problem;
 use crate::jose::Alg;
 use crate::store::{oidc_clients, oidc_grants};
 
@@ -29,8 +30,8 @@ pub struct LogoutCheck {
     pub hinted: bool,
 }
 
-fn page(m: &str) -> AuthorizeError {
-    AuthorizeError::Page(m.to_owned())
+fn page(p: Problem) -> AuthorizeError {
+    AuthorizeError::Page(p)
 }
 
 impl Oidc {
@@ -47,20 +48,14 @@ impl Oidc {
             let v = self
                 .verify_own(hint, &[Alg::Es256, Alg::Rs256])
                 .await
-                .map_err(|_| {
-                    page("The sign-out request carries an ID token this server did not issue.")
-                })?;
+                .map_err(|_| page(Problem::LogoutForeignToken))?;
             let c = &v.claims;
             if c.get("iss").and_then(|x| x.as_str()) != Some(self.settings.issuer.as_str()) {
-                return Err(page(
-                    "The sign-out request carries an ID token of another issuer.",
-                ));
+                return Err(page(Problem::LogoutOtherIssuer));
             }
             let aud = c.get("aud").and_then(|x| x.as_str()).map(str::to_owned);
             if client.is_some() && aud.is_some() && client != aud {
-                return Err(page(
-                    "The sign-out request names two different applications.",
-                ));
+                return Err(page(Problem::LogoutTwoApplications));
             }
             client = client.or(aud);
             if let Some(s) = session {
@@ -73,25 +68,20 @@ impl Oidc {
         let app = match client {
             None => None,
             Some(id) => {
-                let id = Uuid::try_parse(id.trim()).map_err(|_| {
-                    page("The application asking to sign you out is not known here.")
-                })?;
+                let id = Uuid::try_parse(id.trim())
+                    .map_err(|_| page(Problem::LogoutUnknownApplication))?;
                 let mut conn = self.platform.store.read().await?;
                 Some(
                     oidc_clients::by_client_id(&mut conn, id)
                         .await?
-                        .ok_or_else(|| {
-                            page("The application asking to sign you out is not known here.")
-                        })?,
+                        .ok_or_else(|| page(Problem::LogoutUnknownApplication))?,
                 )
             }
         };
         let redirect = match (&req.post_logout_redirect_uri, &app) {
             (None, _) => None,
             (Some(_), None) => {
-                return Err(page(
-                    "The sign-out request names a return address but not its application (id_token_hint or client_id).",
-                ));
+                return Err(page(Problem::LogoutReturnWithoutApplication));
             }
             (Some(uri), Some(app)) if app.allows_post_logout_redirect(uri) => {
                 Some(match &req.state {
@@ -105,9 +95,7 @@ impl Oidc {
                 })
             }
             (Some(_), Some(_)) => {
-                return Err(page(
-                    "The return address in the sign-out request is not registered for the application.",
-                ));
+                return Err(page(Problem::LogoutReturnUnregistered));
             }
         };
         Ok(LogoutCheck {

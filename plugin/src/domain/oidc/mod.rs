@@ -10,6 +10,7 @@ pub mod flow;
 pub mod grant;
 pub mod keys;
 pub mod pkce;
+pub mod problem;
 pub mod request;
 pub mod scope;
 pub mod settings;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::client::{Application, RedirectPlatform};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::pkce;
+use super::problem::Problem;
 use super::scope::{Scope, Scopes};
 
 /// How the response reaches the client.
@@ -70,7 +71,7 @@ impl AuthorizationRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     /// The client or its redirect URI cannot be trusted: tell the user, send nothing anywhere.
-    Fatal(String),
+    Fatal(Problem),
     /// Tell the client, at its (checked) redirect URI.
     Redirect(Destination, OAuthError),
 }
@@ -97,15 +98,11 @@ impl Params<'_> {
 
 /// Step one: the client id, so the caller can look the application up.
 pub fn client_id(params: &Params<'_>) -> Result<Uuid, RequestError> {
-    let fatal = |m: &str| RequestError::Fatal(m.to_owned());
     let raw = params
         .get("client_id")
-        .map_err(|_| fatal("The request names its application more than once."))?
-        .ok_or_else(|| {
-            fatal("The request does not say which application it is for (client_id is missing).")
-        })?;
-    Uuid::try_parse(raw)
-        .map_err(|_| fatal("The application in the request (client_id) is not known here."))
+        .map_err(|_| RequestError::Fatal(Problem::ClientRepeated))?
+        .ok_or(RequestError::Fatal(Problem::ClientMissing))?;
+    Uuid::try_parse(raw).map_err(|_| RequestError::Fatal(Problem::ClientUnknown))
 }
 
 const MAX_STATE: usize = 2048;
@@ -117,16 +114,15 @@ pub fn check(
     params: &Params<'_>,
     app: Option<&Application>,
 ) -> Result<AuthorizationRequest, RequestError> {
-    let fatal = |m: &str| RequestError::Fatal(m.to_owned());
-    let app =
-        app.ok_or_else(|| fatal("The application in the request (client_id) is not known here."))?;
+    let fatal = RequestError::Fatal;
+    let app = app.ok_or(fatal(Problem::ClientUnknown))?;
     let redirect_uri = params
         .get("redirect_uri")
-        .map_err(|_| fatal("The request names its redirect URI more than once."))?
-        .ok_or_else(|| fatal("The request has no redirect URI (redirect_uri is missing)."))?;
-    let platform = app.redirect_platform(redirect_uri).ok_or_else(|| {
-        fatal("The redirect URI in the request is not registered for this application. Its administrator must register it exactly.")
-    })?;
+        .map_err(|_| fatal(Problem::RedirectRepeated))?
+        .ok_or(fatal(Problem::RedirectMissing))?;
+    let platform = app
+        .redirect_platform(redirect_uri)
+        .ok_or(fatal(Problem::RedirectUnregistered))?;
 
     // From here on errors go back to the client. Its response mode and state first, so the
     // error reaches it the way it asked.

@@ -32,17 +32,6 @@ impl Scope {
             Scope::OfflineAccess => "offline_access",
         }
     }
-
-    /// What a user is asked to consent to.
-    pub fn description(self) -> &'static str {
-        match self {
-            Scope::OpenId => "Sign you in",
-            Scope::Profile => "See your name and user name",
-            Scope::Email => "See your e-mail address",
-            Scope::Groups => "See which groups you belong to",
-            Scope::OfflineAccess => "Stay signed in: keep access while you are away",
-        }
-    }
 }
 
 /// A set of known scopes, kept sorted.

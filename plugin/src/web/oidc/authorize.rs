@@ -11,6 +11,7 @@ use super::super::form::PageForm;
 use super::super::pages::Page;
 use super::{FlowQuery, OidcPages, csp, flow_link, response, session};
 use crate::Error;
+use crate::domain::oidc::problem::Problem;
 use crate::domain::session::SessionKind;
 use crate::http::request_id;
 
@@ -47,10 +48,7 @@ pub async fn authorize_post(
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         });
     if !is_form {
-        return PageError(Error::invalid(
-            "An authorization request sent by POST must be a form (application/x-www-form-urlencoded).",
-        ))
-        .into_response();
+        return response::problem(Problem::NotAForm);
     }
     run(&state, &headers, &pairs(&body)).await
 }
@@ -58,7 +56,7 @@ pub async fn authorize_post(
 async fn run(state: &OidcPages, headers: &HeaderMap, params: &[(String, String)]) -> Response {
     let signed_in = match session(state, headers).await {
         Ok(s) => s,
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
     response::step(
         state
@@ -76,7 +74,7 @@ pub async fn resume(
 ) -> Response {
     let signed_in = match session(&state, &headers).await {
         Ok(s) => s,
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
     response::step(
         state
@@ -100,14 +98,23 @@ pub async fn consent_page(
     let signed_in = match session(&state, &headers).await {
         Ok(Some(s)) if s.session.kind == SessionKind::Full => s,
         Ok(_) => return Redirect::to(&flow_link("/oauth2/signin", &view.flow_id)).into_response(),
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
-    let csrf = state.web.passwordless.csrf_token(&signed_in.session);
-    let scopes: Vec<&str> = view.scopes.iter().map(|s| s.description()).collect();
-    let mut page = Page::new("consent.html", "Allow access", Some(&signed_in), &csrf)
+    let page = Page::new("consent.html", "consent_title");
+    let lang = page.lang();
+    let scopes: Vec<String> = view
+        .scopes
+        .iter()
+        .map(|s| {
+            lang.text(&format!("consent_scope_{}", s.as_str()))
+                .to_owned()
+        })
+        .collect();
+    let mut page = page
         .with("app", &view.app_name)
         .with("scopes", &scopes)
         .with("flow", &view.flow_id)
+        .with("user", &signed_in.user.user_principal_name)
         .into_response();
     // The answer may be a redirect to the application straight from this form.
     if let Ok(v) = HeaderValue::from_str(&csp::answering(&view.redirect_uri)) {
@@ -136,19 +143,17 @@ pub async fn consent_answer(
     let signed_in = match session(&state, &headers).await {
         Ok(Some(s)) => s,
         Ok(None) => return Redirect::to(&flow_link("/oauth2/signin", &form.flow)).into_response(),
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
-    if let Err(e) = state
-        .web
-        .passwordless
-        .check_csrf(&signed_in.session, &form.csrf)
-    {
-        return PageError(e).into_response();
+    if super::super::auth::check_csrf(&state.web, &signed_in, &form.csrf).is_err() {
+        return PageError::Expired.into_response();
     }
     let allow = match form.decision.as_str() {
         "allow" => true,
         "deny" => false,
-        _ => return PageError(Error::invalid("Choose Allow or Don’t allow.")).into_response(),
+        _ => {
+            return PageError::from(Error::invalid("Choose Allow or Don’t allow.")).into_response();
+        }
     };
     response::step(
         state

@@ -53,7 +53,7 @@ async fn logout(
     };
     let signed_in = match session(state, headers).await {
         Ok(s) => s,
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
     let check = match state.oidc.check_logout(&req, signed_in.as_ref()).await {
         Ok(c) => c,
@@ -78,17 +78,17 @@ async fn logout(
     match signed_in {
         Some(s) if check.hinted || confirmed => {
             if let Err(e) = end(state, &s, check.app.as_ref()).await {
-                return PageError(e).into_response();
+                return PageError::from(e).into_response();
             }
+            super::super::viewer::signed_out();
             let mut r = done(check.redirect.as_deref());
             if let Some(c) = cleared {
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
             r
         }
-        Some(s) => {
-            let csrf = state.web.passwordless.csrf_token(&s.session);
-            let mut page = Page::new("signed_out.html", "Sign out?", Some(&s), &csrf)
+        Some(_) => {
+            let mut page = Page::new("signed_out.html", "logout_confirm_title")
                 .with("confirm", &true)
                 .with(
                     "app",
@@ -144,7 +144,7 @@ fn done(redirect: Option<&str>) -> Response {
             r.headers_mut().insert(header::LOCATION, location);
             r
         }
-        None => Page::new("signed_out.html", "Signed out", None, "")
+        None => Page::new("signed_out.html", "logout_done_title")
             .with("confirm", &false)
             .into_response(),
     }

@@ -66,15 +66,26 @@ fn accepts_cross_site(path: &str) -> bool {
 
 /// The other pages' protections, except where the protocol needs otherwise: unsafe requests
 /// from our own origin only (but see [`accepts_cross_site`]), a strict policy unless the
-/// handler set one that admits the application's origin, no caching, no framing.
+/// handler set one that admits the application's origin, no caching, no framing; and the
+/// viewer's language, as on the other pages.
 async fn guard(State(state): State<OidcPages>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    if !accepts_cross_site(&path)
-        && !super::auth::same_origin(&state.web, request.method(), request.headers())
-    {
-        return PageError(Error::forbidden("cross-origin request")).into_response();
-    }
-    let mut response = next.run(request).await;
+    let lang = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::i18n::Lang::from_accept_language)
+        .unwrap_or_default();
+    let secure_cookies = state.web.settings.secure_cookies;
+    let mut response = super::viewer::scope(lang, async move {
+        let path = request.uri().path().to_owned();
+        if !accepts_cross_site(&path)
+            && !super::auth::same_origin(&state.web, request.method(), request.headers())
+        {
+            return PageError::from(Error::forbidden("cross-origin request")).into_response();
+        }
+        next.run(request).await
+    })
+    .await;
     let h = response.headers_mut();
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
@@ -92,7 +103,7 @@ async fn guard(State(state): State<OidcPages>, request: Request, next: Next) -> 
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if state.web.settings.secure_cookies {
+    if secure_cookies {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
@@ -162,12 +173,17 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|(k, v)| (k == name).then_some(v))
 }
 
-/// The browser's session, of either kind, if it has a live one.
+/// The browser's session, of either kind, if it has a live one; the page header shows its
+/// user.
 async fn session(state: &OidcPages, headers: &HeaderMap) -> Result<Option<SignedIn>, Error> {
-    match cookie(headers, &state.web.settings.session_cookie()) {
-        Some(value) => state.web.passwordless.session(value).await,
-        None => Ok(None),
+    let found = match cookie(headers, &state.web.settings.session_cookie()) {
+        Some(value) => state.web.passwordless.session(value).await?,
+        None => None,
+    };
+    if let Some(s) = &found {
+        super::viewer::signed_in(s, state.web.passwordless.csrf_token(&s.session));
     }
+    Ok(found)
 }
 
 /// The `flow` query parameter.

@@ -4,9 +4,11 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::super::error::{PageError, error_page};
+use super::super::error::PageError;
 use super::super::pages::Page;
+use super::super::viewer;
 use super::{csp, flow_link};
+use crate::domain::oidc::problem::Problem;
 use crate::domain::oidc::request::ResponseMode;
 use crate::platform::oidc_authorize::{AuthorizationResponse, AuthorizeError, AuthorizeStep};
 
@@ -23,14 +25,24 @@ pub fn step(result: Result<AuthorizeStep, AuthorizeError>) -> Response {
     }
 }
 
+/// A page saying why the sign-in (or sign-out) stops here. Nothing goes to the application.
+pub fn problem(p: Problem) -> Response {
+    let viewer = viewer::current();
+    let lang = viewer.lang;
+    let (back, back_label) = viewer.way_back();
+    Page::new("error.html", "oidc_problem_heading")
+        .with("heading", &lang.text("oidc_problem_heading"))
+        .with("message", &lang.text(p.key()))
+        .with("back", &back)
+        .with("back_label", &lang.text(back_label))
+        .status(StatusCode::BAD_REQUEST)
+        .into_response()
+}
+
 pub fn failure(e: AuthorizeError) -> Response {
     match e {
-        AuthorizeError::Page(message) => error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in cannot continue",
-            &message,
-        ),
-        AuthorizeError::Failed(e) => PageError(e).into_response(),
+        AuthorizeError::Page(p) => problem(p),
+        AuthorizeError::Failed(e) => PageError::from(e).into_response(),
     }
 }
 
@@ -55,16 +67,15 @@ pub fn answer(r: &AuthorizationResponse) -> Response {
                     response.headers_mut().insert(header::LOCATION, v);
                     response
                 }
-                Err(_) => error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "The answer for the application could not be built.",
-                ),
+                Err(_) => PageError::from(crate::Error::Internal(
+                    "the answer for the application is not a valid location".into(),
+                ))
+                .into_response(),
             }
         }
         ResponseMode::FormPost => {
             let fields: Vec<(String, String)> = r.params.clone();
-            let mut response = Page::new("form_post.html", "Signing you in", None, "")
+            let mut response = Page::new("form_post.html", "form_post_title")
                 .with("action", &r.redirect_uri)
                 .with("fields", &fields)
                 .into_response();
@@ -75,5 +86,29 @@ pub fn answer(r: &AuthorizationResponse) -> Response {
             }
             response
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::i18n::Lang;
+    use crate::domain::oidc::problem::Problem;
+    use crate::domain::oidc::scope::Scope;
+
+    #[test]
+    fn every_problem_and_scope_is_worded_in_every_language() {
+        for lang in Lang::ALL {
+            for p in Problem::ALL {
+                assert!(lang.catalogue().contains_key(p.key()), "{p:?} in {lang:?}");
+            }
+            for s in Scope::ALL {
+                let key = format!("consent_scope_{}", s.as_str());
+                assert!(lang.catalogue().contains_key(&key), "{key} in {lang:?}");
+            }
+        }
+        assert_eq!(
+            Lang::En.text(Problem::FlowGone.key()),
+            Problem::FlowGone.message()
+        );
     }
 }

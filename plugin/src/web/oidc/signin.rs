@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use super::super::auth::{self, ClientAddress};
 use super::super::error::{PageError, too_many};
+use super::super::fields::FieldErrors;
 use super::super::form::PageForm;
-use super::super::pages::{Page, human_time};
+use super::super::pages::{Page, When};
 use super::{FlowQuery, OidcPages, flow_link, response, session};
 use crate::Error;
 use crate::domain::session::SessionKind;
@@ -37,34 +38,46 @@ pub async fn passkey_page(
         Err(e) => return response::failure(e),
     };
     let (csrf, set) = auth::presession_token(&state.web, &headers);
-    let page = Page::new("signin.html", "Sign in", None, &csrf)
+    let mut page = Page::new("signin.html", "signin_title")
+        .csrf(&csrf)
         .with("app", &view.app_name)
         .with(
             "next",
             &flow_link("/oauth2/authorize/resume", &view.flow_id),
         )
         .with("tap_link", &flow_link("/oauth2/signin/tap", &view.flow_id))
-        .with("login_hint", &view.login_hint.unwrap_or_default())
-        .with("registered", &q.registered.is_some());
+        .with("login_hint", &view.login_hint.unwrap_or_default());
+    if q.registered.is_some() {
+        page = page.notice("oidc_passkey_ready");
+    }
     with_cookie(page.into_response(), set)
 }
 
+/// The flow's pass form; `error`: a catalogue key for the whole form, `blank`: fields left
+/// empty.
 fn tap_page_for(
-    state: &OidcPages,
-    headers: &HeaderMap,
+    csrf: &str,
     flow: &str,
     app: &str,
     upn: &str,
     error: Option<&str>,
-) -> (Page, Option<axum::http::HeaderValue>) {
-    let (csrf, set) = auth::presession_token(&state.web, headers);
-    let page = Page::new("signin_tap.html", "Sign in with a pass", None, &csrf)
-        .with("upn", &upn)
-        .with("error", &error.unwrap_or(""))
+    blank: &[&'static str],
+) -> Page {
+    let page = Page::new("signin_tap.html", "tap_signin_title").csrf(csrf);
+    let mut fields = FieldErrors::new();
+    for field in blank {
+        fields.add(
+            field,
+            page.lang().text(&format!("tap_signin_{field}_missing")),
+        );
+    }
+    let error = error.map_or("", |key| page.lang().text(key)).to_owned();
+    page.with("upn", &upn)
+        .with("error", &error)
+        .with("errors", &fields)
         .with("app", &app)
         .with("action", &flow_link("/oauth2/signin/tap", flow))
-        .with("passkey_link", &flow_link("/oauth2/signin", flow));
-    (page, set)
+        .with("passkey_link", &flow_link("/oauth2/signin", flow))
 }
 
 /// `GET /oauth2/signin/tap?flow=…` — anyone.
@@ -77,8 +90,9 @@ pub async fn tap_page(
         Ok(v) => v,
         Err(e) => return response::failure(e),
     };
+    let (csrf, set) = auth::presession_token(&state.web, &headers);
     let hint = view.login_hint.clone().unwrap_or_default();
-    let (page, set) = tap_page_for(&state, &headers, &view.flow_id, &view.app_name, &hint, None);
+    let page = tap_page_for(&csrf, &view.flow_id, &view.app_name, &hint, None, &[]);
     with_cookie(page.into_response(), set)
 }
 
@@ -101,7 +115,7 @@ pub async fn tap_sign_in(
     PageForm(form): PageForm<TapForm>,
 ) -> Response {
     if let Err(e) = auth::check_presession(&state.web, &headers, &form.csrf) {
-        return PageError(e).into_response();
+        return PageError::from(e).into_response();
     }
     let view = match state.oidc.flow_view(&q.flow).await {
         Ok(v) => v,
@@ -111,23 +125,27 @@ pub async fn tap_sign_in(
     let pass = form
         .pass
         .unwrap_or_else(|| SecretString::new(String::new()));
-    let again = |message: &str, upn: &str| {
-        let (page, _) = tap_page_for(
-            &state,
-            &headers,
-            &view.flow_id,
-            &view.app_name,
-            upn,
-            Some(message),
-        );
-        page.status(StatusCode::BAD_REQUEST).into_response()
+    let (csrf, _) = auth::presession_token(&state.web, &headers);
+    let again = |error: Option<&str>, upn: &str, blank: &[&'static str]| {
+        tap_page_for(&csrf, &view.flow_id, &view.app_name, upn, error, blank)
+            .status(StatusCode::BAD_REQUEST)
+            .into_response()
     };
     if upn.is_empty()
         || upn.chars().count() > 256
         || pass.expose().trim().is_empty()
         || pass.expose().len() > 64
     {
-        return again("Enter your user name and Temporary Access Pass.", "");
+        let mut blank = vec![];
+        if upn.is_empty() {
+            blank.push("upn");
+        }
+        if pass.expose().trim().is_empty() {
+            blank.push("pass");
+        }
+        let error = blank.is_empty().then_some("tap_signin_too_long");
+        let kept: String = upn.chars().take(256).collect();
+        return again(error, &kept, &blank);
     }
     if !state.web.signin_by_address.allow(&address)
         || !state.web.signin_by_user.allow(&upn.to_lowercase())
@@ -152,11 +170,8 @@ pub async fn tap_sign_in(
                 cookie,
             )
         }
-        Err(Error::InvalidPass) => again(
-            "That user name and pass did not work. Check them and try again, or ask your administrator for a new pass.",
-            upn,
-        ),
-        Err(e) => PageError(e).into_response(),
+        Err(Error::InvalidPass) => again(Some("tap_signin_failed"), upn, &[]),
+        Err(e) => PageError::from(e).into_response(),
     }
 }
 
@@ -176,25 +191,33 @@ pub async fn register_page(
         Ok(None) => {
             return Redirect::to(&flow_link("/oauth2/signin", &view.flow_id)).into_response();
         }
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
     let info = match state.web.passwordless.security_info(&signed_in).await {
         Ok(i) => i,
-        Err(e) => return PageError(e).into_response(),
+        Err(e) => return PageError::from(e).into_response(),
     };
-    let csrf = state.web.passwordless.csrf_token(&signed_in.session);
+    let page = Page::new("register.html", "register_title");
+    let lang = page.lang();
+    let have = match info.passkeys.len() {
+        0 => String::new(),
+        1 => lang.text("register_have_one").to_owned(),
+        n => lang.format("register_have_many", &[("count", &n.to_string())]),
+    };
     let next = format!(
         "{}&registered=1",
         flow_link("/oauth2/signin", &view.flow_id)
     );
-    Page::new("register.html", "Create a passkey", Some(&signed_in), &csrf)
-        .with(
-            "bootstrap",
-            &(signed_in.session.kind == SessionKind::Bootstrap),
-        )
-        .with("ends", &human_time(signed_in.session.absolute_expires_at))
-        .with("count", &info.passkeys.len())
-        .with("app", &view.app_name)
-        .with("next", &next)
-        .into_response()
+    page.with(
+        "bootstrap",
+        &(signed_in.session.kind == SessionKind::Bootstrap),
+    )
+    .with(
+        "ends",
+        &When::new(signed_in.session.absolute_expires_at, lang),
+    )
+    .with("have", &have)
+    .with("app", &view.app_name)
+    .with("next", &next)
+    .into_response()
 }

@@ -333,7 +333,7 @@ impl Site {
         let done = self.register(b, &register).await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.text);
         let signin_page = self.get(b, &next).await;
-        assert!(signin_page.text.contains("passkey-ready"));
+        assert!(signin_page.text.contains("Your passkey is ready"));
         let signed = self.passkey_sign_in(b, &signin_page).await;
         assert_eq!(signed.status, StatusCode::OK, "{}", signed.text);
         data_next(&signin_page.text)
