@@ -93,8 +93,10 @@ impl LogWriter {
 
 /// Writes lines as they come, flushing whenever the queue runs empty.
 fn write_lines(receiver: &Receiver<Vec<u8>>, dropped: &AtomicU64) {
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
+    // The unlocked handle: each flush takes standard error's lock for its one write only.
+    // Holding the lock for the thread's life blocked everyone else's `eprintln!` — a
+    // command's error message on its way out — for good.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
     while let Ok(line) = receiver.recv() {
         if line.is_empty() {
             break;
