@@ -105,6 +105,13 @@ function assertionJson(cred) {
   };
 }
 
+// Where a page inside an application sign-in goes next. Only a path on this server: a page
+// can never send the browser elsewhere.
+function nextPath() {
+  const next = document.querySelector("[data-page]")?.dataset.next;
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+}
+
 function friendly(err) {
   if (err && err.name === "NotAllowedError") return says("cancelled");
   if (err && err.name === "InvalidStateError") return says("exists");
@@ -125,7 +132,7 @@ async function register(button) {
     const cred = await navigator.credentials.create({ publicKey: creationOptions(start.options.publicKey) });
     const name = document.getElementById("passkey-name")?.value || "";
     const done = await postJson("/register", { ceremony: start.ceremony, name, credential: registrationJson(cred) });
-    window.location.assign(done.redirect);
+    window.location.assign(nextPath() || done.redirect);
   } catch (err) {
     busy(button, false);
     showError(friendly(err));
@@ -144,7 +151,7 @@ async function signIn(mediation) {
   if (mediation) request.mediation = mediation;
   const cred = await navigator.credentials.get(request);
   const done = await postJson("/signin/passkey", { ceremony: start.ceremony, credential: assertionJson(cred) });
-  window.location.assign(done.redirect);
+  window.location.assign(nextPath() || done.redirect);
 }
 
 function setUpSignIn() {
@@ -209,6 +216,9 @@ document.addEventListener("DOMContentLoaded", () => {
     button.addEventListener("click", () => register(button));
   } else if (page === "signin") {
     setUpSignIn();
+  } else if (page === "form-post") {
+    // The answer to an application (response_mode=form_post): sent on at once.
+    document.getElementById("form-post").submit();
   }
   setUpCopy();
   setUpOnce();

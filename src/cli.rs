@@ -57,6 +57,12 @@ pub enum Command {
     /// The Microsoft Entra connector.
     #[command(subcommand)]
     Entra(EntraCommand),
+    /// The OpenID Connect provider's signing keys.
+    #[command(subcommand)]
+    Keys(crate::commands::keys::KeysCommand),
+    /// Applications (OAuth clients) of the OpenID Connect provider.
+    #[command(subcommand)]
+    App(crate::commands::app::AppCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,7 +149,7 @@ pub enum TokenCommand {
         name: String,
         /// A role (repeatable): authentication-administrator,
         /// privileged-authentication-administrator, authentication-policy-administrator,
-        /// user-administrator, reader.
+        /// user-administrator, reader, application-administrator.
         #[arg(
             long = "role",
             required_unless_present = "scim_source",

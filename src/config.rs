@@ -29,6 +29,7 @@ pub struct Config {
     pub onboarding: crate::mail_config::OnboardingConfig,
     /// The Entra connector (`[entra]`): passes minted in a Microsoft Entra tenant.
     pub entra: bridge::entra::EntraConfig,
+    pub oidc: crate::oidc_config::OidcConfig,
     pub log: LogConfig,
 }
 
@@ -47,6 +48,7 @@ impl Default for Config {
             mail: Default::default(),
             onboarding: Default::default(),
             entra: Default::default(),
+            oidc: Default::default(),
             log: LogConfig::default(),
         }
     }
@@ -518,6 +520,7 @@ impl Config {
         self.web.validate(&mut errors);
         self.mail.validate(&mut errors);
         self.onboarding.validate(&mut errors);
+        self.oidc.validate(&mut errors);
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             errors.push(bad("log.level", format!("not a valid filter: {e}")));
         }

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod mail_config;
+mod oidc_config;
 mod runtime;
 mod telemetry;
 

@@ -141,3 +141,22 @@ pub async fn open_platform(config: &Config) -> Result<Arc<Platform>> {
         Arc::default(),
     )))
 }
+
+/// The OpenID Connect provider over `platform`, issuing as `public_url`.
+pub fn oidc(
+    config: &Config,
+    platform: &Arc<Platform>,
+    public_url: &str,
+) -> Result<Arc<plugin::platform::Oidc>> {
+    let secret = server_secret(config)?;
+    let issuer = if public_url.is_empty() {
+        "http://localhost"
+    } else {
+        public_url
+    };
+    Ok(Arc::new(plugin::platform::Oidc::new(
+        platform.clone(),
+        &secret,
+        config.oidc.settings(issuer),
+    )))
+}

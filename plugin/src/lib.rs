@@ -14,6 +14,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jose;
 pub mod metrics;
 pub mod platform;
 pub mod secret;

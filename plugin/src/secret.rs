@@ -70,6 +70,12 @@ pub enum Purpose {
     Session,
     /// A pass an administrator just created, sealed until the page that shows it is loaded.
     PassHandover,
+    /// Application (OAuth client) secrets.
+    ClientSecret,
+    /// Authorization codes and refresh tokens.
+    OAuthToken,
+    /// The AEAD key that seals the token-signing keys at rest.
+    SigningKeySeal,
 }
 
 impl Purpose {
@@ -79,6 +85,9 @@ impl Purpose {
             Purpose::ApiToken => b"tapbridge/v1/api-token",
             Purpose::Session => b"tapbridge/v1/session",
             Purpose::PassHandover => b"tapbridge/v1/pass-handover",
+            Purpose::ClientSecret => b"tapbridge/v1/client-secret",
+            Purpose::OAuthToken => b"tapbridge/v1/oauth-token",
+            Purpose::SigningKeySeal => b"tapbridge/v1/signing-key-seal",
         }
     }
 }
@@ -192,10 +201,21 @@ impl Sealer {
 
     /// `nonce ‖ ciphertext ‖ tag`.
     pub fn seal(&self, context: &[u8], secret: &SecretString) -> Vec<u8> {
+        self.seal_bytes(context, secret.expose().as_bytes())
+    }
+
+    /// The secret, if `sealed` was sealed under this key with this `context` and not altered.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Option<SecretString> {
+        let plain = self.open_bytes(context, sealed)?;
+        String::from_utf8(plain.to_vec()).ok().map(SecretString)
+    }
+
+    /// [`Sealer::seal`] for binary secrets (a signing key's PKCS#8).
+    pub fn seal_bytes(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
         let nonce_bytes = random_bytes::<{ Self::NONCE_LEN }>();
         let nonce = aes_gcm::Nonce::<aes_gcm::aes::cipher::consts::U12>::from(nonce_bytes);
         let payload = Payload {
-            msg: secret.expose().as_bytes(),
+            msg: plain,
             aad: context,
         };
         let Ok(sealed) = self.cipher().encrypt(&nonce, payload) else {
@@ -207,8 +227,8 @@ impl Sealer {
         out
     }
 
-    /// The secret, if `sealed` was sealed under this key with this `context` and not altered.
-    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Option<SecretString> {
+    /// [`Sealer::open`] for binary secrets.
+    pub fn open_bytes(&self, context: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         if sealed.len() < Self::NONCE_LEN {
             return None;
         }
@@ -219,8 +239,7 @@ impl Sealer {
             msg: ciphertext,
             aad: context,
         };
-        let plain = Zeroizing::new(self.cipher().decrypt(&nonce, payload).ok()?);
-        String::from_utf8(plain.to_vec()).ok().map(SecretString)
+        Some(Zeroizing::new(self.cipher().decrypt(&nonce, payload).ok()?))
     }
 }
 

@@ -1,9 +1,11 @@
 //! One file per command group. Each command builds the platform, acts as the operator, and
 //! prints a result on standard output.
 
+pub mod app;
 mod db;
 mod entra;
 mod group;
+pub mod keys;
 mod mail;
 mod output;
 mod policy;
@@ -34,6 +36,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Mail(c) => mail::run(c, &config).await,
         Command::Onboarding(c) => mail::onboarding(c, &config).await,
         Command::Entra(c) => entra::run(c, &config).await,
+        Command::Keys(c) => keys::run(c, &config).await,
+        Command::App(c) => app::run(c, &config).await,
     }
 }
 

@@ -135,8 +135,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
         mail_jobs.push(tokio::spawn(removals.run(stop_rx.clone())));
     }
+    let mut pages = None;
+    let mut oidc = None;
     if config.web.enabled {
-        extra = extra.merge(web_routes(&config, &platform, &public_url)?);
+        let (routes, state) = web_routes(&config, &platform, &public_url)?;
+        extra = extra.merge(routes);
+        pages = Some(state);
+    }
+    if config.oidc.enabled {
+        let (routes, job, provider) =
+            oidc_routes(&config, &platform, &public_url, pages, stop_rx.clone()).await?;
+        oidc = Some(provider);
+        extra = extra.merge(routes);
+        mail_jobs.push(job);
     }
     extra = extra.merge(
         bridge::entra::http::routes(
@@ -161,7 +172,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = Duration::from_secs(config.server.shutdown_timeout_seconds);
     let mut stopping = stop_rx.clone();
     // Connection info gives the pages' sign-in rate limits the client address.
-    let app = app_with(state, extra).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let mut app = app_with(state, extra);
+    if let Some(oidc) = oidc {
+        // The admin API accepts the provider's application tokens besides static tokens.
+        app = app.layer(axum::Extension(oidc));
+    }
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stopping.wait_for(|s| *s).await;
     });
@@ -196,7 +212,7 @@ fn web_routes(
     config: &Config,
     platform: &Arc<Platform>,
     public_url: &str,
-) -> anyhow::Result<axum::Router> {
+) -> anyhow::Result<(axum::Router, plugin::web::WebState)> {
     use plugin::domain::session::SessionTimeouts;
     use plugin::platform::{Passwordless, PasswordlessSettings};
     use plugin::web::{WebSettings, WebState};
@@ -246,7 +262,59 @@ fn web_routes(
         },
     );
     tracing::info!(%rp_id, "web pages enabled");
-    Ok(plugin::web::routes(state))
+    Ok((plugin::web::routes(state.clone()), state))
+}
+
+/// The OpenID Connect provider: keys made on first start and rotated on schedule, its
+/// endpoints, and (with the web pages) its sign-in and consent pages.
+async fn oidc_routes(
+    config: &Config,
+    platform: &Arc<Platform>,
+    public_url: &str,
+    pages: Option<plugin::web::WebState>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<(
+    axum::Router,
+    tokio::task::JoinHandle<()>,
+    Arc<plugin::platform::Oidc>,
+)> {
+    use plugin::domain::oidc::keys::Trigger;
+    let oidc = runtime::oidc(config, platform, public_url)?;
+    let service = Caller::new(plugin::domain::actor::Actor::service("oidc keys"), None);
+    oidc.rotate_keys(&service, Trigger::Schedule, None)
+        .await
+        .context("cannot prepare the token-signing keys")?;
+    let every = Duration::from_secs(u64::from(config.oidc.key_check_interval_minutes) * 60);
+    let rotating = oidc.clone();
+    let job = tokio::spawn(async move {
+        let mut stop = stop;
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = rotating.rotate_keys(&service, Trigger::Schedule, None).await {
+                        tracing::warn!(error = %e, "signing-key rotation failed");
+                    }
+                    match rotating.purge_expired().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(count = n, "purged expired codes, grants and flows"),
+                        Err(e) => tracing::warn!(error = %e, "purging expired grants failed"),
+                    }
+                }
+                () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            }
+        }
+    });
+    tracing::info!(issuer = %oidc.issuer(), "OpenID Connect provider enabled");
+    let mut routes = plugin::http::oauth::routes(oidc.clone());
+    match pages {
+        Some(web) => routes = routes.merge(plugin::web::oidc::routes(web, oidc.clone())),
+        None => tracing::warn!(
+            "web.enabled is false: the OpenID Connect provider serves tokens for client credentials only, no user sign-in"
+        ),
+    }
+    Ok((routes, job, oidc))
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {

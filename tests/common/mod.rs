@@ -6,6 +6,7 @@ pub mod browser;
 
 pub mod directory;
 pub mod graph;
+pub mod oidc;
 pub mod slapd;
 pub mod smtp;
 

@@ -100,6 +100,17 @@ impl Actor {
         }
     }
 
+    /// Registering and changing applications (OAuth clients) and their secrets.
+    pub fn check_manage_applications(&self) -> Result<()> {
+        if self.has_any(&[Role::ApplicationAdministrator]) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "managing applications requires the Application Administrator role",
+            ))
+        }
+    }
+
     /// Giving a user an administrative role. Held back to the role that may act on
     /// administrators' passes, so no lesser role can make itself one.
     pub fn check_grant_roles(&self) -> Result<()> {
@@ -187,6 +198,14 @@ mod tests {
         type Row = (&'static [Role], bool, bool, bool, bool, bool);
         let table: Vec<Row> = vec![
             // roles, read, policy, directory, passes(plain), passes(admin)
+            (
+                &[ApplicationAdministrator],
+                true,
+                false,
+                false,
+                false,
+                false,
+            ),
             (&[], false, false, false, false, false),
             (&[Reader], true, false, false, false, false),
             (
@@ -236,6 +255,21 @@ mod tests {
             );
         }
         assert!(Actor::operator().check_manage_passes_for(&admin).is_ok());
+        assert!(
+            actor(&[ApplicationAdministrator])
+                .check_manage_applications()
+                .is_ok()
+        );
+        assert!(
+            actor(&[ApplicationAdministrator])
+                .check_grant_roles()
+                .is_err()
+        );
+        assert!(
+            actor(&[UserAdministrator])
+                .check_manage_applications()
+                .is_err()
+        );
     }
 
     #[test]

@@ -46,6 +46,16 @@ pub enum Activity {
     /// A pass tapbridge created in Microsoft Entra deleted there (a leaver, an undelivered
     /// message).
     EntraPassDeleted,
+    SigningKeysRotated,
+    ApplicationAdded,
+    ApplicationUpdated,
+    ApplicationDeleted,
+    ApplicationSecretAdded,
+    ApplicationSecretRemoved,
+    ApplicationConsent,
+    ApplicationSignIn,
+    ApplicationSignInFailed,
+    ApplicationTokensRevoked,
 }
 
 impl Activity {
@@ -83,6 +93,20 @@ impl Activity {
             Activity::RolesUpdated => "Update role assignments",
             Activity::EntraPassCreated => "Create temporary access pass in Microsoft Entra",
             Activity::EntraPassDeleted => "Delete temporary access pass in Microsoft Entra",
+            Activity::SigningKeysRotated => "Rotate token signing keys",
+            Activity::ApplicationAdded => "Add application",
+            Activity::ApplicationUpdated => "Update application",
+            Activity::ApplicationDeleted => "Delete application",
+            Activity::ApplicationSecretAdded => {
+                "Update application – Certificates and secrets management"
+            }
+            Activity::ApplicationSecretRemoved => {
+                "Remove application – Certificates and secrets management"
+            }
+            Activity::ApplicationConsent => "Consent to application",
+            Activity::ApplicationSignIn => "User signed in to application",
+            Activity::ApplicationSignInFailed => "Application sign-in failed",
+            Activity::ApplicationTokensRevoked => "Revoke application tokens",
         }
     }
 
@@ -90,7 +114,15 @@ impl Activity {
         match self {
             Activity::PolicyUpdated => "Policy",
             Activity::AuditPurged => "Other",
-            Activity::TokenCreated | Activity::TokenRevoked => "ApplicationManagement",
+            Activity::TokenCreated
+            | Activity::TokenRevoked
+            | Activity::SigningKeysRotated
+            | Activity::ApplicationAdded
+            | Activity::ApplicationUpdated
+            | Activity::ApplicationDeleted
+            | Activity::ApplicationSecretAdded
+            | Activity::ApplicationSecretRemoved
+            | Activity::ApplicationConsent => "ApplicationManagement",
             Activity::GroupAdded
             | Activity::GroupUpdated
             | Activity::GroupDeleted
@@ -101,7 +133,10 @@ impl Activity {
             | Activity::TapLocked
             | Activity::PasskeySignIn
             | Activity::PasskeySignInFailed
-            | Activity::SessionsRevoked => "Authentication",
+            | Activity::SessionsRevoked
+            | Activity::ApplicationSignIn
+            | Activity::ApplicationSignInFailed
+            | Activity::ApplicationTokensRevoked => "Authentication",
             _ => "UserManagement",
         }
     }
@@ -115,7 +150,10 @@ impl Activity {
             | Activity::GroupMemberAdded
             | Activity::TokenCreated
             | Activity::PasskeyRegistered
-            | Activity::PasskeyRegistrationFailed => "Add",
+            | Activity::PasskeyRegistrationFailed
+            | Activity::ApplicationAdded
+            | Activity::ApplicationSecretAdded
+            | Activity::ApplicationConsent => "Add",
             Activity::TapDeleted
             | Activity::EntraPassDeleted
             | Activity::TapsPurged
@@ -125,7 +163,10 @@ impl Activity {
             | Activity::GroupDeleted
             | Activity::GroupMemberRemoved
             | Activity::PasskeyDeleted
-            | Activity::SessionsRevoked => "Delete",
+            | Activity::SessionsRevoked
+            | Activity::ApplicationDeleted
+            | Activity::ApplicationSecretRemoved
+            | Activity::ApplicationTokensRevoked => "Delete",
             _ => "Update",
         }
     }

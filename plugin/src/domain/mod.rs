@@ -5,6 +5,7 @@ pub mod audit;
 pub mod directory;
 pub mod fido2_policy;
 pub mod lifecycle;
+pub mod oidc;
 pub mod role;
 pub mod session;
 pub mod tap;

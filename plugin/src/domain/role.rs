@@ -17,15 +17,20 @@ pub enum Role {
     /// Reads everything an administrator can see. Never a pass value: those exist only in the
     /// response that created them.
     Reader,
+    /// Registers applications (OAuth clients) and manages their secrets and redirect URIs.
+    /// Granting an application administrative roles of its own is held back, as in Entra, to
+    /// the role that may grant roles.
+    ApplicationAdministrator,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::AuthenticationAdministrator,
         Role::PrivilegedAuthenticationAdministrator,
         Role::AuthenticationPolicyAdministrator,
         Role::UserAdministrator,
         Role::Reader,
+        Role::ApplicationAdministrator,
     ];
 
     /// The stable identifier used in config, the CLI and the database.
@@ -38,6 +43,7 @@ impl Role {
             Role::AuthenticationPolicyAdministrator => "authentication-policy-administrator",
             Role::UserAdministrator => "user-administrator",
             Role::Reader => "reader",
+            Role::ApplicationAdministrator => "application-administrator",
         }
     }
 
@@ -51,6 +57,7 @@ impl Role {
             Role::AuthenticationPolicyAdministrator => "Authentication Policy Administrator",
             Role::UserAdministrator => "User Administrator",
             Role::Reader => "Reader",
+            Role::ApplicationAdministrator => "Application Administrator",
         }
     }
 }

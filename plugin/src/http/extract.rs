@@ -2,6 +2,7 @@
 //! bearer-token extractor that turns a request into a [`Caller`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -10,7 +11,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::{AppState, request_id};
-use crate::platform::Caller;
+use crate::metrics::inc;
+use crate::platform::{Caller, Oidc, TOKEN_PREFIX};
 use crate::secret::SecretString;
 use crate::{Error, Result};
 
@@ -89,7 +91,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ODataQuery {
     }
 }
 
-/// An API client authenticated by its bearer token.
+/// An API client authenticated by its bearer token: a static API token (`tapbridge_…`), or
+/// an access token the OpenID Connect provider issued to an application by client
+/// credentials, carrying the roles an administrator granted that application. The provider
+/// is found in the request's extensions (`serve` puts it there); without it only static
+/// tokens are known.
 pub struct ApiCaller(pub Caller);
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -109,7 +115,20 @@ impl FromRequestParts<AppState> for ApiCaller {
             return Err(Error::Unauthenticated);
         }
         let token = SecretString::new(token.trim().to_owned());
-        let actor = state.platform.authenticate_token(&token).await?;
+        let oidc = parts.extensions.get::<Arc<Oidc>>();
+        let actor = match oidc {
+            Some(oidc) if !token.expose().starts_with(TOKEN_PREFIX) => {
+                match oidc.authenticate_app_token(token.expose()).await {
+                    Ok(actor) => actor,
+                    Err(Error::Unauthenticated) => {
+                        inc(&state.platform.metrics().api_auth_failures);
+                        return Err(Error::Unauthenticated);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => state.platform.authenticate_token(&token).await?,
+        };
         Ok(ApiCaller(Caller::new(actor, request_id::current())))
     }
 }

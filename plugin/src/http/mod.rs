@@ -8,6 +8,7 @@ mod extract;
 mod graph;
 mod health;
 pub mod limits;
+pub mod oauth;
 mod request_id;
 
 #[cfg(test)]

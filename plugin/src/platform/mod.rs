@@ -5,6 +5,13 @@
 mod audit;
 mod directory;
 pub mod lifecycle;
+pub mod oidc;
+pub mod oidc_authorize;
+pub mod oidc_client_auth;
+mod oidc_clients;
+mod oidc_keys;
+pub mod oidc_logout;
+pub mod oidc_tokens;
 pub mod pass_handover;
 pub mod passkeys;
 mod policy;
@@ -27,6 +34,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
+pub use oidc::Oidc;
 pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
 pub use sessions::{OpenedSession, SignedIn};
 pub use taps::{IssuedTap, PassAttempt, Redeemed, TapView};
@@ -89,6 +97,8 @@ pub struct Platform {
     clock: Arc<dyn Clock>,
     tap_hasher: KeyedHasher,
     token_hasher: KeyedHasher,
+    /// Application (OAuth client) secrets.
+    client_secret_hasher: KeyedHasher,
     settings: PlatformSettings,
     metrics: Arc<Metrics>,
     /// Series other parts of the daemon (mail, LDAP) add to `/metrics`.
@@ -110,6 +120,7 @@ impl Platform {
             clock,
             tap_hasher: secret.hasher(Purpose::TemporaryAccessPass),
             token_hasher: secret.hasher(Purpose::ApiToken),
+            client_secret_hasher: secret.hasher(Purpose::ClientSecret),
             settings,
             metrics,
             metrics_sources: Default::default(),
@@ -133,6 +144,7 @@ impl Platform {
             clock: self.clock.clone(),
             tap_hasher: self.tap_hasher.clone(),
             token_hasher: self.token_hasher.clone(),
+            client_secret_hasher: self.client_secret_hasher.clone(),
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             metrics_sources: Default::default(),
@@ -225,5 +237,14 @@ pub(crate) mod testing {
             clock,
             _dir: dir,
         }
+    }
+
+    /// The OpenID Connect provider over the fixture's platform, issuing as a local URL.
+    pub fn oidc(f: &Fixture) -> super::Oidc {
+        super::Oidc::new(
+            f.platform.clone(),
+            &ServerSecret::from_bytes(vec![42; 32]).unwrap(),
+            crate::domain::oidc::OidcSettings::with_issuer("http://localhost:8080"),
+        )
     }
 }

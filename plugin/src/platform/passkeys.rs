@@ -29,6 +29,7 @@ use super::{Caller, Platform};
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::{User, UserRef};
 use crate::domain::fido2_policy::{self, Fido2Policy, Fido2PolicyPatch};
+use crate::domain::oidc::authn::Authentication;
 use crate::domain::session::{SessionKind, SessionTimeouts};
 use crate::domain::tap::{Context, TapRecord, Usability};
 use crate::domain::tap_policy::PolicyState;
@@ -36,7 +37,9 @@ use crate::domain::webauthn::{
     AttestationLevel, CEREMONY_TTL, CeremonyKind, NOT_VERIFIED, PasskeyMethod, passkey_name,
 };
 use crate::secret::{KeyedHasher, Purpose, Sealer, ServerSecret, random_bytes};
-use crate::store::{Connection, audit, ceremonies, credentials, policies, sessions, taps, users};
+use crate::store::{
+    Connection, audit, ceremonies, credentials, oidc_sessions, policies, sessions, taps, users,
+};
 use crate::{Error, Result};
 
 /// What the passwordless side needs besides the platform.
@@ -132,6 +135,12 @@ pub struct Registered {
 /// A request of a session that ended meanwhile.
 fn session_ended() -> Error {
     Error::forbidden("Your session has ended. Sign in again.")
+}
+
+/// What the authenticator reported about a verified sign-in.
+struct Evidence {
+    backup_eligible: bool,
+    user_verified: bool,
 }
 
 /// A sign-in or registration answer that does not verify. Deliberately vague: the reason
@@ -514,7 +523,7 @@ impl Passwordless {
             ceremonies::take(&mut tx, ceremony_id, CeremonyKind::Authentication, now).await?;
         let outcome = self.verify_sign_in(&mut tx, taken, answer, now).await;
         let result = match outcome {
-            Ok((user, method)) => {
+            Ok((user, method, evidence)) => {
                 let record = AuditRecord::new(Activity::PasskeySignIn, user_initiator(&user), now)
                     .client(client_address)
                     .target("User", user.id, Some(&user.user_principal_name))
@@ -522,8 +531,20 @@ impl Passwordless {
                     .detail("aaGuid", method.aaguid)
                     .correlation(correlation_id);
                 audit::insert(&mut tx, &record).await?;
-                self.open_session(&mut tx, &user, SessionKind::Full, None)
-                    .await
+                let opened = self
+                    .open_session(&mut tx, &user, SessionKind::Full, None)
+                    .await?;
+                // What proved the session, for the tokens applications receive through it
+                // (auth_time, amr, acr).
+                let authentication = Authentication {
+                    user_id: user.id,
+                    at: opened.session.created_at,
+                    method_id: method.id,
+                    backup_eligible: evidence.backup_eligible,
+                    user_verified: evidence.user_verified,
+                };
+                oidc_sessions::insert(&mut tx, &opened.session.id, &authentication).await?;
+                Ok(opened)
             }
             Err(SignInFailure { who, why, refusal }) => {
                 let initiator = who.as_ref().map_or_else(
@@ -560,7 +581,7 @@ impl Passwordless {
         taken: Option<ceremonies::Taken>,
         answer: &PublicKeyCredential,
         now: time::OffsetDateTime,
-    ) -> Result<(User, PasskeyMethod), SignInFailure> {
+    ) -> Result<(User, PasskeyMethod, Evidence), SignInFailure> {
         let internal = |e: Error| (None, format!("internal: {e}"));
         let Some(taken) = taken else {
             return Err((None, "unknown, used or expired ceremony".to_owned()).into());
@@ -630,7 +651,11 @@ impl Passwordless {
         )
         .await
         .map_err(internal)?;
-        Ok((user, stored.method))
+        let evidence = Evidence {
+            backup_eligible: result.backup_eligible(),
+            user_verified: result.user_verified(),
+        };
+        Ok((user, stored.method, evidence))
     }
 
     /// The signed-in user's passkeys and pass.

@@ -40,6 +40,7 @@ const MIGRATIONS: &[Migration] = &[
         "0008_pass_sessions_and_audit.sql"
     ),
     migration!(9, "jobs", "0009_jobs.sql"),
+    migration!(10, "oidc", "0010_oidc.sql"),
     migration!(11, "store_probe", "0011_store_probe.sql"),
     migration!(12, "entra", "0012_entra.sql"),
 ];

@@ -15,6 +15,7 @@ mod fields;
 mod form;
 pub mod i18n;
 mod notices;
+pub mod oidc;
 mod pages;
 mod pass_state;
 mod ratelimit;

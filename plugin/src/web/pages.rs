@@ -61,6 +61,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_policies.html",
         include_str!("../../../templates/pages/admin_policies.html"),
     ),
+    (
+        "consent.html",
+        include_str!("../../../templates/pages/consent.html"),
+    ),
+    (
+        "form_post.html",
+        include_str!("../../../templates/pages/form_post.html"),
+    ),
+    (
+        "signed_out.html",
+        include_str!("../../../templates/pages/signed_out.html"),
+    ),
 ];
 
 static TERA: LazyLock<Result<Tera, String>> = LazyLock::new(|| {

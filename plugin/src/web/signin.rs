@@ -107,20 +107,7 @@ pub async fn tap_sign_in(
             .status(axum::http::StatusCode::BAD_REQUEST)
             .into_response();
     }
-    let metrics = state.passwordless.platform().metrics();
-    let limited = if !state.signin_by_address.allow(&address) {
-        Some(("address", &metrics.signin_rate_limited_by_address))
-    } else if !state.signin_by_user.allow(&upn.to_lowercase()) {
-        Some(("user", &metrics.signin_rate_limited_by_user))
-    } else {
-        None
-    };
-    if let Some((limit, refusals)) = limited {
-        // Counted every time, logged once a minute per client: a flood must not fill the disk.
-        inc(refusals);
-        if let Some(refused) = state.signin_refusals.refused(&address) {
-            tracing::warn!(%address, limit, refused, "pass sign-ins refused by the rate limit (count since this client's last report)");
-        }
+    if !pass_sign_in_allowed(&state, &address, upn) {
         return too_many();
     }
     let attempt = PassAttempt {
@@ -229,4 +216,26 @@ pub async fn sign_out(
         Notice::SignedOut.after("/signin")
     };
     Ok(with_cookie(Redirect::to(&to).into_response(), clear))
+}
+
+/// The pass sign-in rate limits, per client address and per user: false when either is
+/// reached. Counted every time, logged once a minute per client: a flood must not fill the
+/// disk.
+pub(super) fn pass_sign_in_allowed(state: &WebState, address: &str, upn: &str) -> bool {
+    let metrics = state.passwordless.platform().metrics();
+    let limited = if !state.signin_by_address.allow(address) {
+        Some(("address", &metrics.signin_rate_limited_by_address))
+    } else if !state.signin_by_user.allow(&upn.to_lowercase()) {
+        Some(("user", &metrics.signin_rate_limited_by_user))
+    } else {
+        None
+    };
+    let Some((limit, refusals)) = limited else {
+        return true;
+    };
+    inc(refusals);
+    if let Some(refused) = state.signin_refusals.refused(address) {
+        tracing::warn!(%address, limit, refused, "pass sign-ins refused by the rate limit (count since this client's last report)");
+    }
+    false
 }

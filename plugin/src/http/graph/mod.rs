@@ -1,6 +1,7 @@
 //! Graph-compatible routes under `/v1.0`. Paths, JSON shapes and enum strings follow Microsoft
 //! Graph so that existing Graph clients and scripts work against tapbridge.
 
+mod applications;
 mod audit;
 mod fido2;
 mod filter;
@@ -50,4 +51,22 @@ pub fn routes() -> Router<AppState> {
             get(fido2::get_fido2_policy).patch(fido2::patch_fido2_policy),
         )
         .route("/v1.0/auditLogs/directoryAudits", get(audit::list_directory_audits))
+        .route(
+            "/v1.0/applications",
+            get(applications::list_applications).post(applications::create_application),
+        )
+        .route(
+            "/v1.0/applications/{id}",
+            get(applications::get_application)
+                .patch(applications::update_application)
+                .delete(applications::delete_application),
+        )
+        .route(
+            "/v1.0/applications/{id}/addPassword",
+            axum::routing::post(applications::add_password),
+        )
+        .route(
+            "/v1.0/applications/{id}/removePassword",
+            axum::routing::post(applications::remove_password),
+        )
 }
