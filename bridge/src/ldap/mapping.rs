@@ -9,7 +9,7 @@ use plugin::domain::directory::NewUser;
 use super::config::{AttributeOverrides, Kind};
 use super::controls::guid::ObjectGuid;
 use super::dn;
-use super::entry::Entry;
+use super::entry::Attributes;
 
 /// AD `userAccountControl` ACCOUNTDISABLE.
 pub const UAC_ACCOUNT_DISABLE: i64 = 0x2;
@@ -125,7 +125,7 @@ impl AttributeMap {
     }
 
     /// Whether an entry (from a combined delta search) is a group.
-    pub fn is_group(&self, e: &Entry) -> bool {
+    pub fn is_group(&self, e: &impl Attributes) -> bool {
         ["groupOfNames", "groupOfUniqueNames", "posixGroup", "group"]
             .iter()
             .any(|c| e.has_object_class(c))
@@ -133,10 +133,10 @@ impl AttributeMap {
 
     /// The anchor in the form stored in `users.anchor`: objectGUID as GUID text, others as
     /// their (lower-cased) text.
-    pub fn anchor_of(&self, e: &Entry) -> Result<String, String> {
+    pub fn anchor_of(&self, e: &impl Attributes) -> Result<String, String> {
         let raw = e
-            .raw(&self.anchor)
-            .first()
+            .values(&self.anchor)
+            .next()
             .ok_or_else(|| format!("no {} (the anchor)", self.anchor))?;
         if self.anchor.eq_ignore_ascii_case("objectGUID") {
             return ObjectGuid::from_slice(raw)
@@ -194,10 +194,14 @@ pub struct Rejected {
     pub reason: String,
 }
 
-pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUser, Rejected> {
+pub fn map_user(
+    map: &AttributeMap,
+    source: &str,
+    e: &impl Attributes,
+) -> Result<SourceUser, Rejected> {
     let anchor = map.anchor_of(e);
     let reject = |reason: String| Rejected {
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         anchor: anchor.as_ref().ok().cloned(),
         reason,
     };
@@ -260,7 +264,7 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     .map_err(|err| reject(err.to_string()))?;
     let manager_dn = text(&map.manager)?.map(|m| dn::normalise(&m));
     let login = text(&map.login)?.map(|l| l.trim().to_owned());
-    let dn_key = dn::normalise(&e.dn);
+    let dn_key = dn::normalise(e.dn());
     let fingerprint = fingerprint(&[
         &dn_key,
         login.as_deref().unwrap_or(""),
@@ -280,7 +284,7 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     ]);
     Ok(SourceUser {
         anchor,
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         dn_key,
         login,
         profile,
@@ -289,10 +293,10 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     })
 }
 
-pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected> {
+pub fn map_group(map: &AttributeMap, e: &impl Attributes) -> Result<SourceGroup, Rejected> {
     let anchor = map.anchor_of(e);
     let reject = |reason: String| Rejected {
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         anchor: anchor.as_ref().ok().cloned(),
         reason,
     };
@@ -302,7 +306,7 @@ pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected>
         .map_err(&reject)?
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .or_else(|| dn::first_value(&e.dn))
+        .or_else(|| dn::first_value(e.dn()))
         .ok_or_else(|| reject("no usable group name".into()))?;
     let description = e.text("description").map_err(&reject)?.map(str::to_owned);
     let mut member_dns: Vec<String> = e
@@ -322,7 +326,7 @@ pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected>
         .collect();
     member_uids.sort();
     member_uids.dedup();
-    let dn_key = dn::normalise(&e.dn);
+    let dn_key = dn::normalise(e.dn());
     let fingerprint = fingerprint(&[
         &dn_key,
         &name,
@@ -397,6 +401,7 @@ pub fn parse_date(v: &str) -> Option<OffsetDateTime> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::entry::Entry;
     use super::*;
 
     #[test]
