@@ -126,21 +126,23 @@ fn span(whole: &[u8], part: &[u8]) -> Range<usize> {
     start..start.saturating_add(part.len())
 }
 
-/// A non-negative INTEGER or ENUMERATED of at most eight significant octets, leading zero
-/// octets allowed.
+/// A non-negative INTEGER or ENUMERATED of at most eight significant octets; redundant
+/// leading zero octets are accepted.
 fn lenient_uint(tlv: &Tlv<'_>) -> Option<u64> {
-    let mut c = tlv.content;
-    while let [0, rest @ ..] = c
-        && !rest.is_empty()
-    {
-        c = rest;
+    let c = tlv.content;
+    // Two's complement: a set high bit in the first octet is a negative number.
+    if c.first().is_none_or(|b| b & 0x80 != 0) {
+        return None;
     }
-    match c {
-        [] => None,
-        [first, ..] if first & 0x80 != 0 => None,
-        _ if c.len() > 8 => None,
-        _ => Some(c.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))),
+    let significant = c.get(c.iter().take_while(|&&b| b == 0).count()..)?;
+    if significant.len() > 8 {
+        return None;
     }
+    Some(
+        significant
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),
+    )
 }
 
 impl Message {
@@ -616,6 +618,11 @@ mod tests {
         });
         let msg = Message::parse(Bytes::from(w.into_bytes())).unwrap();
         assert_eq!((msg.id, msg.result().unwrap().rc), (5, 0));
+        // Minimal encodings that need a leading zero (128 is `00 80`) and the largest ID.
+        for id in [0, 127, 128, 255, 256, 40_000, i32::MAX] {
+            let msg = Message::parse(response(id, SEARCH_DONE, &result_body(0, "", &[]), &[]));
+            assert_eq!(msg.unwrap().id, id);
+        }
         for id in [&[0xff][..], &[], &[0x01, 0, 0, 0, 0], &[0x80]] {
             let mut w = Writer::new();
             w.write_sequence(|m| {
