@@ -379,8 +379,9 @@ impl PagedSearch<'_> {
     /// The next page of entries; `None` once the server signalled the last page. Entries that
     /// cannot be decoded come back as `Err` items so the caller quarantines them one by one.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Result<Entry, String>>>> {
+        // Each message is dropped once its entry is copied out, not with the whole page.
         Ok(self.next_page_raw().await?.map(|page| {
-            page.iter()
+            page.into_iter()
                 .map(|m| m.entry().map(|e| EntryView::to_entry(&e)))
                 .collect()
         }))

@@ -162,11 +162,10 @@ impl<'m> EntryView<'m> {
     pub fn to_entry(&self) -> Entry {
         let mut entry = Entry::new(self.dn);
         for a in &self.attrs {
-            entry
-                .attrs
-                .entry(a.name.to_ascii_lowercase())
-                .or_default()
-                .extend(set_values(a.values).map(<[u8]>::to_vec));
+            let slot = entry.attrs.entry(a.name.to_ascii_lowercase()).or_default();
+            // A group's member list is most of its message: allocate it once, exactly.
+            slot.reserve_exact(set_values(a.values).count());
+            slot.extend(set_values(a.values).map(<[u8]>::to_vec));
         }
         entry
     }
