@@ -96,11 +96,9 @@ impl Client {
     }
 
     fn next_id(&mut self) -> i32 {
-        self.last_id = if self.last_id >= i32::MAX {
-            1
-        } else {
-            self.last_id + 1
-        };
+        // IDs are positive (0 is the server's unsolicited notification); after 2^31 − 1
+        // requests they start again at 1.
+        self.last_id = self.last_id.checked_add(1).unwrap_or(1);
         self.last_id
     }
 
@@ -529,7 +527,246 @@ fn done(m: &Message) -> Result<SyncMessage> {
 
 #[cfg(test)]
 mod tests {
+    use super::message::testing::{done, entry_body, response, result_body};
+    use super::message::{ABANDON_REQUEST, BIND_REQUEST, SEARCH_REQUEST, UNBIND_REQUEST};
     use super::*;
+    use crate::ldap::controls::ber::Tag;
+    use crate::ldap::controls::content_sync::EntryState;
+    use crate::ldap::controls::guid::EntryUuid;
+    use bytes::{Bytes, BytesMut};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::task::JoinHandle;
+
+    /// An in-process server that answers each request as `answer` says and hands back
+    /// every request it got once the client hangs up.
+    async fn fake(
+        mut answer: impl FnMut(&Message) -> Vec<Bytes> + Send + 'static,
+    ) -> (SourceConfig, JoinHandle<Vec<Message>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cfg = SourceConfig {
+            url: format!("ldap://{}", listener.local_addr().unwrap()),
+            bind_dn: "cn=admin,dc=x".into(),
+            password: Some(plugin::secret::SecretString::new("pw".into())),
+            operation_timeout_seconds: 5,
+            ..Default::default()
+        };
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = BytesMut::new();
+            let mut seen = Vec::new();
+            loop {
+                let n = loop {
+                    match message::frame_length(&buf).unwrap() {
+                        Some(n) if buf.len() >= n => break n,
+                        _ => {
+                            if s.read_buf(&mut buf).await.unwrap() == 0 {
+                                return seen;
+                            }
+                        }
+                    }
+                };
+                let m = Message::parse(buf.split_to(n).freeze()).unwrap();
+                for reply in answer(&m) {
+                    s.write_all(&reply).await.unwrap();
+                }
+                seen.push(m);
+            }
+        });
+        (cfg, server)
+    }
+
+    fn bound(m: &Message) -> Option<Vec<Bytes>> {
+        (m.op == BIND_REQUEST)
+            .then(|| vec![response(m.id, BIND_RESPONSE, &result_body(0, "", &[]), &[])])
+    }
+
+    fn entry(id: i32, dn: &str) -> Bytes {
+        response(id, SEARCH_ENTRY, &entry_body(dn, &[("cn", &[b"x"])]), &[])
+    }
+
+    fn paged_cookie(m: &Message) -> Vec<u8> {
+        let controls = m.controls().unwrap();
+        let c = controls
+            .iter()
+            .find(|c| c.oid == PAGED_RESULTS_OID)
+            .unwrap();
+        PagedResults::from_control(&c.oid, c.value.as_deref())
+            .unwrap()
+            .cookie
+    }
+
+    #[tokio::test]
+    async fn binds_then_pages_through_a_search_with_the_server_s_cookies() {
+        let (cfg, server) = fake(|m| {
+            if let Some(r) = bound(m) {
+                return r;
+            }
+            if m.op != SEARCH_REQUEST {
+                return Vec::new();
+            }
+            match paged_cookie(m).as_slice() {
+                b"" => vec![
+                    entry(m.id, "cn=a,dc=x"),
+                    entry(m.id, "cn=b,dc=x"),
+                    done(m.id, 0, Some(b"p2")),
+                ],
+                // A reference on the way is skipped, and an empty cookie ends the search.
+                b"p2" => vec![
+                    response(m.id, SEARCH_REFERENCE, &[0x04, 0x01, b'u'], &[]),
+                    entry(m.id, "cn=c,dc=x"),
+                    done(m.id, 0, Some(b"")),
+                ],
+                _ => vec![done(m.id, 1, None)],
+            }
+        })
+        .await;
+        let mut client = Client::connect(&cfg).await.unwrap();
+        let mut search = client.paged("dc=x", "(cn=*)", vec!["cn".into()], 2);
+        let first = search.next_page().await.unwrap().unwrap();
+        let second = search.next_page().await.unwrap().unwrap();
+        assert!(search.next_page().await.unwrap().is_none());
+        let dns = |page: Vec<Result<Entry, String>>| -> Vec<String> {
+            page.into_iter().map(|e| e.unwrap().dn).collect()
+        };
+        assert_eq!(dns(first), ["cn=a,dc=x", "cn=b,dc=x"]);
+        assert_eq!(dns(second), ["cn=c,dc=x"]);
+        client.unbind().await;
+        let seen = server.await.unwrap();
+        let ops: Vec<Tag> = seen.iter().map(|m| m.op).collect();
+        assert_eq!(
+            ops,
+            [BIND_REQUEST, SEARCH_REQUEST, SEARCH_REQUEST, UNBIND_REQUEST]
+        );
+        assert_eq!(paged_cookie(&seen[2]), b"p2");
+        // The bind carried the DN and the password, and nothing else.
+        assert!(seen[0].body().windows(13).any(|w| w == b"cn=admin,dc=x"));
+        assert!(seen[0].body().ends_with(&[0x80, 0x02, b'p', b'w']));
+    }
+
+    #[tokio::test]
+    async fn refusals_and_failures_name_the_server_s_reason() {
+        let (cfg, _server) = fake(|m| {
+            vec![response(
+                m.id,
+                BIND_RESPONSE,
+                &result_body(49, "invalid credentials", &[]),
+                &[],
+            )]
+        })
+        .await;
+        let err = Client::connect(&cfg).await.err().unwrap().to_string();
+        assert!(
+            err.contains("refused (result code 49): invalid credentials"),
+            "{err}"
+        );
+
+        let (cfg, _server) = fake(|m| bound(m).unwrap_or_else(|| vec![done(m.id, 53, None)])).await;
+        let mut client = Client::connect(&cfg).await.unwrap();
+        let err = client
+            .paged("dc=x", "(cn=*)", vec![], 10)
+            .next_page()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("result code 53"), "{err}");
+
+        // No paged results control in the answer: refused rather than read as the last page.
+        let (cfg, _server) = fake(|m| bound(m).unwrap_or_else(|| vec![done(m.id, 0, None)])).await;
+        let mut client = Client::connect(&cfg).await.unwrap();
+        let err = client
+            .paged("dc=x", "(cn=*)", vec![], 10)
+            .next_page()
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("ignored the paged results"),
+            "{err}"
+        );
+
+        // A notice of disconnection (message 0) ends the read with its reason.
+        let (cfg, _server) = fake(|m| {
+            bound(m).unwrap_or_else(|| {
+                vec![response(
+                    0,
+                    message::EXTENDED_RESPONSE,
+                    &result_body(52, "shutting down", &[]),
+                    &[],
+                )]
+            })
+        })
+        .await;
+        let mut client = Client::connect(&cfg).await.unwrap();
+        let err = client
+            .search_all("dc=x", Scope::Base, "(cn=*)", vec![], vec![])
+            .await;
+        let err = err.unwrap_err().to_string();
+        assert!(
+            err.contains("ends the connection") && err.contains("shutting down"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_search_left_unfinished_is_abandoned_and_its_late_answers_skipped() {
+        let state = |s: EntryState| {
+            SyncState {
+                state: s,
+                entry_uuid: EntryUuid::from_bytes([7; 16]),
+                cookie: None,
+            }
+            .to_control()
+        };
+        let mut refresh_id = 0;
+        let (cfg, server) = fake(move |m| {
+            if let Some(r) = bound(m) {
+                return r;
+            }
+            match m.op {
+                // The refresh: one entry now, more later.
+                SEARCH_REQUEST if refresh_id == 0 => {
+                    refresh_id = m.id;
+                    let body = entry_body("cn=a,dc=x", &[("cn", &[b"a"])]);
+                    vec![response(
+                        m.id,
+                        SEARCH_ENTRY,
+                        &body,
+                        &[state(EntryState::Add)],
+                    )]
+                }
+                // Answered before the abandon was seen: the refresh's rest comes first.
+                ABANDON_REQUEST => vec![
+                    entry(refresh_id, "cn=late,dc=x"),
+                    response(refresh_id, SEARCH_DONE, &result_body(0, "", &[]), &[]),
+                ],
+                SEARCH_REQUEST => vec![entry(m.id, "cn=root"), done(m.id, 0, None)],
+                _ => Vec::new(),
+            }
+        })
+        .await;
+        let mut client = Client::connect(&cfg).await.unwrap();
+        let mut refresh = client
+            .refresh("dc=x", "(cn=*)", vec![], None)
+            .await
+            .unwrap();
+        match refresh.next().await.unwrap() {
+            SyncMessage::Entry(st, e) => {
+                assert_eq!(st.state, EntryState::Add);
+                assert_eq!(e.unwrap().text("cn").unwrap(), Some("a"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let answer = client
+            .search_all("", Scope::Base, "(objectClass=*)", vec![], vec![])
+            .await
+            .unwrap();
+        let dns: Vec<String> = answer.entries.into_iter().map(|e| e.unwrap().dn).collect();
+        assert_eq!(dns, ["cn=root"]);
+        assert_eq!(answer.rc, 0);
+        client.unbind().await;
+        let seen = server.await.unwrap();
+        let abandon = seen.iter().find(|m| m.op == ABANDON_REQUEST).unwrap();
+        assert_eq!(abandon.body(), [u8::try_from(seen[1].id).unwrap()]);
+    }
 
     #[test]
     fn reads_ranges() {

@@ -313,7 +313,87 @@ impl Conn {
 
 #[cfg(test)]
 mod tests {
+    use super::super::message::SEARCH_ENTRY;
+    use super::super::message::testing::{entry_body, response};
     use super::*;
+    use tokio::net::TcpListener;
+
+    /// A connection whose other end the test writes to.
+    async fn pair() -> (Conn, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, server) = tokio::join!(client, listener.accept());
+        let conn = Conn::new(Stream::Plain(client.unwrap()), Duration::from_secs(5));
+        (conn, server.unwrap().0)
+    }
+
+    #[tokio::test]
+    async fn messages_are_cut_out_of_any_chunking() {
+        let (mut conn, mut server) = pair().await;
+        let big = vec![b'x'; 300_000];
+        let messages: Vec<Bytes> = (1..=40)
+            .map(|i| {
+                let value: &[u8] = if i == 20 { &big } else { b"v" };
+                response(
+                    i,
+                    SEARCH_ENTRY,
+                    &entry_body(&format!("cn={i}"), &[("a", &[value])]),
+                    &[],
+                )
+            })
+            .collect();
+        let stream: Vec<u8> = messages.iter().flat_map(|m| m.to_vec()).collect();
+        let writer = tokio::spawn(async move {
+            // Odd chunk sizes split headers, lengths and values everywhere.
+            let mut rest = stream.as_slice();
+            for size in [1usize, 2, 3, 5, 7, 11, 64, 1000, 65_537].iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*size).min(rest.len()));
+                server.write_all(now).await.unwrap();
+                server.flush().await.unwrap();
+                rest = later;
+                tokio::task::yield_now().await;
+            }
+            server
+        });
+        for want in &messages {
+            let got = conn.receive().await.unwrap();
+            assert_eq!(got.body(), Message::parse(want.clone()).unwrap().body());
+        }
+        let mut server = writer.await.unwrap();
+        // A message cut off by the server going away.
+        server.write_all(&messages[0][..10]).await.unwrap();
+        drop(server);
+        let err = conn.receive().await.unwrap_err().to_string();
+        assert!(err.contains("in the middle of a message"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn what_is_not_a_message_is_refused_without_buffering_it() {
+        for (bytes, why) in [
+            (vec![0x04, 0x01, 0x00], "not an LDAP message"),
+            (vec![0x30, 0x80, 0x00], "indefinite length"),
+            // A header announcing a gigabyte, then silence: refused from the header alone.
+            (vec![0x30, 0x84, 0x40, 0x00, 0x00, 0x00], "more than"),
+        ] {
+            let (mut conn, mut server) = pair().await;
+            server.write_all(&bytes).await.unwrap();
+            let err = conn.receive().await.unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+            assert!(conn.buf.capacity() < 1 << 20);
+        }
+        let (mut conn, server) = pair().await;
+        drop(server);
+        let err = conn.receive().await.unwrap_err().to_string();
+        assert!(err.contains("closed the connection"), "{err}");
+        // Nothing comes: the wait is bounded.
+        let (mut conn, _server) = pair().await;
+        conn.timeout = Duration::from_millis(50);
+        let err = conn.receive().await.unwrap_err().to_string();
+        assert!(err.contains("timed out"), "{err}");
+    }
 
     #[test]
     fn urls() {

@@ -389,10 +389,10 @@ pub fn unbind_request(id: i32) -> Vec<u8> {
     envelope(id, &[], |m| m.write_primitive(UNBIND_REQUEST, &[]))
 }
 
+/// Encoders for what a server sends, for the tests here and the client's.
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-mod tests {
-    use super::super::super::entry::Attributes;
+pub(crate) mod testing {
     use super::*;
 
     /// A response as a server would encode it.
@@ -418,7 +418,7 @@ mod tests {
         w.into_bytes()
     }
 
-    fn result_body(rc: i64, text: &str, extra: &[(Tag, &[u8])]) -> Vec<u8> {
+    pub(crate) fn result_body(rc: i64, text: &str, extra: &[(Tag, &[u8])]) -> Vec<u8> {
         let mut w = Writer::new();
         w.write_enumerated(rc);
         w.write_octet_string(b"");
@@ -428,6 +428,31 @@ mod tests {
         }
         w.into_bytes()
     }
+
+    /// A SearchResultDone, with a paged results control when `cookie` is given.
+    pub(crate) fn done(id: i32, rc: i64, cookie: Option<&[u8]>) -> Bytes {
+        let controls: Vec<Control> = cookie
+            .map(|c| {
+                super::super::super::controls::paged::PagedResults {
+                    size: 0,
+                    cookie: c.to_vec(),
+                }
+                .to_control()
+            })
+            .into_iter()
+            .collect();
+        response(id, SEARCH_DONE, &result_body(rc, "", &[]), &controls)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::super::entry::Attributes;
+    use super::testing::*;
+    use super::*;
 
     #[test]
     fn frames_are_delimited_by_their_header() {
@@ -683,5 +708,134 @@ mod tests {
         let tls =
             Message::parse(Bytes::from(extended_request(1, "1.3.6.1.4.1.1466.20037"))).unwrap();
         assert_eq!(tls.op, EXTENDED_REQUEST);
+    }
+
+    /// Runs every reader over one message. The property: none panics, whatever the bytes.
+    fn read_everything(bytes: &[u8]) {
+        let _ = frame_length(bytes);
+        let Ok(m) = Message::parse(Bytes::copy_from_slice(bytes)) else {
+            return;
+        };
+        let _ = m.controls();
+        let _ = m.result();
+        let _ = m.intermediate();
+        if let Ok(e) = m.entry() {
+            let names: Vec<&str> = e.names().collect();
+            for n in names {
+                let _ = e.texts(n);
+                let _ = e.values(n).count();
+            }
+            let _ = e.to_entry();
+        }
+    }
+
+    /// LDAP-shaped noise: the identifiers and lengths of messages, entries and results.
+    fn ldap_soup() -> impl Strategy<Value = Vec<u8>> {
+        let octet = prop_oneof![
+            Just(0x30u8),
+            Just(0x31),
+            Just(0x02),
+            Just(0x04),
+            Just(0x0a),
+            Just(0x64),
+            Just(0x65),
+            Just(0x78),
+            Just(0x79),
+            Just(0xa0),
+            Just(0x80),
+            Just(0x81),
+            Just(0x82),
+            Just(0x84),
+            Just(0x00),
+            Just(0xff),
+            0u8..0x10,
+            any::<u8>(),
+        ];
+        prop::collection::vec(octet, 0..128)
+    }
+
+    fn attribute() -> impl Strategy<Value = (String, Vec<Vec<u8>>)> {
+        (
+            "[a-zA-Z][a-zA-Z0-9;=-]{0,12}",
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..140), 0..5),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn no_reader_panics_on_noise(bytes in ldap_soup()) {
+            read_everything(&bytes);
+        }
+
+        #[test]
+        fn no_reader_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            read_everything(&bytes);
+        }
+
+        /// Entries as a server encodes them read back value for value, and every truncation
+        /// or flipped octet of them is an error or a different entry, never a panic.
+        #[test]
+        fn entries_read_back_and_survive_damage(
+            id in 0..=i32::MAX,
+            dn in "\\PC{0,40}",
+            attrs in prop::collection::vec(attribute(), 0..6),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+            mask in 1u8..,
+        ) {
+            let pairs: Vec<(&str, Vec<&[u8]>)> = attrs
+                .iter()
+                .map(|(n, vs)| (n.as_str(), vs.iter().map(Vec::as_slice).collect()))
+                .collect();
+            let borrowed: Vec<(&str, &[&[u8]])> =
+                pairs.iter().map(|(n, vs)| (*n, vs.as_slice())).collect();
+            let bytes = response(id, SEARCH_ENTRY, &entry_body(&dn, &borrowed), &[]);
+            prop_assert_eq!(frame_length(&bytes), Ok(Some(bytes.len())));
+            let m = Message::parse(bytes.clone()).unwrap();
+            prop_assert_eq!(m.id, id);
+            let e = m.entry().unwrap();
+            prop_assert_eq!(e.dn(), dn.as_str());
+            for (name, values) in &attrs {
+                // Names compare case-insensitively; a name listed twice yields both lists.
+                let want: Vec<&[u8]> = attrs
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .flat_map(|(_, vs)| vs.iter().map(Vec::as_slice))
+                    .collect();
+                prop_assert_eq!(e.values(name).collect::<Vec<_>>(), want.clone());
+                prop_assert_eq!(e.to_entry().raw(name).len(), want.len());
+                prop_assert!(values.len() <= want.len());
+            }
+            let mut damaged = bytes.to_vec();
+            damaged.truncate(cut.index(bytes.len() + 1));
+            read_everything(&damaged);
+            let mut flipped = bytes.to_vec();
+            let at = flip.index(flipped.len());
+            flipped[at] ^= mask;
+            read_everything(&flipped);
+        }
+
+        #[test]
+        fn envelopes_read_back(
+            id in 0..=i32::MAX,
+            rc in 0i64..=0xffff_ffff,
+            text in "\\PC{0,30}",
+            controls in prop::collection::vec(
+                ("[0-9.]{1,20}", any::<bool>(), proptest::option::of(prop::collection::vec(any::<u8>(), 0..200))),
+                0..4,
+            ),
+        ) {
+            let controls: Vec<Control> = controls
+                .into_iter()
+                .map(|(oid, crit, value)| Control::new(oid, crit, value))
+                .collect();
+            let m = Message::parse(response(id, SEARCH_DONE, &result_body(rc, &text, &[]), &controls))
+                .unwrap();
+            prop_assert_eq!(m.id, id);
+            prop_assert_eq!(m.controls().unwrap(), controls);
+            let r = m.result().unwrap();
+            prop_assert_eq!(i64::from(r.rc), rc);
+            prop_assert_eq!(r.text, text);
+        }
     }
 }
