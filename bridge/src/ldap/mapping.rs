@@ -327,13 +327,15 @@ pub fn map_group(map: &AttributeMap, e: &impl Attributes) -> Result<SourceGroup,
     member_uids.sort();
     member_uids.dedup();
     let dn_key = dn::normalise(e.dn());
-    let fingerprint = fingerprint(&[
-        &dn_key,
-        &name,
-        description.as_deref().unwrap_or(""),
-        &member_dns.join("\u{1e}"),
-        &member_uids.join("\u{1e}"),
-    ]);
+    // The member lists are hashed as they are, not joined into one string first: a group of
+    // everyone would otherwise be copied whole once more.
+    let mut f = Fingerprint::default();
+    f.part(&dn_key);
+    f.part(&name);
+    f.part(description.as_deref().unwrap_or(""));
+    f.joined(&member_dns, "\u{1e}");
+    f.joined(&member_uids, "\u{1e}");
+    let fingerprint = f.finish();
     Ok(SourceGroup {
         anchor,
         dn_key,
@@ -346,18 +348,43 @@ pub fn map_group(map: &AttributeMap, e: &impl Attributes) -> Result<SourceGroup,
 }
 
 fn fingerprint(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
+    let mut f = Fingerprint::default();
     for p in parts {
-        h.update(p.as_bytes());
-        h.update([0x1f]);
+        f.part(p);
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for b in h.finalize().iter().take(16) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    f.finish()
+}
+
+/// The first 128 bits of SHA-256 over the parts, each followed by 0x1f, in hex.
+#[derive(Default)]
+struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    fn part(&mut self, p: &str) {
+        self.0.update(p.as_bytes());
+        self.0.update([0x1f]);
     }
-    out
+
+    /// One part made of `items` joined by `separator`, hashed without joining them.
+    fn joined(&mut self, items: &[String], separator: &str) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.update(separator.as_bytes());
+            }
+            self.0.update(item.as_bytes());
+        }
+        self.0.update([0x1f]);
+    }
+
+    fn finish(self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for b in self.0.finalize().iter().take(16) {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
 }
 
 /// LDAP GeneralizedTime (`20260301090000Z`, fractions and offsets allowed), RFC 3339, or a
@@ -408,6 +435,18 @@ mod tests {
     fn fingerprints_keep_their_form() {
         // Stored fingerprints decide "unchanged": their form must never drift.
         assert_eq!(fingerprint(&["a", "b"]), "023b8059a924f728a2155e4cc8b90738");
+        // A group's member lists hash as if joined.
+        let g = map_group(
+            &openldap(),
+            &Entry::new("cn=G,dc=x")
+                .with("entryUUID", &["g1"])
+                .with("member", &["uid=b,dc=x", "uid=a,dc=x"])
+                .with("memberUid", &["z", "y"]),
+        )
+        .unwrap();
+        let joined = fingerprint(&["cn=g,dc=x", "G", "", "uid=a,dc=x\u{1e}uid=b,dc=x", "y\u{1e}z"]);
+        assert_eq!(g.fingerprint, joined);
+        assert_eq!(g.fingerprint, "318bedd04d6a3153524893f490ca1bcc");
     }
 
     fn openldap() -> AttributeMap {
