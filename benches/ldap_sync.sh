@@ -1,44 +1,70 @@
 #!/usr/bin/env bash
-# LDAP sync benchmark against a private slapd.
+# LDAP sync benchmark against a private slapd, each figure printed next to its limit.
 #
-#   benches/ldap_sync.sh [USERS] [TAPBRIDGE_BINARY]
+#   benches/ldap_sync.sh [USERS ...]          (default: 10000 100000)
 #
-# Loads USERS generated people (default 10000) into a fresh slapd (mdb, syncprov, memberof,
-# refint) on a free loopback port, then times:
-#   1. a raw paged dump of the same entries: ldapsearch -E pr=1000/noprompt > /dev/null
-#   2. `tapbridge sync ldap --full` into an empty database (initial load: every user created,
-#      audited and announced as a joiner)
-#   3. `tapbridge sync ldap --full` again (steady state: every entry read, compared, none written)
-#   4. `tapbridge sync ldap` after changing 100 entries (RFC 4533 delta)
-# and prints each time, the ratios to the raw dump, and tapbridge's peak memory (max RSS).
+#   TAPBRIDGE=path   the binary measured (default: $CARGO_TARGET_DIR or ./target, release)
+#   BASELINE=path    another build measured side by side against the same directory (optional)
 #
-# Build first: cargo build --release (the binary defaults to $CARGO_TARGET_DIR or ./target).
+# For each size, loads a directory shaped like a company's (benches/ldap/directory.py: 100
+# groups, ~2.4 memberships per person, an "All Staff" group holding everyone, 5 % without
+# mail, non-ASCII names, managers, POSIX attributes) into a fresh slapd (mdb, syncprov with a
+# session log, memberof, refint) on a free loopback port, then times, process start included:
+#   1. the floor: a paged dump of the same users and groups with the same attributes,
+#      `ldapsearch -E pr=1000/noprompt` to /dev/null (median of three)
+#   2. `sync ldap --full` into an empty database (first load)           limit 5 × the dump
+#   3. `sync ldap --full` again, nothing changed (steady state)         limit 1.5 × the dump
+#   4. `sync ldap`, nothing changed (empty RFC 4533 delta)              limit 0.3 s
+#   5. `sync ldap` after 100 changes and 5 deletions                    limit 0.3 s
+# and the peak memory (max RSS) of every run, limit 150 MiB.
+#
+# Build first: cargo build --release.
 set -euo pipefail
 
-N=${1:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${2:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tapbridge}
+SIZES=("$@")
+((${#SIZES[@]})) || SIZES=(10000 100000)
+BIN=${TAPBRIDGE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tapbridge}
 [[ -x $BIN ]] || { echo "no binary at $BIN: cargo build --release" >&2; exit 2; }
+[[ -z ${BASELINE:-} || -x $BASELINE ]] || { echo "no binary at BASELINE=$BASELINE" >&2; exit 2; }
 for tool in /usr/sbin/slapd slapadd ldapsearch ldapmodify /usr/bin/time python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install slapd ldap-utils time)" >&2; exit 2; }
 done
 
+# Limits (issue 14).
+FIRST_LOAD_X=5
+STEADY_X=1.5
+DELTA_S=0.3
+PEAK_MIB=150
+
 WORK=$(mktemp -d)
 SLAPD_PID=
-cleanup() {
-    [[ -n $SLAPD_PID ]] && kill "$SLAPD_PID" 2>/dev/null && wait "$SLAPD_PID" 2>/dev/null
-    rm -rf "$WORK"
+stop_slapd() {
+    if [[ -n $SLAPD_PID ]]; then
+        kill "$SLAPD_PID" 2>/dev/null || true
+        wait "$SLAPD_PID" 2>/dev/null || true
+        SLAPD_PID=
+    fi
 }
-trap cleanup EXIT
+trap 'stop_slapd; rm -rf "$WORK"' EXIT
 trap "exit 130" INT TERM
 
 BASE="dc=example,dc=com"
 ADMIN="cn=admin,$BASE"
 PW="bench-secret"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="ldap://127.0.0.1:$PORT"
-mkdir -p "$WORK/db" "$WORK/data"
-cat >"$WORK/slapd.conf" <<EOF
+USER_ATTRS="cn displayName entryUUID givenName mail manager objectClass sn uid"
+GROUP_ATTRS="cn description entryUUID member memberUid objectClass uniqueMember"
+USER_FILTER="(objectClass=inetOrgPerson)"
+GROUP_FILTER="(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+
+now() { date +%s.%N; }
+calc() { python3 -c "print(f'{$1:.${2:-3}f}')"; }
+verdict() { python3 -c "print('met' if $1 <= $2 else 'MISSED')"; }
+
+start_slapd() { # dir, url
+    local dir=$1 url=$2
+    mkdir -p "$dir/db"
+    cat >"$dir/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
@@ -48,13 +74,13 @@ moduleload back_mdb
 moduleload syncprov
 moduleload memberof
 moduleload refint
-pidfile $WORK/slapd.pid
+pidfile $dir/slapd.pid
 database mdb
 maxsize 8589934592
 suffix "$BASE"
 rootdn "$ADMIN"
 rootpw $PW
-directory $WORK/db
+directory $dir/db
 index objectClass eq
 index entryUUID,entryCSN eq
 limits dn.exact="$ADMIN" size=unlimited time=unlimited
@@ -67,56 +93,68 @@ overlay memberof
 overlay refint
 refint_attributes member uniqueMember manager
 EOF
+    slapadd -q -f "$dir/slapd.conf" -l "$dir/directory.ldif"
+    /usr/sbin/slapd -f "$dir/slapd.conf" -h "$url/" -d 0 2>"$dir/slapd.log" &
+    SLAPD_PID=$!
+    for _ in $(seq 100); do
+        ldapsearch -x -H "$url" -b "" -s base >/dev/null 2>&1 && return
+        sleep 0.1
+    done
+    echo "slapd did not start" >&2
+    exit 1
+}
 
-echo "== generating $N users"
-python3 - "$N" "$BASE" >"$WORK/users.ldif" <<'EOF'
-import sys
-n, base = int(sys.argv[1]), sys.argv[2]
-out = sys.stdout
-out.write(f"dn: {base}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n")
-out.write(f"dn: ou=People,{base}\nobjectClass: organizationalUnit\nou: People\n\n")
-out.write(f"dn: ou=Groups,{base}\nobjectClass: organizationalUnit\nou: Groups\n\n")
-for i in range(n):
-    mgr = f"manager: uid=user{i // 10 * 10},ou=People,{base}\n" if i % 10 else ""
-    out.write(
-        f"dn: uid=user{i},ou=People,{base}\nobjectClass: inetOrgPerson\nuid: user{i}\n"
-        f"cn: User {i}\nsn: Number{i}\ngivenName: User\ndisplayName: User Number {i}\n"
-        f"mail: user{i}@example.com\n{mgr}\n"
-    )
-# 20 groups of n/20 members each
-for g in range(20):
-    out.write(f"dn: cn=group{g},ou=Groups,{base}\nobjectClass: groupOfNames\ncn: group{g}\n")
-    for i in range(g, n, 20):
-        out.write(f"member: uid=user{i},ou=People,{base}\n")
-    out.write("\n")
-EOF
-slapadd -q -f "$WORK/slapd.conf" -l "$WORK/users.ldif"
-/usr/sbin/slapd -f "$WORK/slapd.conf" -h "$URL/" -d 0 2>"$WORK/slapd.log" &
-SLAPD_PID=$!
-for _ in $(seq 100); do
-    ldapsearch -x -H "$URL" -b "" -s base >/dev/null 2>&1 && break
-    sleep 0.1
-done
+dump() { # url: users then groups, as a full sync reads them
+    ldapsearch -x -LLL -H "$1" -D "$ADMIN" -w "$PW" -b "$BASE" -E pr=1000/noprompt \
+        "$USER_FILTER" $USER_ATTRS >/dev/null
+    ldapsearch -x -LLL -H "$1" -D "$ADMIN" -w "$PW" -b "$BASE" -E pr=1000/noprompt \
+        "$GROUP_FILTER" $GROUP_ATTRS >/dev/null
+}
 
-ATTRS="cn displayName givenName mail manager objectClass sn uid entryUUID"
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.3f}')"; }
+declare -A SECS RSS SUMMARY
+run_sync() { # tag (binary's), stage, args…
+    local tag=$1 stage=$2
+    shift 2
+    local bin=$BIN
+    [[ $tag == baseline ]] && bin=$BASELINE
+    local out=$WORK/$tag.$stage
+    local t0 t1
+    t0=$(now)
+    /usr/bin/time -v "$bin" --config "$WORK/$tag.toml" sync ldap "$@" >"$out.out" 2>"$out.err" ||
+        { echo "$tag $stage failed:" >&2; cat "$out.out" "$out.err" >&2; exit 1; }
+    t1=$(now)
+    SECS[$tag.$stage]=$(calc "$t1 - $t0")
+    RSS[$tag.$stage]=$(awk -F': ' '/Maximum resident set size/ {printf "%d", $2 / 1024}' "$out.err")
+    SUMMARY[$tag.$stage]=$(tail -n 1 "$out.out")
+}
 
-echo "== raw dump (ldapsearch -E pr=1000/noprompt)"
-t0=$(now)
-ldapsearch -x -LLL -H "$URL" -D "$ADMIN" -w "$PW" -b "$BASE" -E pr=1000/noprompt \
-    "(objectClass=inetOrgPerson)" $ATTRS >/dev/null
-t1=$(now)
-RAW=$(elapsed "$t0" "$t1")
-t0=$(now)
-ldapsearch -x -LLL -H "$URL" -D "$ADMIN" -w "$PW" -b "$BASE" -E pr=1000/noprompt \
-    "(|(objectClass=inetOrgPerson)(objectClass=groupOfNames))" $ATTRS member >/dev/null
-t1=$(now)
-RAW_ALL=$(elapsed "$t0" "$t1")
+for N in "${SIZES[@]}"; do
+    DIR=$WORK/slapd-$N
+    mkdir -p "$DIR"
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    URL="ldap://127.0.0.1:$PORT"
+    echo "== $N users: generating and loading the directory"
+    python3 "$ROOT/benches/ldap/directory.py" "$N" "$BASE" >"$DIR/directory.ldif"
+    MEMBERSHIPS=$(grep -c -E '^member(Uid)?:' "$DIR/directory.ldif")
+    start_slapd "$DIR" "$URL"
 
-printf '%s\n' "$PW" >"$WORK/pw"
-cat >"$WORK/tapbridge.toml" <<EOF
-data_dir = "$WORK/data"
+    echo "== dump (ldapsearch -E pr=1000/noprompt, users and groups, three times)"
+    dumps=()
+    for _ in 1 2 3; do
+        t0=$(now)
+        dump "$URL"
+        t1=$(now)
+        dumps+=("$(calc "$t1 - $t0")")
+    done
+    DUMP=$(printf '%s\n' "${dumps[@]}" | sort -n | sed -n 2p)
+
+    TAGS=(tapbridge)
+    [[ -n ${BASELINE:-} ]] && TAGS=(baseline tapbridge)
+    printf '%s\n' "$PW" >"$WORK/pw"
+    for tag in "${TAGS[@]}"; do
+        rm -rf "$WORK/data-$tag"
+        cat >"$WORK/$tag.toml" <<EOF
+data_dir = "$WORK/data-$tag"
 
 [[ldap.sources]]
 name = "bench"
@@ -128,43 +166,69 @@ page_size = 1000
 batch_size = 1000
 max_deprovision_share = 0.1
 EOF
+    done
+    for tag in "${TAGS[@]}"; do
+        echo "== $tag: sync ldap --full (first load into an empty database)"
+        run_sync "$tag" first --full
+    done
+    for tag in "${TAGS[@]}"; do
+        echo "== $tag: sync ldap --full (steady state, nothing changed)"
+        run_sync "$tag" steady --full
+    done
+    for tag in "${TAGS[@]}"; do
+        echo "== $tag: sync ldap (delta, nothing changed)"
+        run_sync "$tag" empty
+    done
+    python3 "$ROOT/benches/ldap/directory.py" "$N" "$BASE" --changes >"$DIR/changes.ldif"
+    ldapmodify -x -H "$URL" -D "$ADMIN" -w "$PW" -f "$DIR/changes.ldif" >/dev/null
+    for tag in "${TAGS[@]}"; do
+        echo "== $tag: sync ldap (delta: 100 changes, 5 deletions)"
+        run_sync "$tag" delta
+    done
+    stop_slapd
 
-run_sync() { # label, args…
-    local label=$1; shift
-    local t0 t1
-    t0=$(now)
-    /usr/bin/time -v "$BIN" --config "$WORK/tapbridge.toml" sync ldap "$@" \
-        >"$WORK/$label.out" 2>"$WORK/$label.err" || { cat "$WORK/$label.out" "$WORK/$label.err" >&2; exit 1; }
-    t1=$(now)
-    eval "${label}_S=$(elapsed "$t0" "$t1")"
-    eval "${label}_RSS=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/$label.err")"
-    tail -n 1 "$WORK/$label.out"
-}
-
-echo "== tapbridge sync ldap --full (initial load into an empty database)"
-run_sync initial --full
-echo "== tapbridge sync ldap --full (steady state, nothing changed)"
-run_sync steady --full
-
-echo "== changing 100 entries"
-python3 - "$N" "$BASE" >"$WORK/changes.ldif" <<'EOF'
-import sys
-n, base = int(sys.argv[1]), sys.argv[2]
-step = max(1, n // 100)
-for k, i in enumerate(range(0, n, step)):
-    if k == 100:
-        break
-    print(f"dn: uid=user{i},ou=People,{base}\nchangetype: modify\nreplace: displayName\ndisplayName: Changed {i}\n")
-EOF
-ldapmodify -x -H "$URL" -D "$ADMIN" -w "$PW" -f "$WORK/changes.ldif" >/dev/null
-echo "== tapbridge sync ldap (delta)"
-run_sync delta
-
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
-echo
-echo "users: $N (plus 20 groups of $((N / 20)) members)"
-echo "raw dump, users only:          ${RAW} s"
-echo "raw dump, users and groups:    ${RAW_ALL} s"
-echo "sync --full, initial load:     ${initial_S} s   ratio $(ratio "$initial_S" "$RAW_ALL")×   peak RSS $((initial_RSS / 1024)) MB"
-echo "sync --full, steady state:     ${steady_S} s   ratio $(ratio "$steady_S" "$RAW_ALL")×   peak RSS $((steady_RSS / 1024)) MB"
-echo "sync (delta, 100 changes):     ${delta_S} s   peak RSS $((delta_RSS / 1024)) MB"
+    echo
+    echo "$N users, 100 groups, $MEMBERSHIPS memberships; dump ${DUMP} s (median of ${dumps[*]});" \
+        "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-40s' "work"
+    for tag in "${TAGS[@]}"; do printf ' %-20s' "$tag"; done
+    printf ' %-24s %s\n' "limit" ""
+    row() { # label, stage, limit in seconds, limit text, show the ratio to the dump
+        local label=$1 stage=$2 limit=$3 text=$4 ratio=$5 tag s cell
+        printf '%-40s' "$label"
+        for tag in "${TAGS[@]}"; do
+            s=${SECS[$tag.$stage]}
+            cell="$s s"
+            $ratio && cell+=" = $(calc "$s / $DUMP" 1)x"
+            printf ' %-20s' "$cell"
+        done
+        printf ' %-24s %s\n' "$text" "$(verdict "${SECS[tapbridge.$stage]}" "$limit")"
+    }
+    row "first load (sync --full, empty store)" first "$FIRST_LOAD_X * $DUMP" \
+        "<= ${FIRST_LOAD_X}x dump = $(calc "$FIRST_LOAD_X * $DUMP" 2) s" true
+    row "steady full run (nothing changed)" steady "$STEADY_X * $DUMP" \
+        "<= ${STEADY_X}x dump = $(calc "$STEADY_X * $DUMP" 2) s" true
+    row "delta, nothing changed" empty "$DELTA_S" "<= $DELTA_S s" false
+    row "delta, 100 changes + 5 deletions" delta "$DELTA_S" "<= $DELTA_S s" false
+    peak_of() { # tag
+        local stage peak=0
+        for stage in first steady empty delta; do
+            if ((RSS[$1.$stage] > peak)); then peak=${RSS[$1.$stage]}; fi
+        done
+        echo "$peak"
+    }
+    printf '%-40s' "peak memory (max RSS of any run)"
+    for tag in "${TAGS[@]}"; do printf ' %-20s' "$(peak_of "$tag") MiB"; done
+    printf ' %-24s %s\n' "<= $PEAK_MIB MiB" "$(verdict "$(peak_of tapbridge)" "$PEAK_MIB")"
+    for tag in "${TAGS[@]}"; do
+        echo "  $tag peak RSS per run: first ${RSS[$tag.first]}, steady ${RSS[$tag.steady]}," \
+            "empty delta ${RSS[$tag.empty]}, delta ${RSS[$tag.delta]} MiB"
+    done
+    echo "  (times: wall clock of the whole process, start-up included; the verdict is tapbridge's)"
+    for tag in "${TAGS[@]}"; do
+        for stage in first steady empty delta; do
+            echo "  $tag $stage: ${SUMMARY[$tag.$stage]}"
+        done
+    done
+    echo
+done

@@ -9,7 +9,7 @@ use plugin::domain::directory::NewUser;
 use super::config::{AttributeOverrides, Kind};
 use super::controls::guid::ObjectGuid;
 use super::dn;
-use super::entry::Entry;
+use super::entry::Attributes;
 
 /// AD `userAccountControl` ACCOUNTDISABLE.
 pub const UAC_ACCOUNT_DISABLE: i64 = 0x2;
@@ -125,7 +125,7 @@ impl AttributeMap {
     }
 
     /// Whether an entry (from a combined delta search) is a group.
-    pub fn is_group(&self, e: &Entry) -> bool {
+    pub fn is_group(&self, e: &impl Attributes) -> bool {
         ["groupOfNames", "groupOfUniqueNames", "posixGroup", "group"]
             .iter()
             .any(|c| e.has_object_class(c))
@@ -133,10 +133,10 @@ impl AttributeMap {
 
     /// The anchor in the form stored in `users.anchor`: objectGUID as GUID text, others as
     /// their (lower-cased) text.
-    pub fn anchor_of(&self, e: &Entry) -> Result<String, String> {
+    pub fn anchor_of(&self, e: &impl Attributes) -> Result<String, String> {
         let raw = e
-            .raw(&self.anchor)
-            .first()
+            .values(&self.anchor)
+            .next()
             .ok_or_else(|| format!("no {} (the anchor)", self.anchor))?;
         if self.anchor.eq_ignore_ascii_case("objectGUID") {
             return ObjectGuid::from_slice(raw)
@@ -194,10 +194,14 @@ pub struct Rejected {
     pub reason: String,
 }
 
-pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUser, Rejected> {
+pub fn map_user(
+    map: &AttributeMap,
+    source: &str,
+    e: &impl Attributes,
+) -> Result<SourceUser, Rejected> {
     let anchor = map.anchor_of(e);
     let reject = |reason: String| Rejected {
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         anchor: anchor.as_ref().ok().cloned(),
         reason,
     };
@@ -260,7 +264,7 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     .map_err(|err| reject(err.to_string()))?;
     let manager_dn = text(&map.manager)?.map(|m| dn::normalise(&m));
     let login = text(&map.login)?.map(|l| l.trim().to_owned());
-    let dn_key = dn::normalise(&e.dn);
+    let dn_key = dn::normalise(e.dn());
     let fingerprint = fingerprint(&[
         &dn_key,
         login.as_deref().unwrap_or(""),
@@ -280,7 +284,7 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     ]);
     Ok(SourceUser {
         anchor,
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         dn_key,
         login,
         profile,
@@ -289,10 +293,10 @@ pub fn map_user(map: &AttributeMap, source: &str, e: &Entry) -> Result<SourceUse
     })
 }
 
-pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected> {
+pub fn map_group(map: &AttributeMap, e: &impl Attributes) -> Result<SourceGroup, Rejected> {
     let anchor = map.anchor_of(e);
     let reject = |reason: String| Rejected {
-        dn: e.dn.clone(),
+        dn: e.dn().to_owned(),
         anchor: anchor.as_ref().ok().cloned(),
         reason,
     };
@@ -302,7 +306,7 @@ pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected>
         .map_err(&reject)?
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-        .or_else(|| dn::first_value(&e.dn))
+        .or_else(|| dn::first_value(e.dn()))
         .ok_or_else(|| reject("no usable group name".into()))?;
     let description = e.text("description").map_err(&reject)?.map(str::to_owned);
     let mut member_dns: Vec<String> = e
@@ -322,14 +326,16 @@ pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected>
         .collect();
     member_uids.sort();
     member_uids.dedup();
-    let dn_key = dn::normalise(&e.dn);
-    let fingerprint = fingerprint(&[
-        &dn_key,
-        &name,
-        description.as_deref().unwrap_or(""),
-        &member_dns.join("\u{1e}"),
-        &member_uids.join("\u{1e}"),
-    ]);
+    let dn_key = dn::normalise(e.dn());
+    // The member lists are hashed as they are, not joined into one string first: a group of
+    // everyone would otherwise be copied whole once more.
+    let mut f = Fingerprint::default();
+    f.part(&dn_key);
+    f.part(&name);
+    f.part(description.as_deref().unwrap_or(""));
+    f.joined(&member_dns, "\u{1e}");
+    f.joined(&member_uids, "\u{1e}");
+    let fingerprint = f.finish();
     Ok(SourceGroup {
         anchor,
         dn_key,
@@ -342,18 +348,43 @@ pub fn map_group(map: &AttributeMap, e: &Entry) -> Result<SourceGroup, Rejected>
 }
 
 fn fingerprint(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
+    let mut f = Fingerprint::default();
     for p in parts {
-        h.update(p.as_bytes());
-        h.update([0x1f]);
+        f.part(p);
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for b in h.finalize().iter().take(16) {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    f.finish()
+}
+
+/// The first 128 bits of SHA-256 over the parts, each followed by 0x1f, in hex.
+#[derive(Default)]
+struct Fingerprint(Sha256);
+
+impl Fingerprint {
+    fn part(&mut self, p: &str) {
+        self.0.update(p.as_bytes());
+        self.0.update([0x1f]);
     }
-    out
+
+    /// One part made of `items` joined by `separator`, hashed without joining them.
+    fn joined(&mut self, items: &[String], separator: &str) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.update(separator.as_bytes());
+            }
+            self.0.update(item.as_bytes());
+        }
+        self.0.update([0x1f]);
+    }
+
+    fn finish(self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(32);
+        for b in self.0.finalize().iter().take(16) {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+        out
+    }
 }
 
 /// LDAP GeneralizedTime (`20260301090000Z`, fractions and offsets allowed), RFC 3339, or a
@@ -397,12 +428,25 @@ pub fn parse_date(v: &str) -> Option<OffsetDateTime> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::entry::Entry;
     use super::*;
 
     #[test]
     fn fingerprints_keep_their_form() {
         // Stored fingerprints decide "unchanged": their form must never drift.
         assert_eq!(fingerprint(&["a", "b"]), "023b8059a924f728a2155e4cc8b90738");
+        // A group's member lists hash as if joined.
+        let g = map_group(
+            &openldap(),
+            &Entry::new("cn=G,dc=x")
+                .with("entryUUID", &["g1"])
+                .with("member", &["uid=b,dc=x", "uid=a,dc=x"])
+                .with("memberUid", &["z", "y"]),
+        )
+        .unwrap();
+        let joined = fingerprint(&["cn=g,dc=x", "G", "", "uid=a,dc=x\u{1e}uid=b,dc=x", "y\u{1e}z"]);
+        assert_eq!(g.fingerprint, joined);
+        assert_eq!(g.fingerprint, "318bedd04d6a3153524893f490ca1bcc");
     }
 
     fn openldap() -> AttributeMap {

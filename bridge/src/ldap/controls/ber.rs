@@ -190,6 +190,21 @@ impl Tag {
         Tag(0x80 | if constructed { 0x20 } else { 0 } | N)
     }
 
+    /// The application tag `[APPLICATION N]`, primitive or constructed, as
+    /// LDAP's protocol operations use them.
+    ///
+    /// `N` above 30 is rejected at compile time.
+    #[must_use]
+    pub const fn application<const N: u8>(constructed: bool) -> Tag {
+        const {
+            assert!(
+                N <= 30,
+                "tag numbers above 30 need the high-tag-number form"
+            );
+        }
+        Tag(0x40 | if constructed { 0x20 } else { 0 } | N)
+    }
+
     /// Interprets an identifier octet, or returns `None` if it introduces the
     /// high-tag-number form (low five bits all set).
     #[must_use]
@@ -645,6 +660,11 @@ impl Writer {
         self.buf.push(tag.identifier());
         push_length(&mut self.buf, content.len());
         self.buf.extend_from_slice(content);
+    }
+
+    /// Appends elements encoded elsewhere (an LDAP filter), unchanged.
+    pub fn write_raw(&mut self, encoded: &[u8]) {
+        self.buf.extend_from_slice(encoded);
     }
 
     /// Appends a universal BOOLEAN (`FF` for true, as DER requires).
