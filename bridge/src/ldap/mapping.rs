@@ -444,7 +444,13 @@ mod tests {
                 .with("memberUid", &["z", "y"]),
         )
         .unwrap();
-        let joined = fingerprint(&["cn=g,dc=x", "G", "", "uid=a,dc=x\u{1e}uid=b,dc=x", "y\u{1e}z"]);
+        let joined = fingerprint(&[
+            "cn=g,dc=x",
+            "G",
+            "",
+            "uid=a,dc=x\u{1e}uid=b,dc=x",
+            "y\u{1e}z",
+        ]);
         assert_eq!(g.fingerprint, joined);
         assert_eq!(g.fingerprint, "318bedd04d6a3153524893f490ca1bcc");
     }

@@ -16,8 +16,8 @@ use super::super::pages::{Page, When};
 use super::{FlowQuery, OidcPages, flow_link, response, session};
 use crate::Error;
 use crate::domain::session::SessionKind;
-use crate::platform::PassAttempt;
 use crate::http::request_id;
+use crate::platform::PassAttempt;
 use crate::secret::SecretString;
 
 fn with_cookie(mut r: Response, c: Option<axum::http::HeaderValue>) -> Response {
