@@ -76,6 +76,8 @@ pub enum Purpose {
     OAuthToken,
     /// The AEAD key that seals the token-signing keys at rest.
     SigningKeySeal,
+    /// Rate-limited keys (client addresses, user names) as stored in the shared counters.
+    RateLimitKey,
 }
 
 impl Purpose {
@@ -88,6 +90,7 @@ impl Purpose {
             Purpose::ClientSecret => b"tapbridge/v1/client-secret",
             Purpose::OAuthToken => b"tapbridge/v1/oauth-token",
             Purpose::SigningKeySeal => b"tapbridge/v1/signing-key-seal",
+            Purpose::RateLimitKey => b"tapbridge/v1/rate-limit-key",
         }
     }
 }

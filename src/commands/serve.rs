@@ -49,6 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.audit.purge_interval_minutes * 60),
         stop_rx.clone(),
     ));
+    let rate_limit_purge = tokio::spawn(rate_limit_purge_loop(platform.clone(), stop_rx.clone()));
     let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
     if !config.ldap.sources.is_empty() {
         let (source, sources) = (platform.clone(), Arc::new(config.ldap.sources.clone()));
@@ -195,6 +196,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = purge.await;
     let _ = audit_purge.await;
+    let _ = rate_limit_purge.await;
     for job in mail_jobs {
         let _ = job.await;
     }
@@ -342,6 +344,28 @@ async fn purge_loop(platform: Arc<Platform>, every: Duration, mut stop: watch::R
                     Ok(0) => {}
                     Ok(n) => tracing::info!(count = n, "purged expired passes"),
                     Err(e) => tracing::warn!(error = %e, "purging expired passes failed"),
+                }
+            }
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        }
+    }
+}
+
+/// Deletes the shared sign-in counters of past minutes (several nodes on PostgreSQL only: the
+/// embedded engine keeps no counters in the database).
+async fn rate_limit_purge_loop(platform: Arc<Platform>, mut stop: watch::Receiver<bool>) {
+    if !platform.shares_rate_limits() {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if !platform.leads() {
+                    continue;
+                }
+                if let Err(e) = platform.purge_rate_limits().await {
+                    tracing::warn!(error = %e, "purging the shared sign-in counters failed");
                 }
             }
             () = async { let _ = stop.wait_for(|s| *s).await; } => return,

@@ -15,6 +15,7 @@ pub mod oidc_tokens;
 pub mod pass_handover;
 pub mod passkeys;
 mod policy;
+mod rate_limits;
 pub mod sessions;
 mod taps;
 mod tokens;
@@ -36,6 +37,7 @@ use crate::store::{self, Store};
 
 pub use oidc::Oidc;
 pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
+pub use rate_limits::LimitScope;
 pub use sessions::{OpenedSession, SignedIn};
 pub use taps::{IssuedTap, PassAttempt, Redeemed, TapView};
 pub use tokens::{CreatedToken, Provisioner, SCIM_SOURCE_PREFIX, TOKEN_PREFIX, TokenGrant};
@@ -99,6 +101,8 @@ pub struct Platform {
     token_hasher: KeyedHasher,
     /// Application (OAuth client) secrets.
     client_secret_hasher: KeyedHasher,
+    /// Keys of the shared rate-limit counters.
+    rate_limit_hasher: KeyedHasher,
     settings: PlatformSettings,
     metrics: Arc<Metrics>,
     /// Series other parts of the daemon (mail, LDAP) add to `/metrics`.
@@ -121,6 +125,7 @@ impl Platform {
             tap_hasher: secret.hasher(Purpose::TemporaryAccessPass),
             token_hasher: secret.hasher(Purpose::ApiToken),
             client_secret_hasher: secret.hasher(Purpose::ClientSecret),
+            rate_limit_hasher: secret.hasher(Purpose::RateLimitKey),
             settings,
             metrics,
             metrics_sources: Default::default(),
@@ -145,6 +150,7 @@ impl Platform {
             tap_hasher: self.tap_hasher.clone(),
             token_hasher: self.token_hasher.clone(),
             client_secret_hasher: self.client_secret_hasher.clone(),
+            rate_limit_hasher: self.rate_limit_hasher.clone(),
             settings: self.settings.clone(),
             metrics: self.metrics.clone(),
             metrics_sources: Default::default(),

@@ -24,6 +24,7 @@ pub mod oidc_sessions;
 pub mod outbox;
 pub mod policies;
 mod postgres;
+pub mod rate_limits;
 pub mod run_locks;
 pub mod scim;
 pub mod sessions;

@@ -22,10 +22,19 @@ pub struct WriteTx {
 
 impl WriteTx {
     pub(super) async fn begin(
-        mut conn: Connection,
+        conn: Connection,
         writer: OwnedMutexGuard<()>,
         lock_key: i64,
     ) -> Result<WriteTx> {
+        // The transaction owns the connection before BEGIN is sent: a caller that goes away
+        // meanwhile (a client that hung up) drops it, and the drop rolls back. A connection
+        // dropped bare here went back to the pool while its BEGIN IMMEDIATE still ran, and
+        // then sat there holding the write lock for every other writer to time out on.
+        let mut tx = WriteTx {
+            conn: Some(conn),
+            writer: Some(writer),
+        };
+        let conn = tx.conn.as_mut().expect("just set");
         let begun = match conn.engine() {
             // IMMEDIATE takes SQLite's write lock up front, so read-then-write sequences
             // (a redemption) are serialised instead of failing with a lock upgrade error.
@@ -33,15 +42,11 @@ impl WriteTx {
             Engine::Postgres => match conn.batch("BEGIN").await {
                 Ok(()) => super::db::query("SELECT pg_advisory_xact_lock(?)")
                     .bind(lock_key)
-                    .execute(&mut conn)
+                    .execute(&mut *conn)
                     .await
                     .map(|_| ()),
                 Err(e) => Err(e),
             },
-        };
-        let mut tx = WriteTx {
-            conn: Some(conn),
-            writer: Some(writer),
         };
         if let Err(e) = begun {
             // BEGIN failed (SQLITE_BUSY after the timeout, a lost server): the connection may
@@ -55,20 +60,25 @@ impl WriteTx {
     }
 
     pub async fn commit(mut self) -> Result<()> {
-        let mut conn = self
+        // The connection stays in the transaction until COMMIT has answered: dropped while it
+        // runs, the transaction's drop rolls back what did not commit (or finds nothing left
+        // to roll back) before the writer lock is freed.
+        let conn = self
             .conn
-            .take()
+            .as_mut()
             .expect("a live transaction has its connection");
         match conn.batch("COMMIT").await {
             Ok(()) => {
                 conn.health().recovered();
+                drop(self.conn.take());
                 Ok(())
             }
             Err(e) => {
                 // A failed COMMIT may have left the transaction open (SQLITE_BUSY) or rolled
                 // it back (SQLITE_FULL). Try to end it; either way the connection is closed.
-                let _ = conn.batch("ROLLBACK").await;
                 conn.discard();
+                let _ = conn.batch("ROLLBACK").await;
+                drop(self.conn.take());
                 Err(e.into())
             }
         }
@@ -258,5 +268,38 @@ mod tests {
             vec![3],
             "the dropped savepoint's row is gone, the released one kept"
         );
+    }
+
+    /// A writer whose caller gave up while it waited for the database's write lock (a client
+    /// that hung up while another process wrote) leaves no pooled connection inside a
+    /// transaction: the next writers get the lock as soon as the other process lets go.
+    #[tokio::test]
+    async fn a_writer_dropped_while_waiting_for_the_lock_leaves_none_behind() {
+        if testing::engine() != Engine::Sqlite {
+            return; // PostgreSQL's writer lock is an advisory lock ended with the session
+        }
+        let (mut settings, _db) = testing::settings();
+        settings.max_connections = 2;
+        settings.busy_timeout = Duration::from_secs(3);
+        let store = Store::open(&settings).await.unwrap();
+        // Another process (a second pool on the same file) holds the write lock.
+        let other = Store::open(&settings).await.unwrap();
+        let held = other.write().await.unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(100), store.write()).await;
+        assert!(gave_up.is_err(), "the write lock was held elsewhere");
+        drop(held);
+        // The lock is free: every connection of the pool begins and commits at once, far
+        // inside the busy timeout (the abandoned BEGIN would have kept the lock for good).
+        for i in 0..4i64 {
+            let started = std::time::Instant::now();
+            let mut tx = store.write().await.unwrap();
+            put(&mut tx, 100 + i, 1).await.unwrap();
+            tx.commit().await.unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "write {i} waited {:?}",
+                started.elapsed()
+            );
+        }
     }
 }

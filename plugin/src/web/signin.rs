@@ -16,7 +16,7 @@ use super::notices::{Done, Notice};
 use super::pages::Page;
 use super::viewer;
 use crate::metrics::inc;
-use crate::platform::{OpenedSession, PassAttempt};
+use crate::platform::{LimitScope, OpenedSession, PassAttempt};
 use crate::secret::SecretString;
 use crate::{Error, http};
 
@@ -107,7 +107,7 @@ pub async fn tap_sign_in(
             .status(axum::http::StatusCode::BAD_REQUEST)
             .into_response();
     }
-    if !pass_sign_in_allowed(&state, &address, upn) {
+    if !pass_sign_in_allowed(&state, &address, upn).await {
         return too_many();
     }
     let attempt = PassAttempt {
@@ -219,17 +219,52 @@ pub async fn sign_out(
 }
 
 /// The pass sign-in rate limits, per client address and per user: false when either is
-/// reached. Counted every time, logged once a minute per client: a flood must not fill the
-/// disk.
-pub(super) fn pass_sign_in_allowed(state: &WebState, address: &str, upn: &str) -> bool {
-    let metrics = state.passwordless.platform().metrics();
-    let limited = if !state.signin_by_address.allow(address) {
+/// reached. This node's own buckets first (a refusal costs no write); then, with several
+/// nodes on one database, the count of every node together. Counted every time, logged once a
+/// minute per client: a flood must not fill the disk.
+pub(super) async fn pass_sign_in_allowed(state: &WebState, address: &str, upn: &str) -> bool {
+    let platform = state.passwordless.platform();
+    let metrics = platform.metrics();
+    let user = upn.to_lowercase();
+    let settings = &state.settings;
+    let mut limited = if !state.signin_by_address.allow(address) {
         Some(("address", &metrics.signin_rate_limited_by_address))
-    } else if !state.signin_by_user.allow(&upn.to_lowercase()) {
+    } else if !state.signin_by_user.allow(&user) {
         Some(("user", &metrics.signin_rate_limited_by_user))
     } else {
         None
     };
+    if limited.is_none() && platform.shares_rate_limits() {
+        let shared = [
+            (
+                LimitScope::PassSignInByAddress,
+                address,
+                settings.signin_per_minute_per_address,
+                ("address", &metrics.signin_rate_limited_by_address),
+            ),
+            (
+                LimitScope::PassSignInByUser,
+                user.as_str(),
+                settings.signin_per_minute_per_user,
+                ("user", &metrics.signin_rate_limited_by_user),
+            ),
+        ];
+        for (scope, key, per_minute, refusal) in shared {
+            match platform.count_shared_attempt(scope, key, per_minute).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    limited = Some(refusal);
+                    break;
+                }
+                // The sign-in that follows meets the same store and answers with its error;
+                // this node's own buckets still limit meanwhile.
+                Err(e) => {
+                    tracing::debug!(error = %e, "the shared sign-in counters could not be written");
+                    break;
+                }
+            }
+        }
+    }
     let Some((limit, refusals)) = limited else {
         return true;
     };

@@ -148,7 +148,7 @@ pub async fn tap_sign_in(
         let kept: String = upn.chars().take(256).collect();
         return again(error, &kept, &blank);
     }
-    if !super::super::signin::pass_sign_in_allowed(&state.web, &address, upn) {
+    if !super::super::signin::pass_sign_in_allowed(&state.web, &address, upn).await {
         return too_many();
     }
     let attempt = PassAttempt {
