@@ -390,6 +390,58 @@ async fn two_nodes_share_one_time_use_and_lock_out() {
     assert!(listed.contains("LockedOut"), "{listed}");
 }
 
+/// The sign-in rate limits count every node's attempts together: a user's allowance is not
+/// doubled by a second node behind the load balancer.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_share_the_sign_in_rate_limits() {
+    let Some(url) = testkit::postgres::fresh_database() else {
+        return;
+    };
+    let nodes = two_nodes(
+        &url,
+        &[(
+            "TAPBRIDGE_WEB__SIGNIN_PER_MINUTE_PER_USER".to_owned(),
+            "4".to_owned(),
+        )],
+    );
+    cli_ok(&nodes.dir, &nodes.env, &["user", "add", "lim@example.com"]);
+    let http = no_redirects();
+    // Four wrong passes, alternating nodes: each node saw two, fewer than its own limit.
+    for i in 0..4 {
+        let node = if i % 2 == 0 { &nodes.a } else { &nodes.b };
+        assert_eq!(
+            sign_in_with_pass(&http, &node.base, "lim@example.com", "WRONG-pass-1").await,
+            400,
+            "attempt {i}"
+        );
+    }
+    for node in [&nodes.a, &nodes.b] {
+        assert_eq!(
+            sign_in_with_pass(&http, &node.base, "LIM@example.com", "WRONG-pass-1").await,
+            429,
+            "the fifth attempt within the minute is refused by whichever node gets it"
+        );
+    }
+    // Another user is not affected.
+    assert_eq!(
+        sign_in_with_pass(&http, &nodes.a.base, "other@example.com", "WRONG-pass-1").await,
+        400
+    );
+    for node in [&nodes.a, &nodes.b] {
+        let refused = metric(
+            &http,
+            node,
+            "tapbridge_signin_rate_limited_total{limit=\"user\"}",
+        )
+        .await;
+        assert_eq!(
+            refused,
+            Some(1.0),
+            "each node counts its refusal in /metrics"
+        );
+    }
+}
+
 /// The leader runs the scheduled jobs; killed with SIGKILL, the other node leads within one
 /// interval.
 #[tokio::test(flavor = "multi_thread")]
