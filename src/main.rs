@@ -4,8 +4,6 @@
 mod cli;
 mod commands;
 mod config;
-mod mail_config;
-mod oidc_config;
 mod runtime;
 mod telemetry;
 

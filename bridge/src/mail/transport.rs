@@ -15,7 +15,10 @@ use plugin::secret::SecretString;
 use super::folder::{Folder, Staged};
 use super::smtp_pool::{self, Encryption, SmtpPool};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the SMTP connection is protected; `mail.smtp.security` in the configuration
+/// (`starttls`, `tls`, `none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Plain connection upgraded with STARTTLS; refuses servers that do not offer it.
     StartTls,

@@ -4,7 +4,7 @@
 use plugin::domain::oidc::OidcSettings;
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use super::{ConfigError, bad};
 
 #[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -35,13 +35,6 @@ impl Default for OidcConfig {
             key_retire_margin_minutes: 60,
             key_check_interval_minutes: 60,
         }
-    }
-}
-
-fn bad(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.into(),
-        reason: reason.into(),
     }
 }
 
