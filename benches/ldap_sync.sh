@@ -5,6 +5,8 @@
 #
 #   TAPBRIDGE=path   the binary measured (default: $CARGO_TARGET_DIR or ./target, release)
 #   BASELINE=path    another build measured side by side against the same directory (optional)
+#   ENGINE=postgres  each build's database on a PostgreSQL cluster of its own (testkit's
+#                    pg-cluster, fsync on), instead of the embedded SQLite file (default)
 #
 # For each size, loads a directory shaped like a company's (benches/ldap/directory.py: 100
 # groups, ~2.4 memberships per person, an "All Staff" group holding everyone, 5 % without
@@ -46,8 +48,32 @@ stop_slapd() {
         SLAPD_PID=
     fi
 }
-trap 'stop_slapd; rm -rf "$WORK"' EXIT
+PG_PIDS=()
+trap 'stop_slapd; for p in "${PG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
 trap "exit 130" INT TERM
+
+ENGINE=${ENGINE:-sqlite}
+case $ENGINE in
+sqlite) ;;
+postgres)
+    PG_CLUSTER=${CARGO_TARGET_DIR:-$ROOT/target}/release/pg-cluster
+    [[ -x $PG_CLUSTER ]] || { echo "no $PG_CLUSTER: cargo build --release -p tapbridge-testkit --bin pg-cluster" >&2; exit 2; }
+    ;;
+*) echo "ENGINE must be sqlite or postgres" >&2; exit 2 ;;
+esac
+# Sets PG_URL to a fresh database on a PostgreSQL cluster of its own, kept until the script
+# ends (the cluster lives while its standard input stays open; no subshell, so the descriptor
+# stays with the script).
+pg_database() { # name
+    local fifo=$WORK/pg-in-$1 out=$WORK/pg-url-$1 fd
+    mkfifo "$fifo"
+    "$PG_CLUSTER" <"$fifo" >"$out" &
+    PG_PIDS+=($!)
+    exec {fd}>"$fifo"
+    for _ in $(seq 600); do [[ -s $out ]] && break; sleep 0.1; done
+    [[ -s $out ]] || { echo "pg-cluster did not start" >&2; exit 1; }
+    PG_URL=$(head -1 "$out")
+}
 
 BASE="dc=example,dc=com"
 ADMIN="cn=admin,$BASE"
@@ -166,6 +192,10 @@ page_size = 1000
 batch_size = 1000
 max_deprovision_share = 0.1
 EOF
+        if [[ $ENGINE == postgres ]]; then
+            pg_database "$tag-$N"
+            printf '\n[database]\nurl = "%s"\n' "$PG_URL" >>"$WORK/$tag.toml"
+        fi
     done
     for tag in "${TAGS[@]}"; do
         echo "== $tag: sync ldap --full (first load into an empty database)"
@@ -188,7 +218,7 @@ EOF
     stop_slapd
 
     echo
-    echo "$N users, 100 groups, $MEMBERSHIPS memberships; dump ${DUMP} s (median of ${dumps[*]});" \
+    echo "$N users, 100 groups, $MEMBERSHIPS memberships, store $ENGINE; dump ${DUMP} s (median of ${dumps[*]});" \
         "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
     printf '%-40s' "work"
     for tag in "${TAGS[@]}"; do printf ' %-20s' "$tag"; done

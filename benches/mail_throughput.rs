@@ -128,9 +128,20 @@ fn main() {
         }
         row("lettre, one connection per message", count, started.elapsed());
 
+        // PostgreSQL with fsync on, as a production server runs, after the SQLite runs.
+        let cluster = testkit::postgres::Cluster::start_durable()
+            .map_err(|why| println!("(PostgreSQL not measured: {why})"))
+            .ok();
+        let mut runs = Vec::new();
         for (durability, concurrency) in [(Durability::Full, 8usize), (Durability::Full, 1), (Durability::Normal, 8)] {
             let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}.db")));
             db.durability = durability;
+            runs.push((format!("SQLite sync={durability:?}"), db, concurrency));
+        }
+        if let Some(c) = &cluster {
+            runs.push(("PostgreSQL".to_owned(), DatabaseSettings::postgres(c.create_database()), 8));
+        }
+        for (engine, db, concurrency) in runs {
             let store = Store::open(&db).await.expect("store");
             let secret = ServerSecret::from_bytes(vec![5; 32]).expect("secret");
             let platform = Arc::new(Platform::new(store, Arc::new(SystemClock), &secret, PlatformSettings::default(), Arc::default()));
@@ -187,7 +198,7 @@ fn main() {
             let sent = counts.iter().find(|(s, _)| s.as_str() == "sent").map_or(0, |(_, c)| *c);
             assert_eq!(sent as usize, n, "every message accepted: {counts:?}");
             assert!(accepted.load(std::sync::atomic::Ordering::Relaxed) >= n as u64);
-            row(&format!("tapbridge: outbox → pass → SMTP, {concurrency} conn, sync={durability:?}"), n, elapsed);
+            row(&format!("tapbridge: outbox → pass → SMTP, {concurrency} conn, {engine}"), n, elapsed);
             println!("{:<58} {:>8.0} joiners/s  (users+events {:.2} s, rules → outbox {:.2} s)", "  setup: joiner events → outbox", n as f64 / queue_time.as_secs_f64(), (setup - queue_time).as_secs_f64(), queue_time.as_secs_f64());
             platform.store().close().await;
         }
