@@ -1,4 +1,4 @@
-//! The crate's one error type. It is mapped to HTTP in exactly one place: `http::error`.
+//! The crate's one error type. The server crate maps it to HTTP in one place (`http::error`).
 
 use std::fmt;
 

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Context;
 use bridge::provisioning::{Scim, ScimSettings};
 use plugin::clock::SystemClock;
-use plugin::http::{AppState, HttpSettings, app_with};
 use plugin::platform::{Caller, Platform};
 use plugin::store::tokens;
 use tokio::net::TcpListener;
@@ -60,39 +59,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
     }
 
-    let state = AppState {
-        platform: platform.clone(),
-        settings: Arc::new(HttpSettings {
-            body_limit: config.server.body_limit_bytes,
-            public_url: public_url.clone(),
-        }),
-    };
-    let mut extra = axum::Router::new();
-    if config.scim.enabled {
+    let scim = if config.scim.enabled {
         let settings = ScimSettings {
             public_url: public_url.clone(),
             max_results: config.scim.max_results,
             mapping: config.scim.mapping().map_err(anyhow::Error::msg)?,
         };
-        let scim = Arc::new(Scim::new(platform.clone(), settings));
-        extra = extra.nest(
-            "/scim/v2",
-            bridge::provisioning::routes(scim, platform.clone()),
-        );
-    }
+        Some(Arc::new(Scim::new(platform.clone(), settings)))
+    } else {
+        None
+    };
     let entra = bridge::entra::Entra::from_config(&config.entra, Arc::new(SystemClock))
         .map_err(anyhow::Error::msg)?;
     let rules = Arc::new(config.onboarding.rules());
-    // The bridge's routes under /v1.0 answer a long URI as the rest of Graph's do.
-    let graph_uri_limit = axum::middleware::from_fn(plugin::http::limits::graph_uri_limit);
-    extra = extra.merge(
-        bridge::mail::http::routes(
-            platform.clone(),
-            rules.clone(),
-            config.mail.default_language.clone(),
-        )
-        .layer(graph_uri_limit.clone()),
-    );
     let mut mail_jobs = Vec::new();
     if config.onboarding.enabled {
         let onboarding = Arc::new(bridge::onboarding::Onboarding::new(
@@ -136,53 +115,51 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }));
         mail_jobs.push(tokio::spawn(removals.run(stop_rx.clone())));
     }
-    let mut pages = None;
-    let mut oidc = None;
-    if config.web.enabled {
-        let (routes, state) = web_routes(&config, &platform, &public_url)?;
-        extra = extra.merge(routes);
-        pages = Some(state);
-    }
-    if config.oidc.enabled {
-        let (routes, job, provider) =
-            oidc_routes(&config, &platform, &public_url, pages, stop_rx.clone()).await?;
-        oidc = Some(provider);
-        extra = extra.merge(routes);
+    let web = if config.web.enabled {
+        Some(web_state(&config, &platform, &public_url)?)
+    } else {
+        None
+    };
+    let oidc = if config.oidc.enabled {
+        let (job, provider) = oidc_provider(&config, &platform, &public_url, stop_rx.clone()).await?;
+        if web.is_none() {
+            tracing::warn!(
+                "web.enabled is false: the OpenID Connect provider serves tokens for client credentials only, no user sign-in"
+            );
+        }
         mail_jobs.push(job);
-    }
-    extra = extra.merge(
-        bridge::entra::http::routes(
-            platform.clone(),
-            entra.clone(),
-            Arc::new(config.onboarding.entra_rule_terms()),
-        )
-        .layer(graph_uri_limit.clone()),
-    );
-    extra = extra.merge(
-        bridge::ldap::status::routes(
-            platform.clone(),
-            config.ldap.sources.clone(),
-            config.ldap.lock_settings(),
-        )
-        .layer(graph_uri_limit),
-    );
+        Some(provider)
+    } else {
+        None
+    };
+    let app = server::router(server::Services {
+        platform: platform.clone(),
+        settings: server::HttpSettings {
+            body_limit: config.server.body_limit_bytes,
+            public_url: public_url.clone(),
+        },
+        scim,
+        extensions: server::Extensions {
+            rules,
+            default_language: config.mail.default_language.clone(),
+            entra,
+            entra_rules: Arc::new(config.onboarding.entra_rule_terms()),
+            ldap_sources: Arc::new(config.ldap.sources.clone()),
+            ldap_lock: config.ldap.lock_settings(),
+        },
+        web,
+        oidc,
+    });
     tracing::info!(%addr, %public_url, database = %crate::runtime::database_name(&config), "tapbridge listening");
     // A machine-readable line for supervisors and tests that start the daemon on port 0.
     println!("tapbridge listening on http://{addr}");
 
     let grace = Duration::from_secs(config.server.shutdown_timeout_seconds);
     let mut stopping = stop_rx.clone();
-    // Connection info gives the pages' sign-in rate limits the client address.
-    let mut app = app_with(state, extra);
-    if let Some(oidc) = oidc {
-        // The admin API accepts the provider's application tokens besides static tokens.
-        app = app.layer(axum::Extension(oidc));
-    }
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = server::serve(listener, app, async move {
         let _ = stopping.wait_for(|s| *s).await;
     });
-    let mut server = std::pin::pin!(server.into_future());
+    let mut server = std::pin::pin!(server);
     tokio::select! {
         result = &mut server => result.context("HTTP server failed")?,
         () = shutdown_signal() => {
@@ -210,14 +187,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
 /// The web pages: relying party and origins checked against the public URL, sessions and
 /// limits from `[web]`.
-fn web_routes(
+fn web_state(
     config: &Config,
     platform: &Arc<Platform>,
     public_url: &str,
-) -> anyhow::Result<(axum::Router, plugin::web::WebState)> {
+) -> anyhow::Result<server::WebState> {
     use plugin::domain::session::SessionTimeouts;
     use plugin::platform::{Passwordless, PasswordlessSettings};
-    use plugin::web::{WebSettings, WebState};
+    use server::{WebSettings, WebState};
 
     let web = &config.web;
     let (rp_id, origins) = web
@@ -264,22 +241,17 @@ fn web_routes(
         },
     );
     tracing::info!(%rp_id, "web pages enabled");
-    Ok((plugin::web::routes(state.clone()), state))
+    Ok(state)
 }
 
-/// The OpenID Connect provider: keys made on first start and rotated on schedule, its
-/// endpoints, and (with the web pages) its sign-in and consent pages.
-async fn oidc_routes(
+/// The OpenID Connect provider, with keys made on first start and rotated on schedule (the
+/// returned job).
+async fn oidc_provider(
     config: &Config,
     platform: &Arc<Platform>,
     public_url: &str,
-    pages: Option<plugin::web::WebState>,
     stop: watch::Receiver<bool>,
-) -> anyhow::Result<(
-    axum::Router,
-    tokio::task::JoinHandle<()>,
-    Arc<plugin::platform::Oidc>,
-)> {
+) -> anyhow::Result<(tokio::task::JoinHandle<()>, Arc<plugin::platform::Oidc>)> {
     use plugin::domain::oidc::keys::Trigger;
     let oidc = runtime::oidc(config, platform, public_url)?;
     let service = Caller::new(plugin::domain::actor::Actor::service("oidc keys"), None);
@@ -309,14 +281,7 @@ async fn oidc_routes(
         }
     });
     tracing::info!(issuer = %oidc.issuer(), "OpenID Connect provider enabled");
-    let mut routes = plugin::http::oauth::routes(oidc.clone());
-    match pages {
-        Some(web) => routes = routes.merge(plugin::web::oidc::routes(web, oidc.clone())),
-        None => tracing::warn!(
-            "web.enabled is false: the OpenID Connect provider serves tokens for client credentials only, no user sign-in"
-        ),
-    }
-    Ok((routes, job, oidc))
+    Ok((job, oidc))
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {

@@ -18,7 +18,6 @@ pub mod config;
 pub mod credential;
 pub mod error;
 pub mod graph;
-pub mod http;
 pub mod permissions;
 pub mod policy;
 pub mod token;

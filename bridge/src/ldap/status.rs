@@ -1,60 +1,28 @@
-//! Sync status for operators: `GET /v1.0/tapbridge/syncSources` (any admin token that may
-//! read) and Prometheus lines for `/metrics`.
+//! Sync status for operators: what `GET /v1.0/tapbridge/syncSources` shows (the server crate
+//! serves it) and Prometheus lines for `/metrics`.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::routing::get;
-use axum::{Json, Router};
 use plugin::domain::timefmt::rfc3339;
 use plugin::platform::Platform;
-use plugin::secret::SecretString;
 use serde_json::{Value, json};
 
 use super::config::SourceConfig;
 use super::lock::{self, LockSettings};
 use super::state;
 
-#[derive(Clone)]
-struct StatusState {
-    platform: Arc<Platform>,
-    sources: Arc<Vec<SourceConfig>>,
-    lock: LockSettings,
-}
-
-/// The route, to merge into the admin router: `GET /v1.0/tapbridge/syncSources`.
-pub fn routes(platform: Arc<Platform>, sources: Vec<SourceConfig>, lock: LockSettings) -> Router {
-    Router::new()
-        .route("/v1.0/tapbridge/syncSources", get(list_sync_sources))
-        .with_state(StatusState {
-            platform,
-            sources: Arc::new(sources),
-            lock,
-        })
-}
-
-/// Lists every configured source with its last result, counters, cursor age and quarantine.
-/// Permissions: any role that may read the directory.
-async fn list_sync_sources(
-    State(s): State<StatusState>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, plugin::Error> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| SecretString::new(t.trim().to_owned()))
-        .ok_or(plugin::Error::Unauthenticated)?;
-    let actor = s.platform.authenticate_token(&token).await?;
-    actor.check_read()?;
+/// Every configured source with its last result, counters, cursor age and quarantine: what
+/// `GET /v1.0/tapbridge/syncSources` answers.
+pub async fn sources_status(
+    platform: &Platform,
+    sources: &[SourceConfig],
+    settings: LockSettings,
+) -> Result<Vec<Value>, plugin::Error> {
     let mut value = Vec::new();
-    for src in s.sources.iter() {
-        value.push(source_status(&s.platform, src, s.lock).await?);
+    for src in sources {
+        value.push(source_status(platform, src, settings).await?);
     }
-    Ok(Json(json!({ "value": value })))
+    Ok(value)
 }
 
 async fn source_status(

@@ -7,17 +7,14 @@
 //! joiner event; `active: false` or DELETE a leaver event, and the user's pass is revoked in
 //! the same transaction.
 
-mod discovery;
+pub mod discovery;
 mod groups;
-mod http;
 mod list;
 pub mod mapping;
 pub mod resource;
 use plugin::store::scim as store;
 mod users;
 
-#[cfg(test)]
-mod tests;
 
 use std::sync::Arc;
 
@@ -27,8 +24,8 @@ use plugin::platform::{Platform, Provisioner};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use http::routes;
 pub use list::ListQuery;
+pub use store::Kind;
 pub use mapping::Mapping;
 
 #[derive(Debug, Clone)]
@@ -74,8 +71,14 @@ impl Scim {
         Scim { platform, settings }
     }
 
-    fn base(&self) -> String {
+    /// The base URL of the SCIM endpoint (`…/scim/v2`).
+    pub fn base(&self) -> String {
         format!("{}/scim/v2", self.settings.public_url)
+    }
+
+    /// The most resources one list response holds.
+    pub fn max_results(&self) -> u32 {
+        self.settings.max_results
     }
 
     fn location(&self, kind: &str, id: Uuid) -> String {

@@ -39,12 +39,12 @@ pub enum JoseError {
 }
 
 /// Base64url without padding, the encoding of every JOSE part.
-pub(crate) fn b64(bytes: &[u8]) -> String {
+pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub(crate) fn unb64(text: &str) -> Option<Vec<u8>> {
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(text)

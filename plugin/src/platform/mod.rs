@@ -216,8 +216,9 @@ impl Platform {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
+/// A platform over a fresh test store, for this crate's tests and the server crate's.
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing {
     use super::*;
     use crate::clock::ManualClock;
     use time::macros::datetime;
