@@ -9,6 +9,9 @@ mod entra;
 mod ldap;
 mod mail;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use axum::Router;
