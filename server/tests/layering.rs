@@ -15,7 +15,13 @@ fn root() -> PathBuf {
 }
 
 /// Every crate's source tree, relative to the root.
-const SOURCE_TREES: [&str; 5] = ["src", "plugin/src", "bridge/src", "server/src", "testkit/src"];
+const SOURCE_TREES: [&str; 5] = [
+    "src",
+    "plugin/src",
+    "bridge/src",
+    "server/src",
+    "testkit/src",
+];
 
 /// Who may name what: (crate, the only tree that may name it).
 const RULES: [(&str, &str); 4] = [
@@ -139,7 +145,10 @@ fn only_the_store_names_sqlx_and_only_the_server_names_axum() {
             }
         }
     }
-    assert!(files > 200, "only {files} source files found: is the root right?");
+    assert!(
+        files > 200,
+        "only {files} source files found: is the root right?"
+    );
     // The check sees the uses that are allowed: it would see the others.
     assert!(seen[0], "plugin/src/store names sqlx: the check is blind");
     assert!(seen[1], "server/ names axum: the check is blind");

@@ -121,7 +121,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let oidc = if config.oidc.enabled {
-        let (job, provider) = oidc_provider(&config, &platform, &public_url, stop_rx.clone()).await?;
+        let (job, provider) =
+            oidc_provider(&config, &platform, &public_url, stop_rx.clone()).await?;
         if web.is_none() {
             tracing::warn!(
                 "web.enabled is false: the OpenID Connect provider serves tokens for client credentials only, no user sign-in"

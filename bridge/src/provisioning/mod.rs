@@ -15,7 +15,6 @@ pub mod resource;
 use plugin::store::scim as store;
 mod users;
 
-
 use std::sync::Arc;
 
 use plugin::domain::audit::Initiator;
@@ -25,8 +24,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use list::ListQuery;
-pub use store::Kind;
 pub use mapping::Mapping;
+pub use store::Kind;
 
 #[derive(Debug, Clone)]
 pub struct ScimSettings {

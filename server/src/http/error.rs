@@ -26,24 +26,24 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Status and Graph error code.
 fn status_and_code(error: &Error) -> (StatusCode, &'static str) {
-        match error {
-            Error::InvalidInput(_) | Error::PolicyViolation(_) => {
-                (StatusCode::BAD_REQUEST, "invalidRequest")
-            }
-            Error::InvalidPass => (StatusCode::BAD_REQUEST, "invalidRequest"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "nameAlreadyExists"),
-            Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
-            // The store cannot work for a reason outside the request (a full disk, a lost
-            // database): the client should come back, not report a bug.
-            Error::Storage(e) if e.fault.is_some() => {
-                (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable")
-            }
-            Error::Storage(_) | Error::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "generalException")
-            }
+    match error {
+        Error::InvalidInput(_) | Error::PolicyViolation(_) => {
+            (StatusCode::BAD_REQUEST, "invalidRequest")
         }
+        Error::InvalidPass => (StatusCode::BAD_REQUEST, "invalidRequest"),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "Request_ResourceNotFound"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "nameAlreadyExists"),
+        Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken"),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "Authorization_RequestDenied"),
+        // The store cannot work for a reason outside the request (a full disk, a lost
+        // database): the client should come back, not report a bug.
+        Error::Storage(e) if e.fault.is_some() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "serviceNotAvailable")
+        }
+        Error::Storage(_) | Error::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "generalException")
+        }
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -51,12 +51,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for GraphJson<T> {
             }
             Err(_) => {
                 return Err(
-                    ApiError(Error::invalid("The request body could not be read.")).into_response()
+                    ApiError(Error::invalid("The request body could not be read.")).into_response(),
                 );
             }
         };
         serde_json::from_slice(&bytes).map(GraphJson).map_err(|e| {
-            ApiError(Error::invalid(format!("The request body is not valid: {e}"))).into_response()
+            ApiError(Error::invalid(format!(
+                "The request body is not valid: {e}"
+            )))
+            .into_response()
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::http::{AppState, HttpSettings, app_with};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
@@ -11,7 +12,6 @@ use plugin::clock::SystemClock;
 use plugin::domain::directory::UserRef;
 use plugin::domain::role::Roles;
 use plugin::domain::tap_policy::TapRequest;
-use crate::http::{AppState, HttpSettings, app_with};
 use plugin::platform::{Caller, Platform, PlatformSettings, TokenGrant};
 use plugin::secret::ServerSecret;
 use serde_json::{Value, json};

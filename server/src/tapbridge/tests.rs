@@ -153,7 +153,11 @@ impl Daemon {
 fn assert_graph_error(r: &Reply, status: StatusCode, code: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.body["error"]["code"], code, "{}", r.body);
-    assert!(r.body["error"]["innerError"]["request-id"].as_str().is_some());
+    assert!(
+        r.body["error"]["innerError"]["request-id"]
+            .as_str()
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -174,11 +178,19 @@ async fn extensions_take_static_and_application_tokens_alike() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
     let r = d
-        .send(Method::GET, "/v1.0/tapbridge/syncSources", Some(&format!("Bearer {app}")))
+        .send(
+            Method::GET,
+            "/v1.0/tapbridge/syncSources",
+            Some(&format!("Bearer {app}")),
+        )
         .await;
     assert_eq!(r.body["value"], serde_json::json!([]));
     let r = d
-        .send(Method::GET, "/v1.0/tapbridge/entra", Some(&format!("Bearer {app}")))
+        .send(
+            Method::GET,
+            "/v1.0/tapbridge/entra",
+            Some(&format!("Bearer {app}")),
+        )
         .await;
     assert_eq!(r.body["configured"], false);
 

@@ -15,11 +15,11 @@ use subtle::ConstantTimeEq;
 use super::WebState;
 use super::error::{Expired, PageError};
 use super::viewer;
+use crate::http;
+use plugin::Error;
 use plugin::domain::session::SessionKind;
 use plugin::platform::{Caller, SignedIn};
 use plugin::secret::random_bytes;
-use crate::http;
-use plugin::Error;
 
 /// A live session of either kind: enough to register a passkey, nothing else.
 pub struct RegistrationSession(pub SignedIn);

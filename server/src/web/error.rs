@@ -12,9 +12,9 @@ use super::i18n::Lang;
 use super::pages::Page;
 use super::viewer;
 use super::{WebState, auth};
+use crate::http::request_id;
 use plugin::Error;
 use plugin::domain::role::Role;
-use crate::http::request_id;
 
 /// A CSRF token that is missing or does not match: the one failure worded "the form has
 /// expired".

@@ -17,8 +17,8 @@ use super::notices::Notice;
 use super::pages::{Page, When};
 use super::security_info::tap_state;
 use super::viewer;
-use plugin::domain::session::SessionKind;
 use crate::http;
+use plugin::domain::session::SessionKind;
 
 fn header_token(headers: &HeaderMap) -> &str {
     headers

@@ -14,10 +14,10 @@ use super::i18n::Lang;
 use super::notices::{Done, Notice};
 use super::pages::{Page, When, text};
 use super::pass_state::{PassState, pass_state};
-use plugin::domain::webauthn::{PasskeyMethod, known_model, passkey_name};
-use plugin::platform::{SecurityInfo, SignedIn};
 use crate::http;
 use plugin::Error;
+use plugin::domain::webauthn::{PasskeyMethod, known_model, passkey_name};
+use plugin::platform::{SecurityInfo, SignedIn};
 
 #[derive(Serialize)]
 struct PasskeyRow {

@@ -15,11 +15,11 @@ use super::form::{PageForm, ScriptJson};
 use super::notices::{Done, Notice};
 use super::pages::Page;
 use super::viewer;
+use crate::http;
+use plugin::Error;
 use plugin::metrics::inc;
 use plugin::platform::{LimitScope, OpenedSession, PassAttempt};
 use plugin::secret::SecretString;
-use crate::http;
-use plugin::Error;
 
 /// `GET /` — to security info; its capability check sends everyone else to the page that
 /// fits (sign-in, or registration for a pass session).

@@ -951,8 +951,8 @@ async fn fido2_policy_applies_at_registration_and_sign_in() {
 /// The Graph side of passkeys: list, get, delete, the methods list and the policy.
 #[tokio::test]
 async fn graph_fido2_methods_and_policy() {
-    use plugin::domain::role::{Role, Roles};
     use crate::http::{AppState, HttpSettings, app};
+    use plugin::domain::role::{Role, Roles};
 
     let site = Site::new().await;
     site.user("jo@example.com").await;

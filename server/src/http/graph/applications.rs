@@ -13,15 +13,15 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::odata::{Options, collection, split_page};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::domain::oidc::client::{
     Application, ApplicationPatch, NewApplication, PasswordCredential,
 };
 use plugin::domain::role::Roles;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::jose::{Alg, JwkSet};
-use crate::http::error::ApiResult;
 use plugin::{Error, Result};
 
 fn password_json(p: &PasswordCredential, secret_text: Option<&str>) -> Value {

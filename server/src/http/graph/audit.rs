@@ -5,11 +5,11 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::odata::{Options, collection, split_page};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, ODataQuery};
 use plugin::domain::audit::{AuditEntry, AuditQuery};
 use plugin::domain::timefmt::rfc3339;
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, ODataQuery};
-use crate::http::error::ApiResult;
 use plugin::{Error, Result};
 
 fn audit_json(e: &AuditEntry) -> Value {

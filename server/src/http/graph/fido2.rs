@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::odata::{Options, collection};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::domain::directory::UserRef;
 use plugin::domain::fido2_policy::{self, Fido2Policy, Fido2PolicyPatch};
 use plugin::domain::timefmt::rfc3339;
 use plugin::domain::webauthn::PasskeyMethod;
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
-use crate::http::error::ApiResult;
 use plugin::{Error, Result};
 
 pub const ODATA_TYPE: &str = "#microsoft.graph.fido2AuthenticationMethod";

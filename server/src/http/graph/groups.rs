@@ -10,11 +10,11 @@ use uuid::Uuid;
 
 use super::odata::{Options, collection, split_page};
 use super::users::user_json;
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::domain::directory::{Group, NewGroup, UserRef};
 use plugin::domain::timefmt::rfc3339;
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
-use crate::http::error::ApiResult;
 use plugin::{Error, Result};
 
 fn group_json(g: &Group) -> Value {
@@ -119,9 +119,7 @@ pub async fn create_group(
     GraphJson(body): GraphJson<CreateGroup>,
 ) -> ApiResult<impl IntoResponse> {
     if body.mail_enabled == Some(true) || body.security_enabled == Some(false) {
-        return Err(Error::invalid(
-            "only security groups without mail are supported",
-        ).into());
+        return Err(Error::invalid("only security groups without mail are supported").into());
     }
     let new = NewGroup {
         display_name: body.display_name,

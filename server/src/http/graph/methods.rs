@@ -5,10 +5,10 @@ use axum::response::IntoResponse;
 
 use super::odata::{Options, collection};
 use super::tap_methods::tap_json;
-use crate::http::error::ApiResult;
-use plugin::domain::directory::UserRef;
 use crate::http::AppState;
+use crate::http::error::ApiResult;
 use crate::http::extract::{ApiCaller, GraphPath, ODataQuery};
+use plugin::domain::directory::UserRef;
 
 /// `GET …/authentication/methods` — any administrative role. tapbridge accounts have no
 /// password, so unlike Entra there is no `passwordAuthenticationMethod` entry.

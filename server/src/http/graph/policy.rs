@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::http::error::ApiResult;
-use plugin::domain::tap_policy::{POLICY_ID, POLICY_ODATA_TYPE, TapPolicy, TapPolicyPatch};
 use crate::http::AppState;
+use crate::http::error::ApiResult;
 use crate::http::extract::{ApiCaller, GraphJson};
+use plugin::domain::tap_policy::{POLICY_ID, POLICY_ODATA_TYPE, TapPolicy, TapPolicyPatch};
 
 fn policy_json(state: &AppState, p: &TapPolicy) -> Value {
     let mut v = json!({

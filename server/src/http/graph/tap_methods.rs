@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::odata::{Options, collection};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::domain::directory::UserRef;
 use plugin::domain::tap_policy::TapRequest;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::platform::TapView;
 use plugin::secret::SecretString;
-use crate::http::error::ApiResult;
 use plugin::{Error, Result};
 
 pub const ODATA_TYPE: &str = "#microsoft.graph.temporaryAccessPassAuthenticationMethod";

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use super::filter::parse_user_filter;
 use super::odata::{Options, collection, split_page};
+use crate::http::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
+use plugin::Error;
 use plugin::domain::directory::{NewUser, User, UserQuery, UserRef, upn_key};
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
-use crate::http::AppState;
-use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
-use crate::http::error::ApiResult;
-use plugin::Error;
 
 pub fn user_json(u: &User) -> Value {
     json!({
@@ -110,7 +110,8 @@ pub async fn create_user(
     if body.password_profile.is_some() {
         return Err(Error::invalid(
             "passwordProfile is not supported: tapbridge accounts are passwordless",
-        ).into());
+        )
+        .into());
     }
     let employee_hire_date = match body.employee_hire_date.as_deref() {
         None => None,

@@ -8,14 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use plugin::Error;
-use plugin::domain::fido2_policy::{
-    EnforcementType, Fido2Policy, Fido2PolicyPatch, KeyRestrictionsPatch, LockoutRisk, MAX_AAGUIDS,
-};
-use plugin::domain::tap_policy::{
-    LENGTH_RANGE, LIFETIME_RANGE, PolicyState, TapPolicy, TapPolicyPatch,
-};
-use plugin::domain::webauthn::known_model;
 use crate::web::WebState;
 use crate::web::auth::{self, AdminSession};
 use crate::web::error::PageError;
@@ -25,6 +17,14 @@ use crate::web::i18n::Lang;
 use crate::web::notices::{Done, Notice};
 use crate::web::pages::Page;
 use crate::web::viewer;
+use plugin::Error;
+use plugin::domain::fido2_policy::{
+    EnforcementType, Fido2Policy, Fido2PolicyPatch, KeyRestrictionsPatch, LockoutRisk, MAX_AAGUIDS,
+};
+use plugin::domain::tap_policy::{
+    LENGTH_RANGE, LIFETIME_RANGE, PolicyState, TapPolicy, TapPolicyPatch,
+};
+use plugin::domain::webauthn::known_model;
 
 /// The pass policy form's fields, as typed (or as stored).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -9,13 +9,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use plugin::Error;
-use plugin::domain::directory::{User, UserRef};
-use plugin::domain::tap::UsabilityDetail;
-use plugin::domain::tap_policy::{TapPolicy, TapRequest};
-use plugin::domain::webauthn::{AttestationLevel, known_model};
-use plugin::platform::pass_handover::{HandedOver, Issued};
-use plugin::secret::random_bytes;
 use crate::web::WebState;
 use crate::web::auth::{self, AdminSession};
 use crate::web::error::PageError;
@@ -26,6 +19,13 @@ use crate::web::notices::{Done, Notice};
 use crate::web::pages::{Page, When, text};
 use crate::web::pass_state::pass_state;
 use crate::web::security_info::model;
+use plugin::Error;
+use plugin::domain::directory::{User, UserRef};
+use plugin::domain::tap::UsabilityDetail;
+use plugin::domain::tap_policy::{TapPolicy, TapRequest};
+use plugin::domain::webauthn::{AttestationLevel, known_model};
+use plugin::platform::pass_handover::{HandedOver, Issued};
+use plugin::secret::random_bytes;
 
 #[derive(Serialize)]
 struct PasskeyRow {

@@ -5,12 +5,12 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use plugin::domain::directory::UserSearch;
 use crate::web::WebState;
 use crate::web::auth::AdminSession;
 use crate::web::error::PageError;
 use crate::web::form::PageQuery;
 use crate::web::pages::Page;
+use plugin::domain::directory::UserSearch;
 
 /// The most users one page lists.
 const SHOWN: u32 = 50;

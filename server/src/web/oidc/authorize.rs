@@ -10,10 +10,10 @@ use super::super::error::PageError;
 use super::super::form::PageForm;
 use super::super::pages::Page;
 use super::{FlowQuery, OidcPages, csp, flow_link, response, session};
+use crate::http::request_id;
 use plugin::Error;
 use plugin::domain::oidc::problem::Problem;
 use plugin::domain::session::SessionKind;
-use crate::http::request_id;
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(raw)

@@ -14,10 +14,10 @@ use super::super::fields::FieldErrors;
 use super::super::form::PageForm;
 use super::super::pages::{Page, When};
 use super::{FlowQuery, OidcPages, flow_link, response, session};
+use crate::http::request_id;
 use plugin::Error;
 use plugin::domain::session::SessionKind;
 use plugin::platform::PassAttempt;
-use crate::http::request_id;
 use plugin::secret::SecretString;
 
 fn with_cookie(mut r: Response, c: Option<axum::http::HeaderValue>) -> Response {
