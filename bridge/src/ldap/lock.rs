@@ -58,13 +58,22 @@ pub async fn holder(
     settings: LockSettings,
     now: OffsetDateTime,
 ) -> plugin::Result<Option<HolderView>> {
-    Ok(run_locks::get(conn, name).await?.map(|h| HolderView {
-        stale: h.heartbeat_at < stale_before(now, settings),
-        host: h.host,
-        pid: h.pid,
-        started_at: h.started_at,
-        heartbeat_at: h.heartbeat_at,
-    }))
+    Ok(run_locks::get(conn, name)
+        .await?
+        .map(|h| HolderView::of(h, settings, now)))
+}
+
+impl HolderView {
+    /// A holder as operators see it at `now`: stale once its heartbeat is older than the grace.
+    pub fn of(h: run_locks::Holder, settings: LockSettings, now: OffsetDateTime) -> HolderView {
+        HolderView {
+            stale: h.heartbeat_at < stale_before(now, settings),
+            host: h.host,
+            pid: h.pid,
+            started_at: h.started_at,
+            heartbeat_at: h.heartbeat_at,
+        }
+    }
 }
 
 fn stale_before(now: OffsetDateTime, settings: LockSettings) -> OffsetDateTime {

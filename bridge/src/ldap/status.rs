@@ -4,39 +4,39 @@
 use std::fmt::Write as _;
 
 use plugin::domain::timefmt::rfc3339;
-use plugin::platform::Platform;
+use plugin::platform::{Caller, Platform};
 use serde_json::{Value, json};
 
 use super::config::SourceConfig;
-use super::lock::{self, LockSettings};
-use super::state;
+use super::lock::{HolderView, LockSettings};
 
 /// Every configured source with its last result, counters, cursor age and quarantine: what
-/// `GET /v1.0/tapbridge/syncSources` answers.
+/// `GET /v1.0/tapbridge/syncSources` answers. Any role that may read.
 pub async fn sources_status(
     platform: &Platform,
+    caller: &Caller,
     sources: &[SourceConfig],
     settings: LockSettings,
 ) -> Result<Vec<Value>, plugin::Error> {
     let mut value = Vec::new();
     for src in sources {
-        value.push(source_status(platform, src, settings).await?);
+        value.push(source_status(platform, caller, src, settings).await?);
     }
     Ok(value)
 }
 
 async fn source_status(
     platform: &Platform,
+    caller: &Caller,
     src: &SourceConfig,
     settings: LockSettings,
 ) -> Result<Value, plugin::Error> {
     let id = src.source_id();
-    let mut conn = platform.store().read().await?;
-    let st = state::load_state(&mut conn, &id).await?;
+    let source = platform.sync_source(caller, &id, 50).await?;
     let now = platform.now();
-    let holder = lock::holder(&mut conn, &id, settings, now).await?;
-    let quarantined = state::quarantined(&mut conn, &id, 50).await?;
-    let quarantined_count = state::quarantine_count(&mut conn, &id).await?;
+    let holder = source.run_lock.map(|h| HolderView::of(h, settings, now));
+    let (st, quarantined, quarantined_count) =
+        (source.state, source.quarantined, source.quarantined_count);
     Ok(json!({
         "name": src.name,
         "source": id,
@@ -83,19 +83,19 @@ pub async fn render_metrics(
     let mut rows = Vec::new();
     for src in sources {
         let id = src.source_id();
-        let Ok(mut conn) = platform.store().read().await else {
+        // The daemon reads its own state for /metrics: as its operator.
+        let Ok(source) = platform.sync_source(&Caller::operator(), &id, 0).await else {
             continue;
         };
-        let Ok(st) = state::load_state(&mut conn, &id).await else {
-            continue;
-        };
-        let q = state::quarantine_count(&mut conn, &id).await.unwrap_or(0);
-        let running = lock::holder(&mut conn, &id, settings, platform.now())
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|h| !h.stale);
-        rows.push((src.name.clone(), st, q, running));
+        let running = source
+            .run_lock
+            .is_some_and(|h| !HolderView::of(h, settings, platform.now()).stale);
+        rows.push((
+            src.name.clone(),
+            source.state,
+            source.quarantined_count,
+            running,
+        ));
     }
     let now = platform.now();
     for (name, st, _, _) in &rows {

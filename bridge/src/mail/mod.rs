@@ -13,7 +13,6 @@ mod delivery;
 pub mod entra;
 pub mod entra_removal;
 mod folder;
-mod listing;
 pub use plugin::store::outbox;
 pub mod render;
 mod smtp_pool;
@@ -22,7 +21,6 @@ pub mod transport;
 use std::time::Duration;
 
 pub use delivery::Mailer;
-pub use listing::{OutboxListing, outbox_listing};
 pub use transport::{Security, SmtpSettings, TransportSettings};
 
 /// What the organisation looks like in its mail.

@@ -12,11 +12,13 @@ mod oidc_clients;
 mod oidc_keys;
 pub mod oidc_logout;
 pub mod oidc_tokens;
+mod outbox;
 pub mod pass_handover;
 pub mod passkeys;
 mod policy;
 mod rate_limits;
 pub mod sessions;
+mod sync_sources;
 mod taps;
 mod tokens;
 
@@ -36,9 +38,11 @@ use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
 pub use oidc::Oidc;
+pub use outbox::OutboxListing;
 pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
 pub use rate_limits::LimitScope;
 pub use sessions::{OpenedSession, SignedIn};
+pub use sync_sources::SyncSource;
 pub use taps::{IssuedTap, PassAttempt, Redeemed, TapView};
 pub use tokens::{CreatedToken, Provisioner, SCIM_SOURCE_PREFIX, TOKEN_PREFIX, TokenGrant};
 

@@ -14,8 +14,12 @@ pub(super) async fn list_sync_sources(
     ApiCaller(caller): ApiCaller,
 ) -> ApiResult<Json<Value>> {
     caller.actor.check_read()?;
-    let value =
-        bridge::ldap::status::sources_status(&s.app.platform, &s.ext.ldap_sources, s.ext.ldap_lock)
-            .await?;
+    let value = bridge::ldap::status::sources_status(
+        &s.app.platform,
+        &caller,
+        &s.ext.ldap_sources,
+        s.ext.ldap_lock,
+    )
+    .await?;
     Ok(Json(json!({ "value": value })))
 }

@@ -14,6 +14,7 @@ use bridge::onboarding::resend;
 use plugin::Error;
 use plugin::domain::directory::UserRef;
 use plugin::domain::timefmt::rfc3339;
+use plugin::platform::OutboxListing;
 use serde_json::{Value, json};
 
 use super::ExtState;
@@ -69,11 +70,11 @@ pub(super) async fn list_outbox(
             .filter(|n| (1..=1000).contains(n))
             .ok_or_else(|| Error::invalid("$top must be 1 to 1000"))?,
     };
-    let bridge::mail::OutboxListing {
+    let OutboxListing {
         counts,
         messages,
         entra,
-    } = bridge::mail::outbox_listing(&s.app.platform, state, top).await?;
+    } = s.app.platform.mail_outbox(&caller, state, top).await?;
     let counts: serde_json::Map<String, Value> = counts
         .into_iter()
         .map(|(s, n)| (s.as_str().to_owned(), Value::from(n)))
