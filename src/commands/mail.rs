@@ -72,17 +72,12 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
                         })?,
                 ),
             };
-            let mut conn = platform.store().read().await?;
-            let messages = outbox::list(&mut conn, state, limit)
+            let plugin::platform::OutboxListing {
+                messages, entra, ..
+            } = platform
+                .mail_outbox(&plugin::platform::Caller::operator(), state, limit)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
-            let entra: std::collections::HashMap<_, _> =
-                plugin::store::entra::of_messages(&mut conn, &ids)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .into_iter()
-                    .collect();
             if json {
                 let items: Vec<_> = messages
                     .iter()

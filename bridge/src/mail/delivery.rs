@@ -27,7 +27,6 @@ use plugin::domain::directory::{User, UserRef};
 use plugin::domain::tap_policy::TapRequest;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
 use plugin::platform::{Caller, Platform};
-use plugin::store::users;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -159,9 +158,11 @@ impl Mailer {
 
     /// Delivers one claimed message and records the outcome.
     async fn deliver(&self, m: Queued) -> Result<Outcome> {
-        let user = {
-            let mut conn = self.platform.store().read().await?;
-            users::get(&mut conn, m.user_id).await?
+        let caller = Caller::new(Actor::service("onboarding mail"), None);
+        let user = match self.platform.user(&caller, &UserRef::Id(m.user_id)).await {
+            Ok(user) => Some(user),
+            Err(plugin::Error::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
         };
         let Some(user) = user else {
             return self
@@ -178,7 +179,6 @@ impl Mailer {
         if let Some(terms) = Terms::from_params(&m.params) {
             return self.deliver_entra(m, user, terms).await;
         }
-        let caller = Caller::new(Actor::service("onboarding mail"), None);
         let request = TapRequest {
             start_date_time: m
                 .params
