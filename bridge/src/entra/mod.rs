@@ -9,7 +9,7 @@
 //!   in concurrency and paused when Entra throttles; [`error`]: every refusal mapped to one of
 //!   four outcomes.
 //! * [`policy`], [`permissions`], [`check`]: `tapbridge entra check` and
-//!   `GET /v1.0/tapbridge/entra`; [`http`]: that route.
+//!   `GET /v1.0/tapbridge/entra` (the route is the server crate's).
 //!
 //! No secret — client secret, assertion, access token, pass — is logged or shown by `Debug`.
 

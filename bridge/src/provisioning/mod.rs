@@ -6,6 +6,8 @@
 //! another source's or an administrator's objects nor grant roles. Creating a user emits a
 //! joiner event; `active: false` or DELETE a leaver event, and the user's pass is revoked in
 //! the same transaction.
+//!
+//! This is the service; its routes and its error responses are the server crate's (`scim`).
 
 pub mod discovery;
 mod groups;
