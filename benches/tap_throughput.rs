@@ -60,21 +60,35 @@ async fn users(p: &Platform, n: usize) -> Vec<String> {
 }
 
 /// One write transaction (the store's own: `BEGIN IMMEDIATE` on SQLite, the writers' lock on
-/// PostgreSQL) with one small insert, per op: the floor under any write that must be durable
-/// on its own. The store's probe table serves, emptied afterwards.
-async fn raw_transactions(p: &Platform, n: usize) -> Row {
+/// PostgreSQL) with one small insert, per op, from `concurrency` tasks at once: the floor
+/// under any write that must be durable. One at a time each pays its own commit; concurrent
+/// ones share commits (the store's group commit). The store's probe table serves, emptied
+/// afterwards.
+async fn raw_transactions(p: &Arc<Platform>, n: usize, concurrency: usize) -> Row {
     let started = Instant::now();
-    for i in 0..n {
-        let mut tx = p.store().write().await.expect("tx");
-        plugin::store::query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
-            .bind(i as i64 + 1_000_000)
-            .bind(i.to_le_bytes().to_vec())
-            .execute(&mut tx)
-            .await
-            .expect("insert");
-        tx.commit().await.expect("commit");
+    let commits = p.store().commits();
+    let per = n.div_ceil(concurrency);
+    let mut handles = Vec::new();
+    for t in 0..concurrency {
+        let p = p.clone();
+        handles.push(tokio::spawn(async move {
+            for i in t * per..((t + 1) * per).min(n) {
+                let mut tx = p.store().write().await.expect("tx");
+                plugin::store::query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
+                    .bind(i as i64 + 1_000_000)
+                    .bind(i.to_le_bytes().to_vec())
+                    .execute(&mut tx)
+                    .await
+                    .expect("insert");
+                tx.commit().await.expect("commit");
+            }
+        }));
+    }
+    for h in handles {
+        h.await.expect("task");
     }
     let elapsed = started.elapsed();
+    let commits = p.store().commits() - commits;
     let mut tx = p.store().write().await.expect("tx");
     plugin::store::query("DELETE FROM store_probe")
         .execute(&mut tx)
@@ -82,7 +96,10 @@ async fn raw_transactions(p: &Platform, n: usize) -> Row {
         .expect("delete");
     tx.commit().await.expect("commit");
     Row {
-        what: "  floor: empty write transaction (1 insert)".into(),
+        what: format!(
+            "  floor: write transaction, 1 insert ({concurrency} concurrent, {:.1}/commit)",
+            n as f64 / commits.max(1) as f64
+        ),
         ops: n,
         elapsed,
     }
@@ -202,6 +219,17 @@ fn main() {
             settings.durability = durability;
             engines.push((format!("SQLite synchronous = {durability:?}"), settings));
         }
+        // The same without group commit (each write its own commit), as before it.
+        let mut alone = DatabaseSettings::at(dir.path().join("bench-alone.db"));
+        alone.group_commit_max = 1;
+        engines.insert(
+            1,
+            (
+                "SQLite synchronous = Full, group commit off (database.group_commit_max = 1)"
+                    .to_owned(),
+                alone,
+            ),
+        );
         if let Some(c) = &cluster {
             engines.push((
                 "PostgreSQL (fsync on, synchronous_commit on)".to_owned(),
@@ -212,7 +240,8 @@ fn main() {
             println!("\n{name}");
             let p = platform(settings).await;
             let upns = users(&p, n).await;
-            raw_transactions(&p, n).await.print();
+            raw_transactions(&p, n, 1).await.print();
+            raw_transactions(&p, n, 8).await.print();
             let (row, _) = issue_all(&p, &upns, 1).await;
             row.print();
             let (row, passes) = issue_all(&p, &upns, 8).await;

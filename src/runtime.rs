@@ -102,6 +102,7 @@ pub fn database_settings(config: &Config) -> Result<DatabaseSettings> {
         busy_timeout: std::time::Duration::from_millis(config.database.busy_timeout_ms),
         cache_mib: config.database.cache_mib,
         max_size_mib: config.database.max_size_mib,
+        group_commit_max: config.database.group_commit_max,
         durability: match config.database.durability {
             config::Durability::Full => Durability::Full,
             config::Durability::Normal => Durability::Normal,

@@ -34,6 +34,8 @@ pub struct DatabaseConfig {
     pub cache_mib: u32,
     /// SQLite: the largest the database may grow, MiB (0: no cap).
     pub max_size_mib: u32,
+    /// Write operations that arrive together commit together, up to this many (1: off).
+    pub group_commit_max: u32,
     /// PostgreSQL: how often a node tries to become the leader (or checks that it still is).
     pub leader_interval_seconds: u64,
 }
@@ -51,6 +53,7 @@ impl Default for DatabaseConfig {
             durability: Durability::Full,
             cache_mib: 16,
             max_size_mib: 0,
+            group_commit_max: 64,
             leader_interval_seconds: 5,
         }
     }
@@ -94,6 +97,9 @@ impl DatabaseConfig {
         }
         if !(1..=64).contains(&self.max_connections) {
             errors.push(bad("database.max_connections", "must be between 1 and 64"));
+        }
+        if !(1..=1024).contains(&self.group_commit_max) {
+            errors.push(bad("database.group_commit_max", "must be between 1 and 1024"));
         }
         if !(1..=4096).contains(&self.cache_mib) {
             errors.push(bad("database.cache_mib", "must be between 1 and 4096"));

@@ -88,7 +88,7 @@ impl<'p> Executor<'p> {
             return Ok(());
         }
         let now = self.platform.now();
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_alone().await?;
         for r in &rejected {
             self.reject(&mut tx, r, now).await?;
         }
@@ -428,7 +428,7 @@ impl<'p> Executor<'p> {
         let fixups = std::mem::take(&mut self.manager_fixups);
         let w = self.writer();
         for chunk in fixups.chunks(1000) {
-            let mut tx = self.platform.store().write().await?;
+            let mut tx = self.platform.store().write_alone().await?;
             for (uid, dn) in chunk {
                 let Some(manager) = state::user_by_dn(&mut tx, &self.source, dn).await? else {
                     continue;
@@ -449,7 +449,7 @@ impl<'p> Executor<'p> {
         let w = self.writer();
         let mut steps = steps.into_iter().peekable();
         while steps.peek().is_some() {
-            let mut tx = self.platform.store().write().await?;
+            let mut tx = self.platform.store().write_alone().await?;
             let mut memberships = Memberships::default();
             let mut leavers = HashSet::new();
             for step in steps.by_ref().take(500) {
@@ -532,7 +532,7 @@ impl<'p> Executor<'p> {
     /// and (when `sweep`) deletes the groups no longer in the directory.
     pub async fn groups(&mut self, read: Vec<SourceGroup>, sweep: bool) -> Result<()> {
         let w = self.writer();
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_alone().await?;
         let known = state::known_groups(&mut tx, &self.source).await?;
         let (by_dn, by_login) = state::user_references(&mut tx, &self.source).await?;
         let members = effective_members(
@@ -660,7 +660,7 @@ impl<'p> Executor<'p> {
             return Ok(());
         }
         let w = self.writer();
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_alone().await?;
         for (anchor, gid) in gone {
             if let Some(g) = groups::get(&mut tx, *gid).await? {
                 groups::delete(&mut tx, *gid).await?;
@@ -683,7 +683,7 @@ impl<'p> Executor<'p> {
 
     /// A quarantine row for every entry a complete full read did not see again is stale.
     pub async fn prune_quarantine(&mut self, before: OffsetDateTime) -> Result<()> {
-        let mut tx = self.platform.store().write().await?;
+        let mut tx = self.platform.store().write_alone().await?;
         state::prune_quarantine(&mut tx, &self.source, before).await?;
         self.finish(tx).await
     }

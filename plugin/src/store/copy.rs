@@ -46,7 +46,7 @@ pub async fn copy(from: &Store, to: &Store) -> Result<Vec<Copied>> {
         ));
     }
     let mut src = from.read().await?;
-    let mut dst = to.write().await?;
+    let mut dst = to.write_alone().await?;
     let source_version: i64 = query("SELECT coalesce(max(version), 0) FROM schema_migrations")
         .scalar(&mut src)
         .await?;

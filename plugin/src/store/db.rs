@@ -48,6 +48,8 @@ pub struct Connection {
     /// A savepoint dropped without `release`: rolled back before the next statement, since a
     /// drop cannot wait for the database.
     abandoned: Option<u32>,
+    /// Inside a transaction that other operations may share (see `tx`).
+    pub(super) shared: bool,
 }
 
 enum Inner {
@@ -68,6 +70,7 @@ impl Connection {
             health,
             savepoints: 0,
             abandoned: None,
+            shared: false,
         }
     }
 
@@ -77,6 +80,7 @@ impl Connection {
             health,
             savepoints: 0,
             abandoned: None,
+            shared: false,
         }
     }
 

@@ -72,7 +72,7 @@ enum Pool {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
-    writer: Arc<tokio::sync::Mutex<()>>,
+    writer: Arc<tx::Writer>,
     health: Arc<Health>,
     busy_timeout: Duration,
     /// A private copy made by [`Store::snapshot`]: what is written here is thrown away.
@@ -106,7 +106,7 @@ impl Store {
         };
         Ok(Store {
             pool,
-            writer: Default::default(),
+            writer: Arc::new(tx::Writer::new(settings.group_commit_max)),
             health: Default::default(),
             busy_timeout: settings.busy_timeout,
             snapshot: false,
@@ -174,11 +174,47 @@ impl Store {
 
     /// A write transaction. Writers of this process queue on an async mutex first: left to
     /// itself, a second SQLite writer waits in the busy handler; the queue hands the lock over
-    /// the moment it is free, in arrival order.
+    /// the moment it is free, in arrival order. While others queue, concurrent writes commit
+    /// together (see [`tx`]); `commit` still returns only once the write is committed.
     pub async fn write(&self) -> Result<WriteTx> {
-        let writer = self.writer.clone().lock_owned().await;
+        self.begin_write(tx::Sharing::Shared).await
+    }
+
+    /// A write transaction that commits alone: for a transaction that changes how the
+    /// connection checks what comes after it (deferred foreign keys, checked only at COMMIT:
+    /// a violation would fail every member of a batch), or that runs long (an import batch,
+    /// whose length others' answers should not wait for). An open batch commits first.
+    pub async fn write_alone(&self) -> Result<WriteTx> {
+        self.begin_write(tx::Sharing::Alone).await
+    }
+
+    async fn begin_write(&self, sharing: tx::Sharing) -> Result<WriteTx> {
+        // Runs to its end even if the caller goes away meanwhile (the transaction it returns
+        // is then dropped, which rolls back): a connection dropped bare while BEGIN, or a
+        // batch's SAVEPOINT, runs would go back to the pool inside a transaction and hold the
+        // write lock for every later writer to time out on.
+        let store = self.clone();
+        tokio::spawn(async move { store.begin_write_now(sharing).await })
+            .await
+            .map_err(|e| Error::Internal(format!("a write transaction did not begin: {e}")))?
+    }
+
+    async fn begin_write_now(&self, sharing: tx::Sharing) -> Result<WriteTx> {
+        let guard = match self.writer.lock(sharing).await {
+            tx::Locked::Open(guard, batch) => {
+                return WriteTx::join(guard, batch, self.writer.clone()).await;
+            }
+            tx::Locked::Free(guard) => guard,
+        };
         let conn = self.connection().await?;
-        let begun = WriteTx::begin(conn, writer, postgres::WRITER_LOCK).await;
+        let begun = WriteTx::begin(
+            conn,
+            guard,
+            self.writer.clone(),
+            sharing,
+            postgres::WRITER_LOCK,
+        )
+        .await;
         if let Pool::Sqlite { waiting, .. } = &self.pool {
             waiting.clear();
         }
@@ -215,11 +251,12 @@ impl Store {
     /// purges, deliveries, directory imports). While another process waits for SQLite's
     /// write lock, it first leaves the lock free (up to [`YIELD_LIMIT`]): writers of this
     /// process already queue fairly, but nothing else would let the CLI beside `serve` in.
+    /// It commits alone (see [`Store::write_alone`]).
     pub async fn write_background(&self) -> Result<WriteTx> {
         if let Pool::Sqlite { path, .. } = &self.pool {
             sqlite::yield_to_waiters(path, YIELD_LIMIT).await;
         }
-        self.write().await
+        self.write_alone().await
     }
 
     /// A connection for reads (no transaction).
@@ -248,6 +285,12 @@ impl Store {
         let mut conn = self.read().await?;
         query("SELECT 1").execute(&mut conn).await?;
         Ok(())
+    }
+
+    /// Write transactions committed since the store opened; concurrent writes that shared a
+    /// commit count once.
+    pub fn commits(&self) -> u64 {
+        self.writer.commits()
     }
 
     /// The store's health (faults in force, failures counted).
@@ -300,8 +343,15 @@ impl From<sqlx::Error> for Error {
 }
 
 /// Checks foreign keys at commit instead of per statement, until the transaction ends: a batch
-/// may then name rows (a manager) that a later statement of it writes.
+/// may then name rows (a manager) that a later statement of it writes. Only in a transaction
+/// of its own ([`Store::write_alone`], [`Store::write_background`]): a violation found at the
+/// commit of a shared one would fail every operation sharing it.
 pub async fn defer_foreign_keys(conn: &mut Connection) -> Result<()> {
+    if conn.shared {
+        return Err(Error::Internal(
+            "foreign keys deferred in a shared write transaction (use Store::write_alone)".into(),
+        ));
+    }
     conn.batch(conn.pick(
         "PRAGMA defer_foreign_keys = ON",
         "SET CONSTRAINTS ALL DEFERRED",

@@ -63,6 +63,9 @@ pub struct DatabaseSettings {
     /// grow it further fails as if the disk were full, and succeeds again once rows are
     /// deleted: a flood cannot fill the disk the rest of the host needs.
     pub max_size_mib: u32,
+    /// The most write operations one commit covers when they come at once (group commit);
+    /// 1: each commits on its own.
+    pub group_commit_max: u32,
 }
 
 impl DatabaseSettings {
@@ -75,6 +78,7 @@ impl DatabaseSettings {
             durability: Durability::Full,
             cache_mib: 16,
             max_size_mib: 0,
+            group_commit_max: 64,
         }
     }
 
