@@ -128,15 +128,18 @@ fn main() {
         }
         row("lettre, one connection per message", count, started.elapsed());
 
-        // PostgreSQL with fsync on, as a production server runs, after the SQLite runs.
+        // PostgreSQL with fsync on, as a production server runs, after the SQLite runs. The
+        // last SQLite run: group commit off (each write its own commit), as before it.
         let cluster = testkit::postgres::Cluster::start_durable()
             .map_err(|why| println!("(PostgreSQL not measured: {why})"))
             .ok();
         let mut runs = Vec::new();
-        for (durability, concurrency) in [(Durability::Full, 8usize), (Durability::Full, 1), (Durability::Normal, 8)] {
-            let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}.db")));
+        for (durability, concurrency, group) in [(Durability::Full, 8usize, 64), (Durability::Full, 1, 64), (Durability::Normal, 8, 64), (Durability::Full, 8, 1)] {
+            let mut db = DatabaseSettings::at(dir.path().join(format!("bench-{durability:?}-{concurrency}-{group}.db")));
             db.durability = durability;
-            runs.push((format!("SQLite sync={durability:?}"), db, concurrency));
+            db.group_commit_max = group;
+            let grouping = if group > 1 { "" } else { ", group commit off" };
+            runs.push((format!("SQLite sync={durability:?}{grouping}"), db, concurrency));
         }
         if let Some(c) = &cluster {
             runs.push(("PostgreSQL".to_owned(), DatabaseSettings::postgres(c.create_database()), 8));

@@ -6,6 +6,7 @@
 #
 #   benches/scim_load.sh [DURATION_SECONDS] [DURABILITY] [ENGINE] [LOG_LEVEL]
 #   (defaults: 10, full, sqlite, info; ENGINE postgres starts a cluster of its own, fsync on)
+#   TAPBRIDGE_DATABASE__GROUP_COMMIT_MAX=1 measures without group commit.
 #
 # Needs wrk (apt-get install wrk) and a release build (built here if missing).
 set -euo pipefail
@@ -48,7 +49,7 @@ summary() { # name, wrk output file
   printf '%-44s %10s req/s   p50 %8s   p99 %8s\n' "$1" "$rps" "$p50" "$p99"
 }
 
-echo "tapbridge SCIM load, $conns connections, ${duration}s per run, engine=$engine, durability=$durability, log=$log_level, $(nproc) cores"
+echo "tapbridge SCIM load, $conns connections, ${duration}s per run, engine=$engine, durability=$durability, log=$log_level, group_commit_max=${TAPBRIDGE_DATABASE__GROUP_COMMIT_MAX:-64}, $(nproc) cores"
 wrk -t$threads -c$conns -d${duration}s --latency "$base/healthz" >"$work/floor.txt"
 summary "HTTP floor: GET /healthz" "$work/floor.txt"
 
