@@ -99,7 +99,10 @@ impl DatabaseConfig {
             errors.push(bad("database.max_connections", "must be between 1 and 64"));
         }
         if !(1..=1024).contains(&self.group_commit_max) {
-            errors.push(bad("database.group_commit_max", "must be between 1 and 1024"));
+            errors.push(bad(
+                "database.group_commit_max",
+                "must be between 1 and 1024",
+            ));
         }
         if !(1..=4096).contains(&self.cache_mib) {
             errors.push(bad("database.cache_mib", "must be between 1 and 4096"));

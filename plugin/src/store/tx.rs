@@ -335,7 +335,10 @@ impl WriteTx {
             .conn
             .take()
             .expect("a live transaction has its connection");
-        let mut guard = self.guard.take().expect("a live transaction holds the lock");
+        let mut guard = self
+            .guard
+            .take()
+            .expect("a live transaction holds the lock");
         let mut members = std::mem::take(&mut self.members);
         if self.sharing == Sharing::Shared {
             // Fails if the transaction is gone (SQLite rolled it back on a full disk): the
@@ -613,10 +616,7 @@ mod tests {
     /// Runs one write operation per entry at once, all queued behind a first operation held
     /// open until they wait for the writer lock: each inserts its id, then commits (`true`)
     /// or gives up (`false`). Returns each operation's outcome and the ids in the table.
-    async fn batch_of(
-        store: &Store,
-        ops: &[(i64, bool)],
-    ) -> (Vec<crate::Result<()>>, Vec<i64>) {
+    async fn batch_of(store: &Store, ops: &[(i64, bool)]) -> (Vec<crate::Result<()>>, Vec<i64>) {
         let mut first = store.write().await.unwrap();
         put(&mut first, 1, 1).await.unwrap();
         let mut tasks = Vec::new();
@@ -631,7 +631,12 @@ mod tests {
                 tx.commit().await
             }));
         }
-        while store.writer.queued.load(std::sync::atomic::Ordering::Acquire) < ops.len() {
+        while store
+            .writer
+            .queued
+            .load(std::sync::atomic::Ordering::Acquire)
+            < ops.len()
+        {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         first.commit().await.unwrap();
@@ -716,7 +721,12 @@ mod tests {
                 tx.commit().await
             }));
         }
-        while store.writer.queued.load(std::sync::atomic::Ordering::Acquire) < 4 {
+        while store
+            .writer
+            .queued
+            .load(std::sync::atomic::Ordering::Acquire)
+            < 4
+        {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let first = first.commit().await;
@@ -788,6 +798,58 @@ mod tests {
             store.commits() - before,
             3,
             "the batch, the alone write, the shared write after it"
+        );
+    }
+
+    /// A member whose caller goes away while its commit runs (a client that hung up) does not
+    /// take the batch with it: the others are answered with the commit, and the next writer
+    /// finds the lock free.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_gone_during_commit_leaves_the_batch_whole() {
+        let (store, _db) = testing::store().await;
+        let mut first = store.write().await.unwrap();
+        put(&mut first, 1, 1).await.unwrap();
+        let mut tasks = Vec::new();
+        for id in 2..8i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = store.write().await?;
+                put(&mut tx, id, 1).await?;
+                if id == 4 {
+                    // Gone at the first await of its commit.
+                    let _ = tokio::time::timeout(Duration::ZERO, tx.commit()).await;
+                    return Ok(());
+                }
+                tx.commit().await
+            }));
+        }
+        while store
+            .writer
+            .queued
+            .load(std::sync::atomic::Ordering::Acquire)
+            < 6
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        first.commit().await.unwrap();
+        for t in tasks {
+            t.await
+                .unwrap()
+                .expect("every member that waited is answered: committed");
+        }
+        let started = std::time::Instant::now();
+        let mut tx = store.write().await.unwrap();
+        put(&mut tx, 100, 1).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let mut c = store.read().await.unwrap();
+        let n: i64 = query("SELECT count(*) FROM store_probe")
+            .scalar(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(
+            n, 8,
+            "the batch (the gone caller's write too) and the write after it"
         );
     }
 }
