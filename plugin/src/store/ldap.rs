@@ -561,7 +561,8 @@ pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> 
             last_status = excluded.last_status, last_mode = excluded.last_mode,
             last_error = excluded.last_error, last_duration_ms = excluded.last_duration_ms,
             last_counts = excluded.last_counts,
-            runs_ok = runs_ok + excluded.runs_ok, runs_failed = runs_failed + excluded.runs_failed",
+            runs_ok = ldap_sync_state.runs_ok + excluded.runs_ok,
+            runs_failed = ldap_sync_state.runs_failed + excluded.runs_failed",
     )
     .bind(r.source)
     .bind(ms(r.at))
@@ -679,5 +680,45 @@ mod tests {
         assert_eq!(imported(&mut tx, "ldap:t", "user").await.unwrap(), want);
         let (by_dn, _) = user_references(&mut tx, "ldap:t").await.unwrap();
         assert_eq!(by_dn.len(), 12);
+    }
+
+    /// Runs recorded one after another add up and keep the latest cursor, on both engines
+    /// (PostgreSQL refused the second record of a source while the counters' update named
+    /// its columns unqualified, and every delta after the first full run became a full run).
+    #[tokio::test]
+    async fn runs_recorded_again_add_up_and_keep_the_cursor() {
+        let (store, _db) = super::super::testing::store().await;
+        let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let counts = serde_json::json!({"read": 3});
+        for (i, status) in ["ok", "ok", "failed"].into_iter().enumerate() {
+            let mut cursor = Cursor::default();
+            cursor.cookies.insert("dc=x".into(), format!("0{i}"));
+            let mut tx = store.write().await.unwrap();
+            record_run(
+                &mut tx,
+                &RunRecord {
+                    source: "ldap:t",
+                    at: at + time::Duration::seconds(i as i64),
+                    status,
+                    mode: "full",
+                    error: None,
+                    duration_ms: 10,
+                    counts: &counts,
+                    cursor: (status == "ok").then_some(&cursor),
+                    full_completed: status == "ok",
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("record {i}: {e}"));
+            tx.commit().await.unwrap();
+        }
+        let mut conn = store.read().await.unwrap();
+        let state = load_state(&mut conn, "ldap:t").await.unwrap();
+        assert_eq!((state.runs_ok, state.runs_failed), (2, 1));
+        assert_eq!(
+            state.cursor.cookies.get("dc=x").map(String::as_str),
+            Some("01")
+        );
+        assert_eq!(state.last_status.as_deref(), Some("failed"));
     }
 }
