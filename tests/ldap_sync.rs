@@ -364,6 +364,58 @@ fn delta_sync_with_content_sync_cookie() {
     assert!(ok, "{r}");
 }
 
+/// The same full → delta cycle with the store on PostgreSQL: the run's state and cursor are
+/// recorded there too, so a delta stays a delta (a statement PostgreSQL refused once made
+/// every run there a full one, while the same test on SQLite passed).
+#[test]
+fn delta_sync_on_postgresql() {
+    let Some(s) = slapd::start() else { return };
+    let Some(url) = testkit::postgres::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
+    let config = dir.path().join("tapbridge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[database]\n",
+        &format!("[database]\nurl = \"{url}\"\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut ldif = String::new();
+    for i in 0..6 {
+        ldif.push_str(&person(
+            &format!("p{i}"),
+            &format!("Post {i}"),
+            Some(&format!("p{i}@example.com")),
+        ));
+    }
+    s.add(&ldif);
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "full", "{r}");
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    s.add(&person("p9", "Post 9", Some("p9@example.com")));
+    s.delete(&format!("uid=p2,ou=People,{BASE}"));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(r["counts"]["added"], 1, "{r}");
+    assert_eq!(r["counts"]["disabled"], 1, "{r}");
+    let all = users(dir.path());
+    assert!(user(&all, "p9@example.com").is_some());
+    assert_eq!(
+        user(&all, "p2@example.com").unwrap()["accountEnabled"],
+        false
+    );
+    assert!(
+        !dir.path().join("data/tapbridge.db").exists(),
+        "the store is PostgreSQL, not the embedded file"
+    );
+}
+
 #[test]
 fn generic_source_polls_modify_timestamp_and_sweeps_on_full_runs() {
     let Some(s) = slapd::start() else { return };
