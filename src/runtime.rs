@@ -155,9 +155,8 @@ pub fn oidc(
     } else {
         public_url
     };
-    Ok(Arc::new(plugin::platform::Oidc::new(
-        platform.clone(),
-        &secret,
-        config.oidc.settings(issuer),
-    )))
+    Ok(Arc::new(
+        plugin::platform::Oidc::new(platform.clone(), &secret, config.oidc.settings(issuer))
+            .with_entra_eam(config.oidc.entra_eam.platform()),
+    ))
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use plugin::domain::oidc::client::{Application, NewApplication};
+use plugin::domain::oidc::eam::{ENTRA_REDIRECT_URIS, EamClient};
 use plugin::domain::timefmt::rfc3339;
 use plugin::jose::{Alg, JwkSet};
 use plugin::platform::Caller;
@@ -72,6 +73,14 @@ pub struct AppAdd {
     /// A JWKS file with the application's public keys, for private_key_jwt.
     #[arg(long, value_name = "FILE")]
     pub jwks: Option<PathBuf>,
+    /// Make it Microsoft Entra's external authentication method client for this tenant id
+    /// (repeatable). Its redirect URIs default to Entra's three endpoints; it signs RS256.
+    #[arg(long = "entra-tenant", value_name = "TENANT_ID")]
+    pub entra_tenants: Vec<String>,
+    /// The Entra app registration's Application (client) ID, the audience of Entra's hints
+    /// (default: this application's own client id).
+    #[arg(long, value_name = "APP_ID", requires = "entra_tenants")]
+    pub entra_app_id: Option<String>,
     /// Also add a secret and print it once.
     #[arg(long)]
     pub secret: bool,
@@ -95,6 +104,9 @@ fn summary(app: &Application) -> serde_json::Value {
         "idTokenSigningAlgorithm": app.id_token_signing_alg.as_str(),
         "skipConsent": app.skip_consent,
         "appRoles": app.app_roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "entraExternalAuthentication": app.eam.as_ref().map(|e| json!({
+            "tenantIds": e.tenant_ids, "appId": e.entra_app_id,
+        })),
         "secrets": app.passwords.iter().map(|p| json!({
             "keyId": p.key_id, "displayName": p.display_name, "hint": p.hint,
             "endDateTime": rfc3339(p.end),
@@ -118,9 +130,37 @@ pub async fn run(command: AppCommand, config: &Config) -> anyhow::Result<()> {
                     })?)
                 }
             };
+            let guid = |flag: &str, s: &str| {
+                Uuid::try_parse(s.trim())
+                    .map_err(|_| UsageError(format!("{flag}: `{s}` is not a GUID")))
+            };
+            let eam = if add.entra_tenants.is_empty() {
+                None
+            } else {
+                Some(EamClient {
+                    tenant_ids: add
+                        .entra_tenants
+                        .iter()
+                        .map(|t| guid("--entra-tenant", t))
+                        .collect::<Result<_, _>>()?,
+                    entra_app_id: add
+                        .entra_app_id
+                        .as_deref()
+                        .map(|a| guid("--entra-app-id", a))
+                        .transpose()?,
+                })
+            };
+            let web = if eam.is_some() && add.web.is_empty() {
+                ENTRA_REDIRECT_URIS
+                    .iter()
+                    .map(|u| (*u).to_owned())
+                    .collect()
+            } else {
+                add.web
+            };
             let new = NewApplication {
                 display_name: add.name,
-                web_redirect_uris: add.web,
+                web_redirect_uris: web,
                 spa_redirect_uris: add.spa,
                 public_client_redirect_uris: add.public,
                 id_token_signing_alg: add
@@ -130,6 +170,7 @@ pub async fn run(command: AppCommand, config: &Config) -> anyhow::Result<()> {
                 skip_consent: add.skip_consent,
                 app_roles: parse_roles(&add.roles)?,
                 jwks,
+                eam,
             };
             let app = platform.create_application(&op, new).await?;
             let secret = if add.secret {

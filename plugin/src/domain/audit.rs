@@ -56,6 +56,9 @@ pub enum Activity {
     ApplicationSignIn,
     ApplicationSignInFailed,
     ApplicationTokensRevoked,
+    /// A user completed Microsoft Entra's external authentication method with a passkey.
+    ExternalMfaSignIn,
+    ExternalMfaSignInFailed,
 }
 
 impl Activity {
@@ -107,6 +110,12 @@ impl Activity {
             Activity::ApplicationSignIn => "User signed in to application",
             Activity::ApplicationSignInFailed => "Application sign-in failed",
             Activity::ApplicationTokensRevoked => "Revoke application tokens",
+            Activity::ExternalMfaSignIn => {
+                "User verified for Microsoft Entra (external authentication method)"
+            }
+            Activity::ExternalMfaSignInFailed => {
+                "Verification for Microsoft Entra failed (external authentication method)"
+            }
         }
     }
 
@@ -136,7 +145,9 @@ impl Activity {
             | Activity::SessionsRevoked
             | Activity::ApplicationSignIn
             | Activity::ApplicationSignInFailed
-            | Activity::ApplicationTokensRevoked => "Authentication",
+            | Activity::ApplicationTokensRevoked
+            | Activity::ExternalMfaSignIn
+            | Activity::ExternalMfaSignInFailed => "Authentication",
             _ => "UserManagement",
         }
     }

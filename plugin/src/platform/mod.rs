@@ -9,6 +9,7 @@ pub mod oidc;
 pub mod oidc_authorize;
 pub mod oidc_client_auth;
 mod oidc_clients;
+pub mod oidc_eam;
 mod oidc_keys;
 pub mod oidc_logout;
 pub mod oidc_tokens;
@@ -38,6 +39,7 @@ use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
 pub use oidc::Oidc;
+pub use oidc_eam::{EntraEamConfig, EntraKeySource};
 pub use outbox::OutboxListing;
 pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
 pub use rate_limits::LimitScope;

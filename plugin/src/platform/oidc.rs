@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration as StdDuration, Instant};
 
 use super::Platform;
+use super::oidc_eam::{EntraEamConfig, EntraKeys};
 use crate::domain::oidc::OidcSettings;
 use crate::domain::oidc::keys::KeyState;
 use crate::jose::{Alg, JwkSet, SigningKey};
@@ -38,6 +39,8 @@ pub struct Oidc {
     ring: RwLock<Option<Arc<KeyRing>>>,
     /// One reload or rotation at a time in this process.
     pub(super) reloading: tokio::sync::Mutex<()>,
+    /// Microsoft Entra's keys, for the external authentication method's hints.
+    pub(super) entra: EntraKeys,
 }
 
 impl Oidc {
@@ -49,7 +52,14 @@ impl Oidc {
             token_hasher: secret.hasher(Purpose::OAuthToken),
             ring: RwLock::new(None),
             reloading: tokio::sync::Mutex::new(()),
+            entra: EntraKeys::new(EntraEamConfig::default()),
         }
+    }
+
+    /// Where Microsoft Entra's keys come from and how its hints are checked.
+    pub fn with_entra_eam(mut self, config: EntraEamConfig) -> Oidc {
+        self.entra = EntraKeys::new(config);
+        self
     }
 
     pub fn settings(&self) -> &OidcSettings {

@@ -77,8 +77,11 @@ impl Oidc {
         if let Some(state) = &dest.state {
             params.push(("state".into(), state.clone()));
         }
-        // RFC 9207: the issuer in every response, against mix-up attacks.
-        params.push(("iss".into(), self.settings.issuer.clone()));
+        // RFC 9207: the issuer in every response, against mix-up attacks (not to Entra, which
+        // expects `id_token` and `state` only).
+        if dest.issuer_param {
+            params.push(("iss".into(), self.settings.issuer.clone()));
+        }
         AuthorizeStep::Respond(AuthorizationResponse {
             redirect_uri: dest.redirect_uri.clone(),
             response_mode: dest.response_mode,
@@ -93,6 +96,17 @@ impl Oidc {
                 ("error".into(), e.code.as_str().into()),
                 ("error_description".into(), e.description.clone()),
             ],
+        )
+    }
+
+    pub(super) fn eam_error(&self, flow: &Flow, e: &OAuthError) -> AuthorizeStep {
+        self.respond_error(&flow.request.destination(), e)
+    }
+
+    pub(super) fn eam_answer(&self, flow: &Flow, id_token: String) -> AuthorizeStep {
+        self.respond(
+            &flow.request.destination(),
+            vec![("id_token".into(), id_token)],
         )
     }
 
@@ -122,12 +136,18 @@ impl Oidc {
             let mut conn = self.platform.store.read().await?;
             oidc_clients::by_client_id(&mut conn, client_id).await?
         };
-        let request = match request::check(&params, app.as_ref()) {
+        let mut request = match request::check(&params, app.as_ref()) {
             Ok(r) => r,
             Err(RequestError::Fatal(p)) => return Err(AuthorizeError::Page(p)),
             Err(RequestError::Redirect(dest, e)) => return Ok(self.respond_error(&dest, &e)),
         };
         let app = app.expect("a checked request has an application");
+        if let Err(e) = self
+            .eam_subject(&params, &app, &mut request, correlation_id)
+            .await?
+        {
+            return Ok(self.respond_error(&request.destination(), &e));
+        }
         let now = self.platform.now();
         let flow = Flow {
             id: URL_SAFE_NO_PAD.encode(random_bytes::<32>()),
@@ -240,6 +260,9 @@ impl Oidc {
                     oidc_flows::delete(&mut tx, &flow.id).await?;
                     tx.commit().await?;
                 }
+                if flow.request.eam.is_some() {
+                    self.eam_refused(&flow, app, &e, correlation_id).await?;
+                }
                 Ok(self.respond_error(&dest, &e))
             }
             Next::Issue => {
@@ -248,6 +271,11 @@ impl Oidc {
                         "a code without a sign-in".into(),
                     )));
                 };
+                if flow.request.eam.is_some() {
+                    return self
+                        .issue_eam(&flow, stored, app, session, &auth, correlation_id)
+                        .await;
+                }
                 let code = self
                     .issue_code(&flow, stored, app, session, auth, correlation_id)
                     .await?;

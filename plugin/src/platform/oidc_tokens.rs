@@ -74,7 +74,12 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
 }
 
 impl Oidc {
-    async fn sign(&self, alg: Alg, typ: &str, claims: &Map<String, Value>) -> Result<String> {
+    pub(super) async fn sign(
+        &self,
+        alg: Alg,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<String> {
         let key = self.signing_key(alg).await?;
         jose::sign(&key, typ, claims).map_err(|e| Error::Internal(format!("signing: {e}")))
     }

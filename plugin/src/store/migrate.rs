@@ -43,6 +43,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "oidc", "0010_oidc.sql"),
     migration!(11, "store_probe", "0011_store_probe.sql"),
     migration!(12, "entra", "0012_entra.sql"),
+    migration!(13, "eam", "0013_eam.sql"),
     migration!(14, "rate_limits", "0014_rate_limits.sql"),
 ];
 

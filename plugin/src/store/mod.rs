@@ -8,6 +8,7 @@ pub mod ceremonies;
 pub mod copy;
 pub mod credentials;
 mod db;
+pub mod eam_links;
 pub mod entra;
 pub mod events;
 pub mod fault;

@@ -5,13 +5,14 @@ use uuid::Uuid;
 
 use super::{Connection, Row, at, is_unique_violation, ms, query, uuid};
 use crate::domain::oidc::client::{Application, PasswordCredential};
+use crate::domain::oidc::eam::EamClient;
 use crate::domain::role::Roles;
 use crate::jose::JwkSet;
 use crate::{Error, Result};
 
 macro_rules! app_columns {
     () => {
-        "id, app_id, display_name, web_redirect_uris, spa_redirect_uris, public_client_redirect_uris, id_token_signing_alg, skip_consent, app_roles, jwks, created_at, updated_at"
+        "id, app_id, display_name, web_redirect_uris, spa_redirect_uris, public_client_redirect_uris, id_token_signing_alg, skip_consent, app_roles, jwks, entra_eam, created_at, updated_at"
     };
 }
 
@@ -26,6 +27,7 @@ fn from_row(row: &Row) -> Result<Application> {
     };
     let alg: String = row.try_get("id_token_signing_alg")?;
     let jwks: Option<String> = row.try_get("jwks")?;
+    let eam: Option<String> = row.try_get("entra_eam")?;
     Ok(Application {
         id: uuid(row.try_get("id")?)?,
         app_id: uuid(row.try_get("app_id")?)?,
@@ -40,6 +42,10 @@ fn from_row(row: &Row) -> Result<Application> {
             .map(|j| serde_json::from_str::<JwkSet>(&j))
             .transpose()
             .map_err(|e| corrupt("jwks", e))?,
+        eam: eam
+            .map(|e| eam_from_json(&e))
+            .transpose()
+            .map_err(|e| corrupt("entra_eam", e))?,
         passwords: vec![],
         created_at: at(row.try_get("created_at")?),
         updated_at: at(row.try_get("updated_at")?),
@@ -50,6 +56,32 @@ fn json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
+/// `{"tenantIds": [...], "appId": ...}`, as the Graph annotation shows it.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredEam {
+    tenant_ids: Vec<Uuid>,
+    app_id: Option<Uuid>,
+}
+
+fn eam_from_json(text: &str) -> serde_json::Result<EamClient> {
+    let s: StoredEam = serde_json::from_str(text)?;
+    Ok(EamClient {
+        tenant_ids: s.tenant_ids,
+        entra_app_id: s.app_id,
+    })
+}
+
+fn eam_json(eam: &Option<EamClient>) -> Option<String> {
+    eam.as_ref().and_then(|e| {
+        serde_json::to_string(&StoredEam {
+            tenant_ids: e.tenant_ids.clone(),
+            app_id: e.entra_app_id,
+        })
+        .ok()
+    })
+}
+
 fn jwks_json(jwks: &Option<JwkSet>) -> Option<String> {
     jwks.as_ref().and_then(|j| serde_json::to_string(j).ok())
 }
@@ -58,7 +90,7 @@ pub async fn insert(conn: &mut Connection, app: &Application) -> Result<()> {
     let res = query(concat!(
         "INSERT INTO oidc_applications (",
         app_columns!(),
-        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(app.id.to_string())
     .bind(app.app_id.to_string())
@@ -70,6 +102,7 @@ pub async fn insert(conn: &mut Connection, app: &Application) -> Result<()> {
     .bind(app.skip_consent)
     .bind(app.app_roles.to_csv())
     .bind(jwks_json(&app.jwks))
+    .bind(eam_json(&app.eam))
     .bind(ms(app.created_at))
     .bind(ms(app.updated_at))
     .execute(&mut *conn)
@@ -87,7 +120,7 @@ pub async fn update(conn: &mut Connection, app: &Application) -> Result<bool> {
     let n = query(
         "UPDATE oidc_applications SET display_name = ?, web_redirect_uris = ?, spa_redirect_uris = ?,
          public_client_redirect_uris = ?, id_token_signing_alg = ?, skip_consent = ?, app_roles = ?,
-         jwks = ?, updated_at = ? WHERE id = ?",
+         jwks = ?, entra_eam = ?, updated_at = ? WHERE id = ?",
     )
     .bind(&app.display_name)
     .bind(json(&app.web_redirect_uris))
@@ -97,6 +130,7 @@ pub async fn update(conn: &mut Connection, app: &Application) -> Result<bool> {
     .bind(app.skip_consent)
     .bind(app.app_roles.to_csv())
     .bind(jwks_json(&app.jwks))
+    .bind(eam_json(&app.eam))
     .bind(ms(app.updated_at))
     .bind(app.id.to_string())
     .execute(&mut *conn).await?;

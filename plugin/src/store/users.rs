@@ -281,6 +281,20 @@ pub async fn get_by_upn(conn: &mut Connection, upn: &str) -> Result<Option<User>
     row.as_ref().map(from_row).transpose()
 }
 
+/// The one user whose `mail` is `mail` (ASCII case-insensitive); `None` if none or several
+/// have it, so that an ambiguous address never picks a user.
+pub async fn get_by_mail(conn: &mut Connection, mail: &str) -> Result<Option<User>> {
+    let sql = select_where("WHERE lower(u.mail) = ? LIMIT 2");
+    let rows = query_owned(sql)
+        .bind(mail.to_ascii_lowercase())
+        .fetch_all(&mut *conn)
+        .await?;
+    match rows.as_slice() {
+        [one] => Ok(Some(from_row(one)?)),
+        _ => Ok(None),
+    }
+}
+
 pub async fn find(conn: &mut Connection, user: &UserRef) -> Result<Option<User>> {
     match user {
         UserRef::Id(id) => get(conn, *id).await,

@@ -7,6 +7,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use super::eam::{EamClient, check_redirect_uris as check_eam_redirects};
 use crate::domain::role::Roles;
 use crate::jose::{Alg, JwkSet};
 use crate::{Error, Result};
@@ -70,6 +71,8 @@ pub struct Application {
     pub app_roles: Roles,
     /// Public keys for `private_key_jwt` client authentication.
     pub jwks: Option<JwkSet>,
+    /// Marked as Microsoft Entra's external authentication method client.
+    pub eam: Option<EamClient>,
     pub passwords: Vec<PasswordCredential>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -260,6 +263,7 @@ pub struct NewApplication {
     pub skip_consent: bool,
     pub app_roles: Roles,
     pub jwks: Option<JwkSet>,
+    pub eam: Option<EamClient>,
 }
 
 /// A PATCH: `None` leaves a property as it is. `jwks: Some(None)` removes the keys.
@@ -273,6 +277,8 @@ pub struct ApplicationPatch {
     pub skip_consent: Option<bool>,
     pub app_roles: Option<Roles>,
     pub jwks: Option<Option<JwkSet>>,
+    /// `Some(None)` removes the marking.
+    pub eam: Option<Option<EamClient>>,
 }
 
 impl ApplicationPatch {
@@ -299,6 +305,7 @@ impl Application {
             skip_consent: new.skip_consent,
             app_roles: new.app_roles,
             jwks: new.jwks,
+            eam: new.eam,
             passwords: vec![],
             created_at: now,
             updated_at: now,
@@ -306,7 +313,27 @@ impl Application {
         if let Some(jwks) = &app.jwks {
             check_jwks(jwks)?;
         }
-        Ok(app)
+        app.check_eam(new.id_token_signing_alg)
+    }
+
+    /// An Entra EAM client answers only Entra's endpoints, always with RS256 (the one
+    /// algorithm Entra verifies).
+    fn check_eam(mut self, asked_alg: Option<Alg>) -> Result<Application> {
+        let Some(eam) = &self.eam else {
+            return Ok(self);
+        };
+        eam.check()?;
+        check_eam_redirects(
+            &self.web_redirect_uris,
+            self.spa_redirect_uris.len() + self.public_client_redirect_uris.len(),
+        )?;
+        if asked_alg.is_some_and(|a| a != Alg::Rs256) {
+            return Err(Error::invalid(
+                "an Entra external authentication client signs its ID tokens with RS256",
+            ));
+        }
+        self.id_token_signing_alg = Alg::Rs256;
+        Ok(self)
     }
 
     /// The application after `patch`, checked.
@@ -340,8 +367,11 @@ impl Application {
             }
             app.jwks = jwks;
         }
+        if let Some(eam) = patch.eam {
+            app.eam = eam;
+        }
         app.updated_at = now;
-        Ok(app)
+        app.check_eam(patch.id_token_signing_alg)
     }
 }
 

@@ -5,6 +5,7 @@
 use time::{Duration, OffsetDateTime};
 
 use super::authn::Authentication;
+use super::eam::EamRequest;
 use super::error::{OAuthError, OAuthErrorCode};
 use super::request::AuthorizationRequest;
 use super::scope::Scopes;
@@ -56,6 +57,9 @@ pub enum Next {
 
 pub fn next_step(f: &FlowFacts<'_>) -> Next {
     let r = f.request;
+    if let Some(eam) = &r.eam {
+        return eam_step(f, eam);
+    }
     let ask = |page: Next, code: OAuthErrorCode, why: &str| {
         if r.prompt.none {
             Next::Fail(OAuthError::new(code, why))
@@ -104,6 +108,37 @@ pub fn next_step(f: &FlowFacts<'_>) -> Next {
     Next::Issue
 }
 
+/// Microsoft Entra's external authentication: a passkey sign-in made during this flow, by the
+/// user Entra named, with user verification. An earlier session never counts (Entra asks for
+/// a second factor now), a pass session never does, and there is no consent to give: the
+/// tenant's administrator consented for the organisation.
+fn eam_step(f: &FlowFacts<'_>, eam: &EamRequest) -> Next {
+    let Some(subject) = &eam.subject else {
+        return Next::Fail(OAuthError::new(
+            OAuthErrorCode::ServerError,
+            "the request's user is not known",
+        ));
+    };
+    match f.session.as_ref().and_then(|s| s.authentication) {
+        Some(auth) if auth.at >= f.started_at => {
+            if auth.user_id != subject.user_id {
+                Next::Fail(OAuthError::new(
+                    OAuthErrorCode::AccessDenied,
+                    "signed in as another user than Microsoft Entra asked for",
+                ))
+            } else if !auth.user_verified {
+                Next::Fail(OAuthError::new(
+                    OAuthErrorCode::AccessDenied,
+                    "the passkey did not verify the user",
+                ))
+            } else {
+                Next::Issue
+            }
+        }
+        _ => Next::SignIn,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +163,7 @@ mod tests {
             max_age: None,
             login_hint: None,
             acr_values: vec![],
+            eam: None,
         }
     }
 
@@ -250,5 +286,57 @@ mod tests {
             skip_consent: true,
         });
         assert_eq!(no_session, Next::SignIn);
+    }
+
+    #[test]
+    fn entra_needs_a_fresh_verified_passkey_of_its_user() {
+        use crate::domain::oidc::eam::{EamRequest, EamSubject};
+        let ada = Uuid::from_u128(1);
+        let mut r = request();
+        r.eam = Some(EamRequest {
+            acr: "possessionorinherence".into(),
+            subject: Some(EamSubject {
+                sub: "s".into(),
+                tenant_id: Uuid::from_u128(9),
+                object_id: Uuid::from_u128(8),
+                user_id: ada,
+            }),
+            client_request_id: None,
+        });
+        let signed = |at: OffsetDateTime, user: Uuid, verified: bool| Authentication {
+            user_id: user,
+            user_verified: verified,
+            ..auth(at)
+        };
+        let during = START + Duration::seconds(30);
+        assert_eq!(step(&r, None, None, false), Next::SignIn, "a pass session");
+        assert_eq!(
+            step(
+                &r,
+                Some(&signed(START - Duration::minutes(1), ada, true)),
+                None,
+                false
+            ),
+            Next::SignIn,
+            "a sign-in from before the flow"
+        );
+        assert_eq!(
+            step(&r, Some(&signed(during, ada, true)), None, false),
+            Next::Issue,
+            "no consent asked"
+        );
+        assert_eq!(
+            code(step(
+                &r,
+                Some(&signed(during, Uuid::from_u128(2), true)),
+                None,
+                false
+            )),
+            Some(OAuthErrorCode::AccessDenied)
+        );
+        assert_eq!(
+            code(step(&r, Some(&signed(during, ada, false)), None, false)),
+            Some(OAuthErrorCode::AccessDenied)
+        );
     }
 }

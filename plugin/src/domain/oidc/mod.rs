@@ -5,6 +5,7 @@
 pub mod authn;
 pub mod claims;
 pub mod client;
+pub mod eam;
 pub mod error;
 pub mod flow;
 pub mod grant;

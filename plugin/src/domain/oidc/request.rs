@@ -6,6 +6,7 @@
 use uuid::Uuid;
 
 use super::client::{Application, RedirectPlatform};
+use super::eam::{ClaimsError, ENTRA_REDIRECT_URIS, EamRequest, requested_acr};
 use super::error::{OAuthError, OAuthErrorCode};
 use super::pkce;
 use super::problem::Problem;
@@ -48,6 +49,10 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u32>,
     pub login_hint: Option<String>,
     pub acr_values: Vec<String>,
+    /// Microsoft Entra's external authentication request (`response_type=id_token` from an
+    /// EAM client): answered with an ID token instead of a code.
+    #[serde(default)]
+    pub eam: Option<EamRequest>,
 }
 
 /// Where an answer for the client goes.
@@ -56,6 +61,9 @@ pub struct Destination {
     pub redirect_uri: String,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
+    /// Add RFC 9207's `iss` parameter: not for Entra, whose answer is `id_token` and `state`
+    /// only.
+    pub issuer_param: bool,
 }
 
 impl AuthorizationRequest {
@@ -64,6 +72,7 @@ impl AuthorizationRequest {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
             state: self.state.clone(),
+            issuer_param: self.eam.is_none(),
         }
     }
 }
@@ -79,10 +88,10 @@ pub enum RequestError {
 /// The request's parameters as sent (query or form body), in order.
 pub struct Params<'a>(pub &'a [(String, String)]);
 
-impl Params<'_> {
+impl<'a> Params<'a> {
     /// A parameter's value; `Err` if it was sent more than once (RFC 6749 §3.1). An empty
     /// value counts as absent.
-    fn get(&self, name: &str) -> Result<Option<&str>, ()> {
+    fn get(&self, name: &str) -> Result<Option<&'a str>, ()> {
         let mut found = self
             .0
             .iter()
@@ -123,6 +132,12 @@ pub fn check(
     let platform = app
         .redirect_platform(redirect_uri)
         .ok_or(fatal(Problem::RedirectUnregistered))?;
+    let eam = app.eam.is_some();
+    // An EAM client's registration allows nothing else; checked again so that no stored
+    // registration can make an EAM answer go anywhere but to Entra.
+    if eam && !ENTRA_REDIRECT_URIS.contains(&redirect_uri) {
+        return Err(fatal(Problem::RedirectUnregistered));
+    }
 
     // From here on errors go back to the client. Its response mode and state first, so the
     // error reaches it the way it asked.
@@ -130,12 +145,15 @@ pub fn check(
     let mode_raw = params.get("response_mode");
     let response_mode = match mode_raw {
         Ok(Some("form_post")) => ResponseMode::FormPost,
+        // Entra reads its answer only from a form POST, whatever a request says.
+        _ if eam => ResponseMode::FormPost,
         _ => ResponseMode::Query,
     };
     let dest = Destination {
         redirect_uri: redirect_uri.to_owned(),
         response_mode,
         state: state_raw.map(str::to_owned),
+        issuer_param: !eam,
     };
     let fail = |code: OAuthErrorCode, m: &str| {
         RequestError::Redirect(dest.clone(), OAuthError::new(code, m))
@@ -173,7 +191,16 @@ pub fn check(
         ));
     }
     match one("response_type")? {
-        Some("code") => {}
+        Some("code") if !eam => {}
+        Some("id_token") if eam => {
+            return check_eam(params, app, redirect_uri, platform, dest.clone(), state);
+        }
+        Some("code") => {
+            return Err(fail(
+                OAuthErrorCode::UnsupportedResponseType,
+                "this application is Microsoft Entra's external authentication method: use response_type=id_token",
+            ));
+        }
         None => return Err(invalid("response_type is missing")),
         Some(other) => {
             return Err(fail(
@@ -269,7 +296,82 @@ pub fn check(
         max_age,
         login_hint: login_hint.map(str::to_owned),
         acr_values,
+        eam: None,
     })
+}
+
+/// The rest of an EAM request (OpenID Connect implicit flow, as Entra sends it): `scope`
+/// with `openid`, a `nonce`, `response_mode` form_post, and `claims` a passkey can meet. The
+/// `id_token_hint` is the platform's to verify; unknown parameters are ignored, as Entra asks.
+fn check_eam(
+    params: &Params<'_>,
+    app: &Application,
+    redirect_uri: &str,
+    platform: RedirectPlatform,
+    dest: Destination,
+    state: Option<&str>,
+) -> Result<AuthorizationRequest, RequestError> {
+    let fail = |code: OAuthErrorCode, m: &str| {
+        RequestError::Redirect(dest.clone(), OAuthError::new(code, m))
+    };
+    let invalid = |m: &str| fail(OAuthErrorCode::InvalidRequest, m);
+    let one = |name: &str| {
+        params
+            .get(name)
+            .map_err(|_| invalid(&format!("{name} is given more than once")))
+    };
+    if !matches!(one("response_mode")?, None | Some("form_post")) {
+        return Err(invalid("response_mode must be form_post"));
+    }
+    let scopes = Scopes::parse(one("scope")?.unwrap_or(""));
+    if !scopes.contains(Scope::OpenId) {
+        return Err(fail(
+            OAuthErrorCode::InvalidScope,
+            "scope must include openid",
+        ));
+    }
+    let nonce = one("nonce")?.ok_or_else(|| invalid("nonce is required"))?;
+    if nonce.len() > MAX_NONCE {
+        return Err(invalid("nonce is too long"));
+    }
+    let acr = requested_acr(one("claims")?).map_err(|e| match e {
+        ClaimsError::Malformed => invalid("claims is not a valid claims request"),
+        ClaimsError::AcrUnmet => fail(
+            OAuthErrorCode::AccessDenied,
+            "a passkey (possession) cannot meet the requested acr",
+        ),
+        ClaimsError::AmrUnmet => fail(
+            OAuthErrorCode::AccessDenied,
+            "the requested amr values do not include fido",
+        ),
+    })?;
+    Ok(AuthorizationRequest {
+        client_id: app.app_id,
+        redirect_uri: redirect_uri.to_owned(),
+        platform,
+        response_mode: ResponseMode::FormPost,
+        scopes: Scopes::parse("openid"),
+        state: state.map(str::to_owned),
+        nonce: Some(nonce.to_owned()),
+        code_challenge: None,
+        prompt: Prompt::default(),
+        max_age: None,
+        login_hint: None,
+        acr_values: vec![],
+        eam: Some(EamRequest {
+            acr,
+            subject: None,
+            client_request_id: one("client-request-id")
+                .ok()
+                .flatten()
+                .and_then(|id| Uuid::try_parse(id).ok()),
+        }),
+    })
+}
+
+/// The request's `id_token_hint`, for an EAM request (`Err`: sent twice).
+pub fn id_token_hint<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ()> {
+    params.get("id_token_hint")
 }
 
 #[cfg(test)]

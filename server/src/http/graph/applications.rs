@@ -2,7 +2,9 @@
 //! and `removePassword`. What Graph keeps elsewhere or not at all is an `@tapbridge`
 //! annotation: `idTokenSigningAlgorithm@tapbridge` (`ES256`, `RS256`),
 //! `skipConsent@tapbridge`, `appRoles@tapbridge` (administrative roles the application holds
-//! for client credentials) and `jwks@tapbridge` (public keys for `private_key_jwt`).
+//! for client credentials), `jwks@tapbridge` (public keys for `private_key_jwt`) and
+//! `entraExternalAuthentication@tapbridge` (Microsoft Entra's external authentication method
+//! client: `tenantIds`, `appId`).
 
 use axum::Json;
 use axum::extract::State;
@@ -19,6 +21,7 @@ use crate::http::extract::{ApiCaller, GraphJson, GraphPath, ODataQuery};
 use plugin::domain::oidc::client::{
     Application, ApplicationPatch, NewApplication, PasswordCredential,
 };
+use plugin::domain::oidc::eam::EamClient;
 use plugin::domain::role::Roles;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
 use plugin::jose::{Alg, JwkSet};
@@ -36,6 +39,13 @@ fn password_json(p: &PasswordCredential, secret_text: Option<&str>) -> Value {
     })
 }
 
+fn eam_json(a: &Application) -> Value {
+    match &a.eam {
+        Some(e) => json!({ "tenantIds": e.tenant_ids, "appId": e.entra_app_id }),
+        None => Value::Null,
+    }
+}
+
 pub fn application_json(a: &Application) -> Value {
     json!({
         "@odata.type": "#microsoft.graph.application",
@@ -47,7 +57,8 @@ pub fn application_json(a: &Application) -> Value {
         "web": {
             "redirectUris": a.web_redirect_uris,
             "implicitGrantSettings": {
-                "enableIdTokenIssuance": false,
+                // An EAM client gets its ID token from the authorization endpoint.
+                "enableIdTokenIssuance": a.eam.is_some(),
                 "enableAccessTokenIssuance": false,
             },
         },
@@ -59,6 +70,7 @@ pub fn application_json(a: &Application) -> Value {
         "skipConsent@tapbridge": a.skip_consent,
         "appRoles@tapbridge": a.app_roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         "jwks@tapbridge": a.jwks,
+        "entraExternalAuthentication@tapbridge": eam_json(a),
     })
 }
 
@@ -103,6 +115,50 @@ pub struct ApplicationBody {
     /// `null` removes the keys.
     #[serde(rename = "jwks@tapbridge", default, deserialize_with = "present")]
     jwks: Option<Option<JwkSet>>,
+    /// `null` removes the marking.
+    #[serde(
+        rename = "entraExternalAuthentication@tapbridge",
+        default,
+        deserialize_with = "present"
+    )]
+    eam: Option<Option<EamBody>>,
+}
+
+/// `entraExternalAuthentication@tapbridge`: the tenants whose users Entra may send, and the
+/// Entra application (app registration) its hints are issued to.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EamBody {
+    tenant_ids: Vec<String>,
+    #[serde(default)]
+    app_id: Option<String>,
+}
+
+impl EamBody {
+    fn client(self) -> Result<EamClient> {
+        let guid = |what: &str, s: &str| {
+            Uuid::try_parse(s.trim()).map_err(|_| {
+                Error::invalid(format!(
+                    "entraExternalAuthentication@tapbridge.{what}: `{s}` is not a GUID"
+                ))
+            })
+        };
+        let mut tenant_ids = vec![];
+        for t in &self.tenant_ids {
+            let id = guid("tenantIds", t)?;
+            if !tenant_ids.contains(&id) {
+                tenant_ids.push(id);
+            }
+        }
+        Ok(EamClient {
+            tenant_ids,
+            entra_app_id: self
+                .app_id
+                .as_deref()
+                .map(|a| guid("appId", a))
+                .transpose()?,
+        })
+    }
 }
 
 /// Tells a property that is `null` (`Some(None)`) from one that is absent (`None`).
@@ -139,6 +195,10 @@ impl ApplicationBody {
                 .map(|r| Roles::from_csv(&r.join(",")).map_err(Error::invalid))
                 .transpose()?,
             jwks: self.jwks,
+            eam: self
+                .eam
+                .map(|e| e.map(EamBody::client).transpose())
+                .transpose()?,
         })
     }
 }
@@ -230,6 +290,7 @@ pub async fn create_application(
         skip_consent: patch.skip_consent.unwrap_or(false),
         app_roles: patch.app_roles.unwrap_or_default(),
         jwks: patch.jwks.flatten(),
+        eam: patch.eam.flatten(),
     };
     let app = state.platform.create_application(&caller, new).await?;
     Ok((StatusCode::CREATED, Json(application_json(&app))))

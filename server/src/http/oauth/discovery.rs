@@ -31,9 +31,11 @@ fn metadata(issuer: &str) -> Value {
         "revocation_endpoint": url(paths::REVOKE),
         "introspection_endpoint": url(paths::INTROSPECT),
         "end_session_endpoint": url(paths::LOGOUT),
-        "response_types_supported": ["code"],
+        // id_token: the implicit answer to Microsoft Entra's external authentication requests
+        // (applications marked as its client only).
+        "response_types_supported": ["code", "id_token"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "implicit", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": auth_methods,
@@ -48,7 +50,8 @@ fn metadata(issuer: &str) -> Value {
             "email_verified", "groups",
         ],
         "prompt_values_supported": ["none", "login", "consent"],
-        "acr_values_supported": ["phr", "phrh"],
+        "acr_values_supported": ["phr", "phrh", "possessionorinherence", "possession", "knowledgeorpossession", "knowledgeorpossessionorinherence"],
+        "claim_types_supported": ["normal"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
