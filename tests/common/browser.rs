@@ -110,6 +110,8 @@ pub struct Page {
     axe: Option<String>,
     /// The page's own scripts are turned off ([`Page::set_scripts`]).
     scripts_off: bool,
+    /// `Fetch.*` events received while waiting for answers, for [`Page::wait_event`].
+    events: Vec<Value>,
 }
 
 /// How a page is looked at: the accessibility audit and the contrast checks run in each.
@@ -157,6 +159,7 @@ impl Page {
             session: String::new(),
             axe: None,
             scripts_off: false,
+            events: Vec::new(),
         };
         let mut params = json!({"url": "about:blank"});
         if isolated {
@@ -217,11 +220,41 @@ impl Page {
                 continue;
             };
             let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            if v["method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Fetch."))
+            {
+                self.events.push(v);
+                continue;
+            }
             if v["id"] == id {
                 if let Some(e) = v.get("error") {
                     return Some(Err(e.clone()));
                 }
                 return Some(Ok(v["result"].clone()));
+            }
+        }
+    }
+
+    /// Waits for a `Fetch.*` event (requests paused by `Fetch.enable`); returns its params.
+    pub async fn wait_event(&mut self, method: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = self.events.iter().position(|e| e["method"] == method) {
+                return self.events.remove(i)["params"].clone();
+            }
+            let next = tokio::time::timeout_at(deadline.into(), self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {method} event"));
+            let Some(Ok(Message::Text(text))) = next else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(text.as_str()).expect("DevTools JSON");
+            if v["method"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Fetch."))
+            {
+                self.events.push(v);
             }
         }
     }

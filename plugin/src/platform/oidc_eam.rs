@@ -66,6 +66,8 @@ impl Default for EntraEamConfig {
 struct Cached {
     set: Arc<JwkSet>,
     fetched_at: Instant,
+    /// The last fetch an unknown `kid` caused.
+    refetched_at: Option<Instant>,
 }
 
 /// Entra's keys, as last fetched.
@@ -144,29 +146,39 @@ impl EntraKeys {
         })
     }
 
-    /// The keys: cached for `key_cache`; with `unknown_kid`, fetched again unless that
-    /// happened within `refetch_interval` (so a flood of made-up `kid`s costs one fetch a
-    /// minute). A failed fetch keeps the keys there were.
+    /// The keys: cached for `key_cache`; with `unknown_kid`, fetched again unless an
+    /// unknown `kid` did so within `refetch_interval` (so a flood of made-up `kid`s costs one
+    /// fetch per interval, and a key Entra just rolled to is fetched at once). A failed fetch
+    /// keeps the keys there were.
     async fn keys(&self, unknown_kid: bool) -> std::result::Result<Arc<JwkSet>, String> {
         let mut cache = self.cache.lock().await;
+        let mut refetched_at = None;
         if let Some(c) = cache.as_ref() {
-            let age = c.fetched_at.elapsed();
-            let fresh = age < self.config.key_cache;
-            if (fresh && !unknown_kid) || (unknown_kid && age < self.config.refetch_interval) {
+            let fresh = c.fetched_at.elapsed() < self.config.key_cache;
+            let recently_refetched = c
+                .refetched_at
+                .is_some_and(|t| t.elapsed() < self.config.refetch_interval);
+            if (fresh && !unknown_kid) || (unknown_kid && recently_refetched) {
                 return Ok(c.set.clone());
             }
+            refetched_at = c.refetched_at;
         }
         match self.fetch().await {
             Ok(set) => {
                 let set = Arc::new(set);
+                let now = Instant::now();
                 *cache = Some(Cached {
                     set: set.clone(),
-                    fetched_at: Instant::now(),
+                    fetched_at: now,
+                    refetched_at: if unknown_kid { Some(now) } else { refetched_at },
                 });
                 Ok(set)
             }
-            Err(e) => match cache.as_ref() {
+            Err(e) => match cache.as_mut() {
                 Some(c) => {
+                    if unknown_kid {
+                        c.refetched_at = Some(Instant::now());
+                    }
                     tracing::warn!(error = %e, "Microsoft Entra's keys could not be fetched again; using the ones there were");
                     Ok(c.set.clone())
                 }

@@ -170,6 +170,9 @@ pub fn requested_acr(claims: Option<&str>) -> std::result::Result<String, Claims
         return Ok(DEFAULT_ACR.into());
     };
     let v: Value = serde_json::from_str(raw).map_err(|_| ClaimsError::Malformed)?;
+    if !v.is_object() {
+        return Err(ClaimsError::Malformed);
+    }
     let id_token = match v.get("id_token") {
         None | Some(Value::Null) => return Ok(DEFAULT_ACR.into()),
         Some(Value::Object(o)) => o,

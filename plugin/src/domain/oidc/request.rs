@@ -570,4 +570,152 @@ mod tests {
             OAuthErrorCode::UnauthorizedClient
         );
     }
+
+    fn eam_app() -> Application {
+        Application::create(
+            NewApplication {
+                display_name: "Entra".into(),
+                web_redirect_uris: vec![ENTRA_REDIRECT_URIS[0].into()],
+                eam: Some(crate::domain::oidc::eam::EamClient {
+                    tenant_ids: vec![Uuid::from_u128(1)],
+                    entra_app_id: None,
+                }),
+                ..Default::default()
+            },
+            time::OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap()
+    }
+
+    fn eam_params(app: &Application, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = vec![
+            ("scope".into(), "openid".into()),
+            ("response_type".into(), "id_token".into()),
+            ("response_mode".into(), "form_post".into()),
+            ("client_id".into(), app.app_id.to_string()),
+            ("redirect_uri".into(), ENTRA_REDIRECT_URIS[0].into()),
+            ("nonce".into(), "n-1".into()),
+            ("state".into(), "s-1".into()),
+            ("claims".into(), r#"{"id_token":{"acr":{"essential":true,"values":["possessionorinherence"]},"amr":{"essential":true,"values":["fido","otp"]}}}"#.into()),
+            ("client-request-id".into(), "8f3b9f4e-0c3a-4c1e-9a59-6c1b4c0e2d11".into()),
+            ("id_token_hint".into(), "eyJ...".into()),
+            ("something_new".into(), "ignored".into()),
+        ];
+        for (k, v) in extra {
+            p.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                p.push(((*k).into(), (*v).into()));
+            }
+        }
+        p
+    }
+
+    #[test]
+    fn entras_request_is_an_implicit_request_answered_by_form_post() {
+        let a = eam_app();
+        assert_eq!(a.id_token_signing_alg, crate::jose::Alg::Rs256);
+        let p = eam_params(&a, &[]);
+        let r = check(&Params(&p), Some(&a)).unwrap();
+        let eam = r.eam.as_ref().unwrap();
+        assert_eq!(eam.acr, "possessionorinherence");
+        assert_eq!(
+            eam.client_request_id.map(|u| u.to_string()).as_deref(),
+            Some("8f3b9f4e-0c3a-4c1e-9a59-6c1b4c0e2d11")
+        );
+        assert_eq!(r.response_mode, ResponseMode::FormPost);
+        assert_eq!(r.nonce.as_deref(), Some("n-1"));
+        assert!(
+            !r.destination().issuer_param,
+            "Entra gets id_token and state only"
+        );
+        assert_eq!(id_token_hint(&Params(&p)), Ok(Some("eyJ...")));
+        // Without response_mode the answer is a form POST all the same.
+        let p = eam_params(&a, &[("response_mode", "")]);
+        assert_eq!(
+            check(&Params(&p), Some(&a)).unwrap().response_mode,
+            ResponseMode::FormPost
+        );
+        let cases: Vec<(Vec<(&str, &str)>, OAuthErrorCode)> = vec![
+            (
+                vec![("response_type", "code")],
+                OAuthErrorCode::UnsupportedResponseType,
+            ),
+            (
+                vec![("response_type", "id_token token")],
+                OAuthErrorCode::UnsupportedResponseType,
+            ),
+            (vec![("nonce", "")], OAuthErrorCode::InvalidRequest),
+            (vec![("scope", "profile")], OAuthErrorCode::InvalidScope),
+            (
+                vec![("response_mode", "query")],
+                OAuthErrorCode::InvalidRequest,
+            ),
+            (
+                vec![("claims", "{not json")],
+                OAuthErrorCode::InvalidRequest,
+            ),
+            (
+                vec![("claims", r#"{"id_token":{"acr":{"values":["knowledge"]}}}"#)],
+                OAuthErrorCode::AccessDenied,
+            ),
+        ];
+        for (extra, code) in cases {
+            let p = eam_params(&a, &extra);
+            let (dest, got) = redirected(check(&Params(&p), Some(&a)));
+            assert_eq!(got, code, "{extra:?}");
+            assert_eq!(dest.response_mode, ResponseMode::FormPost, "{extra:?}");
+            assert_eq!(dest.state.as_deref(), Some("s-1"));
+        }
+        // Anywhere but Entra's endpoints: a page, nothing sent.
+        for uri in [ENTRA_REDIRECT_URIS[1], "https://app.example.com/cb"] {
+            let p = eam_params(&a, &[("redirect_uri", uri)]);
+            assert!(matches!(
+                check(&Params(&p), Some(&a)),
+                Err(RequestError::Fatal(Problem::RedirectUnregistered))
+            ));
+        }
+        // An ordinary application cannot ask for an ID token from this endpoint.
+        let plain = app();
+        let (_, got) = redirected(run(
+            &plain,
+            &[("response_type", "id_token"), ("nonce", "n")],
+        ));
+        assert_eq!(got, OAuthErrorCode::UnsupportedResponseType);
+    }
+
+    #[test]
+    fn an_eam_client_answers_entra_only_and_signs_rs256() {
+        let base = || NewApplication {
+            display_name: "Entra".into(),
+            web_redirect_uris: vec![ENTRA_REDIRECT_URIS[0].into()],
+            eam: Some(crate::domain::oidc::eam::EamClient {
+                tenant_ids: vec![Uuid::from_u128(1)],
+                entra_app_id: None,
+            }),
+            ..Default::default()
+        };
+        let now = time::OffsetDateTime::UNIX_EPOCH;
+        assert!(Application::create(base(), now).is_ok());
+        let mut other = base();
+        other
+            .web_redirect_uris
+            .push("https://app.example.com/cb".into());
+        assert!(Application::create(other, now).is_err());
+        let mut spa = base();
+        spa.spa_redirect_uris = vec!["https://spa.example.com/".into()];
+        assert!(Application::create(spa, now).is_err());
+        let mut es = base();
+        es.id_token_signing_alg = Some(crate::jose::Alg::Es256);
+        assert!(Application::create(es, now).is_err());
+        let mut no_tenant = base();
+        no_tenant.eam.as_mut().unwrap().tenant_ids.clear();
+        assert!(Application::create(no_tenant, now).is_err());
+        // Marking an existing application checks it the same way.
+        let plain = app();
+        let patch = crate::domain::oidc::client::ApplicationPatch {
+            eam: Some(base().eam),
+            ..Default::default()
+        };
+        assert!(plain.patched(patch, now).is_err());
+    }
 }
