@@ -23,7 +23,7 @@ use crate::domain::oidc::eam::{
 use crate::domain::oidc::error::{OAuthError, OAuthErrorCode};
 use crate::domain::oidc::flow::Flow;
 use crate::domain::oidc::problem::Problem;
-use crate::domain::oidc::request::{self, AuthorizationRequest, Params};
+use crate::domain::oidc::request::{self, AuthorizationRequest, HintParam, Params};
 use crate::jose::{self, Alg, JoseError, JwkSet};
 use crate::store::{audit, eam_links, oidc_flows, users};
 use crate::{Error, Result};
@@ -217,7 +217,7 @@ impl EntraKeys {
 enum Refusal {
     Hint(HintError),
     UnknownUser,
-    Disabled(User),
+    Disabled { id: Uuid, upn: String },
 }
 
 impl Oidc {
@@ -271,7 +271,7 @@ impl Oidc {
         };
         let now = self.platform.now();
         let refusal = match request::id_token_hint(params) {
-            Ok(Some(token)) => match self.entra.verify(token).await {
+            HintParam::One(token) => match self.entra.verify(token).await {
                 Ok(claims) => {
                     match check_hint(&claims, client, app.app_id, self.entra.settings(), now) {
                         Ok(hint) => {
@@ -292,7 +292,13 @@ impl Oidc {
                                     });
                                     return Ok(Ok(()));
                                 }
-                                Some(user) => (Refusal::Disabled(user), Some(hint)),
+                                Some(user) => (
+                                    Refusal::Disabled {
+                                        id: user.id,
+                                        upn: user.user_principal_name,
+                                    },
+                                    Some(hint),
+                                ),
                                 None => (Refusal::UnknownUser, Some(hint)),
                             }
                         }
@@ -301,8 +307,8 @@ impl Oidc {
                 }
                 Err(e) => (Refusal::Hint(e), None),
             },
-            Ok(None) => (Refusal::Hint(HintError::Missing), None),
-            Err(()) => (
+            HintParam::Absent => (Refusal::Hint(HintError::Missing), None),
+            HintParam::Repeated => (
                 Refusal::Hint(HintError::Unverified("sent more than once".into())),
                 None,
             ),
@@ -320,7 +326,7 @@ impl Oidc {
                     "the id_token_hint is not valid",
                 ),
             ),
-            Refusal::UnknownUser | Refusal::Disabled(_) => (
+            Refusal::UnknownUser | Refusal::Disabled { .. } => (
                 refusal_reason(&refusal),
                 OAuthError::new(OAuthErrorCode::AccessDenied, "the user cannot sign in here"),
             ),
@@ -334,8 +340,8 @@ impl Oidc {
         .target("Application", app.id, Some(&app.display_name))
         .correlation(correlation_id)
         .coalescing(self.platform.settings.audit_coalesce_window);
-        if let Refusal::Disabled(user) = &refusal {
-            record = record.target("User", user.id, Some(&user.user_principal_name));
+        if let Refusal::Disabled { id, upn } = &refusal {
+            record = record.target("User", id, Some(upn));
         }
         if let Some(h) = &hint {
             record = record
@@ -458,6 +464,6 @@ fn refusal_reason(r: &Refusal) -> String {
     match r {
         Refusal::Hint(h) => h.reason(),
         Refusal::UnknownUser => "no tapbridge user matches the Microsoft Entra user".into(),
-        Refusal::Disabled(_) => "the user is disabled".into(),
+        Refusal::Disabled { .. } => "the user is disabled".into(),
     }
 }

@@ -57,3 +57,63 @@ pub async fn link(
     .await?;
     Ok(n == 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{testing, users};
+    use super::*;
+    use crate::domain::directory::NewUser;
+
+    fn new(upn: &str, mail: &str) -> NewUser {
+        NewUser {
+            user_principal_name: upn.into(),
+            mail: Some(mail.into()),
+            account_enabled: true,
+            ..Default::default()
+        }
+        .normalised()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_link_is_made_once_and_never_moves() {
+        let (store, _db) = testing::store().await;
+        let mut c = store.write().await.unwrap();
+        let now = OffsetDateTime::now_utc();
+        let ada = users::insert(&mut c, &new("ada@contoso.com", "Ada@Contoso.com"), now)
+            .await
+            .unwrap();
+        let ben = users::insert(&mut c, &new("ben@contoso.com", "shared@contoso.com"), now)
+            .await
+            .unwrap();
+        users::insert(&mut c, &new("cy@contoso.com", "shared@contoso.com"), now)
+            .await
+            .unwrap();
+        let (tid, oid) = (Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(user_of(&mut c, tid, oid).await.unwrap(), None);
+        assert!(link(&mut c, tid, oid, ada.id, now).await.unwrap());
+        assert!(
+            link(&mut c, tid, oid, ada.id, now).await.unwrap(),
+            "used again"
+        );
+        assert!(
+            !link(&mut c, tid, oid, ben.id, now).await.unwrap(),
+            "never moves"
+        );
+        assert_eq!(user_of(&mut c, tid, oid).await.unwrap(), Some(ada.id));
+        assert_eq!(user_of(&mut c, Uuid::new_v4(), oid).await.unwrap(), None);
+        // Matching by mail: case-insensitive, and never a pick among several.
+        let by_mail = users::get_by_mail(&mut c, "ada@contoso.COM").await.unwrap();
+        assert_eq!(by_mail.map(|u| u.id), Some(ada.id));
+        assert!(
+            users::get_by_mail(&mut c, "shared@contoso.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The link goes with its user.
+        users::delete(&mut c, ada.id).await.unwrap();
+        assert_eq!(user_of(&mut c, tid, oid).await.unwrap(), None);
+        c.commit().await.unwrap();
+    }
+}

@@ -369,9 +369,20 @@ fn check_eam(
     })
 }
 
-/// The request's `id_token_hint`, for an EAM request (`Err`: sent twice).
-pub fn id_token_hint<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ()> {
-    params.get("id_token_hint")
+/// An EAM request's `id_token_hint` parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintParam<'a> {
+    Absent,
+    One(&'a str),
+    Repeated,
+}
+
+pub fn id_token_hint<'a>(params: &Params<'a>) -> HintParam<'a> {
+    match params.get("id_token_hint") {
+        Ok(Some(h)) => HintParam::One(h),
+        Ok(None) => HintParam::Absent,
+        Err(()) => HintParam::Repeated,
+    }
 }
 
 #[cfg(test)]
@@ -628,7 +639,7 @@ mod tests {
             !r.destination().issuer_param,
             "Entra gets id_token and state only"
         );
-        assert_eq!(id_token_hint(&Params(&p)), Ok(Some("eyJ...")));
+        assert_eq!(id_token_hint(&Params(&p)), HintParam::One("eyJ..."));
         // Without response_mode the answer is a form POST all the same.
         let p = eam_params(&a, &[("response_mode", "")]);
         assert_eq!(
