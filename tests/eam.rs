@@ -873,17 +873,36 @@ async fn eam_in_chromium() {
     ))
     .await;
     page.wait_for_path("/oauth2/register").await;
-    page.eval("document.getElementById('passkey-register').click(); true")
+    page.eval("setTimeout(() => document.getElementById('passkey-register').click(), 0); true")
         .await;
-    let at = page
-        .wait_for_any(&["/oauth2/signin", "/oauth2/authorize/resume"])
+    // The virtual authenticator may answer the page's conditional request by itself;
+    // otherwise press the button (again, if a busy machine swallowed the first press).
+    page.wait_for_any(&["/oauth2/signin", "/oauth2/authorize/resume"])
         .await;
-    if at == "/oauth2/signin" {
-        page.eval("(() => { const b = document.getElementById('passkey-signin'); if (b) b.click(); return true; })()")
+    let mut paused = None;
+    for _ in 0..4 {
+        if let Some(p) = page
+            .try_event("Fetch.requestPaused", std::time::Duration::from_secs(1))
+            .await
+        {
+            paused = Some(p);
+            break;
+        }
+        page.eval("(() => { const b = document.getElementById('passkey-signin'); if (b) setTimeout(() => b.click(), 0); return true; })()")
             .await;
+        if let Some(p) = page
+            .try_event("Fetch.requestPaused", std::time::Duration::from_secs(10))
+            .await
+        {
+            paused = Some(p);
+            break;
+        }
     }
-    // 3. The answer goes to Entra as an auto-submitted form.
-    let paused = page.wait_event("Fetch.requestPaused").await;
+    let Some(paused) = paused else {
+        page.screenshot("eam-timeout").await;
+        panic!("the answer never left for Entra: {}", page.text().await);
+    };
+    // 3. The answer went to Entra as an auto-submitted form.
     let req = &paused["request"];
     assert_eq!(req["method"], "POST");
     assert_eq!(req["url"], ENTRA);

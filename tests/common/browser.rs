@@ -238,14 +238,21 @@ impl Page {
 
     /// Waits for a `Fetch.*` event (requests paused by `Fetch.enable`); returns its params.
     pub async fn wait_event(&mut self, method: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.try_event(method, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|| panic!("no {method} event"))
+    }
+
+    /// [`Page::wait_event`], `None` after `wait`.
+    pub async fn try_event(&mut self, method: &str, wait: Duration) -> Option<Value> {
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(i) = self.events.iter().position(|e| e["method"] == method) {
-                return self.events.remove(i)["params"].clone();
+                return Some(self.events.remove(i)["params"].clone());
             }
             let next = tokio::time::timeout_at(deadline.into(), self.socket.next())
                 .await
-                .unwrap_or_else(|_| panic!("no {method} event"));
+                .ok()?;
             let Some(Ok(Message::Text(text))) = next else {
                 continue;
             };

@@ -10,7 +10,7 @@ use crate::domain::audit::{Activity, AuditRecord};
 use crate::domain::oidc::keys::{self, KeyAction, KeyInfo, KeyState, Trigger};
 use crate::jose::{Alg, SigningKey};
 use crate::store::oidc_keys::{self, StoredKey};
-use crate::store::{Connection, audit};
+use crate::store::{Connection, audit, oidc_clients};
 use crate::{Error, Result};
 
 impl Oidc {
@@ -44,14 +44,19 @@ impl Oidc {
             .into_iter()
             .map(|k| k.info)
             .collect();
+        // An application registered to sign RS256 (Microsoft Entra's EAM client always does)
+        // gets its key here, before its first token: Entra caches a provider's keys for a
+        // day and would not know a key made at the first answer.
+        let rs256_registered = oidc_clients::any_signing_with(&mut tx, Alg::Rs256.as_str()).await?;
         let mut done = Vec::new();
         for alg in Alg::ALL {
             if only.is_some_and(|o| o != alg) {
                 continue;
             }
-            // ES256 is the default and always has keys; RS256 once something asked for it,
-            // or when the operator names it.
-            let wanted = alg == Alg::Es256 || only == Some(alg);
+            // ES256 is the default and always has keys; RS256 once something asked for it
+            // or an application is registered for it, or when the operator names it.
+            let wanted =
+                alg == Alg::Es256 || only == Some(alg) || (alg == Alg::Rs256 && rs256_registered);
             let plan = keys::plan(
                 &infos,
                 alg,

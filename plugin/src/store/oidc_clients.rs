@@ -137,6 +137,15 @@ pub async fn update(conn: &mut Connection, app: &Application) -> Result<bool> {
     Ok(n == 1)
 }
 
+/// Whether some application signs its ID tokens with `alg`.
+pub async fn any_signing_with(conn: &mut Connection, alg: &str) -> Result<bool> {
+    let row = query("SELECT id FROM oidc_applications WHERE id_token_signing_alg = ? LIMIT 1")
+        .bind(alg)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Returns whether it existed. Its secrets go with it.
 pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
     let n = query("DELETE FROM oidc_applications WHERE id = ?")
