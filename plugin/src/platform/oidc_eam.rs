@@ -284,6 +284,8 @@ impl Oidc {
                                 .await?
                             {
                                 Some(user) if user.account_enabled => {
+                                    // The pass form of a new hire is filled in already.
+                                    request.login_hint = Some(user.user_principal_name.clone());
                                     eam.subject = Some(EamSubject {
                                         sub: hint.sub,
                                         tenant_id: hint.tenant_id,
@@ -402,6 +404,9 @@ impl Oidc {
                 "an EAM answer without its user".into(),
             )));
         };
+        if app.eam.is_none() {
+            return Err(AuthorizeError::Page(Problem::ApplicationChanged));
+        }
         let now: OffsetDateTime = self.platform.now();
         let claims = answer_claims(
             &self.settings.issuer,
@@ -465,5 +470,94 @@ fn refusal_reason(r: &Refusal) -> String {
         Refusal::Hint(h) => h.reason(),
         Refusal::UnknownUser => "no tapbridge user matches the Microsoft Entra user".into(),
         Refusal::Disabled { .. } => "the user is disabled".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::jose::{SigningKey, b64, sign};
+
+    fn write(path: &std::path::Path, keys: &[&SigningKey]) {
+        let set = JwkSet {
+            keys: keys.iter().map(|k| k.public_jwk().clone()).collect(),
+        };
+        std::fs::write(path, serde_json::to_vec(&set).unwrap()).unwrap();
+    }
+
+    /// A token signed by `key` whose header names `kid`.
+    fn with_kid(key: &SigningKey, alg: &str, kid: &str) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#).as_bytes()),
+            b64(br#"{"sub":"s"}"#)
+        );
+        let sig = key.sign(input.as_bytes()).unwrap();
+        format!("{input}.{}", b64(&sig))
+    }
+
+    #[tokio::test]
+    async fn hints_verify_against_entras_keys_fetched_again_once_for_a_new_kid() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("entra.json");
+        let (k1, _) = SigningKey::generate(Alg::Rs256, "entra 1").unwrap();
+        let (k2, _) = SigningKey::generate(Alg::Rs256, "entra 2").unwrap();
+        let (ec, _) = SigningKey::generate(Alg::Es256, "not entra").unwrap();
+        write(&file, &[&k1]);
+        let keys = EntraKeys::new(EntraEamConfig {
+            keys: EntraKeySource::File(file.clone()),
+            ..EntraEamConfig::default()
+        });
+        let claims = json!({"sub": "s"});
+        let good = keys
+            .verify(&sign(&k1, "JWT", &claims).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(good["sub"], "s");
+        // alg none, an EC key, an HMAC "signature": never.
+        let none = format!("{}.{}.", b64(br#"{"alg":"none"}"#), b64(br#"{"sub":"s"}"#));
+        for bad in [
+            none,
+            sign(&ec, "JWT", &claims).unwrap(),
+            with_kid(&k1, "HS256", k1.kid()),
+            with_kid(&k2, "RS256", k1.kid()),
+            "not a token".into(),
+        ] {
+            assert!(
+                matches!(keys.verify(&bad).await, Err(HintError::Unverified(_))),
+                "{bad}"
+            );
+        }
+        // Entra rolls to a new key: fetched again at once.
+        write(&file, &[&k1, &k2]);
+        assert!(
+            keys.verify(&sign(&k2, "JWT", &claims).unwrap())
+                .await
+                .is_ok()
+        );
+        // A made-up kid right after does not fetch again: the keys there were stay (k2 still
+        // verifies although the file no longer has it).
+        write(&file, &[&k1]);
+        assert!(
+            keys.verify(&with_kid(&k1, "RS256", "made-up"))
+                .await
+                .is_err()
+        );
+        assert!(
+            keys.verify(&sign(&k2, "JWT", &claims).unwrap())
+                .await
+                .is_ok()
+        );
+        // A source that cannot be read leaves nothing to verify with.
+        let missing = EntraKeys::new(EntraEamConfig {
+            keys: EntraKeySource::File(dir.path().join("absent.json")),
+            ..EntraEamConfig::default()
+        });
+        assert!(matches!(
+            missing.verify(&sign(&k1, "JWT", &claims).unwrap()).await,
+            Err(HintError::Unverified(_))
+        ));
     }
 }
