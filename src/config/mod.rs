@@ -9,6 +9,7 @@
 
 mod audit;
 mod database;
+mod entra_eam;
 mod error;
 mod log;
 mod mail;
