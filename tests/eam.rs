@@ -746,6 +746,35 @@ async fn bad_hints_and_foreign_redirects_are_refused() {
         body["entraExternalAuthentication@tapbridge"]["appId"],
         "00001111-aaaa-2222-bbbb-3333cccc4444"
     );
+    // The marking comes off with null; a tenant id that is not a GUID is refused.
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = common::send(
+        reqwest::Client::new()
+            .patch(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"entraExternalAuthentication@tapbridge": {"tenantIds": ["contoso"]}})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = common::send(
+        reqwest::Client::new()
+            .patch(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"entraExternalAuthentication@tapbridge": null})),
+    )
+    .await;
+    assert!(status == 200 || status == 204, "{status}");
+    let (_, body) = common::send(
+        reqwest::Client::new()
+            .get(daemon.url(&format!("/v1.0/applications/{id}")))
+            .bearer_auth(&admin),
+    )
+    .await;
+    assert_eq!(
+        body["entraExternalAuthentication@tapbridge"],
+        Value::Null,
+        "{body}"
+    );
 
     // Entra rolls its key: a hint with a new kid fetches the keys again, once; a made-up kid
     // right after does not make tapbridge fetch again.
