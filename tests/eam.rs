@@ -396,6 +396,23 @@ async fn a_new_hire_and_a_returning_user_complete_entras_mfa_with_a_passkey() {
     let d = dir.path();
     let (daemon, client_id) = setup(&entra, d);
     let base = daemon.base.replace("127.0.0.1", "localhost");
+    // Entra's keys are fetched at start, before anyone needs them.
+    for _ in 0..100 {
+        if entra.fetches.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        entra.fetches.load(Ordering::SeqCst),
+        1,
+        "keys fetched at start"
+    );
+    assert!(
+        daemon
+            .logs()
+            .contains("Microsoft Entra's keys for external authentication fetched")
+    );
     let app = json(d, &["app", "list", "--json"]);
     let listed = &app.as_array().unwrap()[0];
     assert_eq!(listed["idTokenSigningAlgorithm"], "RS256");

@@ -259,6 +259,10 @@ async fn oidc_provider(
     oidc.rotate_keys(&service, Trigger::Schedule, None)
         .await
         .context("cannot prepare the token-signing keys")?;
+    // Microsoft Entra's keys, fetched in the background: a wrong discovery URL shows in the
+    // log at start rather than at someone's first sign-in.
+    let warming = oidc.clone();
+    tokio::spawn(async move { warming.prepare_entra_eam().await });
     let every = Duration::from_secs(u64::from(config.oidc.key_check_interval_minutes) * 60);
     let rotating = oidc.clone();
     let job = tokio::spawn(async move {

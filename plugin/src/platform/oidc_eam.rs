@@ -25,7 +25,7 @@ use crate::domain::oidc::flow::Flow;
 use crate::domain::oidc::problem::Problem;
 use crate::domain::oidc::request::{self, AuthorizationRequest, HintParam, Params};
 use crate::jose::{self, Alg, JoseError, JwkSet};
-use crate::store::{audit, eam_links, oidc_flows, users};
+use crate::store::{audit, eam_links, oidc_clients, oidc_flows, users};
 use crate::{Error, Result};
 
 /// Where Entra's public keys come from.
@@ -254,6 +254,30 @@ impl Oidc {
         match self.entra.settings().link_attribute {
             LinkAttribute::UserPrincipalName => users::get_by_upn(&mut conn, value).await,
             LinkAttribute::Mail => users::get_by_mail(&mut conn, value).await,
+        }
+    }
+
+    /// Fetches Microsoft Entra's keys if an application is Entra's EAM client, so the first
+    /// request does not wait for them and a source that cannot be read is logged at start.
+    pub async fn prepare_entra_eam(&self) {
+        let wanted = match self.platform.store.read().await {
+            Ok(mut conn) => oidc_clients::any_entra_eam(&mut conn)
+                .await
+                .unwrap_or(false),
+            Err(_) => false,
+        };
+        if !wanted {
+            return;
+        }
+        match self.entra.keys(false).await {
+            Ok(keys) => tracing::info!(
+                keys = keys.keys.len(),
+                "Microsoft Entra's keys for external authentication fetched"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                "Microsoft Entra's keys cannot be fetched: its external authentication requests will be refused until they can (see [oidc.entra_eam])"
+            ),
         }
     }
 

@@ -146,6 +146,14 @@ pub async fn any_signing_with(conn: &mut Connection, alg: &str) -> Result<bool> 
     Ok(row.is_some())
 }
 
+/// Whether some application is marked as Microsoft Entra's EAM client.
+pub async fn any_entra_eam(conn: &mut Connection) -> Result<bool> {
+    let row = query("SELECT id FROM oidc_applications WHERE entra_eam IS NOT NULL LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Returns whether it existed. Its secrets go with it.
 pub async fn delete(conn: &mut Connection, id: Uuid) -> Result<bool> {
     let n = query("DELETE FROM oidc_applications WHERE id = ?")
