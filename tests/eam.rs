@@ -397,21 +397,18 @@ async fn a_new_hire_and_a_returning_user_complete_entras_mfa_with_a_passkey() {
     let (daemon, client_id) = setup(&entra, d);
     let base = daemon.base.replace("127.0.0.1", "localhost");
     // Entra's keys are fetched at start, before anyone needs them.
+    let fetched = "Microsoft Entra's keys for external authentication fetched";
     for _ in 0..100 {
-        if entra.fetches.load(Ordering::SeqCst) > 0 {
+        if daemon.logs().contains(fetched) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    assert!(daemon.logs().contains(fetched), "{}", daemon.logs());
     assert_eq!(
         entra.fetches.load(Ordering::SeqCst),
         1,
         "keys fetched at start"
-    );
-    assert!(
-        daemon
-            .logs()
-            .contains("Microsoft Entra's keys for external authentication fetched")
     );
     let app = json(d, &["app", "list", "--json"]);
     let listed = &app.as_array().unwrap()[0];
@@ -919,16 +916,15 @@ async fn eam_in_chromium() {
     ))
     .await;
     page.wait_for_path("/oauth2/register").await;
-    page.eval("setTimeout(() => document.getElementById('passkey-register').click(), 0); true")
-        .await;
-    // The virtual authenticator may answer the page's conditional request by itself;
-    // otherwise press the button (again, if a busy machine swallowed the first press).
-    page.wait_for_any(&["/oauth2/signin", "/oauth2/authorize/resume"])
-        .await;
+    // A real mouse click: the ceremony needs the user's gesture.
+    page.click("#passkey-register").await;
+    // The virtual authenticator may answer the page's conditional request by itself (then
+    // the answer is on its way to Entra already); otherwise press the button, again if a
+    // busy machine swallowed the first press.
     let mut paused = None;
     for _ in 0..4 {
         if let Some(p) = page
-            .try_event("Fetch.requestPaused", std::time::Duration::from_secs(1))
+            .try_event("Fetch.requestPaused", std::time::Duration::from_secs(4))
             .await
         {
             paused = Some(p);
