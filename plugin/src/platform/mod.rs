@@ -252,6 +252,16 @@ pub mod testing {
         }
     }
 
+    /// A caller holding `roles` through an API token.
+    pub fn caller(roles: &[crate::domain::role::Role]) -> Caller {
+        let principal = crate::domain::actor::Principal::ApiToken {
+            id: Uuid::new_v4(),
+            name: "test".into(),
+        };
+        let roles = crate::domain::role::Roles::new(roles.iter().copied());
+        Caller::new(Actor { principal, roles }, None)
+    }
+
     /// The OpenID Connect provider over the fixture's platform, issuing as a local URL.
     pub fn oidc(f: &Fixture) -> super::Oidc {
         super::Oidc::new(

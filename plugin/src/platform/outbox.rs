@@ -47,24 +47,13 @@ impl Platform {
 
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
 
-    use super::super::testing::fixture;
+    use super::super::testing::{caller, fixture};
     use super::*;
     use crate::Error;
-    use crate::domain::actor::{Actor, Principal};
     use crate::domain::directory::NewUser;
-    use crate::domain::role::{Role, Roles};
+    use crate::domain::role::Role;
     use crate::store::outbox::{Kind, NewMessage};
-
-    fn caller(roles: &[Role]) -> Caller {
-        let principal = Principal::ApiToken {
-            id: Uuid::new_v4(),
-            name: "test".into(),
-        };
-        let roles = Roles::new(roles.iter().copied());
-        Caller::new(Actor { principal, roles }, None)
-    }
 
     #[tokio::test]
     async fn a_reader_sees_counts_and_the_newest_messages_others_nothing() {

@@ -38,22 +38,11 @@ impl Platform {
 
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
 
-    use super::super::testing::fixture;
+    use super::super::testing::{caller, fixture};
     use super::*;
     use crate::Error;
-    use crate::domain::actor::{Actor, Principal};
-    use crate::domain::role::{Role, Roles};
-
-    fn caller(roles: &[Role]) -> Caller {
-        let principal = Principal::ApiToken {
-            id: Uuid::new_v4(),
-            name: "test".into(),
-        };
-        let roles = Roles::new(roles.iter().copied());
-        Caller::new(Actor { principal, roles }, None)
-    }
+    use crate::domain::role::Role;
 
     #[tokio::test]
     async fn a_reader_sees_a_sources_quarantine_and_run_lock_others_nothing() {

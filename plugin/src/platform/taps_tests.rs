@@ -5,10 +5,9 @@ use std::sync::Arc;
 use time::Duration;
 use uuid::Uuid;
 
-use super::testing::{Fixture, fixture};
+use super::testing::{Fixture, caller, fixture};
 use super::{Caller, Platform};
 use crate::Error;
-use crate::domain::actor::{Actor, Principal};
 use crate::domain::audit::AuditQuery;
 use crate::domain::directory::{NewGroup, NewUser, User, UserRef};
 use crate::domain::role::{Role, Roles};
@@ -32,19 +31,6 @@ async fn user(p: &Platform, upn: &str, roles: &[Role]) -> User {
 
 fn upn(u: &User) -> UserRef {
     UserRef::Upn(u.user_principal_name.clone())
-}
-
-fn caller(roles: &[Role]) -> Caller {
-    Caller::new(
-        Actor {
-            principal: Principal::ApiToken {
-                id: Uuid::new_v4(),
-                name: "test".into(),
-            },
-            roles: Roles::new(roles.iter().copied()),
-        },
-        None,
-    )
 }
 
 fn once() -> TapRequest {

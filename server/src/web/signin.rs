@@ -35,7 +35,8 @@ fn with_cookie(mut response: Response, cookie: Option<axum::http::HeaderValue>) 
 }
 
 /// The pass form; `error`: a catalogue key for the whole form, `blank`: fields left empty.
-fn tap_page(csrf: &str, upn: &str, error: Option<&str>, blank: &[&'static str]) -> Page {
+/// The flow's pass form adds its own links to it.
+pub(super) fn tap_page(csrf: &str, upn: &str, error: Option<&str>, blank: &[&'static str]) -> Page {
     let page = Page::new("signin_tap.html", "tap_signin_title").csrf(csrf);
     let mut fields = super::fields::FieldErrors::new();
     for field in blank {

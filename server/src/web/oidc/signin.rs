@@ -10,7 +10,6 @@ use serde::Deserialize;
 
 use super::super::auth::{self, ClientAddress};
 use super::super::error::{PageError, too_many};
-use super::super::fields::FieldErrors;
 use super::super::form::PageForm;
 use super::super::pages::{Page, When};
 use super::{FlowQuery, OidcPages, flow_link, response, session};
@@ -64,18 +63,7 @@ fn tap_page_for(
     error: Option<&str>,
     blank: &[&'static str],
 ) -> Page {
-    let page = Page::new("signin_tap.html", "tap_signin_title").csrf(csrf);
-    let mut fields = FieldErrors::new();
-    for field in blank {
-        fields.add(
-            field,
-            page.lang().text(&format!("tap_signin_{field}_missing")),
-        );
-    }
-    let error = error.map_or("", |key| page.lang().text(key)).to_owned();
-    page.with("upn", &upn)
-        .with("error", &error)
-        .with("errors", &fields)
+    super::super::signin::tap_page(csrf, upn, error, blank)
         .with("app", &app)
         .with("action", &flow_link("/oauth2/signin/tap", flow))
         .with("passkey_link", &flow_link("/oauth2/signin", flow))
