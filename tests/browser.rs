@@ -443,6 +443,39 @@ async fn an_administrator_creates_a_pass_once_and_a_reader_sees_read_only_pages(
     );
     site.audit(&mut admin, "admin-users-search").await;
 
+    // The applications, read-only: an app made with the CLI is listed with its client id,
+    // redirect URI and algorithm, reached from the users page.
+    let made = ok(
+        dir.path(),
+        &[
+            "app",
+            "add",
+            "Payroll",
+            "--web",
+            "https://payroll.example.com/callback",
+            "--alg",
+            "RS256",
+            "--json",
+        ],
+    );
+    let client_id = serde_json::from_str::<Value>(&made).unwrap()["appId"]
+        .as_str()
+        .expect("appId")
+        .to_owned();
+    admin.click("a[href='/admin/applications']").await;
+    admin.wait_for_path("/admin/applications").await;
+    let listed = admin.text().await;
+    for shown in [
+        "Payroll",
+        client_id.as_str(),
+        "https://payroll.example.com/callback",
+        "RS256",
+    ] {
+        assert!(listed.contains(shown), "{shown} missing: {listed}");
+    }
+    assert_reflows(&mut admin, "admin-applications").await;
+    site.audit(&mut admin, "admin-applications").await;
+
     let kim = site.user_id("kim@example.com").await;
     let kim_page = format!("/admin/users/{kim}");
     site.visit(&mut admin, &kim_page, "admin-user").await;

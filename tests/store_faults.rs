@@ -193,15 +193,27 @@ async fn a_full_disk_is_survived_without_a_restart() {
             "tapbridge_store_faults_total{cause=\"disk_full\"}"
         ) >= 1.0
     );
-    // The Graph API answers with its own envelope.
-    let (status, body) = send(
-        http.post(daemon.url("/v1.0/users"))
-            .bearer_auth(&admin)
-            .json(&json!({"userPrincipalName": "graph@example.com", "displayName": "G"})),
-    )
-    .await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"]["code"], "serviceNotAvailable");
+    // The Graph API answers with its own envelope. A small write may still fit in the last
+    // free pages the larger SCIM rows could not use: write until the disk refuses.
+    let mut graph_refused = None;
+    for i in 0..500 {
+        let (status, body) = send(
+            http.post(daemon.url("/v1.0/users"))
+                .bearer_auth(&admin)
+                .json(&json!({"userPrincipalName": format!("graph{i}@example.com"), "displayName": "G"})),
+        )
+        .await;
+        match status {
+            201 => continue,
+            503 => {
+                graph_refused = Some(body);
+                break;
+            }
+            other => panic!("a Graph write on a full disk answered {other}: {body}"),
+        }
+    }
+    let body = graph_refused.expect("the full disk refuses a Graph write");
+    assert_eq!(body["error"]["code"], "serviceNotAvailable", "{body}");
 
     // Space comes back.
     std::fs::remove_file(&ballast).unwrap();

@@ -152,6 +152,7 @@ mod tests {
             include_str!("../../../templates/pages/registered.html"),
             include_str!("../../../templates/pages/security_info.html"),
             include_str!("../../../templates/pages/admin_users.html"),
+            include_str!("../../../templates/pages/admin_applications.html"),
             include_str!("../../../templates/pages/admin_user.html"),
             include_str!("../../../templates/pages/admin_policies.html"),
         ];

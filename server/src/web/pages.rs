@@ -54,6 +54,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/pages/admin_users.html"),
     ),
     (
+        "admin_applications.html",
+        include_str!("../../../templates/pages/admin_applications.html"),
+    ),
+    (
         "admin_user.html",
         include_str!("../../../templates/pages/admin_user.html"),
     ),

@@ -1,8 +1,9 @@
 //! Administrators' pages: find a user, see their methods, issue and delete passes, delete
-//! passkeys, read and edit the pass and passkey policies. Each handler needs an
+//! passkeys, read and edit the pass and passkey policies, list the applications. Each handler needs an
 //! [`AdminSession`]; what the viewer's roles do not allow is shown read-only, with the role
 //! that is missing, and the platform checks the roles again for every operation.
 
+mod applications;
 mod policies;
 mod user;
 mod users;
@@ -25,6 +26,7 @@ pub fn routes() -> Router<WebState> {
             "/admin/users/{id}/passkeys/{pid}/delete",
             post(user::delete_passkey),
         )
+        .route("/admin/applications", get(applications::list_applications))
         .route("/admin/policies", get(policies::show_policies))
         .route("/admin/policies/tap", post(policies::update_tap_policy))
         .route("/admin/policies/fido2", post(policies::update_fido2_policy))
