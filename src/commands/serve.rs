@@ -38,17 +38,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.database.leader_interval_seconds),
         stop_rx.clone(),
     ));
-    let purge = tokio::spawn(purge_loop(
-        platform.clone(),
-        Duration::from_secs(config.tap.purge_interval_minutes * 60),
-        stop_rx.clone(),
-    ));
-    let audit_purge = tokio::spawn(audit_purge_loop(
-        platform.clone(),
-        Duration::from_secs(config.audit.purge_interval_minutes * 60),
-        stop_rx.clone(),
-    ));
-    let rate_limit_purge = tokio::spawn(rate_limit_purge_loop(platform.clone(), stop_rx.clone()));
+    let mut purges = vec![
+        tokio::spawn(on_the_leader(
+            platform.clone(),
+            Duration::from_secs(config.tap.purge_interval_minutes * 60),
+            stop_rx.clone(),
+            |p| async move {
+                match p.purge_expired_taps(&Caller::operator()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "purged expired passes"),
+                    Err(e) => tracing::warn!(error = %e, "purging expired passes failed"),
+                }
+            },
+        )),
+        tokio::spawn(on_the_leader(
+            platform.clone(),
+            Duration::from_secs(config.audit.purge_interval_minutes * 60),
+            stop_rx.clone(),
+            |p| async move {
+                match p.purge_audit_log(&Caller::operator()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "purged audit records past their retention"),
+                    // The error names its cause (a full disk, a lost connection …).
+                    Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
+                }
+            },
+        )),
+    ];
+    // The shared sign-in counters of past minutes (several nodes on PostgreSQL only: the
+    // embedded engine keeps no counters in the database).
+    if platform.shares_rate_limits() {
+        purges.push(tokio::spawn(on_the_leader(
+            platform.clone(),
+            Duration::from_secs(60),
+            stop_rx.clone(),
+            |p| async move {
+                if let Err(e) = p.purge_rate_limits().await {
+                    tracing::warn!(error = %e, "purging the shared sign-in counters failed");
+                }
+            },
+        )));
+    }
     let ldap_jobs = bridge::ldap::scheduler::spawn(platform.clone(), &config.ldap, stop_rx.clone());
     if !config.ldap.sources.is_empty() {
         let (source, sources) = (platform.clone(), Arc::new(config.ldap.sources.clone()));
@@ -172,9 +202,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    let _ = purge.await;
-    let _ = audit_purge.await;
-    let _ = rate_limit_purge.await;
+    for purge in purges {
+        let _ = purge.await;
+    }
     for job in mail_jobs {
         let _ = job.await;
     }
@@ -302,73 +332,6 @@ async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn purge_loop(platform: Arc<Platform>, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if !platform.leads() {
-                    continue;
-                }
-                match platform.purge_expired_taps(&Caller::operator()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(count = n, "purged expired passes"),
-                    Err(e) => tracing::warn!(error = %e, "purging expired passes failed"),
-                }
-            }
-            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-        }
-    }
-}
-
-/// Deletes the shared sign-in counters of past minutes (several nodes on PostgreSQL only: the
-/// embedded engine keeps no counters in the database).
-async fn rate_limit_purge_loop(platform: Arc<Platform>, mut stop: watch::Receiver<bool>) {
-    if !platform.shares_rate_limits() {
-        return;
-    }
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if !platform.leads() {
-                    continue;
-                }
-                if let Err(e) = platform.purge_rate_limits().await {
-                    tracing::warn!(error = %e, "purging the shared sign-in counters failed");
-                }
-            }
-            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-        }
-    }
-}
-
-/// Deletes audit records past their retention, at start and then every `every`.
-async fn audit_purge_loop(
-    platform: Arc<Platform>,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                // One node purges; the others would only queue behind it.
-                if !platform.leads() {
-                    continue;
-                }
-                match platform.purge_audit_log(&Caller::operator()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(count = n, "purged audit records past their retention"),
-                    // The error names its cause (a full disk, a lost connection …).
-                    Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
-                }
-            }
-            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
-        }
-    }
-}
-
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
@@ -386,5 +349,29 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+/// Runs `job` every `every` on the node that leads (always the one node on SQLite; on
+/// PostgreSQL the leader: the others would only queue behind it), until `stop`.
+async fn on_the_leader<F, Fut>(
+    platform: Arc<Platform>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    job: F,
+) where
+    F: Fn(Arc<Platform>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if platform.leads() {
+                    job(platform.clone()).await;
+                }
+            }
+            () = async { let _ = stop.wait_for(|s| *s).await; } => return,
+        }
     }
 }

@@ -12,12 +12,27 @@ use crate::domain::oidc::problem::Problem;
 use crate::jose::Alg;
 use crate::store::{oidc_clients, oidc_grants};
 
-#[derive(Debug, Default, Clone)]
+/// An RP-initiated logout. Its `Debug` leaves the ID token out.
+#[derive(Default, Clone)]
 pub struct LogoutRequest {
     pub id_token_hint: Option<String>,
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
+}
+
+impl std::fmt::Debug for LogoutRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogoutRequest")
+            .field(
+                "id_token_hint",
+                &self.id_token_hint.as_ref().map(|_| "<redacted>"),
+            )
+            .field("client_id", &self.client_id)
+            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
+            .field("state", &self.state)
+            .finish()
+    }
 }
 
 #[derive(Debug)]

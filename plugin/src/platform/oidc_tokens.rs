@@ -32,14 +32,27 @@ use crate::store::oidc_grants::{self, GrantRow};
 use crate::store::{Connection, audit, oidc_clients, users};
 use crate::{Error, Result};
 
-/// A successful token response.
-#[derive(Debug, Clone)]
+/// A successful token response. Its `Debug` shows which tokens it holds, never their values.
+#[derive(Clone)]
 pub struct TokenResponse {
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: Option<String>,
     pub id_token: Option<String>,
     pub scope: String,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = |t: &Option<String>| t.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &held(&self.refresh_token))
+            .field("id_token", &held(&self.id_token))
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// A verified, live access token.
