@@ -140,8 +140,13 @@ async function register(button) {
 }
 
 let pendingSignIn = null;
+// Set while one sign-in is being completed: the autofill (conditional) request and the
+// button may both obtain a credential, and completing both opened two sessions, the later
+// cookie replacing the one the next page was rendered for.
+let finishing = false;
 
 async function signIn(mediation) {
+  if (finishing) return;
   if (pendingSignIn) pendingSignIn.abort();
   const controller = new AbortController();
   pendingSignIn = controller;
@@ -150,8 +155,16 @@ async function signIn(mediation) {
   const request = { publicKey, signal: controller.signal };
   if (mediation) request.mediation = mediation;
   const cred = await navigator.credentials.get(request);
-  const done = await postJson("/signin/passkey", { ceremony: start.ceremony, credential: assertionJson(cred) });
-  window.location.assign(nextPath() || done.redirect);
+  // Superseded meanwhile (the other request took over), or another is already completing.
+  if (controller.signal.aborted || finishing) return;
+  finishing = true;
+  try {
+    const done = await postJson("/signin/passkey", { ceremony: start.ceremony, credential: assertionJson(cred) });
+    window.location.assign(nextPath() || done.redirect);
+  } catch (err) {
+    finishing = false;
+    throw err;
+  }
 }
 
 function setUpSignIn() {
