@@ -194,10 +194,7 @@ fn main() {
             let started = Instant::now();
             while mailer.deliver_due().await.expect("deliver") > 0 {}
             let elapsed = started.elapsed();
-            let counts = {
-                let mut conn = platform.store().read().await.expect("conn");
-                bridge::mail::outbox::counts(&mut conn).await.expect("counts")
-            };
+            let counts = platform.mail_counts().await.expect("counts");
             let sent = counts.iter().find(|(s, _)| s.as_str() == "sent").map_or(0, |(_, c)| *c);
             assert_eq!(sent as usize, n, "every message accepted: {counts:?}");
             assert!(accepted.load(std::sync::atomic::Ordering::Relaxed) >= n as u64);

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bridge::mail::Mailer;
-use bridge::mail::outbox::{self, State};
+use bridge::mail::outbox::State;
 use plugin::domain::directory::UserRef;
 use plugin::domain::timefmt::rfc3339;
 use plugin::platform::Caller;
@@ -56,7 +56,6 @@ fn parse_id(id: &str) -> Result<Uuid, UsageError> {
 
 pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
     let platform = runtime::open_platform(config).await?;
-    let now = platform.now();
     match command {
         MailCommand::List { state, limit, json } => {
             let state = match state.as_deref() {
@@ -121,21 +120,19 @@ pub async fn run(command: MailCommand, config: &Config) -> anyhow::Result<()> {
         }
         MailCommand::Retry { id } => {
             let id = parse_id(&id)?;
-            let mut tx = platform.store().write().await?;
-            let done = outbox::retry(&mut tx, id, now)
+            let done = platform
+                .retry_mail(&plugin::platform::Caller::operator(), id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.commit().await?;
             anyhow::ensure!(done, "message {id} is not waiting or failed");
             println!("message {id} will be sent again now");
         }
         MailCommand::Cancel { id } => {
             let id = parse_id(&id)?;
-            let mut tx = platform.store().write().await?;
-            let done = outbox::cancel(&mut tx, id, now)
+            let done = platform
+                .cancel_mail(&plugin::platform::Caller::operator(), id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.commit().await?;
             anyhow::ensure!(done, "message {id} has been sent or cancelled already");
             println!("message {id} cancelled");
         }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use bridge::provisioning::{Scim, ScimSettings};
 use plugin::clock::SystemClock;
 use plugin::platform::{Caller, Platform};
-use plugin::store::tokens;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -320,8 +319,7 @@ async fn oidc_provider(
 }
 
 async fn first_start_hint(platform: &Platform) -> anyhow::Result<()> {
-    let mut conn = platform.store().read().await?;
-    if tokens::count_live(&mut conn).await? == 0 {
+    if platform.gauges().await?.api_tokens == 0 {
         tracing::warn!(
             "no API token exists yet. Create the first administrator token with:\n\n    \
              tapbridge token create --name admin --role privileged-authentication-administrator \

@@ -24,16 +24,16 @@ use lettre::message::{Mailbox, MultiPart};
 use plugin::Error as PlatformError;
 use plugin::domain::actor::Actor;
 use plugin::domain::directory::{User, UserRef};
+use plugin::domain::outbox::Message as Queued;
 use plugin::domain::tap_policy::TapRequest;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
-use plugin::platform::{Caller, Platform};
+use plugin::platform::{Caller, MailOutcome, MailPass, Platform};
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::MailSettings;
 use super::backoff;
 use super::entra::{EntraMinting, Terms};
-use super::outbox::{self, Message as Queued};
 use super::render::{Templates, pick_language};
 use super::transport::{Accepted, Refused, Transport};
 use crate::error::Result;
@@ -128,16 +128,10 @@ impl Mailer {
     /// Claims the due messages and delivers them, `concurrency` at a time. Returns how many
     /// were handled.
     pub async fn deliver_due(self: &Arc<Self>) -> Result<usize> {
-        let now = self.platform.now();
         let lease =
             time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(5));
         let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
-        let claimed = {
-            let mut tx = self.platform.store().write_background().await?;
-            let claimed = outbox::claim_due(&mut tx, now, lease, limit).await?;
-            tx.commit().await?;
-            claimed
-        };
+        let claimed = self.platform.claim_due_mail(lease, limit).await?;
         let n = claimed.len();
         let semaphore = Arc::new(tokio::sync::Semaphore::new(
             self.settings.concurrency.max(1),
@@ -195,31 +189,17 @@ impl Mailer {
         // The pass and the attempt that carries it commit together, before anything goes on
         // the wire: once this commits, the message may reach its recipients (a crash from
         // here on counts the attempt as unconfirmed); if it does not, there is no pass either.
-        let minted = async {
-            let mut tx = self.platform.store().write().await?;
-            let issued = self
-                .platform
-                .issue_tap_in(&mut tx, &caller, &UserRef::Id(user.id), request)
-                .await;
-            let issued = match issued {
-                Ok(issued) => issued,
-                Err(e) => return Ok(Err(e)),
-            };
-            if !outbox::mark_handed_over(&mut tx, m.id, m.attempts, self.platform.now()).await? {
-                // The lease ran out and another sender took the message over (or it was
-                // sent): rolled back, this attempt minted nothing and delivers nothing.
-                return Ok(Ok(None));
-            }
-            tx.commit().await?;
-            Ok::<_, crate::error::Error>(Ok(Some(issued)))
-        };
-        let issued = match minted.await? {
-            Ok(Some(issued)) => issued,
-            Ok(None) => {
+        let issued = match self
+            .platform
+            .mint_mail_pass(&caller, &m, user.id, request)
+            .await?
+        {
+            MailPass::Issued(issued) => *issued,
+            MailPass::TakenOver => {
                 tracing::warn!(message = %m.id, "the message was taken over by another sender; this attempt stops");
                 return Ok(Outcome::Retry);
             }
-            Err(e) => {
+            MailPass::Refused(e) => {
                 let permanent =
                     !matches!(e, PlatformError::Storage(_) | PlatformError::Internal(_));
                 return self
@@ -377,19 +357,20 @@ impl Mailer {
         result: std::result::Result<Accepted, Refused>,
     ) -> Result<Outcome> {
         let now = self.platform.now();
-        // `write`, not `write_background`: an accepted message is inside the window until
-        // this commits, and must not wait for a pause meant to let other writers in.
-        let mut tx = self.platform.store().write().await?;
-        let outcome = match &result {
-            Ok(accepted) => {
-                outbox::mark_sent(&mut tx, m.id, &accepted.reply, now).await?;
-                Outcome::Sent
-            }
-            Err(r) if r.permanent || m.attempts >= self.settings.max_attempts => {
-                outbox::mark_failed(&mut tx, m.id, m.attempts, r.unconfirmed, &r.reason, now)
-                    .await?;
-                Outcome::Failed
-            }
+        let (outcome, recorded) = match &result {
+            Ok(accepted) => (
+                Outcome::Sent,
+                MailOutcome::Sent {
+                    reply: &accepted.reply,
+                },
+            ),
+            Err(r) if r.permanent || m.attempts >= self.settings.max_attempts => (
+                Outcome::Failed,
+                MailOutcome::Failed {
+                    unconfirmed: r.unconfirmed,
+                    reason: &r.reason,
+                },
+            ),
             Err(r) => {
                 let wait = backoff::delay(
                     m.attempts,
@@ -399,20 +380,17 @@ impl Mailer {
                 );
                 let next =
                     now + time::Duration::try_from(wait).unwrap_or(time::Duration::minutes(1));
-                outbox::mark_retry(
-                    &mut tx,
-                    m.id,
-                    m.attempts,
-                    r.unconfirmed,
-                    &r.reason,
-                    next,
-                    now,
+                (
+                    Outcome::Retry,
+                    MailOutcome::Retry {
+                        unconfirmed: r.unconfirmed,
+                        reason: &r.reason,
+                        next,
+                    },
                 )
-                .await?;
-                Outcome::Retry
             }
         };
-        tx.commit().await?;
+        self.platform.record_mail_outcome(m, recorded).await?;
         let counter = match outcome {
             Outcome::Sent => &self.sent,
             Outcome::Retry => &self.retried,
@@ -460,9 +438,7 @@ impl Mailer {
         let mut out = String::from(
             "# HELP tapbridge_mail_outbox Messages in the mail outbox by state.\n# TYPE tapbridge_mail_outbox gauge\n",
         );
-        if let Ok(mut conn) = self.platform.store().read().await
-            && let Ok(counts) = outbox::counts(&mut conn).await
-        {
+        if let Ok(counts) = self.platform.mail_counts().await {
             for (state, n) in counts {
                 out.push_str(&format!(
                     "tapbridge_mail_outbox{{state=\"{}\"}} {n}\n",

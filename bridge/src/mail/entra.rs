@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use plugin::domain::directory::User;
+use plugin::domain::outbox::EntraPass;
 use plugin::domain::timefmt::{parse_rfc3339, rfc3339};
-use plugin::store::entra::EntraPass;
 use serde_json::Value;
 use time::OffsetDateTime;
 

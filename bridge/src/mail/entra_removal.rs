@@ -1,5 +1,5 @@
 //! Deleting a leaver's pass in Entra. The leaver's transaction only marks their messages
-//! (`plugin::store::entra::request_removal`); this job makes the calls, outside any
+//! (the platform's consumption of leaver events); this job makes the calls, outside any
 //! transaction, and records each outcome with its audit record. A pass whose id a crash lost
 //! is found by when it was created: after the message asked for it.
 //!
@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use plugin::domain::audit::{Activity, AuditRecord, Initiator};
+use plugin::domain::outbox::Removal;
 use plugin::platform::Platform;
-use plugin::store::{audit, entra as store};
+use plugin::platform::RemovalOutcome;
 use tokio::sync::watch;
 
 use crate::entra::{Entra, EntraError};
@@ -79,44 +80,47 @@ impl Removals {
 
     /// Handles the due removals; returns how many.
     pub async fn remove_due(&self) -> Result<usize> {
-        let due = {
-            let mut conn = self.platform.store().read().await?;
-            store::due_removals(&mut conn, self.platform.now(), 50).await?
-        };
+        let due = self.platform.due_entra_removals(50).await?;
         let n = due.len();
         for r in due {
             let step = self.remove(&r).await;
             let now = self.platform.now();
-            let mut tx = self.platform.store().write_background().await?;
-            match &step {
-                Step::Done(passes) => {
-                    store::finish_removal(&mut tx, r.message, None, now).await?;
-                    for (id, existed) in passes {
-                        let record = AuditRecord::new(Activity::EntraPassDeleted, initiator(), now)
+            let outcome = match &step {
+                Step::Done(passes) => RemovalOutcome::Done(
+                    passes
+                        .iter()
+                        .map(|(id, existed)| {
+                            AuditRecord::new(Activity::EntraPassDeleted, initiator(), now)
+                                .target("User", r.user_id, None)
+                                .reason(if *existed {
+                                    "the user left"
+                                } else {
+                                    "the user left; the pass was gone already"
+                                })
+                                .detail("message", r.message)
+                                .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-"))
+                                .detail("entraMethodId", id)
+                        })
+                        .collect(),
+                ),
+                Step::Later(at, why) => RemovalOutcome::Later {
+                    next: *at,
+                    why: why.clone(),
+                },
+                Step::Failed(why) => RemovalOutcome::Failed {
+                    why: why.clone(),
+                    record: Box::new(
+                        AuditRecord::new(Activity::EntraPassDeleted, initiator(), now)
                             .target("User", r.user_id, None)
-                            .reason(if *existed {
-                                "the user left"
-                            } else {
-                                "the user left; the pass was gone already"
-                            })
+                            .failed(why.clone())
                             .detail("message", r.message)
-                            .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-"))
-                            .detail("entraMethodId", id);
-                        audit::insert(&mut tx, &record).await?;
-                    }
-                }
-                Step::Later(at, why) => store::retry_removal(&mut tx, r.message, why, *at).await?,
-                Step::Failed(why) => {
-                    store::finish_removal(&mut tx, r.message, Some(why), now).await?;
-                    let record = AuditRecord::new(Activity::EntraPassDeleted, initiator(), now)
-                        .target("User", r.user_id, None)
-                        .failed(why.clone())
-                        .detail("message", r.message)
-                        .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-"));
-                    audit::insert(&mut tx, &record).await?;
-                }
-            }
-            tx.commit().await?;
+                            .detail("entraUserId", r.entra_user_id.as_deref().unwrap_or("-")),
+                    ),
+                },
+            };
+            self.platform
+                .finish_entra_removal(r.message, &outcome)
+                .await?;
             match step {
                 Step::Done(passes) => {
                     let gone = passes.iter().filter(|(_, existed)| *existed).count();
@@ -135,7 +139,7 @@ impl Removals {
         Ok(n)
     }
 
-    async fn remove(&self, r: &store::Removal) -> Step {
+    async fn remove(&self, r: &Removal) -> Step {
         let graph = self.entra.graph();
         let Some(entra_user) = &r.entra_user_id else {
             return Step::Done(vec![]);
@@ -189,10 +193,7 @@ impl Removals {
 
     /// Prometheus series.
     pub async fn metrics(&self) -> String {
-        let pending = match self.platform.store().read().await {
-            Ok(mut conn) => store::pending_removals(&mut conn).await.unwrap_or(0),
-            Err(_) => 0,
-        };
+        let pending = self.platform.pending_entra_removals().await.unwrap_or(0);
         let graph = self.entra.graph();
         format!(
             "# HELP tapbridge_entra_removals_pending Leavers' passes waiting to be deleted in Entra.\n\

@@ -13,7 +13,7 @@ mod delivery;
 pub mod entra;
 pub mod entra_removal;
 mod folder;
-pub use plugin::store::outbox;
+pub use plugin::domain::outbox;
 pub mod render;
 mod smtp_pool;
 pub mod transport;

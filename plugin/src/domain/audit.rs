@@ -40,6 +40,8 @@ pub enum Activity {
     OnboardingMailQueued,
     OnboardingMailCancelled,
     OnboardingMailSkipped,
+    /// An operator asked for a waiting or failed message to be sent again now.
+    OnboardingMailRetried,
     RolesUpdated,
     /// A pass created in Microsoft Entra for a joiner (the method id is in the details).
     EntraPassCreated,
@@ -93,6 +95,7 @@ impl Activity {
             Activity::OnboardingMailQueued => "Queue onboarding mail",
             Activity::OnboardingMailCancelled => "Cancel onboarding mail",
             Activity::OnboardingMailSkipped => "Onboarding mail not queued",
+            Activity::OnboardingMailRetried => "Retry onboarding mail",
             Activity::RolesUpdated => "Update role assignments",
             Activity::EntraPassCreated => "Create temporary access pass in Microsoft Entra",
             Activity::EntraPassDeleted => "Delete temporary access pass in Microsoft Entra",

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod fido2_policy;
 pub mod lifecycle;
 pub mod oidc;
+pub mod outbox;
 pub mod role;
 pub mod session;
 pub mod tap;

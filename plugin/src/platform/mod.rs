@@ -5,6 +5,7 @@
 mod audit;
 mod directory;
 pub mod lifecycle;
+mod mail_delivery;
 pub mod oidc;
 pub mod oidc_authorize;
 pub mod oidc_client_auth;
@@ -13,6 +14,7 @@ pub mod oidc_eam;
 mod oidc_keys;
 pub mod oidc_logout;
 pub mod oidc_tokens;
+mod onboarding;
 mod outbox;
 pub mod pass_handover;
 pub mod passkeys;
@@ -38,8 +40,10 @@ use crate::metrics::{Gauges, Metrics};
 use crate::secret::{KeyedHasher, Purpose, ServerSecret};
 use crate::store::{self, Store};
 
+pub use mail_delivery::{MailOutcome, MailPass, RemovalOutcome};
 pub use oidc::Oidc;
 pub use oidc_eam::{EntraEamConfig, EntraKeySource};
+pub use onboarding::{JoinerFacts, JoinerMail};
 pub use outbox::OutboxListing;
 pub use passkeys::{Passwordless, PasswordlessSettings, Registered, SecurityInfo};
 pub use rate_limits::LimitScope;

@@ -6,8 +6,9 @@ use uuid::Uuid;
 
 use super::{Caller, Platform};
 use crate::Result;
-use crate::store::entra::{self, EntraPass};
-use crate::store::outbox::{self, Message, State};
+use crate::domain::outbox::{EntraPass, Message, State};
+use crate::store::entra;
+use crate::store::outbox;
 
 #[derive(Debug)]
 pub struct OutboxListing {
@@ -52,8 +53,8 @@ mod tests {
     use super::*;
     use crate::Error;
     use crate::domain::directory::NewUser;
+    use crate::domain::outbox::{Kind, NewMessage};
     use crate::domain::role::Role;
-    use crate::store::outbox::{Kind, NewMessage};
 
     #[tokio::test]
     async fn a_reader_sees_counts_and_the_newest_messages_others_nothing() {

@@ -10,20 +10,7 @@ use uuid::Uuid;
 
 use super::{Connection, Row, ms, opt_at, query};
 use crate::Result;
-
-/// What a message knows about its pass in Entra.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EntraPass {
-    /// The Entra user's object id.
-    pub user_id: Option<String>,
-    /// When the latest request for a pass was about to be sent.
-    pub minting_at: Option<OffsetDateTime>,
-    /// The pass Entra created (its method id).
-    pub method_id: Option<String>,
-    /// `pending`, `done` or `failed` once the user left.
-    pub removal: Option<String>,
-    pub removal_error: Option<String>,
-}
+use crate::domain::outbox::{EntraPass, Recorded, Removal};
 
 fn from_row(row: &Row) -> Result<EntraPass> {
     Ok(EntraPass {
@@ -152,17 +139,6 @@ pub async fn mark_waiting(
     Ok(())
 }
 
-/// What recording a created pass found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// On record; deliver it.
-    Deliver,
-    /// The user left while the pass was being created: delete it, deliver nothing.
-    UserLeft,
-    /// The claim is no longer this sender's.
-    NotOurs,
-}
-
 /// Records the method id of the pass Entra created for the message.
 pub async fn record_method(
     conn: &mut Connection,
@@ -210,18 +186,6 @@ pub async fn request_removal(
     .execute(&mut *conn)
     .await
     .map_err(Into::into)
-}
-
-/// A pass to delete in Entra.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removal {
-    pub message: Uuid,
-    pub user_id: Uuid,
-    /// `None`: the message never got as far as asking Entra; nothing to delete.
-    pub entra_user_id: Option<String>,
-    pub method_id: Option<String>,
-    pub minting_at: Option<OffsetDateTime>,
-    pub attempts: u32,
 }
 
 /// Due removals, except for messages a sender is working on right now (it finds the request
@@ -315,9 +279,10 @@ mod tests {
     use serde_json::json;
     use time::macros::datetime;
 
-    use super::super::outbox::{self, Kind, NewMessage};
+    use super::super::outbox;
     use super::super::testing;
     use super::*;
+    use crate::domain::outbox::{Kind, NewMessage};
 
     const NOW: OffsetDateTime = datetime!(2026-11-27 09:00 UTC);
 

@@ -9,102 +9,12 @@
 //! maybe delivered by a sender that died, and the attempt counts as unconfirmed.
 
 use super::{Connection, Row, at, ms, query};
+use crate::domain::outbox::{Message, NewMessage, State};
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Pending,
-    Sending,
-    Sent,
-    Failed,
-    Cancelled,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Sending => "sending",
-            State::Sent => "sent",
-            State::Failed => "failed",
-            State::Cancelled => "cancelled",
-        }
-    }
-
-    pub const ALL: [State; 5] = [
-        State::Pending,
-        State::Sending,
-        State::Sent,
-        State::Failed,
-        State::Cancelled,
-    ];
-
-    fn parse(s: &str) -> State {
-        State::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .unwrap_or(State::Failed)
-    }
-}
-
-/// What a message is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// The first mail for a joiner, from a rule.
-    Onboarding,
-    /// An administrator's "resend onboarding".
-    Resend,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Onboarding => "onboarding",
-            Kind::Resend => "resend",
-        }
-    }
-}
-
-/// A message to enqueue.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub idempotency_key: String,
-    pub kind: Kind,
-    pub user_id: Uuid,
-    pub recipients: Vec<String>,
-    pub cc: Vec<String>,
-    pub language: String,
-    /// Pass terms and the rule's name.
-    pub params: Value,
-    /// Not sent before this time (a hire date minus some days).
-    pub not_before: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub id: Uuid,
-    pub kind: String,
-    pub user_id: Uuid,
-    pub recipients: Vec<String>,
-    pub cc: Vec<String>,
-    pub language: String,
-    pub params: Value,
-    pub state: State,
-    pub not_before: OffsetDateTime,
-    pub next_attempt_at: OffsetDateTime,
-    pub attempts: u32,
-    /// Attempts that may have reached the recipients without tapbridge knowing: a crash
-    /// after the hand-over, or no reply to it. The next message says it replaces them.
-    pub unconfirmed_attempts: u32,
-    pub last_error: Option<String>,
-    pub server_reply: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub sent_at: Option<OffsetDateTime>,
-}
 
 macro_rules! columns {
     () => {
@@ -415,6 +325,7 @@ pub async fn counts(conn: &mut Connection) -> Result<Vec<(State, i64)>> {
 mod tests {
     use super::super::testing;
     use super::*;
+    use crate::domain::outbox::Kind;
 
     fn message(key: &str, at: OffsetDateTime) -> NewMessage {
         NewMessage {

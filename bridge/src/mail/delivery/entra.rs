@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use plugin::domain::audit::{Activity, AuditRecord, Initiator};
 use plugin::domain::directory::User;
+use plugin::domain::outbox::{Message as Queued, Recorded};
 use plugin::domain::timefmt::rfc3339;
-use plugin::store::audit;
-use plugin::store::entra::{self as store, Recorded};
 use serde_json::json;
 
 use super::{Mailer, Outcome, human};
@@ -23,7 +22,6 @@ use crate::entra::{CreatedPass, EntraError, EntraUser};
 use crate::error::Result;
 use crate::mail::backoff;
 use crate::mail::entra::{EntraMinting, NoPass, Terms, is_ours, not_replaced, outcome};
-use crate::mail::outbox::{self, Message as Queued};
 use crate::mail::transport::Refused;
 
 /// A pass Entra created for the message, on record.
@@ -188,13 +186,7 @@ impl Mailer {
             Err(e) => return Ok(Minting::NoPass(outcome(&e, "looking up the user", now))),
         };
         if !terms.replace_existing {
-            let (state, known) = {
-                let mut conn = self.platform.store().read().await?;
-                (
-                    store::get(&mut conn, m.id).await?.unwrap_or_default(),
-                    store::methods_of_user(&mut conn, user.id).await?,
-                )
-            };
+            let (state, known) = self.platform.entra_pass_of(m.id, user.id).await?;
             match graph.list_passes(&entra_user.id).await {
                 Ok(passes) => {
                     if let Some(other) = passes.iter().find(|p| !is_ours(p, &state, &known)) {
@@ -223,22 +215,15 @@ impl Mailer {
             }
         }
         // On record before the request whose outcome a crash can leave unknown.
-        {
-            let mut tx = self.platform.store().write().await?;
-            let ours = store::mark_minting(&mut tx, m.id, m.attempts, &entra_user.id, now).await?;
-            tx.commit().await?;
-            if !ours {
-                return Ok(Minting::TakenOver);
-            }
+        if !self.platform.mark_entra_minting(m, &entra_user.id).await? {
+            return Ok(Minting::TakenOver);
         }
         let created = match graph.create_pass(&entra_user.id, &terms.request).await {
             Ok(created) => created,
             Err(e) => {
                 if !matches!(e, EntraError::Unavailable(_)) {
                     // Entra answered: no pass exists from this request.
-                    let mut tx = self.platform.store().write().await?;
-                    store::clear_minting(&mut tx, m.id, m.attempts).await?;
-                    tx.commit().await?;
+                    self.platform.clear_entra_minting(m).await?;
                 }
                 let no = match e {
                     // The user vanished between the look-up and now (a sync in progress).
@@ -256,47 +241,36 @@ impl Mailer {
         };
         let now = self.platform.now();
         let method = &minted.created.method;
-        let recorded = {
-            let mut tx = self.platform.store().write().await?;
-            let mut recorded =
-                store::record_method(&mut tx, m.id, m.attempts, &method.id, now).await?;
-            // The pass and the attempt that carries it are on record together before anything
-            // goes on the wire (as for a local pass): a crash from here on counts the attempt
-            // as unconfirmed, and the retry's mail says it replaces this one.
-            if recorded == Recorded::Deliver
-                && !outbox::mark_handed_over(&mut tx, m.id, m.attempts, now).await?
-            {
-                recorded = Recorded::NotOurs;
-            }
-            if recorded == Recorded::Deliver {
-                let record = AuditRecord::new(Activity::EntraPassCreated, initiator(), now)
-                    .target("User", user.id, Some(&user.user_principal_name))
-                    .detail("rule", &terms.rule)
-                    .detail("message", m.id)
-                    .detail("entraUserId", &minted.user.id)
-                    .detail("entraUserPrincipalName", &minted.user.user_principal_name)
-                    .detail("entraMethodId", &method.id)
-                    .detail(
-                        "lifetimeInMinutes",
-                        method
-                            .lifetime_in_minutes
-                            .map_or("-".to_owned(), |l| l.to_string()),
-                    )
-                    .detail(
-                        "isUsableOnce",
-                        method
-                            .is_usable_once
-                            .map_or("-".to_owned(), |o| o.to_string()),
-                    )
-                    .detail(
-                        "startDateTime",
-                        method.start.map_or("-".to_owned(), rfc3339),
-                    );
-                audit::insert(&mut tx, &record).await?;
-            }
-            tx.commit().await?;
-            recorded
-        };
+        // The pass and the attempt that carries it are on record together before anything
+        // goes on the wire (as for a local pass): a crash from here on counts the attempt as
+        // unconfirmed, and the retry's mail says it replaces this one.
+        let record = AuditRecord::new(Activity::EntraPassCreated, initiator(), now)
+            .target("User", user.id, Some(&user.user_principal_name))
+            .detail("rule", &terms.rule)
+            .detail("message", m.id)
+            .detail("entraUserId", &minted.user.id)
+            .detail("entraUserPrincipalName", &minted.user.user_principal_name)
+            .detail("entraMethodId", &method.id)
+            .detail(
+                "lifetimeInMinutes",
+                method
+                    .lifetime_in_minutes
+                    .map_or("-".to_owned(), |l| l.to_string()),
+            )
+            .detail(
+                "isUsableOnce",
+                method
+                    .is_usable_once
+                    .map_or("-".to_owned(), |o| o.to_string()),
+            )
+            .detail(
+                "startDateTime",
+                method.start.map_or("-".to_owned(), rfc3339),
+            );
+        let recorded = self
+            .platform
+            .record_entra_pass(m, &method.id, record)
+            .await?;
         Ok(match recorded {
             Recorded::Deliver => Minting::Minted(minted),
             Recorded::UserLeft => {
@@ -353,13 +327,7 @@ impl Mailer {
                 record.failed(format!("{why}; deleting it failed: {e}"))
             }
         };
-        let written = async {
-            let mut tx = self.platform.store().write().await?;
-            audit::insert(&mut tx, &record).await?;
-            tx.commit().await?;
-            Ok::<_, crate::error::Error>(())
-        };
-        if let Err(e) = written.await {
+        if let Err(e) = self.platform.record_entra_step(&record).await {
             tracing::warn!(error = %e, "could not audit the deletion of a pass in Entra");
         }
     }
@@ -368,10 +336,7 @@ impl Mailer {
     async fn record_no_pass(&self, m: &Queued, no: NoPass) -> Result<Outcome> {
         match no {
             NoPass::Wait { at, reason } => {
-                let now = self.platform.now();
-                let mut tx = self.platform.store().write().await?;
-                store::mark_waiting(&mut tx, m.id, m.attempts, &reason, at, now).await?;
-                tx.commit().await?;
+                self.platform.mark_entra_waiting(m, &reason, at).await?;
                 self.retried
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(message = %m.id, until = %rfc3339(at), reason = %reason, "onboarding mail waits for Entra");
