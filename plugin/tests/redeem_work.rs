@@ -1,6 +1,6 @@
 //! A failed pass sign-in does the same work whatever made it fail: unknown user, user without
 //! a pass, wrong code, a locked or expired pass. Not a timing test: the store's own statement
-//! log (sqlx's `sqlx::query` events) is recorded for each path and compared, statement by
+//! log (the store's `tapbridge::sql` events and sqlx's `sqlx::query`) is recorded for each path and compared, statement by
 //! statement, with the rows each returned. If one path skips a read (the policy, the user's
 //! groups) or gets more rows handed over, the lists differ and an attacker could tell from the
 //! answer's timing whether a user exists or holds a pass.
@@ -39,7 +39,7 @@ impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "summary" => self.summary = value.to_owned(),
-            "db.statement" => self.statement = value.to_owned(),
+            "db.statement" | "statement" => self.statement = value.to_owned(),
             _ => {}
         }
     }
@@ -57,7 +57,9 @@ impl Visit for Fields {
 
 impl<S: Subscriber> Layer<S> for Statements {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
+        // SQLite statements run on the caller's thread and are logged by the store; sqlx logs
+        // what it runs itself (PostgreSQL, BEGIN).
+        if !["sqlx::query", "tapbridge::sql"].contains(&event.metadata().target()) {
             return;
         }
         let mut f = Fields::default();

@@ -12,12 +12,12 @@ use std::fmt;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
 
 use std::sync::Arc;
 
 use super::fault::Health;
+use super::sqlite_direct::{Cell, Direct, DirectRow, Stepped};
 
 /// The database engine behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +53,28 @@ pub struct Connection {
 }
 
 enum Inner {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(SqliteSide),
     Postgres(PoolConnection<Postgres>),
+}
+
+/// A pooled SQLite connection and, once a statement ran, its lock (see `sqlite_direct`).
+struct SqliteSide {
+    /// Declared first: dropped before the connection whose state it borrows.
+    direct: Option<Direct>,
+    conn: PoolConnection<Sqlite>,
+}
+
+impl SqliteSide {
+    /// The connection locked for statements on this thread (locked on first use).
+    async fn direct(&mut self) -> Result<&mut Direct, sqlx::Error> {
+        if self.direct.is_none() {
+            let guard = self.conn.lock_handle().await?;
+            // SAFETY: `direct` is dropped before `conn` (field order), and `conn` is not
+            // used through sqlx while it is locked (every statement goes through `direct`).
+            self.direct = Some(unsafe { Direct::new(guard) });
+        }
+        Ok(self.direct.as_mut().expect("locked just above"))
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -66,7 +86,7 @@ impl fmt::Debug for Connection {
 impl Connection {
     pub(super) fn sqlite(conn: PoolConnection<Sqlite>, health: Arc<Health>) -> Self {
         Connection {
-            inner: Inner::Sqlite(conn),
+            inner: Inner::Sqlite(SqliteSide { direct: None, conn }),
             health,
             savepoints: 0,
             abandoned: None,
@@ -106,10 +126,24 @@ impl Connection {
     }
 
     async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
-        let sql = AssertSqlSafe(sql.to_owned());
         let result = match &mut self.inner {
-            Inner::Sqlite(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
-            Inner::Postgres(c) => sqlx::raw_sql(sql).execute(&mut **c).await.map(|_| ()),
+            // BEGIN may wait for another process's write lock for as long as the busy
+            // timeout: it goes through the connection's own thread, where the wait blocks
+            // no request and a caller that gives up can leave (see `tx`).
+            Inner::Sqlite(c) if c.direct.is_none() && starts_with_word(sql, "BEGIN") => {
+                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut *c.conn)
+                    .await
+                    .map(|_| ())
+            }
+            Inner::Sqlite(c) => match c.direct().await {
+                Ok(d) => d.batch(sql),
+                Err(e) => Err(e),
+            },
+            Inner::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **c)
+                .await
+                .map(|_| ()),
         };
         self.observed(result)
     }
@@ -158,17 +192,19 @@ impl Connection {
     /// a transaction would fail every later writer that receives it.
     pub fn discard(&mut self) {
         match &mut self.inner {
-            Inner::Sqlite(c) => c.close_on_drop(),
+            Inner::Sqlite(c) => c.conn.close_on_drop(),
             Inner::Postgres(c) => c.close_on_drop(),
         }
     }
 
-    /// The SQLite connection, for the few things only SQLite has (snapshots, pragmas).
-    pub fn as_sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
-        match &mut self.inner {
-            Inner::Sqlite(c) => Some(&mut **c),
-            Inner::Postgres(_) => None,
-        }
+    /// Runs a statement on the SQLite connection, on this thread.
+    async fn sqlite_run(
+        side: &mut SqliteSide,
+        sql: &str,
+        values: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Stepped, sqlx::Error> {
+        side.direct().await?.run(sql, values, limit)
     }
 }
 
@@ -212,6 +248,11 @@ impl std::ops::DerefMut for Savepoint<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
         self.conn
     }
+}
+
+fn starts_with_word(sql: &str, word: &str) -> bool {
+    let head = sql.trim_start();
+    head.len() >= word.len() && head[..word.len()].eq_ignore_ascii_case(word)
 }
 
 /// A bound value, before it is handed to an engine.
@@ -288,33 +329,137 @@ impl<const N: usize> Bind for &[u8; N] {
 }
 
 /// A column type both engines decode (`&'r str` borrows from the row).
-pub trait Column<'r>:
-    sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
+pub trait Column<'r>: FromCell<'r> + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> {}
+
+impl<'r, T> Column<'r> for T where
+    T: FromCell<'r> + sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>
 {
 }
 
-impl<'r, T> Column<'r> for T where
-    T: sqlx::Decode<'r, Sqlite>
-        + sqlx::Type<Sqlite>
-        + sqlx::Decode<'r, Postgres>
-        + sqlx::Type<Postgres>
-{
+/// Decoding from a value SQLite returned. As sqlx does: a NULL only into an `Option`, and no
+/// conversion between storage classes other than integer to floating point.
+pub trait FromCell<'r>: Sized {
+    fn from_cell(cell: &'r Cell) -> Result<Self, String>;
+}
+
+fn mismatch<T>(cell: &Cell) -> Result<T, String> {
+    Err(match cell {
+        Cell::Null => "unexpected NULL".to_owned(),
+        other => format!(
+            "mismatched types: cannot decode {} as {}",
+            match other {
+                Cell::Int(_) => "INTEGER",
+                Cell::Real(_) => "REAL",
+                Cell::Text(_) => "TEXT",
+                Cell::Blob(_) => "BLOB",
+                Cell::Null => "NULL",
+            },
+            std::any::type_name::<T>()
+        ),
+    })
+}
+
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl FromCell<'_> for $t {
+            fn from_cell(cell: &Cell) -> Result<Self, String> {
+                match cell {
+                    Cell::Int(v) => <$t>::try_from(*v).map_err(|e| e.to_string()),
+                    other => mismatch(other),
+                }
+            }
+        }
+    )*};
+}
+
+from_int!(i64, i32, i16);
+
+impl FromCell<'_> for bool {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Int(v) => Ok(*v != 0),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl FromCell<'_> for f64 {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Real(v) => Ok(*v),
+            Cell::Int(v) => Ok(*v as f64),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl FromCell<'_> for String {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(v) => Ok(v.clone()),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl<'r> FromCell<'r> for &'r str {
+    fn from_cell(cell: &'r Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(v) => Ok(v),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl FromCell<'_> for Vec<u8> {
+    fn from_cell(cell: &Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Blob(v) => Ok(v.clone()),
+            Cell::Text(v) => Ok(v.as_bytes().to_vec()),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl<'r> FromCell<'r> for &'r [u8] {
+    fn from_cell(cell: &'r Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Blob(v) => Ok(v),
+            Cell::Text(v) => Ok(v.as_bytes()),
+            other => mismatch(other),
+        }
+    }
+}
+
+impl<'r, T: FromCell<'r>> FromCell<'r> for Option<T> {
+    fn from_cell(cell: &'r Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Null => Ok(None),
+            other => T::from_cell(other).map(Some),
+        }
+    }
 }
 
 /// A column by name or position, in either engine's rows.
-pub trait ColumnIndex:
-    sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + fmt::Debug
-{
+pub trait ColumnIndex: sqlx::ColumnIndex<PgRow> + fmt::Debug {
+    fn position(&self, row: &DirectRow) -> Option<usize>;
 }
 
-impl<T> ColumnIndex for T where
-    T: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + fmt::Debug
-{
+impl ColumnIndex for &str {
+    fn position(&self, row: &DirectRow) -> Option<usize> {
+        row.position(self)
+    }
+}
+
+impl ColumnIndex for usize {
+    fn position(&self, row: &DirectRow) -> Option<usize> {
+        (*self < row.len()).then_some(*self)
+    }
 }
 
 /// A result row of either engine.
 pub enum Row {
-    Sqlite(SqliteRow),
+    Sqlite(DirectRow),
     Postgres(PgRow),
 }
 
@@ -324,7 +469,16 @@ impl Row {
         index: I,
     ) -> Result<T, sqlx::Error> {
         match self {
-            Row::Sqlite(r) => r.try_get(index),
+            Row::Sqlite(r) => {
+                let at = index
+                    .position(r)
+                    .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))?;
+                let cell = r.cell(at).unwrap_or(&Cell::Null);
+                T::from_cell(cell).map_err(|e| sqlx::Error::ColumnDecode {
+                    index: format!("{index:?}"),
+                    source: e.into(),
+                })
+            }
             Row::Postgres(r) => r.try_get(index),
         }
     }
@@ -365,10 +519,9 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
-                .execute(&mut **c)
+            Inner::Sqlite(c) => Connection::sqlite_run(c, sql.as_str(), &values, None)
                 .await
-                .map(|r| r.rows_affected()),
+                .map(|s| s.changed),
             Inner::Postgres(c) => {
                 sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
                     .execute(&mut **c)
@@ -383,10 +536,9 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
-                .fetch_all(&mut **c)
+            Inner::Sqlite(c) => Connection::sqlite_run(c, sql.as_str(), &values, None)
                 .await
-                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+                .map(|s| s.rows.into_iter().map(Row::Sqlite).collect()),
             Inner::Postgres(c) => {
                 sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
                     .fetch_all(&mut **c)
@@ -401,10 +553,9 @@ impl Query {
         conn.settle().await?;
         let Query { sql, values } = self;
         let result = match &mut conn.inner {
-            Inner::Sqlite(c) => sqlx::query_with(sql, arguments::<SqliteArguments>(values)?)
-                .fetch_optional(&mut **c)
+            Inner::Sqlite(c) => Connection::sqlite_run(c, sql.as_str(), &values, Some(1))
                 .await
-                .map(|row| row.map(Row::Sqlite)),
+                .map(|s| s.rows.into_iter().next().map(Row::Sqlite)),
             Inner::Postgres(c) => {
                 sqlx::query_with(numbered(sql), arguments::<PgArguments>(values)?)
                     .fetch_optional(&mut **c)

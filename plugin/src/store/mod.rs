@@ -32,6 +32,7 @@ pub mod sessions;
 mod settings;
 pub mod sign_in;
 mod sqlite;
+mod sqlite_direct;
 pub mod taps;
 pub mod tokens;
 mod tx;

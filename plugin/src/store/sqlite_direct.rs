@@ -1,0 +1,352 @@
+//! SQLite statements run on the calling thread.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and sends it every statement: two
+//! thread switches per statement, more than the statement itself costs. A pass issued in a
+//! dozen statements spent two thirds of its CPU time in the kernel switching threads (`perf`,
+//! `benches/tap_throughput.rs`). So a connection, once taken from the pool, is locked out of
+//! its thread (`lock_handle`: one round trip) and its statements run here, through SQLite's C
+//! interface, until it goes back. The lock's guard lives in the [`Direct`] next to the pooled
+//! connection and is dropped before it, so the connection reaches the pool with its thread
+//! running again.
+//!
+//! Statements run to completion inside one call, never across an `.await`: a request that
+//! is dropped cannot leave a statement half-stepped. `BEGIN`, which may wait for another
+//! process's write lock, still goes through the sqlx thread before the lock is taken (the
+//! wait blocks nothing and can be given up); COMMIT's sync to disk leaves the async worker
+//! thread to the runtime first (`block_in_place`) where the runtime allows it.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+use libsqlite3_sys as ffi;
+use sqlx::sqlite::LockedSqliteHandle;
+
+use super::db::Value;
+
+/// A value read from a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+/// A result row: its cells and the statement's column names (shared by the rows).
+#[derive(Debug, Clone)]
+pub struct DirectRow {
+    names: Arc<[String]>,
+    cells: Vec<Cell>,
+}
+
+impl DirectRow {
+    pub(super) fn cell(&self, at: usize) -> Option<&Cell> {
+        self.cells.get(at)
+    }
+
+    pub(super) fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.cells.len()
+    }
+}
+
+/// A pooled SQLite connection locked out of its sqlx thread.
+pub(super) struct Direct {
+    /// Borrows the connection's shared state, which lives on the heap behind an `Arc` the
+    /// pooled connection holds: the owner drops this before the pooled connection (field
+    /// order), so the borrow never outlives what it borrows.
+    guard: LockedSqliteHandle<'static>,
+}
+
+// SAFETY: the guard is a mutex guard over the connection's state; the connection is used by
+// one task at a time (it is behind `&mut`), and SQLite connections opened by sqlx may move
+// between threads (sqlx sends them to its own thread).
+unsafe impl Send for Direct {}
+unsafe impl Sync for Direct {}
+
+/// What a statement did.
+pub(super) struct Stepped {
+    pub rows: Vec<DirectRow>,
+    pub changed: u64,
+}
+
+impl Direct {
+    /// # Safety
+    /// The caller keeps the connection `guard` was taken from alive, and unmoved in the
+    /// sense that matters (its worker state is behind an `Arc`), until this is dropped.
+    pub(super) unsafe fn new(guard: LockedSqliteHandle<'_>) -> Direct {
+        // SAFETY: see above; the lifetime is extended to let the guard sit beside its owner.
+        let guard = unsafe {
+            std::mem::transmute::<LockedSqliteHandle<'_>, LockedSqliteHandle<'static>>(guard)
+        };
+        Direct { guard }
+    }
+
+    fn db(&mut self) -> *mut ffi::sqlite3 {
+        self.guard.as_raw_handle().as_ptr()
+    }
+
+    fn error(&mut self) -> sqlx::Error {
+        match self.guard.last_error() {
+            Some(e) => sqlx::Error::Database(Box::new(e)),
+            None => sqlx::Error::Protocol("SQLite failed without an error code".into()),
+        }
+    }
+
+    /// Statements without parameters, separated by `;`.
+    pub(super) fn batch(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        let text = std::ffi::CString::new(sql)
+            .map_err(|_| sqlx::Error::Protocol("a statement holds a NUL byte".into()))?;
+        let db = self.db();
+        let started = std::time::Instant::now();
+        let status = slow(is_slow(sql), || {
+            // SAFETY: `db` is the locked connection's live handle; `text` outlives the call.
+            unsafe { ffi::sqlite3_exec(db, text.as_ptr(), None, ptr::null_mut(), ptr::null_mut()) }
+        });
+        if status == ffi::SQLITE_OK {
+            let done = Stepped {
+                rows: Vec::new(),
+                changed: 0,
+            };
+            log_statement(sql, &done, started.elapsed());
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// Runs one statement with its values; its rows (at most `limit`) and the rows it
+    /// changed.
+    pub(super) fn run(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Stepped, sqlx::Error> {
+        let db = self.db();
+        let mut raw: *mut ffi::sqlite3_stmt = ptr::null_mut();
+        let mut tail: *const c_char = ptr::null();
+        let len = c_int::try_from(sql.len())
+            .map_err(|_| sqlx::Error::Protocol("statement too long".into()))?;
+        // SAFETY: `db` is live; SQLite reads `len` bytes of `sql` and writes the statement
+        // and where the text after it starts (inside `sql`).
+        let status = unsafe {
+            ffi::sqlite3_prepare_v2(db, sql.as_ptr() as *const c_char, len, &mut raw, &mut tail)
+        };
+        if status != ffi::SQLITE_OK {
+            return Err(self.error());
+        }
+        let used = if tail.is_null() {
+            sql.len()
+        } else {
+            (tail as usize).saturating_sub(sql.as_ptr() as usize)
+        };
+        let rest = sql.get(used..).unwrap_or("").trim();
+        if !rest.is_empty() && !rest.starts_with("--") {
+            if let Some(stmt) = NonNull::new(raw) {
+                drop(Statement(stmt));
+            }
+            return Err(sqlx::Error::Protocol(
+                "a query with values holds one statement".into(),
+            ));
+        }
+        let Some(stmt) = NonNull::new(raw) else {
+            // Only whitespace or a comment: nothing to run.
+            return Ok(Stepped {
+                rows: Vec::new(),
+                changed: 0,
+            });
+        };
+        let stmt = Statement(stmt);
+        let started = std::time::Instant::now();
+        // SAFETY: `stmt` is the statement just prepared, finalized when `stmt` drops.
+        let outcome = slow(is_slow(sql), || unsafe {
+            self.step_all(db, stmt.0.as_ptr(), values, limit)
+        });
+        drop(stmt);
+        if let Ok(done) = &outcome {
+            log_statement(sql, done, started.elapsed());
+        }
+        outcome
+    }
+
+    /// # Safety
+    /// `stmt` is a live statement of `db`.
+    unsafe fn step_all(
+        &mut self,
+        db: *mut ffi::sqlite3,
+        stmt: *mut ffi::sqlite3_stmt,
+        values: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Stepped, sqlx::Error> {
+        let expected = unsafe { ffi::sqlite3_bind_parameter_count(stmt) };
+        if usize::try_from(expected).ok() != Some(values.len()) {
+            return Err(sqlx::Error::Protocol(format!(
+                "the statement takes {expected} values, {} were bound",
+                values.len()
+            )));
+        }
+        for (i, value) in values.iter().enumerate() {
+            let at = c_int::try_from(i + 1).unwrap_or(c_int::MAX);
+            let status = unsafe { bind(stmt, at, value) };
+            if status != ffi::SQLITE_OK {
+                return Err(self.error());
+            }
+        }
+        let columns = unsafe { ffi::sqlite3_column_count(stmt) };
+        let names: Arc<[String]> = (0..columns)
+            .map(|i| {
+                let name = unsafe { ffi::sqlite3_column_name(stmt, i) };
+                if name.is_null() {
+                    String::new()
+                } else {
+                    unsafe { CStr::from_ptr(name) }
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            })
+            .collect();
+        let mut rows = Vec::new();
+        loop {
+            if limit.is_some_and(|l| rows.len() >= l) {
+                break;
+            }
+            match unsafe { ffi::sqlite3_step(stmt) } {
+                ffi::SQLITE_ROW => {
+                    let mut cells = Vec::with_capacity(names.len());
+                    for i in 0..columns {
+                        cells.push(unsafe { read(stmt, i) }?);
+                    }
+                    rows.push(DirectRow {
+                        names: names.clone(),
+                        cells,
+                    });
+                }
+                ffi::SQLITE_DONE => break,
+                _ => return Err(self.error()),
+            }
+        }
+        let changed = if unsafe { ffi::sqlite3_stmt_readonly(stmt) } != 0 {
+            0
+        } else {
+            u64::try_from(unsafe { ffi::sqlite3_changes64(db) }).unwrap_or(0)
+        };
+        Ok(Stepped { rows, changed })
+    }
+}
+
+/// Logs a statement under `tapbridge::sql` (at `debug`; one that took over a second at
+/// `warn`), as sqlx logs its own under `sqlx::query`: `log.level = "info,tapbridge::sql=debug"`.
+fn log_statement(sql: &str, done: &Stepped, took: std::time::Duration) {
+    let rows_returned = done.rows.len() as u64;
+    let elapsed_us = took.as_micros() as u64;
+    if took >= std::time::Duration::from_secs(1) {
+        tracing::warn!(target: "tapbridge::sql", statement = %sql, rows_returned, rows_affected = done.changed, elapsed_us, "slow statement");
+    } else {
+        tracing::debug!(target: "tapbridge::sql", statement = %sql, rows_returned, rows_affected = done.changed, elapsed_us, "statement");
+    }
+}
+
+/// A prepared statement, finalized on drop.
+struct Statement(NonNull<ffi::sqlite3_stmt>);
+
+impl Drop for Statement {
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared by `run` and is finalized once, here.
+        unsafe {
+            ffi::sqlite3_finalize(self.0.as_ptr());
+        }
+    }
+}
+
+/// # Safety
+/// `stmt` is live and `at` one of its parameters.
+unsafe fn bind(stmt: *mut ffi::sqlite3_stmt, at: c_int, value: &Value) -> c_int {
+    unsafe {
+        match value {
+            Value::I64(Some(v)) => ffi::sqlite3_bind_int64(stmt, at, *v),
+            Value::F64(Some(v)) => ffi::sqlite3_bind_double(stmt, at, *v),
+            Value::Bool(Some(v)) => ffi::sqlite3_bind_int64(stmt, at, i64::from(*v)),
+            Value::Text(Some(v)) => ffi::sqlite3_bind_text64(
+                stmt,
+                at,
+                v.as_ptr() as *const c_char,
+                v.len() as u64,
+                ffi::SQLITE_TRANSIENT(),
+                ffi::SQLITE_UTF8 as u8,
+            ),
+            Value::Bytes(Some(v)) => ffi::sqlite3_bind_blob64(
+                stmt,
+                at,
+                v.as_ptr() as *const std::ffi::c_void,
+                v.len() as u64,
+                ffi::SQLITE_TRANSIENT(),
+            ),
+            Value::I64(None)
+            | Value::F64(None)
+            | Value::Bool(None)
+            | Value::Text(None)
+            | Value::Bytes(None) => ffi::sqlite3_bind_null(stmt, at),
+        }
+    }
+}
+
+/// # Safety
+/// `stmt` has a current row and `i` is one of its columns.
+unsafe fn read(stmt: *mut ffi::sqlite3_stmt, i: c_int) -> Result<Cell, sqlx::Error> {
+    unsafe {
+        Ok(match ffi::sqlite3_column_type(stmt, i) {
+            ffi::SQLITE_INTEGER => Cell::Int(ffi::sqlite3_column_int64(stmt, i)),
+            ffi::SQLITE_FLOAT => Cell::Real(ffi::sqlite3_column_double(stmt, i)),
+            ffi::SQLITE_TEXT => {
+                let p = ffi::sqlite3_column_text(stmt, i);
+                let n = usize::try_from(ffi::sqlite3_column_bytes(stmt, i)).unwrap_or(0);
+                let bytes = if p.is_null() || n == 0 {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(p, n)
+                };
+                Cell::Text(String::from_utf8(bytes.to_vec()).map_err(|e| {
+                    sqlx::Error::Decode(format!("a text column is not UTF-8: {e}").into())
+                })?)
+            }
+            ffi::SQLITE_BLOB => {
+                let p = ffi::sqlite3_column_blob(stmt, i) as *const u8;
+                let n = usize::try_from(ffi::sqlite3_column_bytes(stmt, i)).unwrap_or(0);
+                Cell::Blob(if p.is_null() || n == 0 {
+                    Vec::new()
+                } else {
+                    std::slice::from_raw_parts(p, n).to_vec()
+                })
+            }
+            _ => Cell::Null,
+        })
+    }
+}
+
+/// Statements that wait for the disk (`COMMIT`, a checkpoint, a copy).
+fn is_slow(sql: &str) -> bool {
+    let head = sql.trim_start();
+    ["COMMIT", "VACUUM", "PRAGMA wal_checkpoint"]
+        .iter()
+        .any(|k| head.len() >= k.len() && head[..k.len()].eq_ignore_ascii_case(k))
+}
+
+/// Runs `f`, leaving the async worker thread to the runtime first when `may_wait` and the
+/// runtime has other worker threads to take over (not in a single-threaded runtime, where
+/// it would panic).
+fn slow<T>(may_wait: bool, f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi = may_wait
+        && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if multi {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
