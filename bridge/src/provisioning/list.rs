@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use plugin::platform::Provisioner;
 use serde_json::Value;
 
+use super::Kind;
 use super::resource::{
     case_exact, get_ci, group_schema, keeps_members, parse_attribute_list, project, user_schema,
     value_at,
 };
-use super::store::Kind;
 use super::{Page, Scim};
 use crate::error::{Error, Result, ScimType};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter, matches, parse_filter};

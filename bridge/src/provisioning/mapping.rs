@@ -113,8 +113,8 @@ fn parse_date(value: &str) -> Option<OffsetDateTime> {
     Some(date.midnight().assume_utc())
 }
 
-/// The platform fields of a normalised SCIM User. The manager is resolved by the caller, who
-/// can see the store.
+/// The platform fields of a normalised SCIM User. The manager is resolved by the platform,
+/// inside the write (it must be a user of the same source).
 pub fn to_new_user(resource: &Value, source: &str, mapping: &Mapping) -> Result<NewUser> {
     let user_name = text(resource, "userName")
         .ok_or_else(|| Error::bad(ScimType::InvalidValue, "userName is required"))?;

@@ -14,20 +14,19 @@ mod groups;
 mod list;
 pub mod mapping;
 pub mod resource;
-use plugin::store::scim as store;
 mod users;
 
 use std::sync::Arc;
 
-use plugin::domain::audit::Initiator;
-use plugin::platform::lifecycle::Writer;
-use plugin::platform::{Platform, Provisioner};
+use plugin::domain::provisioned::Refusal;
+use plugin::platform::Platform;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::Error;
 pub use list::ListQuery;
 pub use mapping::Mapping;
-pub use store::Kind;
+pub use plugin::domain::provisioned::Kind;
 
 #[derive(Debug, Clone)]
 pub struct ScimSettings {
@@ -85,16 +84,19 @@ impl Scim {
     fn location(&self, kind: &str, id: Uuid) -> String {
         format!("{}/{kind}/{id}", self.base())
     }
+}
 
-    fn writer(&self, who: &Provisioner, correlation_id: Option<Uuid>) -> Writer {
-        Writer {
-            initiator: Initiator {
-                kind: "app".into(),
-                id: Some(who.token_id.to_string()),
-                display_name: who.source.clone(),
-            },
-            correlation_id,
-            now: self.platform.now(),
+/// The platform's refusals of a provisioning write, in SCIM's words.
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::NotFound(kind, id) => Error::NotFound(format!("{} `{id}`", kind.as_str())),
+            Refusal::UserTaken(_) => Error::conflict("userName is already in use"),
+            Refusal::GroupNameTaken(name) => Error::conflict(format!(
+                "a group named `{name}` already exists for this provisioning source \
+                 (group names are unique per source, ignoring case)"
+            )),
+            Refusal::ForeignMember(id) => users::foreign(&format!("member `{id}`")),
         }
     }
 }

@@ -473,10 +473,10 @@ pub fn case_exact(schema: &'static ResourceSchema) -> impl Fn(&AttrPath) -> bool
     move |path: &AttrPath| schema.is_case_exact(path)
 }
 
-pub fn core_urn(kind: crate::provisioning::store::Kind) -> &'static str {
+pub fn core_urn(kind: crate::provisioning::Kind) -> &'static str {
     match kind {
-        crate::provisioning::store::Kind::User => USER_SCHEMA,
-        crate::provisioning::store::Kind::Group => GROUP_SCHEMA,
+        crate::provisioning::Kind::User => USER_SCHEMA,
+        crate::provisioning::Kind::Group => GROUP_SCHEMA,
     }
 }
 

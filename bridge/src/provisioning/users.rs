@@ -1,14 +1,10 @@
-//! SCIM Users: create, read, replace, patch, delete — each in one transaction with the
-//! platform's lifecycle (audit, joiner/mover/leaver events, revocation).
+//! SCIM Users: create, read, replace, patch, delete — each one platform operation, in one
+//! transaction with the platform's lifecycle (audit, joiner/mover/leaver events, revocation);
+//! the SCIM body (normalising, patching, mapping, rendering) is decided here.
 
-use std::collections::HashMap;
-
-use plugin::Error as PlatformError;
-use plugin::domain::audit::{Activity, AuditRecord};
-use plugin::domain::directory::{Group, NewUser, User};
+use plugin::domain::directory::{Group, User};
+use plugin::domain::provisioned::{ProvisionedUser, ScimRow, UserChange, UserWrite};
 use plugin::platform::Provisioner;
-use plugin::platform::lifecycle::{self, Writer};
-use plugin::store::{Connection, audit, groups, users};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -17,7 +13,6 @@ use super::resource::{
     Meta, discard_write_only, etag, etag_listed, get_ci, normalise, render, user_schema, with_id,
     without_id,
 };
-use super::store::{self as scim_store, Kind, ScimRow};
 use super::{Resource, Scim};
 use crate::error::{Error, Result, ScimType};
 use crate::scim::patch::patch_resource;
@@ -68,61 +63,28 @@ impl Scim {
         json
     }
 
-    /// The user and its SCIM row, if this source owns them.
-    async fn owned_user(
+    /// The SCIM body as the platform's record and what the write carries besides: the
+    /// mapped user, the manager it names, the write-only attributes dropped from it.
+    fn user_write(
         &self,
-        conn: &mut Connection,
         who: &Provisioner,
-        id: Uuid,
-    ) -> Result<(User, ScimRow)> {
-        let not_found = || Error::NotFound(format!("User `{id}`"));
-        let user = users::get(conn, id).await?.ok_or_else(not_found)?;
-        if user.source != who.source {
-            return Err(not_found());
+        body: Value,
+        discarded: Vec<String>,
+    ) -> Result<UserWrite> {
+        Ok(UserWrite {
+            user: to_new_user(&body, &who.source, &self.settings.mapping)?,
+            manager: manager_ref(&body),
+            external_id: external_id(&body),
+            body,
+            discarded,
+        })
+    }
+
+    fn user_resource(&self, p: &ProvisionedUser) -> Resource {
+        Resource {
+            json: self.render_user(&p.user, &p.row, &p.groups),
+            version: p.row.version,
         }
-        let row = scim_store::get(conn, Kind::User, id)
-            .await?
-            .ok_or_else(not_found)?;
-        Ok((user, row))
-    }
-
-    async fn visible_groups(
-        &self,
-        conn: &mut Connection,
-        who: &Provisioner,
-        user: Uuid,
-    ) -> Result<Vec<Group>> {
-        let mut list = groups::of_user(conn, user).await?;
-        list.retain(|g| g.source == who.source);
-        Ok(list)
-    }
-
-    /// The manager named in the Enterprise extension, if it is a user of the same source.
-    async fn resolve_manager(
-        &self,
-        conn: &mut Connection,
-        who: &Provisioner,
-        resource: &Value,
-        new: &mut NewUser,
-    ) -> Result<()> {
-        let Some(value) = get_ci(resource, crate::scim::schema::ENTERPRISE_USER_SCHEMA)
-            .and_then(|e| get_ci(e, "manager"))
-            .and_then(|m| get_ci(m, "value"))
-            .and_then(Value::as_str)
-        else {
-            return Ok(());
-        };
-        if let Ok(id) = Uuid::try_parse(value)
-            && let Some(manager) = users::get(conn, id).await?
-            && manager.source == who.source
-        {
-            new.manager_id = Some(manager.id);
-        }
-        Ok(())
-    }
-
-    fn new_user(&self, who: &Provisioner, resource: &Value) -> Result<NewUser> {
-        to_new_user(resource, &who.source, &self.settings.mapping)
     }
 
     pub async fn create_user(
@@ -133,42 +95,22 @@ impl Scim {
     ) -> Result<Resource> {
         let mut resource = normalise(body, user_schema())?;
         let discarded = discard_write_only(&mut resource, user_schema());
-        let mut new = self.new_user(who, &resource)?;
-        let w = self.writer(who, correlation);
-        let mut tx = self.platform.store().write().await?;
-        self.resolve_manager(&mut tx, who, &resource, &mut new)
+        let write = self.user_write(who, resource, discarded)?;
+        let created = self
+            .platform
+            .create_provisioned_user::<Error>(who, correlation, write)
             .await?;
-        let user = lifecycle::create_user(&mut tx, new, &w)
-            .await
-            .map_err(|e| match e {
-                PlatformError::Conflict(_) => Error::conflict("userName is already in use"),
-                other => other.into(),
-            })?;
-        let row = ScimRow {
-            id: user.id,
-            source: who.source.clone(),
-            external_id: external_id(&resource),
-            body: resource,
-            version: 1,
-        };
-        scim_store::insert(&mut tx, Kind::User, &row).await?;
-        audit_discarded(&mut tx, &w, &user, &discarded).await?;
-        tx.commit().await?;
-        Ok(Resource {
-            json: self.render_user(&user, &row, &[]),
-            version: row.version,
-        })
+        Ok(self.user_resource(&created))
     }
 
     pub async fn get_user(&self, who: &Provisioner, id: &str) -> Result<Resource> {
         let id = parse_id(id, "User")?;
-        let mut conn = self.platform.store().read().await?;
-        let (user, row) = self.owned_user(&mut conn, who, id).await?;
-        let groups = self.visible_groups(&mut conn, who, id).await?;
-        Ok(Resource {
-            json: self.render_user(&user, &row, &groups),
-            version: row.version,
-        })
+        let user = self
+            .platform
+            .provisioned_user(who, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("User `{id}`")))?;
+        Ok(self.user_resource(&user))
     }
 
     /// PUT: the body replaces the resource entirely.
@@ -203,66 +145,34 @@ impl Scim {
         .await
     }
 
-    /// Loads the user, checks the precondition, computes the new body with `change` (`None`:
-    /// nothing changed), and writes body and platform record together. Write-only values the
-    /// body gained (a password) are dropped and audited; a request that brought nothing else
-    /// changes nothing stored.
+    /// Inside the platform's write: checks the precondition, computes the new body with
+    /// `change` (`None`: nothing changed) and maps it. Write-only values the body gained (a
+    /// password) are dropped and audited; a request that brought nothing else changes nothing
+    /// stored.
     async fn write_user(
         &self,
         who: &Provisioner,
         id: Uuid,
         if_match: Option<&str>,
         correlation: Option<Uuid>,
-        change: impl FnOnce(&Value) -> Result<Option<Value>>,
+        change: impl FnOnce(&Value) -> Result<Option<Value>> + Send,
     ) -> Result<Resource> {
-        let w = self.writer(who, correlation);
-        let mut tx = self.platform.store().write().await?;
-        let (user, row) = self.owned_user(&mut tx, who, id).await?;
-        check_if_match(if_match, row.version)?;
-        let mut next = change(&row.body)?;
-        let discarded = next
-            .as_mut()
-            .map(|n| discard_write_only(n, user_schema()))
-            .unwrap_or_default();
-        let Some(next) = next.filter(|n| *n != row.body) else {
-            let groups = self.visible_groups(&mut tx, who, id).await?;
-            if !discarded.is_empty() {
-                audit_discarded(&mut tx, &w, &user, &discarded).await?;
-                tx.commit().await?;
-            }
-            return Ok(Resource {
-                json: self.render_user(&user, &row, &groups),
-                version: row.version,
-            });
-        };
-        let mut new = self.new_user(who, &next)?;
-        self.resolve_manager(&mut tx, who, &next, &mut new).await?;
-        let (updated, _) = lifecycle::update_user(&mut tx, &user, new, &w)
-            .await
-            .map_err(|e| match e {
-                PlatformError::Conflict(_) => Error::conflict("userName is already in use"),
-                other => other.into(),
-            })?;
-        let version = scim_store::update(
-            &mut tx,
-            Kind::User,
-            id,
-            external_id(&next).as_deref(),
-            &next,
-        )
-        .await?;
-        audit_discarded(&mut tx, &w, &updated, &discarded).await?;
-        let groups = self.visible_groups(&mut tx, who, id).await?;
-        tx.commit().await?;
-        let row = ScimRow {
-            body: next,
-            version,
-            ..row
-        };
-        Ok(Resource {
-            json: self.render_user(&updated, &row, &groups),
-            version,
-        })
+        let written = self
+            .platform
+            .write_provisioned_user::<Error>(who, correlation, id, |_, row| {
+                check_if_match(if_match, row.version)?;
+                let mut next = change(&row.body)?;
+                let discarded = next
+                    .as_mut()
+                    .map(|n| discard_write_only(n, user_schema()))
+                    .unwrap_or_default();
+                match next.filter(|n| *n != row.body) {
+                    None => Ok(UserChange::Unchanged { discarded }),
+                    Some(next) => Ok(UserChange::Changed(self.user_write(who, next, discarded)?)),
+                }
+            })
+            .await?;
+        Ok(self.user_resource(&written))
     }
 
     pub async fn delete_user(
@@ -273,17 +183,11 @@ impl Scim {
         correlation: Option<Uuid>,
     ) -> Result<()> {
         let id = parse_id(id, "User")?;
-        let w = self.writer(who, correlation);
-        let mut tx = self.platform.store().write().await?;
-        let (user, row) = self.owned_user(&mut tx, who, id).await?;
-        check_if_match(if_match, row.version)?;
-        let groups = self.visible_groups(&mut tx, who, id).await?;
-        lifecycle::delete_user(&mut tx, &user, &w).await?;
-        for g in groups {
-            scim_store::bump_version(&mut tx, Kind::Group, g.id).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.platform
+            .delete_provisioned_user(who, correlation, id, |row| {
+                check_if_match(if_match, row.version)
+            })
+            .await
     }
 
     /// Every user of this source, rendered, for filtering. The common `userName eq "…"`
@@ -293,67 +197,22 @@ impl Scim {
         who: &Provisioner,
         user_name: Option<&str>,
     ) -> Result<Vec<Value>> {
-        let mut conn = self.platform.store().read().await?;
-        if let Some(name) = user_name {
-            let Some(user) = users::get_by_upn(&mut conn, name).await? else {
-                return Ok(vec![]);
-            };
-            if user.source != who.source {
-                return Ok(vec![]);
-            }
-            let Some(row) = scim_store::get(&mut conn, Kind::User, user.id).await? else {
-                return Ok(vec![]);
-            };
-            let groups = self.visible_groups(&mut conn, who, user.id).await?;
-            return Ok(vec![self.render_user(&user, &row, &groups)]);
-        }
-        let list = users::by_source(&mut conn, &who.source).await?;
-        let rows = scim_store::by_source(&mut conn, Kind::User, &who.source).await?;
-        let all_groups: HashMap<Uuid, Group> = groups::by_source(&mut conn, &who.source)
-            .await?
-            .into_iter()
-            .map(|g| (g.id, g))
-            .collect();
-        let mut by_user: HashMap<Uuid, Vec<Group>> = HashMap::new();
-        for (g, u) in groups::memberships_by_source(&mut conn, &who.source).await? {
-            if let Some(group) = all_groups.get(&g) {
-                by_user.entry(u).or_default().push(group.clone());
-            }
-        }
+        let list = self.platform.provisioned_users(who, user_name).await?;
         Ok(list
             .iter()
-            .filter_map(|u| {
-                let row = rows.get(&u.id)?;
-                let groups = by_user.get(&u.id).map(Vec::as_slice).unwrap_or(&[]);
-                Some(self.render_user(u, row, groups))
-            })
+            .map(|p| self.render_user(&p.user, &p.row, &p.groups))
             .collect())
     }
 }
 
-/// Audits that the client offered write-only values (`discarded`: their names) that tapbridge
-/// dropped unread. The record names the attributes, never their values: tapbridge accounts
-/// have no password, so a password a client pushes is neither stored nor checked.
-async fn audit_discarded(
-    conn: &mut Connection,
-    w: &Writer,
-    user: &User,
-    discarded: &[String],
-) -> Result<()> {
-    if discarded.is_empty() {
-        return Ok(());
-    }
-    let record = AuditRecord::new(Activity::UserUpdated, w.initiator.clone(), w.now)
-        .reason(format!(
-            "the provisioning client offered {}; tapbridge accounts are passwordless, so it was \
-             discarded and not stored",
-            discarded.join(", ")
-        ))
-        .target("User", user.id, Some(&user.user_principal_name))
-        .detail("discardedAttributes", discarded.join(","))
-        .correlation(w.correlation_id);
-    audit::insert(conn, &record).await?;
-    Ok(())
+/// The manager the Enterprise extension names, if its value is an id; the platform keeps it
+/// only if it is a user of the same source.
+fn manager_ref(resource: &Value) -> Option<Uuid> {
+    get_ci(resource, crate::scim::schema::ENTERPRISE_USER_SCHEMA)
+        .and_then(|e| get_ci(e, "manager"))
+        .and_then(|m| get_ci(m, "value"))
+        .and_then(Value::as_str)
+        .and_then(|value| Uuid::try_parse(value).ok())
 }
 
 pub(super) fn external_id(resource: &Value) -> Option<String> {

@@ -7,6 +7,7 @@ pub mod fido2_policy;
 pub mod lifecycle;
 pub mod oidc;
 pub mod outbox;
+pub mod provisioned;
 pub mod role;
 pub mod session;
 pub mod tap;

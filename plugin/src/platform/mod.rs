@@ -19,6 +19,7 @@ mod outbox;
 pub mod pass_handover;
 pub mod passkeys;
 mod policy;
+pub mod provisioning;
 mod rate_limits;
 pub mod sessions;
 mod sync_sources;

@@ -7,25 +7,20 @@ use super::{Connection, Row, query, uuid};
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use crate::domain::provisioned::{Kind, ScimRow};
 use crate::{Error, Result};
 
-/// The SCIM side of one provisioned object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScimRow {
-    pub id: Uuid,
-    pub source: String,
-    pub external_id: Option<String>,
-    pub body: Value,
-    pub version: i64,
+/// The statements per kind: the two tables have the same shape, keyed by `user_id` or
+/// `group_id`.
+trait Statements {
+    fn select_one(self) -> &'static str;
+    fn select_source(self) -> &'static str;
+    fn insert(self) -> &'static str;
+    fn update(self) -> &'static str;
+    fn bump(self) -> &'static str;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    User,
-    Group,
-}
-
-impl Kind {
+impl Statements for Kind {
     fn select_one(self) -> &'static str {
         match self {
             Kind::User => {
