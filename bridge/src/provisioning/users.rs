@@ -168,7 +168,9 @@ impl Scim {
                     .unwrap_or_default();
                 match next.filter(|n| *n != row.body) {
                     None => Ok(UserChange::Unchanged { discarded }),
-                    Some(next) => Ok(UserChange::Changed(self.user_write(who, next, discarded)?)),
+                    Some(next) => Ok(UserChange::Changed(Box::new(
+                        self.user_write(who, next, discarded)?,
+                    ))),
                 }
             })
             .await?;

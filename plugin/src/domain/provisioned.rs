@@ -75,7 +75,7 @@ pub enum UserChange {
     Unchanged {
         discarded: Vec<String>,
     },
-    Changed(UserWrite),
+    Changed(Box<UserWrite>),
 }
 
 /// A group body to store: its name, its members (users of the same source) and the rest.

@@ -197,7 +197,10 @@ async fn a_taken_name_is_refused_and_writes_nothing() {
     let renamed = f
         .platform
         .write_provisioned_user(&okta, None, grace.user.id, |_, _| {
-            Ok::<_, Failed>(UserChange::Changed(user_write(&okta, "ada@example.com")))
+            Ok::<_, Failed>(UserChange::Changed(Box::new(user_write(
+                &okta,
+                "ada@example.com",
+            ))))
         })
         .await;
     assert!(matches!(
@@ -277,7 +280,7 @@ async fn the_callers_decision_runs_inside_the_write() {
             write.user.account_enabled = false;
             write.body = json!({"userName": user.user_principal_name, "active": false});
             assert_ne!(write.body, row.body);
-            Ok::<_, Failed>(UserChange::Changed(write))
+            Ok::<_, Failed>(UserChange::Changed(Box::new(write)))
         })
         .await
         .unwrap();
@@ -314,7 +317,7 @@ async fn a_manager_must_be_a_user_of_the_same_source() {
         .write_provisioned_user(&okta, None, ada.user.id, |_, _| {
             let mut write = user_write(&okta, "ada@example.com");
             write.manager = Some(boss.user.id);
-            Ok::<_, Failed>(UserChange::Changed(write))
+            Ok::<_, Failed>(UserChange::Changed(Box::new(write)))
         })
         .await
         .unwrap();

@@ -131,7 +131,7 @@ impl Platform {
                 }
                 return Ok(ProvisionedUser { user, row, groups });
             }
-            UserChange::Changed(write) => write,
+            UserChange::Changed(write) => *write,
         };
         let UserWrite {
             user: mut new,
