@@ -7,7 +7,7 @@ use super::{Connection, Row, query, uuid};
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use crate::domain::provisioned::{Kind, ScimRow};
+use crate::domain::provisioned::{Kind, ScimRow};
 use crate::{Error, Result};
 
 /// The statements per kind: the two tables have the same shape, keyed by `user_id` or
