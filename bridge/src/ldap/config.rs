@@ -86,14 +86,7 @@ impl DeltaMethod {
 }
 
 /// What happens to a user whose entry left the directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OnDelete {
-    /// Keep the user, disabled, without group memberships (reversible).
-    Disable,
-    /// Delete the user.
-    Delete,
-}
+pub use plugin::domain::directory_sync::OnDelete;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -201,8 +194,8 @@ impl SourceConfig {
 }
 
 impl LdapConfig {
-    pub fn lock_settings(&self) -> super::lock::LockSettings {
-        super::lock::LockSettings {
+    pub fn lock_settings(&self) -> super::LockSettings {
+        super::LockSettings {
             heartbeat: Duration::from_secs(self.lock_heartbeat_seconds),
             grace: Duration::from_secs(self.lock_grace_seconds),
         }

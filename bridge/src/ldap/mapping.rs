@@ -154,45 +154,8 @@ impl AttributeMap {
     }
 }
 
-/// A person as the directory describes them, mapped and checked.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceUser {
-    pub anchor: String,
-    pub dn: String,
-    /// Normalised DN, for member and manager references.
-    pub dn_key: String,
-    /// Login name (`uid`, `sAMAccountName`), for posixGroup `memberUid`.
-    pub login: Option<String>,
-    /// The profile, checked by `NewUser::normalised` (source filled in, manager unresolved).
-    pub profile: NewUser,
-    /// Normalised DN of the manager, resolved to a user by the executor.
-    pub manager_dn: Option<String>,
-    pub fingerprint: String,
-}
-
-/// A group as the directory describes it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceGroup {
-    pub anchor: String,
-    pub dn_key: String,
-    pub name: String,
-    pub description: Option<String>,
-    /// Normalised DNs from `member` / `uniqueMember` (users or groups).
-    pub member_dns: Vec<String>,
-    /// `memberUid` values (posixGroup), matched against users' login names.
-    pub member_uids: Vec<String>,
-    pub fingerprint: String,
-}
-
-/// Why an entry was not imported.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub dn: String,
-    /// The anchor, when it could be read: an existing user whose entry turned bad is kept,
-    /// never deprovisioned for it.
-    pub anchor: Option<String>,
-    pub reason: String,
-}
+/// The mapped forms, as the platform applies them.
+pub use plugin::domain::directory_sync::{Rejected, SourceGroup, SourceUser};
 
 pub fn map_user(
     map: &AttributeMap,

@@ -1,5 +1,5 @@
-//! Sync planning for users, as pure functions: what the directory says plus what tapbridge
-//! knows in, steps out. The executor applies the steps; nothing here reads or writes.
+//! The end of a read, as pure functions: who left the directory, and whether the guard lets
+//! the run deprovision them. Nothing here reads or writes.
 //!
 //! Destructive steps (disabling or removing someone) are never applied while the directory is
 //! still being read: they are collected, counted against the guard once the read completed,
@@ -8,43 +8,6 @@
 use std::collections::HashSet;
 
 use uuid::Uuid;
-
-use super::mapping::SourceUser;
-
-/// What tapbridge knows of a user the directory entry may already be.
-pub use plugin::store::ldap::Known;
-
-/// Whether writing `incoming` over this user may change group memberships: a new DN or login,
-/// or a user coming back (deprovisioning dropped their memberships).
-pub fn moves_references(known: &Known, incoming: &SourceUser) -> bool {
-    !known.enabled
-        || known
-            .references
-            .as_ref()
-            .is_none_or(|(dn, login)| *dn != incoming.dn_key || *login != incoming.login)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UserStep {
-    Create,
-    /// Nothing changed since the last import.
-    Unchanged,
-    /// Profile change, or re-enabling (a joiner again).
-    Update,
-    /// The directory disabled the account: destructive, deferred until the read completed.
-    Disable,
-}
-
-pub fn plan_user(incoming: &SourceUser, known: Option<&Known>) -> UserStep {
-    match known {
-        None => UserStep::Create,
-        Some(k) if k.enabled && !incoming.profile.account_enabled => UserStep::Disable,
-        Some(k) if k.fingerprint.as_deref() == Some(incoming.fingerprint.as_str()) => {
-            UserStep::Unchanged
-        }
-        Some(_) => UserStep::Update,
-    }
-}
 
 /// The imported users a complete read did not see: they left the directory (or its filter).
 pub fn plan_sweep<'a>(
@@ -92,98 +55,6 @@ pub fn check_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plugin::domain::directory::NewUser;
-
-    fn incoming(enabled: bool, fp: &str) -> SourceUser {
-        SourceUser {
-            anchor: "a".into(),
-            dn: "uid=a".into(),
-            dn_key: "uid=a".into(),
-            login: None,
-            profile: NewUser {
-                user_principal_name: "a@x.io".into(),
-                account_enabled: enabled,
-                ..Default::default()
-            },
-            manager_dn: None,
-            fingerprint: fp.into(),
-        }
-    }
-
-    #[test]
-    fn only_a_new_dn_login_or_a_return_moves_memberships() {
-        let mut u = incoming(true, "f2");
-        u.dn_key = "uid=a,dc=x".into();
-        u.login = Some("a".into());
-        let k = |enabled, refs: Option<(&str, Option<&str>)>| Known {
-            id: Uuid::new_v4(),
-            enabled,
-            fingerprint: Some("f1".into()),
-            references: refs.map(|(d, l)| (d.to_owned(), l.map(str::to_owned))),
-        };
-        assert!(!moves_references(
-            &k(true, Some(("uid=a,dc=x", Some("a")))),
-            &u
-        ));
-        assert!(moves_references(
-            &k(true, Some(("uid=b,dc=x", Some("a")))),
-            &u
-        ));
-        assert!(moves_references(&k(true, Some(("uid=a,dc=x", None))), &u));
-        assert!(moves_references(
-            &k(false, Some(("uid=a,dc=x", Some("a")))),
-            &u
-        ));
-        assert!(moves_references(&k(true, None), &u));
-    }
-
-    #[test]
-    fn user_steps() {
-        let id = Uuid::new_v4();
-        let known = |enabled, fp: Option<&str>| Known {
-            references: None,
-            id,
-            enabled,
-            fingerprint: fp.map(str::to_owned),
-        };
-        let table = [
-            (incoming(true, "f1"), None, UserStep::Create),
-            (incoming(false, "f1"), None, UserStep::Create),
-            (
-                incoming(true, "f1"),
-                Some(known(true, Some("f1"))),
-                UserStep::Unchanged,
-            ),
-            (
-                incoming(true, "f2"),
-                Some(known(true, Some("f1"))),
-                UserStep::Update,
-            ),
-            (
-                incoming(true, "f1"),
-                Some(known(true, None)),
-                UserStep::Update,
-            ),
-            (
-                incoming(true, "f1"),
-                Some(known(false, Some("f0"))),
-                UserStep::Update,
-            ),
-            (
-                incoming(false, "f2"),
-                Some(known(true, Some("f1"))),
-                UserStep::Disable,
-            ),
-            (
-                incoming(false, "f1"),
-                Some(known(false, Some("f1"))),
-                UserStep::Unchanged,
-            ),
-        ];
-        for (i, (u, k, want)) in table.iter().enumerate() {
-            assert_eq!(plan_user(u, k.as_ref()), *want, "row {i}");
-        }
-    }
 
     #[test]
     fn sweep_takes_the_unseen() {

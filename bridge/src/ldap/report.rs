@@ -2,23 +2,8 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    /// Entries read from the directory (users and groups).
-    pub read: u64,
-    pub added: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub disabled: u64,
-    pub deleted: u64,
-    pub quarantined: u64,
-    pub groups_added: u64,
-    pub groups_updated: u64,
-    pub groups_deleted: u64,
-    pub memberships_added: u64,
-    pub memberships_removed: u64,
-}
+/// The counters, kept by the platform as it applies a run.
+pub use plugin::domain::directory_sync::Counts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,8 +1,8 @@
 //! `serve` runs each source on its schedule: a delta every `interval_minutes` (or a full run
 //! when no delta is possible), a full mark-and-sweep every `full_interval_hours`. Runs of one
 //! source never overlap, here or with a CLI run: each holds the source's run lock (see
-//! [`super::lock`]). A run refused because another holds the lock, or one that failed, is
-//! retried at the next tick.
+//! `plugin::platform::directory_sync::RunLock`). A run refused because another holds the
+//! lock, or one that failed, is retried at the next tick.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,6 @@ use plugin::platform::Platform;
 use tokio::sync::watch;
 
 use super::config::LdapConfig;
-use super::state;
 use super::sync::{RunOptions, run};
 
 /// Spawns one task per scheduled source; they end when `stop` turns true.
@@ -68,10 +67,7 @@ async fn full_due(platform: &Platform, source: &str, hours: u64) -> bool {
     if hours == 0 {
         return false;
     }
-    let Ok(mut conn) = platform.store().read().await else {
-        return true;
-    };
-    match state::load_state(&mut conn, source).await {
+    match platform.directory_sync_state(source).await {
         Ok(s) => match s.last_full_at {
             None => true,
             Some(at) => {

@@ -4,11 +4,11 @@
 use std::fmt::Write as _;
 
 use plugin::domain::timefmt::rfc3339;
+use plugin::platform::directory_sync::{HolderView, LockSettings};
 use plugin::platform::{Caller, Platform};
 use serde_json::{Value, json};
 
 use super::config::SourceConfig;
-use super::lock::{HolderView, LockSettings};
 
 /// Every configured source with its last result, counters, cursor age and quarantine: what
 /// `GET /v1.0/tapbridge/syncSources` answers. Any role that may read.

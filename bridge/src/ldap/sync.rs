@@ -3,20 +3,20 @@
 
 use std::time::Instant;
 
+use plugin::domain::directory_sync::Deprovision;
 use plugin::platform::Platform;
+use plugin::platform::directory_sync::{Executor, LockSettings, RunLock};
 use tokio::sync::watch;
 
 use super::client::Client;
 use super::config::{DeltaMethod, Kind, SourceConfig};
 use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
-use super::executor::{Deprovision, Executor};
-use super::lock::{LockSettings, RunLock};
 use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group};
 use super::plan::{check_guard, plan_sweep};
 use super::reader;
 use super::report::{Counts, Mode, Report, Status};
-use super::state::{self, Cursor, RunRecord};
+use super::state::{Cursor, RunRecord};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -109,8 +109,8 @@ pub async fn run(
     if !opts.dry_run {
         return run_on(platform, cfg, opts, stop, progress).await;
     }
-    let copy = match platform.store().snapshot().await {
-        Ok(store) => platform.with_store(store),
+    let copy = match platform.dry_run_copy().await {
+        Ok(copy) => copy,
         Err(e) => {
             return busy(
                 &cfg.source_id(),
@@ -120,7 +120,7 @@ pub async fn run(
         }
     };
     let report = run_on(&copy, cfg, opts, stop, progress).await;
-    copy.store().clone().discard().await;
+    copy.discard_dry_run_copy().await;
     report
 }
 
@@ -134,11 +134,10 @@ async fn run_on(
     let started = Instant::now();
     let at = platform.now();
     let ctx = Ctx::new(cfg);
-    let previous = match platform.store().read().await {
-        Ok(mut c) => state::load_state(&mut c, &ctx.source).await.ok(),
-        Err(_) => None,
-    }
-    .unwrap_or_default();
+    let previous = platform
+        .directory_sync_state(&ctx.source)
+        .await
+        .unwrap_or_default();
     let delta_possible = delta::can_resume(&ctx, &previous.cursor);
     let mut mode = if opts.full || !delta_possible {
         Mode::Full
@@ -225,26 +224,7 @@ async fn run_on(
         };
         // The record is written only while the run still holds the source: a run that lost
         // it must not overwrite the state of the run that took over.
-        let saved = async {
-            let mut tx = platform.store().write().await?;
-            lock.fence().check(&mut tx, platform.now()).await?;
-            state::record_run(&mut tx, &record).await?;
-            lock.release(&mut tx).await?;
-            tx.commit().await?;
-            Ok::<_, Error>(())
-        };
-        if let Err(e) = saved.await {
-            tracing::error!(source = %ctx.source, error = %e, "cannot record the sync result");
-            let freed = async {
-                let mut tx = platform.store().write().await?;
-                lock.release(&mut tx).await?;
-                tx.commit().await?;
-                Ok::<_, Error>(())
-            };
-            if let Err(e) = freed.await {
-                tracing::error!(source = %ctx.source, error = %e, "cannot release the source's run lock; it is taken over once its heartbeat is older than the grace");
-            }
-        }
+        lock.finish(platform, &record).await;
     }
     match status {
         Status::Ok | Status::DryRun => {
@@ -321,7 +301,7 @@ async fn full(
         let t = Instant::now();
         if let Err(e) = exec.users(batch).await {
             reading.abort();
-            return Err(e);
+            return Err(e.into());
         }
         writing += t.elapsed();
         progress(&exec.counts);
@@ -337,10 +317,7 @@ async fn full(
     }
     exec.fix_managers().await?;
     // The read completed: now, and only now, deprovision.
-    let mut tx_conn = exec_conn(exec).await?;
-    let imported = state::imported(&mut tx_conn, &ctx.source, "user").await?;
-    let population = state::enabled_population(&mut tx_conn, &ctx.source).await?;
-    drop(tx_conn);
+    let (imported, population) = exec.imported_users().await?;
     let gone = plan_sweep(imported.iter().map(|(a, id)| (a.as_str(), *id)), &exec.seen);
     let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
     steps.extend(
@@ -356,10 +333,6 @@ async fn full(
     Ok(Outcome::Done(cursor))
 }
 
-pub(super) async fn exec_conn(exec: &Executor<'_>) -> Result<plugin::store::Connection> {
-    Ok(exec.platform().store().read().await?)
-}
-
 pub(super) async fn guard_and_apply(
     ctx: &Ctx<'_>,
     exec: &mut Executor<'_>,
@@ -373,7 +346,7 @@ pub(super) async fn guard_and_apply(
         tracing::warn!(source = %ctx.source, %tripped, "deprovisioning guard tripped");
         return Err(tripped.into());
     }
-    exec.deprovision(steps).await
+    Ok(exec.deprovision(steps).await?)
 }
 
 pub(super) fn map_entry_user(

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod audit;
 pub mod directory;
+pub mod directory_sync;
 pub mod fido2_policy;
 pub mod lifecycle;
 pub mod oidc;

@@ -4,6 +4,7 @@
 
 mod audit;
 mod directory;
+pub mod directory_sync;
 pub mod lifecycle;
 mod mail_delivery;
 pub mod oidc;

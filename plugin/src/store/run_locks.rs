@@ -8,16 +8,7 @@ use super::{Connection, Row, at, ms, query};
 use crate::Result;
 
 /// Who holds (or wants) a lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
-    pub token: String,
-    pub host: String,
-    pub pid: u32,
-    /// The process's start time as the OS counts it (Linux: ticks since boot), if known.
-    pub pid_start: Option<u64>,
-    pub started_at: OffsetDateTime,
-    pub heartbeat_at: OffsetDateTime,
-}
+pub use crate::domain::directory_sync::state::RunLockHolder as Holder;
 
 fn from_row(row: &Row) -> Result<Holder> {
     let pid: i64 = row.try_get("pid")?;

@@ -23,12 +23,12 @@ use super::super::controls::dirsync::{DIRSYNC_OID, DirSyncRequest, DirSyncRespon
 use super::super::controls::guid::ObjectGuid;
 use super::super::dn;
 use super::super::entry::Entry;
-use super::super::executor::Executor;
 use super::super::state::{self, Cursor, UsnMark};
 use super::super::sync::{
     Ctx, MATCH_NOTHING, Outcome, Progress, RunOptions, connect, map_entry_user,
 };
 use crate::error::{Error, Result};
+use plugin::platform::directory_sync::Executor;
 
 /// Objects whose change may concern a user or a group; tombstones keep their objectClass.
 const CHANGE_FILTER: &str = "(|(objectClass=user)(objectClass=group))";
@@ -419,7 +419,7 @@ async fn apply(
     }
     exec.users(batch).await?;
     let seen = std::mem::take(&mut exec.seen);
-    let known_groups = super::known_group_anchors(ctx, exec).await?;
+    let known_groups = super::known_group_anchors(exec).await?;
     let mut groups_dirty = changes
         .changed
         .iter()

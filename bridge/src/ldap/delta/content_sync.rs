@@ -6,12 +6,12 @@ use std::collections::HashSet;
 
 use super::super::client::{Client, SyncMessage};
 use super::super::controls::content_sync::{EntryState, SyncInfo};
-use super::super::executor::Executor;
 use super::super::state::{self, Cursor};
 use super::super::sync::{
     Ctx, MATCH_NOTHING, Outcome, Progress, RunOptions, connect, map_entry_user,
 };
 use crate::error::Result;
+use plugin::platform::directory_sync::Executor;
 
 /// A cookie per base DN, taken without reading any entry.
 pub(super) async fn start(ctx: &Ctx<'_>, client: &mut Client) -> Result<Cursor> {

@@ -14,13 +14,14 @@ pub mod timestamp;
 
 use std::collections::HashSet;
 
+use plugin::domain::directory_sync::Deprovision;
+use plugin::platform::directory_sync::{Executor, Imported};
 use uuid::Uuid;
 
 use super::client::Client;
 use super::config::DeltaMethod;
-use super::executor::{Deprovision, Executor};
-use super::state::{self, Cursor};
-use super::sync::{Ctx, Outcome, Progress, RunOptions, exec_conn, guard_and_apply, read_groups};
+use super::state::Cursor;
+use super::sync::{Ctx, Outcome, Progress, RunOptions, guard_and_apply, read_groups};
 use crate::error::Result;
 use timestamp::Tracker;
 
@@ -91,28 +92,20 @@ pub(super) async fn finish(
     opts: RunOptions,
 ) -> Result<()> {
     exec.fix_managers().await?;
-    let mut conn = exec_conn(exec).await?;
     // A delta that names what may be gone need not list every imported object.
     let Leavers {
         user: gone,
         group: group_gone,
         candidates,
     } = leavers;
-    let (users, known_groups) = match &candidates {
-        Some(c) => {
-            let c: Vec<&str> = c.iter().map(String::as_str).collect();
-            (
-                state::imported_among(&mut conn, &ctx.source, "user", &c).await?,
-                state::imported_among(&mut conn, &ctx.source, "group", &c).await?,
-            )
-        }
-        None => (
-            state::imported(&mut conn, &ctx.source, "user").await?,
-            state::imported(&mut conn, &ctx.source, "group").await?,
-        ),
-    };
-    let population = state::enabled_population(&mut conn, &ctx.source).await?;
-    drop(conn);
+    let among: Option<Vec<&str>> = candidates
+        .as_ref()
+        .map(|c| c.iter().map(String::as_str).collect());
+    let Imported {
+        users,
+        groups: known_groups,
+        population,
+    } = exec.imported_objects(among.as_deref()).await?;
     let gone_users: Vec<Deprovision> = users
         .iter()
         .filter(|(a, _)| gone(a))
@@ -150,12 +143,8 @@ pub(super) struct Leavers<U, G> {
 }
 
 /// Anchors known to the store as this source's groups.
-pub(super) async fn known_group_anchors(
-    ctx: &Ctx<'_>,
-    exec: &Executor<'_>,
-) -> Result<HashSet<String>> {
-    let mut conn = exec_conn(exec).await?;
-    let groups = state::imported(&mut conn, &ctx.source, "group").await?;
+pub(super) async fn known_group_anchors(exec: &Executor<'_>) -> Result<HashSet<String>> {
+    let groups = exec.imported_groups().await?;
     Ok(groups.into_iter().map(|(a, _)| a).collect())
 }
 

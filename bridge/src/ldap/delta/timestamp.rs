@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::super::entry::Entry;
-use super::super::executor::Executor;
 use super::super::mapping::parse_date;
 use super::super::state::Cursor;
 use super::super::sync::{Ctx, Outcome, Progress, RunOptions, connect, map_entry_user};
 use crate::error::Result;
+use plugin::platform::directory_sync::Executor;
 
 /// The newest `modifyTimestamp` among the entries read.
 #[derive(Debug, Default)]

@@ -1,40 +1,48 @@
-//! Applies planned steps to the store, one transaction per batch, every user change through
-//! `plugin::platform::lifecycle` (audit record and joiner / mover / leaver event included).
+//! Applies a sync's planned steps to the store, one transaction per batch, every user change
+//! through [`lifecycle`] (audit record and joiner / mover / leaver event included).
 //!
 //! Each entry is written under its own savepoint: an entry the store refuses (a user name
 //! another user has, a value out of range) is rolled back alone and quarantined, and the batch
-//! goes on. A dry run runs on a snapshot of the database (see `sync::run`) and commits there, so
-//! every batch sees what the batches before it would have done: its counts and plan are the
-//! real run's, and the live database is not written.
+//! goes on. A dry run runs on a snapshot of the database (see [`Platform::dry_run_copy`]) and
+//! commits there, so every batch sees what the batches before it would have done: its counts
+//! and plan are the real run's, and the live database is not written.
+//!
+//! Batches of users run in a background write transaction (`write_background`), everything
+//! else alone (`write_alone`): the bulk create defers foreign keys (a manager later in the
+//! same statement), which a transaction shared with other writers must not do.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use plugin::domain::audit::{Activity, AuditRecord, Initiator};
-use plugin::domain::directory::{NewGroup, NewUser, User, upn_key};
-use plugin::platform::Platform;
-use plugin::platform::lifecycle::{self, Memberships, Writer};
-use plugin::store::{Connection, audit, groups, users};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::config::OnDelete;
-use super::groups::{Resolver, diff, effective_members};
-use super::lock::Fence;
-use super::mapping::{Rejected, SourceGroup, SourceUser};
-use super::plan::{UserStep, plan_user};
-use super::report::Counts;
-use super::state::{self, ObjectRow};
-use crate::error::Result;
+use super::run_lock::Fence;
+use crate::Result;
+use crate::domain::audit::{Activity, AuditRecord, Initiator};
+use crate::domain::directory::{NewGroup, NewUser, User, upn_key};
+use crate::domain::directory_sync::groups::{Resolver, diff, effective_members};
+use crate::domain::directory_sync::plan::{UserStep, moves_references, plan_user};
+use crate::domain::directory_sync::{
+    Counts, Deprovision, OnDelete, Rejected, SourceGroup, SourceUser,
+};
+use crate::platform::Platform;
+use crate::platform::lifecycle::{self, Memberships, Writer};
+use crate::store::ldap::{self as state, ObjectRow};
+use crate::store::{self, Connection, WriteTx, audit, groups, users};
 
-/// A deprovisioning step waiting for the guard.
-#[derive(Debug)]
-pub enum Deprovision {
-    /// The directory disabled the account.
-    Disable(Box<SourceUser>),
-    /// The entry left the directory.
-    Gone { anchor: String, id: Uuid },
+/// The imported objects of a source, as [`Executor::imported_objects`] finds them.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// (anchor, user id)
+    pub users: Vec<(String, Uuid)>,
+    /// (anchor, group id)
+    pub groups: Vec<(String, Uuid)>,
+    /// Enabled users of the source.
+    pub population: u64,
 }
 
+/// Applies one run of one source: it keeps the run's counters, the anchors it saw and the
+/// deprovisioning steps it deferred until the read completed.
 pub struct Executor<'p> {
     platform: &'p Platform,
     source: String,
@@ -78,8 +86,41 @@ impl<'p> Executor<'p> {
         }
     }
 
-    pub fn platform(&self) -> &'p Platform {
-        self.platform
+    /// The imported users of the source, (anchor, user id), and how many of its users are
+    /// enabled (the deprovisioning guard's population): what a full run's sweep starts from.
+    pub async fn imported_users(&self) -> Result<(Vec<(String, Uuid)>, u64)> {
+        let mut conn = self.platform.store().read().await?;
+        let users = state::imported(&mut conn, &self.source, "user").await?;
+        let population = state::enabled_population(&mut conn, &self.source).await?;
+        Ok((users, population))
+    }
+
+    /// What a delta's end looks for among: the imported users and groups — all of them, or
+    /// only those with these anchors — and the guard's population.
+    pub async fn imported_objects(&self, among: Option<&[&str]>) -> Result<Imported> {
+        let mut conn = self.platform.store().read().await?;
+        let (users, groups) = match among {
+            Some(c) => (
+                state::imported_among(&mut conn, &self.source, "user", c).await?,
+                state::imported_among(&mut conn, &self.source, "group", c).await?,
+            ),
+            None => (
+                state::imported(&mut conn, &self.source, "user").await?,
+                state::imported(&mut conn, &self.source, "group").await?,
+            ),
+        };
+        let population = state::enabled_population(&mut conn, &self.source).await?;
+        Ok(Imported {
+            users,
+            groups,
+            population,
+        })
+    }
+
+    /// The imported groups of the source: (anchor, group id).
+    pub async fn imported_groups(&self) -> Result<Vec<(String, Uuid)>> {
+        let mut conn = self.platform.store().read().await?;
+        state::imported(&mut conn, &self.source, "group").await
     }
 
     /// Quarantines entries rejected outside a user batch (groups).
@@ -113,7 +154,7 @@ impl<'p> Executor<'p> {
         }
     }
 
-    async fn finish(&self, mut tx: plugin::store::WriteTx) -> Result<()> {
+    async fn finish(&self, mut tx: WriteTx) -> Result<()> {
         // A run that lost its source to another run (it stalled past the lock's grace) must
         // not write over that run's batches: the check and the commit share the transaction.
         if let Some(fence) = &self.fence {
@@ -204,8 +245,7 @@ impl<'p> Executor<'p> {
                     creates.push(user);
                 }
                 UserStep::Update => {
-                    self.references_moved |=
-                        k.is_none_or(|k| super::plan::moves_references(k, &user));
+                    self.references_moved |= k.is_none_or(|k| moves_references(k, &user));
                     let id = k.map(|k| k.id);
                     self.write_user(&mut tx, id, user, &w).await?
                 }
@@ -278,9 +318,9 @@ impl<'p> Executor<'p> {
                 (*id, p)
             })
             .collect();
-        let mut sp = tx.savepoint().await.map_err(plugin::Error::from)?;
+        let mut sp = tx.savepoint().await?;
         // A manager later in the same statement is a forward reference until it ends.
-        plugin::store::defer_foreign_keys(&mut sp).await?;
+        store::defer_foreign_keys(&mut sp).await?;
         let written = match lifecycle::create_users(&mut sp, rows, w).await {
             Ok(written) => {
                 let objects: Vec<ObjectRow> = bulk
@@ -298,7 +338,7 @@ impl<'p> Executor<'p> {
                 state::upsert_objects(&mut sp, &objects).await?;
                 let dns: Vec<&str> = bulk.iter().map(|(_, u)| u.dn.as_str()).collect();
                 state::release_many(&mut sp, &self.source, &dns).await?;
-                sp.release().await.map_err(plugin::Error::from)?;
+                sp.release().await?;
                 Some(written)
             }
             Err(e) => {
@@ -357,7 +397,7 @@ impl<'p> Executor<'p> {
         if let Some(dn) = &user.manager_dn {
             profile.manager_id = state::user_by_dn(tx, &self.source, dn).await?;
         }
-        let mut sp = tx.savepoint().await.map_err(plugin::Error::from)?;
+        let mut sp = tx.savepoint().await?;
         let outcome = match id {
             None => lifecycle::create_user(&mut sp, profile.clone(), w)
                 .await
@@ -366,7 +406,7 @@ impl<'p> Executor<'p> {
                 Some(existing) => lifecycle::update_user(&mut sp, &existing, profile.clone(), w)
                     .await
                     .map(|(u, _)| (u.id, false)),
-                None => Err(plugin::Error::not_found(format!("user {id}"))),
+                None => Err(crate::Error::not_found(format!("user {id}"))),
             },
         };
         match outcome {
@@ -385,7 +425,7 @@ impl<'p> Executor<'p> {
                 )
                 .await?;
                 state::release(&mut sp, &self.source, &user.dn).await?;
-                sp.release().await.map_err(plugin::Error::from)?;
+                sp.release().await?;
                 if profile.manager_id.is_none()
                     && let Some(dn) = user.manager_dn
                 {

@@ -14,13 +14,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plugin::clock::Clock;
-use plugin::platform::Platform;
-use plugin::store::{Connection, Store, run_locks};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::error::{Error, Result};
+use crate::clock::Clock;
+use crate::domain::directory_sync::state::RunRecord;
+use crate::platform::Platform;
+use crate::store::{Connection, Store, ldap, run_locks};
+use crate::{Error, Result};
 
 /// How a run lock is kept and when it counts as abandoned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,12 +53,13 @@ pub struct HolderView {
 }
 
 /// The holder of `name`'s lock, if any.
-pub async fn holder(
+#[cfg(test)]
+async fn holder(
     conn: &mut Connection,
     name: &str,
     settings: LockSettings,
     now: OffsetDateTime,
-) -> plugin::Result<Option<HolderView>> {
+) -> Result<Option<HolderView>> {
     Ok(run_locks::get(conn, name)
         .await?
         .map(|h| HolderView::of(h, settings, now)))
@@ -121,7 +123,7 @@ fn describe(h: &run_locks::Holder, now: OffsetDateTime) -> String {
         "process {} on host {} since {}, last heartbeat {} s ago",
         h.pid,
         h.host,
-        plugin::domain::timefmt::rfc3339(h.started_at),
+        crate::domain::timefmt::rfc3339(h.started_at),
         (now - h.heartbeat_at).whole_seconds().max(0)
     )
 }
@@ -136,11 +138,12 @@ pub struct Fence {
 impl Fence {
     /// Renews the heartbeat in `tx`; an error (and the caller's rollback) if the lock is no
     /// longer ours. Run it in each transaction the run commits.
-    pub async fn check(&self, tx: &mut Connection, now: OffsetDateTime) -> Result<()> {
+    pub(super) async fn check(&self, tx: &mut Connection, now: OffsetDateTime) -> Result<()> {
         if run_locks::renew(tx, &self.name, &self.token, now).await? {
             Ok(())
         } else {
-            Err(Error::Interrupted(format!(
+            // Its message is the run's error as operators read it.
+            Err(Error::Conflict(format!(
                 "the run lost its lock on {}: another run took it over",
                 self.name
             )))
@@ -249,8 +252,35 @@ impl RunLock {
         }
     }
 
+    /// Records how the run ended and gives the lock up, in one transaction, only while the
+    /// run still holds the source: a run that lost it must not overwrite the state of the run
+    /// that took over. If that fails, the lock is still given up (on its own); failures are
+    /// logged, the run's report stands.
+    pub async fn finish(&self, platform: &Platform, record: &RunRecord<'_>) {
+        let saved = async {
+            let mut tx = platform.store().write().await?;
+            self.fence.check(&mut tx, platform.now()).await?;
+            ldap::record_run(&mut tx, record).await?;
+            self.release(&mut tx).await?;
+            tx.commit().await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = saved.await {
+            tracing::error!(source = %record.source, error = %e, "cannot record the sync result");
+            let freed = async {
+                let mut tx = platform.store().write().await?;
+                self.release(&mut tx).await?;
+                tx.commit().await?;
+                Ok::<_, Error>(())
+            };
+            if let Err(e) = freed.await {
+                tracing::error!(source = %record.source, error = %e, "cannot release the source's run lock; it is taken over once its heartbeat is older than the grace");
+            }
+        }
+    }
+
     /// Gives the lock up inside the caller's transaction (with the run's record).
-    pub async fn release(&self, tx: &mut Connection) -> Result<()> {
+    async fn release(&self, tx: &mut Connection) -> Result<()> {
         self.heartbeat.abort();
         run_locks::release(tx, &self.fence.name, &self.fence.token).await?;
         Ok(())
@@ -282,7 +312,7 @@ async fn keep_alive(
             let mut tx = store.write().await?;
             let held = run_locks::renew(&mut tx, &name, &token, clock.now()).await?;
             tx.commit().await?;
-            Ok::<_, plugin::Error>(held)
+            Ok::<_, Error>(held)
         };
         match renewed.await {
             Ok(true) => wait = settings.heartbeat,
@@ -339,12 +369,12 @@ mod tests {
     }
 
     /// A platform over a fresh database of the suite's engine (SQLite or PostgreSQL).
-    async fn platform() -> (Arc<Platform>, plugin::store::testing::TestDb) {
-        let (store, db) = plugin::store::testing::store().await;
-        let secret = plugin::secret::ServerSecret::from_bytes(vec![7; 32]).unwrap();
+    async fn platform() -> (Arc<Platform>, crate::store::testing::TestDb) {
+        let (store, db) = crate::store::testing::store().await;
+        let secret = crate::secret::ServerSecret::from_bytes(vec![7; 32]).unwrap();
         let platform = Platform::new(
             store,
-            Arc::new(plugin::clock::SystemClock),
+            Arc::new(crate::clock::SystemClock),
             &secret,
             Default::default(),
             Arc::default(),

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use uuid::Uuid;
 
-use super::mapping::SourceGroup;
+use super::SourceGroup;
 
 /// How member references resolve to users.
 pub struct Resolver<'a> {

@@ -1,0 +1,44 @@
+//! Directory sync (LDAP, Active Directory) as platform operations. The bridge reads the
+//! directory and maps its entries to `domain::directory_sync` types; everything that touches
+//! the store happens here, in transactions these operations own:
+//!
+//! * [`Executor`]: applies one run's users, groups, deprovisioning and quarantine, one
+//!   transaction per batch, every change with its audit record and joiner / mover / leaver
+//!   event (through [`super::lifecycle`]);
+//! * [`RunLock`]: one run of a source at a time across processes and nodes, with a heartbeat
+//!   and a fence every batch checks before it commits; [`RunLock::finish`] records the run;
+//! * the source's recorded state, and the snapshot a dry run writes to.
+
+mod executor;
+mod run_lock;
+
+pub use executor::{Executor, Imported};
+pub use run_lock::{Fence, HolderView, LockSettings, RunLock};
+
+use super::Platform;
+use crate::Result;
+use crate::domain::directory_sync::state::SourceState;
+use crate::store::ldap;
+
+impl Platform {
+    /// What the store recorded of `source` (`ldap:NAME`): its cursor, last runs and counters;
+    /// the default state for a source never run. For the sync itself (the CLI or the
+    /// daemon's scheduler); operators read it through [`Platform::sync_source`].
+    pub async fn directory_sync_state(&self, source: &str) -> Result<SourceState> {
+        let mut conn = self.store.read().await?;
+        ldap::load_state(&mut conn, source).await
+    }
+
+    /// The same platform over a consistent copy of the database, for a dry run: it writes
+    /// there as a real run would, so each batch sees what the ones before it would have done,
+    /// while the live database is only read. [`Platform::discard_dry_run_copy`] removes it.
+    pub async fn dry_run_copy(&self) -> Result<Platform> {
+        Ok(self.with_store(self.store.snapshot().await?))
+    }
+
+    /// Closes and removes a copy made by [`Platform::dry_run_copy`]; does nothing to a
+    /// platform over the live database.
+    pub async fn discard_dry_run_copy(self) {
+        self.store.discard().await;
+    }
+}
