@@ -416,6 +416,126 @@ fn delta_sync_on_postgresql() {
     );
 }
 
+/// Row counts of the tables a sync writes, in the PostgreSQL database at `url`.
+fn pg_counts(url: &str) -> Vec<(&'static str, i64)> {
+    use sqlx::{Connection, Row};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        let mut out = Vec::new();
+        for table in [
+            "users",
+            "groups",
+            "group_members",
+            "audit_log",
+            "directory_events",
+            "ldap_objects",
+            "ldap_quarantine",
+            "ldap_sync_state",
+            "run_locks",
+        ] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut c)
+                .await
+                .expect(table);
+            out.push((table, row.try_get::<i64, _>(0).expect("count")));
+        }
+        out
+    })
+}
+
+/// A dry run on PostgreSQL, which has no snapshot to run on: it runs in one transaction that
+/// it rolls back. Its plan and counts are the real run's — batch after batch it sees what the
+/// batches before it wrote — and nothing of it stays in the database.
+#[test]
+fn dry_run_on_postgresql_shows_the_real_runs_plan_and_writes_nothing() {
+    let Some(s) = slapd::start() else { return };
+    let Some(url) = testkit::postgres::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
+    let config = dir.path().join("tapbridge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[database]\n",
+        &format!("[database]\nurl = \"{url}\"\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut ldif = String::new();
+    for i in 0..6 {
+        ldif.push_str(&person(
+            &format!("d{i}"),
+            &format!("Dry {i}"),
+            Some(&format!("d{i}@example.com")),
+        ));
+    }
+    s.add(&ldif);
+    s.add(&format!(
+        "dn: cn=Crew,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Crew\nmember: uid=d0,ou=People,{BASE}\nmember: uid=d1,ou=People,{BASE}\n"
+    ));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["counts"]["added"], 6, "{r}");
+
+    // Seven join (more than a batch of five; the last one managed by the first), one leaves,
+    // one is renamed, a new group takes two of the joiners.
+    let mut ldif = String::new();
+    for i in 10..17 {
+        ldif.push_str(&person(
+            &format!("d{i}"),
+            &format!("Dry {i}"),
+            Some(&format!("d{i}@example.com")),
+        ));
+    }
+    s.add(&ldif);
+    s.modify(&format!(
+        "dn: uid=d16,ou=People,{BASE}\nchangetype: modify\nreplace: manager\nmanager: uid=d10,ou=People,{BASE}\n\n\
+         dn: uid=d1,ou=People,{BASE}\nchangetype: modify\nreplace: displayName\ndisplayName: Dry One\n"
+    ));
+    s.delete(&format!("uid=d2,ou=People,{BASE}"));
+    s.add(&format!(
+        "dn: cn=Ops,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Ops\nmember: uid=d10,ou=People,{BASE}\nmember: uid=d16,ou=People,{BASE}\n"
+    ));
+
+    let tables = pg_counts(&url);
+    let people = users(dir.path());
+    let (ok, dry) = sync(dir.path(), &["--full", "--dry-run"]);
+    assert!(ok, "{dry}");
+    assert_eq!(dry["status"], "dry-run", "{dry}");
+    let plan: Vec<&str> = dry["plan"]
+        .as_array()
+        .expect("a plan")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for line in [
+        "add d10@example.com",
+        "add d16@example.com",
+        "update d1@example.com",
+        "disable d2@example.com (left the directory)",
+        "add group Ops",
+    ] {
+        assert!(plan.iter().any(|l| l.starts_with(line)), "{line}: {plan:?}");
+    }
+    assert_eq!(pg_counts(&url), tables, "the dry run left rows behind");
+    assert_eq!(users(dir.path()), people, "the dry run changed users");
+
+    // The real run does what the dry run showed.
+    let (ok, real) = sync(dir.path(), &["--full"]);
+    assert!(ok, "{real}");
+    assert_eq!(real["counts"], dry["counts"], "{real}\n{dry}");
+    let all = users(dir.path());
+    assert_eq!(
+        user(&all, "d2@example.com").unwrap()["accountEnabled"],
+        false
+    );
+    assert!(user(&all, "d16@example.com").is_some());
+}
+
 #[test]
 fn generic_source_polls_modify_timestamp_and_sweeps_on_full_runs() {
     let Some(s) = slapd::start() else { return };

@@ -499,6 +499,19 @@ pub async fn record_run(conn: &mut Connection, r: &RunRecord<'_>) -> Result<()> 
     Ok(())
 }
 
+/// Ends one batch of a dry run that runs in a single transaction as the batch's commit would
+/// end it: the foreign keys it deferred (see [`super::defer_foreign_keys`]) are checked now
+/// (PostgreSQL; SQLite checks them only at the commit), and the next batch starts with them
+/// checked per statement again.
+pub async fn end_batch(conn: &mut Connection) -> Result<()> {
+    let sql = conn.pick(
+        "PRAGMA defer_foreign_keys = OFF",
+        "SET CONSTRAINTS ALL IMMEDIATE",
+    );
+    conn.batch(sql).await?;
+    Ok(())
+}
+
 /// Drops the cursor so the next run is a full one (e-syncRefreshRequired).
 pub async fn clear_cursor(conn: &mut Connection, source: &str) -> Result<()> {
     query("UPDATE ldap_sync_state SET cursor = '{}', cursor_at = NULL WHERE source = ?")

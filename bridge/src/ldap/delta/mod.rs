@@ -143,7 +143,7 @@ pub(super) struct Leavers<U, G> {
 }
 
 /// Anchors known to the store as this source's groups.
-pub(super) async fn known_group_anchors(exec: &Executor<'_>) -> Result<HashSet<String>> {
+pub(super) async fn known_group_anchors(exec: &mut Executor<'_>) -> Result<HashSet<String>> {
     let groups = exec.imported_groups().await?;
     Ok(groups.into_iter().map(|(a, _)| a).collect())
 }

@@ -3,9 +3,14 @@
 //!
 //! Each entry is written under its own savepoint: an entry the store refuses (a user name
 //! another user has, a value out of range) is rolled back alone and quarantined, and the batch
-//! goes on. A dry run runs on a snapshot of the database (see [`Platform::dry_run_copy`]) and
-//! commits there, so every batch sees what the batches before it would have done: its counts
-//! and plan are the real run's, and the live database is not written.
+//! goes on. A dry run must see, batch after batch, what the batches before it would have
+//! done, so that its counts and plan are the real run's; it must not change the live data.
+//! On SQLite it runs on a snapshot of the database (see [`Platform::dry_run_copy`]) and
+//! commits there. Where there is no snapshot (PostgreSQL), it runs in one write transaction
+//! from its first read to its end, every batch and every read inside it, and rolls it back.
+//! That transaction holds the writer lock (`write_alone`), so no other write interleaves with
+//! the run's reads and writes; the cost is that every other writer of the database, on every
+//! node, waits until the dry run ends.
 //!
 //! Batches of users run in a background write transaction (`write_background`), everything
 //! else alone (`write_alone`): the bulk create defers foreign keys (a manager later in the
@@ -65,6 +70,36 @@ pub struct Executor<'p> {
     /// The run's lock: each transaction proves the run still holds its source before it
     /// commits. `None` for a dry run, which holds nothing.
     pub fence: Option<Fence>,
+    /// A dry run without a snapshot: the one transaction the whole run reads and writes in,
+    /// between two uses; rolled back when the executor is dropped.
+    held: Option<WriteTx>,
+}
+
+/// Where a run reads: a pooled connection, or a dry run's one transaction (whose writes are
+/// visible only there).
+enum Reading {
+    Pool(Connection),
+    Held(WriteTx),
+}
+
+impl std::ops::Deref for Reading {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Reading::Pool(c) => c,
+            Reading::Held(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reading {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self {
+            Reading::Pool(c) => c,
+            Reading::Held(tx) => tx,
+        }
+    }
 }
 
 impl<'p> Executor<'p> {
@@ -83,22 +118,63 @@ impl<'p> Executor<'p> {
             created: HashSet::new(),
             plan: Vec::new(),
             fence: None,
+            held: None,
+        }
+    }
+
+    /// A dry run off a snapshot: it runs in one transaction, rolled back at its end.
+    fn holds(&self) -> bool {
+        self.dry_run && !self.platform.store().is_snapshot()
+    }
+
+    async fn take_held(&mut self) -> Result<WriteTx> {
+        match self.held.take() {
+            Some(tx) => Ok(tx),
+            None => self.platform.store().write_alone().await,
+        }
+    }
+
+    /// A write transaction: `background` for a batch of users (it lets another process
+    /// waiting for the database in first), else one that commits alone.
+    async fn begin(&mut self, background: bool) -> Result<WriteTx> {
+        if self.holds() {
+            return self.take_held().await;
+        }
+        let store = self.platform.store();
+        if background {
+            store.write_background().await
+        } else {
+            store.write_alone().await
+        }
+    }
+
+    async fn reading(&mut self) -> Result<Reading> {
+        if self.holds() {
+            return Ok(Reading::Held(self.take_held().await?));
+        }
+        Ok(Reading::Pool(self.platform.store().read().await?))
+    }
+
+    fn done_reading(&mut self, r: Reading) {
+        if let Reading::Held(tx) = r {
+            self.held = Some(tx);
         }
     }
 
     /// The imported users of the source, (anchor, user id), and how many of its users are
     /// enabled (the deprovisioning guard's population): what a full run's sweep starts from.
-    pub async fn imported_users(&self) -> Result<(Vec<(String, Uuid)>, u64)> {
-        let mut conn = self.platform.store().read().await?;
+    pub async fn imported_users(&mut self) -> Result<(Vec<(String, Uuid)>, u64)> {
+        let mut conn = self.reading().await?;
         let users = state::imported(&mut conn, &self.source, "user").await?;
         let population = state::enabled_population(&mut conn, &self.source).await?;
+        self.done_reading(conn);
         Ok((users, population))
     }
 
     /// What a delta's end looks for among: the imported users and groups — all of them, or
     /// only those with these anchors — and the guard's population.
-    pub async fn imported_objects(&self, among: Option<&[&str]>) -> Result<Imported> {
-        let mut conn = self.platform.store().read().await?;
+    pub async fn imported_objects(&mut self, among: Option<&[&str]>) -> Result<Imported> {
+        let mut conn = self.reading().await?;
         let (users, groups) = match among {
             Some(c) => (
                 state::imported_among(&mut conn, &self.source, "user", c).await?,
@@ -110,6 +186,7 @@ impl<'p> Executor<'p> {
             ),
         };
         let population = state::enabled_population(&mut conn, &self.source).await?;
+        self.done_reading(conn);
         Ok(Imported {
             users,
             groups,
@@ -118,9 +195,11 @@ impl<'p> Executor<'p> {
     }
 
     /// The imported groups of the source: (anchor, group id).
-    pub async fn imported_groups(&self) -> Result<Vec<(String, Uuid)>> {
-        let mut conn = self.platform.store().read().await?;
-        state::imported(&mut conn, &self.source, "group").await
+    pub async fn imported_groups(&mut self) -> Result<Vec<(String, Uuid)>> {
+        let mut conn = self.reading().await?;
+        let groups = state::imported(&mut conn, &self.source, "group").await?;
+        self.done_reading(conn);
+        Ok(groups)
     }
 
     /// Quarantines entries rejected outside a user batch (groups).
@@ -129,7 +208,7 @@ impl<'p> Executor<'p> {
             return Ok(());
         }
         let now = self.platform.now();
-        let mut tx = self.platform.store().write_alone().await?;
+        let mut tx = self.begin(false).await?;
         for r in &rejected {
             self.reject(&mut tx, r, now).await?;
         }
@@ -154,18 +233,21 @@ impl<'p> Executor<'p> {
         }
     }
 
-    async fn finish(&self, mut tx: WriteTx) -> Result<()> {
+    async fn finish(&mut self, mut tx: WriteTx) -> Result<()> {
+        if self.holds() {
+            // The batch ends as its commit would check it; the transaction stays open for
+            // the next one.
+            state::end_batch(&mut tx).await?;
+            self.held = Some(tx);
+            return Ok(());
+        }
         // A run that lost its source to another run (it stalled past the lock's grace) must
         // not write over that run's batches: the check and the commit share the transaction.
         if let Some(fence) = &self.fence {
             fence.check(&mut tx, self.platform.now()).await?;
         }
-        // A dry run runs on a snapshot and commits there; should it ever be handed the live
-        // store, it writes nothing.
-        if !self.dry_run || self.platform.store().is_snapshot() {
-            tx.commit().await?;
-        }
-        Ok(())
+        // Here a dry run runs on a snapshot, and commits there.
+        tx.commit().await
     }
 
     /// Imports one batch of user entries (creates and updates; disables are deferred).
@@ -183,9 +265,9 @@ impl<'p> Executor<'p> {
         if self.expect_unchanged {
             // Most batches of a steady-state run change nothing: find that out on a read
             // connection, so such a batch neither waits for nor holds the write lock.
-            let mut conn = self.platform.store().read().await?;
+            let mut conn = self.reading().await?;
             let known = state::known_users(&mut conn, &self.source, &anchors).await?;
-            drop(conn);
+            self.done_reading(conn);
             let mut fresh = HashSet::with_capacity(batch.len());
             let unchanged = batch.iter().all(|r| {
                 r.as_ref().is_ok_and(|u| {
@@ -205,7 +287,7 @@ impl<'p> Executor<'p> {
         }
         let unchanged_before = self.counts.unchanged;
         let n = batch.len() as u64;
-        let mut tx = self.platform.store().write_background().await?;
+        let mut tx = self.begin(true).await?;
         let known = state::known_users(&mut tx, &self.source, &anchors).await?;
         let w = self.writer();
         let mut creates = Vec::new();
@@ -468,7 +550,7 @@ impl<'p> Executor<'p> {
         let fixups = std::mem::take(&mut self.manager_fixups);
         let w = self.writer();
         for chunk in fixups.chunks(1000) {
-            let mut tx = self.platform.store().write_alone().await?;
+            let mut tx = self.begin(false).await?;
             for (uid, dn) in chunk {
                 let Some(manager) = state::user_by_dn(&mut tx, &self.source, dn).await? else {
                     continue;
@@ -489,7 +571,7 @@ impl<'p> Executor<'p> {
         let w = self.writer();
         let mut steps = steps.into_iter().peekable();
         while steps.peek().is_some() {
-            let mut tx = self.platform.store().write_alone().await?;
+            let mut tx = self.begin(false).await?;
             let mut memberships = Memberships::default();
             let mut leavers = HashSet::new();
             for step in steps.by_ref().take(500) {
@@ -572,7 +654,7 @@ impl<'p> Executor<'p> {
     /// and (when `sweep`) deletes the groups no longer in the directory.
     pub async fn groups(&mut self, read: Vec<SourceGroup>, sweep: bool) -> Result<()> {
         let w = self.writer();
-        let mut tx = self.platform.store().write_alone().await?;
+        let mut tx = self.begin(false).await?;
         let known = state::known_groups(&mut tx, &self.source).await?;
         let (by_dn, by_login) = state::user_references(&mut tx, &self.source).await?;
         let members = effective_members(
@@ -700,7 +782,7 @@ impl<'p> Executor<'p> {
             return Ok(());
         }
         let w = self.writer();
-        let mut tx = self.platform.store().write_alone().await?;
+        let mut tx = self.begin(false).await?;
         for (anchor, gid) in gone {
             if let Some(g) = groups::get(&mut tx, *gid).await? {
                 groups::delete(&mut tx, *gid).await?;
@@ -723,7 +805,7 @@ impl<'p> Executor<'p> {
 
     /// A quarantine row for every entry a complete full read did not see again is stale.
     pub async fn prune_quarantine(&mut self, before: OffsetDateTime) -> Result<()> {
-        let mut tx = self.platform.store().write_alone().await?;
+        let mut tx = self.begin(false).await?;
         state::prune_quarantine(&mut tx, &self.source, before).await?;
         self.finish(tx).await
     }

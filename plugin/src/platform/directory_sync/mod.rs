@@ -18,7 +18,7 @@ pub use run_lock::{Fence, HolderView, LockSettings, RunLock};
 use super::Platform;
 use crate::Result;
 use crate::domain::directory_sync::state::SourceState;
-use crate::store::ldap;
+use crate::store::{Engine, ldap};
 
 impl Platform {
     /// What the store recorded of `source` (`ldap:NAME`): its cursor, last runs and counters;
@@ -29,11 +29,17 @@ impl Platform {
         ldap::load_state(&mut conn, source).await
     }
 
-    /// The same platform over a consistent copy of the database, for a dry run: it writes
-    /// there as a real run would, so each batch sees what the ones before it would have done,
-    /// while the live database is only read. [`Platform::discard_dry_run_copy`] removes it.
+    /// The platform a dry run runs on. On SQLite, the same platform over a consistent copy
+    /// of the database: the run writes there as a real run would, so each batch sees what the
+    /// ones before it would have done, while the live database is only read. PostgreSQL has
+    /// no such copy: the platform is the live one, and the [`Executor`] of a dry run keeps
+    /// everything it does in one transaction that it rolls back.
+    /// [`Platform::discard_dry_run_copy`] removes the copy.
     pub async fn dry_run_copy(&self) -> Result<Platform> {
-        Ok(self.with_store(self.store.snapshot().await?))
+        match self.store.engine() {
+            Engine::Sqlite => Ok(self.with_store(self.store.snapshot().await?)),
+            Engine::Postgres => Ok(self.with_store(self.store.clone())),
+        }
     }
 
     /// Closes and removes a copy made by [`Platform::dry_run_copy`]; does nothing to a
