@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::clock::Clock;
-use crate::domain::directory_sync::state::RunRecord;
+use crate::domain::directory_sync::state::{RunLockHolder, RunRecord};
 use crate::platform::Platform;
 use crate::store::{Connection, Store, ldap, run_locks};
 use crate::{Error, Result};
@@ -67,7 +67,7 @@ async fn holder(
 
 impl HolderView {
     /// A holder as operators see it at `now`: stale once its heartbeat is older than the grace.
-    pub fn of(h: run_locks::Holder, settings: LockSettings, now: OffsetDateTime) -> HolderView {
+    pub fn of(h: RunLockHolder, settings: LockSettings, now: OffsetDateTime) -> HolderView {
         HolderView {
             stale: h.heartbeat_at < stale_before(now, settings),
             host: h.host,
@@ -107,7 +107,7 @@ fn process_state(pid: u32) -> Option<(char, u64)> {
 /// Whether the holder is known to be dead: it ran on this host, and its process no longer
 /// exists (or is a zombie, or the pid now belongs to a process started at another time).
 /// Without `/proc` nothing is known, and the answer is no.
-fn known_dead(h: &run_locks::Holder, host: &str) -> bool {
+fn known_dead(h: &RunLockHolder, host: &str) -> bool {
     if h.host != host || process_state(std::process::id()).is_none() {
         return false;
     }
@@ -118,7 +118,7 @@ fn known_dead(h: &run_locks::Holder, host: &str) -> bool {
     }
 }
 
-fn describe(h: &run_locks::Holder, now: OffsetDateTime) -> String {
+fn describe(h: &RunLockHolder, now: OffsetDateTime) -> String {
     format!(
         "process {} on host {} since {}, last heartbeat {} s ago",
         h.pid,
@@ -170,7 +170,7 @@ impl RunLock {
     ) -> std::result::Result<RunLock, String> {
         let (host, pid, pid_start) = this_process();
         let now = platform.now();
-        let me = run_locks::Holder {
+        let me = RunLockHolder {
             token: uuid::Uuid::new_v4().to_string(),
             host: host.clone(),
             pid,
@@ -340,7 +340,7 @@ mod tests {
         if start.is_none() {
             return; // no /proc here: nothing can be known dead
         }
-        let holder = |pid, pid_start, host: &str| run_locks::Holder {
+        let holder = |pid, pid_start, host: &str| RunLockHolder {
             token: "t".into(),
             host: host.into(),
             pid,
@@ -420,7 +420,7 @@ mod tests {
         // notices, and the fence refuses the next write.
         {
             let mut tx = p.store().write().await.unwrap();
-            let thief = run_locks::Holder {
+            let thief = RunLockHolder {
                 token: "thief".into(),
                 host: "elsewhere".into(),
                 pid: 1,
