@@ -155,6 +155,43 @@ fn only_the_store_names_sqlx_and_only_the_server_names_axum() {
     assert!(offences.is_empty(), "\n{}", offences.join("\n"));
 }
 
+/// Whether `code` reaches the plugin's storage layer: `plugin::store…` or a grouped
+/// `use plugin::{…, store, …}`.
+fn names_the_store(code: &str) -> bool {
+    if names(code, "plugin::store") {
+        return true;
+    }
+    code.match_indices("plugin::{").any(|(at, needle)| {
+        let rest = &code[at + needle.len()..];
+        let group = &rest[..rest.find('}').unwrap_or(rest.len())];
+        names(group, "store")
+    })
+}
+
+/// The bridge (SCIM, LDAP, onboarding, mail) changes the database only through the
+/// platform's operations, which own the transaction, the audit records and the events; it
+/// never opens the store itself.
+#[test]
+fn the_bridge_goes_through_platform_operations_not_the_store() {
+    let root = root();
+    let mut paths = Vec::new();
+    rust_files(&root.join("bridge/src"), &mut paths);
+    assert!(paths.len() > 50, "only {} bridge files", paths.len());
+    let offences: Vec<String> = paths
+        .iter()
+        .filter(|path| {
+            let code = code_only(&fs::read_to_string(path).expect("a readable source file"));
+            names_the_store(&code)
+        })
+        .map(|path| path.strip_prefix(&root).unwrap_or(path).display().to_string())
+        .collect();
+    assert!(
+        offences.is_empty(),
+        "these bridge files name plugin::store:\n{}",
+        offences.join("\n")
+    );
+}
+
 /// The `[dependencies]` table of a manifest, as lines.
 fn dependencies(manifest: &str) -> Vec<&str> {
     let mut inside = false;
@@ -206,4 +243,8 @@ fn comments_are_not_code_but_strings_are() {
     assert!(!names("tower_http::x", "tower"));
     assert!(names("tower_http::x", "tower_http"));
     assert!(!names("let s = \"a // b\"; sqlx_free", "sqlx"));
+    assert!(names_the_store("use plugin::store::Store;"));
+    assert!(names_the_store("use plugin::{platform::Platform, store};"));
+    assert!(!names_the_store("use plugin::{platform::Platform, domain::store_kind};"));
+    assert!(!names_the_store("use super::store::take_ci;"));
 }
