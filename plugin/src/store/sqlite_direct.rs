@@ -15,6 +15,7 @@
 //! wait blocks nothing and can be given up); COMMIT's sync to disk leaves the async worker
 //! thread to the runtime first (`block_in_place`) where the runtime allows it.
 
+use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
@@ -57,6 +58,13 @@ impl DirectRow {
 
 /// A pooled SQLite connection locked out of its sqlx thread.
 pub(super) struct Direct {
+    /// The statements this checkout prepared, by their text, kept for the next run of the
+    /// same text: a batch of writes sharing a transaction, or a directory load, runs the same
+    /// few statements thousands of times, and parsing one costs more than running it.
+    /// Declared before `guard` so they are finalized while the connection is still locked
+    /// to this thread (and never outlive the checkout: sqlx closes connections it does not
+    /// know hold statements).
+    cache: HashMap<Box<str>, Statement>,
     /// Borrows the connection's shared state, which lives on the heap behind an `Arc` the
     /// pooled connection holds: the owner drops this before the pooled connection (field
     /// order), so the borrow never outlives what it borrows.
@@ -84,7 +92,10 @@ impl Direct {
         let guard = unsafe {
             std::mem::transmute::<LockedSqliteHandle<'_>, LockedSqliteHandle<'static>>(guard)
         };
-        Direct { guard }
+        Direct {
+            cache: HashMap::new(),
+            guard,
+        }
     }
 
     fn db(&mut self) -> *mut ffi::sqlite3 {
@@ -129,6 +140,46 @@ impl Direct {
         limit: Option<usize>,
     ) -> Result<Stepped, sqlx::Error> {
         let db = self.db();
+        let stmt = match self.cache.remove(sql) {
+            Some(stmt) => stmt,
+            None => match self.prepare(db, sql)? {
+                Some(stmt) => stmt,
+                // Only whitespace or a comment: nothing to run.
+                None => {
+                    return Ok(Stepped {
+                        rows: Vec::new(),
+                        changed: 0,
+                    });
+                }
+            },
+        };
+        let started = std::time::Instant::now();
+        // SAFETY: `stmt` is a statement of `db`, finalized when `stmt` drops.
+        let outcome = slow(is_slow(sql), || unsafe {
+            self.step_all(db, stmt.0.as_ptr(), values, limit)
+        });
+        // SAFETY: as above. Reset ends the statement's read of the database (and any rows not
+        // stepped past `limit`); its result repeats the step's error, already taken.
+        unsafe {
+            ffi::sqlite3_reset(stmt.0.as_ptr());
+            ffi::sqlite3_clear_bindings(stmt.0.as_ptr());
+        }
+        if self.cache.len() < CACHED_STATEMENTS {
+            self.cache.insert(sql.into(), stmt);
+        }
+        if let Ok(done) = &outcome {
+            log_statement(sql, done, started.elapsed());
+        }
+        outcome
+    }
+
+    /// Prepares the one statement `sql` holds (`None` when it holds only whitespace or
+    /// comments); a text holding a second statement is refused.
+    fn prepare(
+        &mut self,
+        db: *mut ffi::sqlite3,
+        sql: &str,
+    ) -> Result<Option<Statement>, sqlx::Error> {
         let mut raw: *mut ffi::sqlite3_stmt = ptr::null_mut();
         let mut tail: *const c_char = ptr::null();
         let len = c_int::try_from(sql.len())
@@ -141,6 +192,7 @@ impl Direct {
         if status != ffi::SQLITE_OK {
             return Err(self.error());
         }
+        let stmt = NonNull::new(raw).map(Statement);
         let used = if tail.is_null() {
             sql.len()
         } else {
@@ -148,31 +200,12 @@ impl Direct {
         };
         let rest = sql.get(used..).unwrap_or("").trim();
         if !rest.is_empty() && !rest.starts_with("--") {
-            if let Some(stmt) = NonNull::new(raw) {
-                drop(Statement(stmt));
-            }
+            drop(stmt);
             return Err(sqlx::Error::Protocol(
                 "a query with values holds one statement".into(),
             ));
         }
-        let Some(stmt) = NonNull::new(raw) else {
-            // Only whitespace or a comment: nothing to run.
-            return Ok(Stepped {
-                rows: Vec::new(),
-                changed: 0,
-            });
-        };
-        let stmt = Statement(stmt);
-        let started = std::time::Instant::now();
-        // SAFETY: `stmt` is the statement just prepared, finalized when `stmt` drops.
-        let outcome = slow(is_slow(sql), || unsafe {
-            self.step_all(db, stmt.0.as_ptr(), values, limit)
-        });
-        drop(stmt);
-        if let Ok(done) = &outcome {
-            log_statement(sql, done, started.elapsed());
-        }
-        outcome
+        Ok(stmt)
     }
 
     /// # Safety
@@ -252,12 +285,16 @@ fn log_statement(sql: &str, done: &Stepped, took: std::time::Duration) {
     }
 }
 
+/// How many prepared statements a checkout keeps (a platform operation runs a dozen or two
+/// distinct ones; the rest are prepared, run and finalized).
+const CACHED_STATEMENTS: usize = 64;
+
 /// A prepared statement, finalized on drop.
 struct Statement(NonNull<ffi::sqlite3_stmt>);
 
 impl Drop for Statement {
     fn drop(&mut self) {
-        // SAFETY: the statement was prepared by `run` and is finalized once, here.
+        // SAFETY: the statement was prepared by `prepare` and is finalized once, here.
         unsafe {
             ffi::sqlite3_finalize(self.0.as_ptr());
         }
