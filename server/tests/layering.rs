@@ -183,7 +183,12 @@ fn the_bridge_goes_through_platform_operations_not_the_store() {
             let code = code_only(&fs::read_to_string(path).expect("a readable source file"));
             names_the_store(&code)
         })
-        .map(|path| path.strip_prefix(&root).unwrap_or(path).display().to_string())
+        .map(|path| {
+            path.strip_prefix(&root)
+                .unwrap_or(path)
+                .display()
+                .to_string()
+        })
         .collect();
     assert!(
         offences.is_empty(),
@@ -245,6 +250,8 @@ fn comments_are_not_code_but_strings_are() {
     assert!(!names("let s = \"a // b\"; sqlx_free", "sqlx"));
     assert!(names_the_store("use plugin::store::Store;"));
     assert!(names_the_store("use plugin::{platform::Platform, store};"));
-    assert!(!names_the_store("use plugin::{platform::Platform, domain::store_kind};"));
+    assert!(!names_the_store(
+        "use plugin::{platform::Platform, domain::store_kind};"
+    ));
     assert!(!names_the_store("use super::store::take_ci;"));
 }

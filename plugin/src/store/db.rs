@@ -15,6 +15,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::fault::Health;
 use super::sqlite_direct::{Cell, Direct, DirectRow, Stepped};
@@ -62,6 +63,9 @@ struct SqliteSide {
     /// Declared first: dropped before the connection whose state it borrows.
     direct: Option<Direct>,
     conn: PoolConnection<Sqlite>,
+    /// The connection's busy timeout (`database.busy_timeout_ms`), restored after a BEGIN
+    /// tried without waiting.
+    busy_timeout: Duration,
 }
 
 impl SqliteSide {
@@ -84,9 +88,17 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(super) fn sqlite(conn: PoolConnection<Sqlite>, health: Arc<Health>) -> Self {
+    pub(super) fn sqlite(
+        conn: PoolConnection<Sqlite>,
+        health: Arc<Health>,
+        busy_timeout: Duration,
+    ) -> Self {
         Connection {
-            inner: Inner::Sqlite(SqliteSide { direct: None, conn }),
+            inner: Inner::Sqlite(SqliteSide {
+                direct: None,
+                conn,
+                busy_timeout,
+            }),
             health,
             savepoints: 0,
             abandoned: None,
@@ -128,13 +140,25 @@ impl Connection {
     async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let result = match &mut self.inner {
             // BEGIN may wait for another process's write lock for as long as the busy
-            // timeout: it goes through the connection's own thread, where the wait blocks
+            // timeout. It is tried here without waiting; only when another process holds
+            // the lock does it go through the connection's own thread, where the wait blocks
             // no request and a caller that gives up can leave (see `tx`).
             Inner::Sqlite(c) if c.direct.is_none() && starts_with_word(sql, "BEGIN") => {
-                sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut *c.conn)
-                    .await
-                    .map(|_| ())
+                let busy_timeout = c.busy_timeout;
+                match c.direct().await {
+                    Ok(d) => match d.try_without_waiting(sql, busy_timeout) {
+                        Ok(true) => Ok(()),
+                        Ok(false) => {
+                            c.direct = None;
+                            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                                .execute(&mut *c.conn)
+                                .await
+                                .map(|_| ())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                }
             }
             Inner::Sqlite(c) => match c.direct().await {
                 Ok(d) => d.batch(sql),

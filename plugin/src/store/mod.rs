@@ -271,7 +271,7 @@ impl Store {
             Pool::Sqlite { pool: p, .. } => p
                 .acquire()
                 .await
-                .map(|c| Connection::sqlite(c, self.health.clone())),
+                .map(|c| Connection::sqlite(c, self.health.clone(), self.busy_timeout)),
             Pool::Postgres(p) => p
                 .acquire()
                 .await

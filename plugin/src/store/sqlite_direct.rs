@@ -10,9 +10,9 @@
 //! running again.
 //!
 //! Statements run to completion inside one call, never across an `.await`: a request that
-//! is dropped cannot leave a statement half-stepped. `BEGIN`, which may wait for another
-//! process's write lock, still goes through the sqlx thread before the lock is taken (the
-//! wait blocks nothing and can be given up); COMMIT's sync to disk leaves the async worker
+//! is dropped cannot leave a statement half-stepped. `BEGIN` is tried here without
+//! waiting; when another process holds the write lock it goes through the sqlx thread
+//! instead, where the wait blocks nothing and can be given up; COMMIT's sync to disk leaves the async worker
 //! thread to the runtime first (`block_in_place`) where the runtime allows it.
 
 use std::collections::HashMap;
@@ -128,6 +128,35 @@ impl Direct {
             Ok(())
         } else {
             Err(self.error())
+        }
+    }
+
+    /// Runs `sql` (statements without parameters: a BEGIN) unless it would have to wait for
+    /// another process's lock: `false` when the database was busy and nothing ran. The
+    /// connection's busy timeout is restored to `busy_timeout` after.
+    pub(super) fn try_without_waiting(
+        &mut self,
+        sql: &str,
+        busy_timeout: std::time::Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let db = self.db();
+        let ms = c_int::try_from(busy_timeout.as_millis()).unwrap_or(c_int::MAX);
+        // SAFETY: `db` is the locked connection's live handle.
+        unsafe { ffi::sqlite3_busy_timeout(db, 0) };
+        let ran = self.batch(sql);
+        // SAFETY: as above.
+        unsafe { ffi::sqlite3_busy_timeout(db, ms) };
+        match ran {
+            Ok(()) => Ok(true),
+            Err(sqlx::Error::Database(e))
+                if e.code().is_some_and(|c| {
+                    c.parse::<c_int>()
+                        .is_ok_and(|c| c & 0xff == ffi::SQLITE_BUSY)
+                }) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 
