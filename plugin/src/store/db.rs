@@ -15,10 +15,11 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row as _, SqlStr, Sqlite};
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::fault::Health;
-use super::sqlite_direct::{Cell, Direct, DirectRow, Stepped};
+use super::sqlite::{BUSY_POLL, Waiting};
+use super::sqlite_direct::{Cell, Direct, DirectRow, Stepped, is_busy};
+use super::sqlite_warm::{Checkout, Lease};
 
 /// The database engine behind a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,26 +59,79 @@ enum Inner {
     Postgres(PoolConnection<Postgres>),
 }
 
-/// A pooled SQLite connection and, once a statement ran, its lock (see `sqlite_direct`).
+/// A pooled SQLite connection and, once a statement ran, its lock (see `sqlite_direct`);
+/// kept locked for the next checkout when it ends cleanly (see `sqlite_warm`).
 struct SqliteSide {
     /// Declared first: dropped before the connection whose state it borrows.
     direct: Option<Direct>,
-    conn: PoolConnection<Sqlite>,
-    /// The connection's busy timeout (`database.busy_timeout_ms`), restored after a BEGIN
-    /// tried without waiting.
-    busy_timeout: Duration,
+    /// Always present until the side drops (taken there to be given back).
+    conn: Option<PoolConnection<Sqlite>>,
+    lease: Option<Lease>,
+    /// The store's busy handler state, reinstalled after a BEGIN tried without waiting.
+    waiting: &'static Waiting,
 }
 
 impl SqliteSide {
     /// The connection locked for statements on this thread (locked on first use).
     async fn direct(&mut self) -> Result<&mut Direct, sqlx::Error> {
         if self.direct.is_none() {
-            let guard = self.conn.lock_handle().await?;
-            // SAFETY: `direct` is dropped before `conn` (field order), and `conn` is not
-            // used through sqlx while it is locked (every statement goes through `direct`).
-            self.direct = Some(unsafe { Direct::new(guard) });
+            let waiting = self.waiting;
+            let guard = self.pooled().lock_handle().await?;
+            // SAFETY: `direct` is dropped before `conn` (field order, and `Lease::give_back`
+            // keeps or drops them in that order), and `conn` is not used through sqlx while
+            // it is locked (every statement goes through `direct`).
+            self.direct = Some(unsafe { Direct::new(guard, waiting) });
         }
         Ok(self.direct.as_mut().expect("locked just above"))
+    }
+
+    /// Runs `f` on the locked connection. Outside a transaction, a statement that finds
+    /// another connection's write lock (a `BEGIN IMMEDIATE`, a write on its own; this
+    /// process's or another's) is tried again every millisecond, awaiting in between, for
+    /// up to the busy timeout: waiting inside SQLite would hold this async thread, which the
+    /// lock's holder may need to finish. While it waits, the other process's background
+    /// writers leave the lock free (the marker, see `sqlite::Waiting`). A caller that goes
+    /// away stops waiting; nothing is left half-begun.
+    async fn unblocking<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Direct) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let waiting = self.waiting;
+        let mut since: Option<std::time::Instant> = None;
+        loop {
+            let d = self.direct().await?;
+            match f(d) {
+                Err(e) if is_busy(&e) && !d.in_transaction() => {
+                    let first = *since.get_or_insert_with(|| {
+                        waiting.mark();
+                        std::time::Instant::now()
+                    });
+                    if first.elapsed() >= waiting.timeout() {
+                        waiting.clear();
+                        return Err(e);
+                    }
+                    tokio::time::sleep(BUSY_POLL).await;
+                }
+                done => {
+                    if since.is_some() {
+                        waiting.clear();
+                    }
+                    return done;
+                }
+            }
+        }
+    }
+
+    fn pooled(&mut self) -> &mut PoolConnection<Sqlite> {
+        self.conn.as_mut().expect("a live side has its connection")
+    }
+}
+
+impl Drop for SqliteSide {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.give_back(self.direct.take(), self.conn.take());
+        }
     }
 }
 
@@ -89,15 +143,16 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     pub(super) fn sqlite(
-        conn: PoolConnection<Sqlite>,
+        checkout: Checkout,
         health: Arc<Health>,
-        busy_timeout: Duration,
+        waiting: &'static Waiting,
     ) -> Self {
         Connection {
             inner: Inner::Sqlite(SqliteSide {
-                direct: None,
-                conn,
-                busy_timeout,
+                direct: checkout.direct,
+                conn: Some(checkout.conn),
+                lease: Some(checkout.lease),
+                waiting,
             }),
             health,
             savepoints: 0,
@@ -139,31 +194,7 @@ impl Connection {
 
     async fn raw(&mut self, sql: &str) -> Result<(), sqlx::Error> {
         let result = match &mut self.inner {
-            // BEGIN may wait for another process's write lock for as long as the busy
-            // timeout. It is tried here without waiting; only when another process holds
-            // the lock does it go through the connection's own thread, where the wait blocks
-            // no request and a caller that gives up can leave (see `tx`).
-            Inner::Sqlite(c) if c.direct.is_none() && starts_with_word(sql, "BEGIN") => {
-                let busy_timeout = c.busy_timeout;
-                match c.direct().await {
-                    Ok(d) => match d.try_without_waiting(sql, busy_timeout) {
-                        Ok(true) => Ok(()),
-                        Ok(false) => {
-                            c.direct = None;
-                            sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-                                .execute(&mut *c.conn)
-                                .await
-                                .map(|_| ())
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
-                }
-            }
-            Inner::Sqlite(c) => match c.direct().await {
-                Ok(d) => d.batch(sql),
-                Err(e) => Err(e),
-            },
+            Inner::Sqlite(c) => c.unblocking(|d| d.batch(sql)).await,
             Inner::Postgres(c) => sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
                 .execute(&mut **c)
                 .await
@@ -213,10 +244,13 @@ impl Connection {
 
     /// Marks the connection to be closed instead of going back to the pool: its transaction
     /// state is not known any more (a failed COMMIT or ROLLBACK), and a connection left inside
-    /// a transaction would fail every later writer that receives it.
+    /// a transaction would fail every later writer that receives it. (An SQLite connection
+    /// is asked instead, and kept when no transaction is open.)
     pub fn discard(&mut self) {
         match &mut self.inner {
-            Inner::Sqlite(c) => c.conn.close_on_drop(),
+            // Closed if it goes back to sqlx's pool; kept if SQLite says it is outside any
+            // transaction (see `sqlite_warm`).
+            Inner::Sqlite(c) => c.pooled().close_on_drop(),
             Inner::Postgres(c) => c.close_on_drop(),
         }
     }
@@ -228,7 +262,7 @@ impl Connection {
         values: &[Value],
         limit: Option<usize>,
     ) -> Result<Stepped, sqlx::Error> {
-        side.direct().await?.run(sql, values, limit)
+        side.unblocking(|d| d.run(sql, values, limit)).await
     }
 }
 
@@ -272,11 +306,6 @@ impl std::ops::DerefMut for Savepoint<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
         self.conn
     }
-}
-
-fn starts_with_word(sql: &str, word: &str) -> bool {
-    let head = sql.trim_start();
-    head.len() >= word.len() && head[..word.len()].eq_ignore_ascii_case(word)
 }
 
 /// A bound value, before it is handed to an engine.

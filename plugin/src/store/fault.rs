@@ -114,7 +114,14 @@ pub struct Health {
     fault: Mutex<Option<Fault>>,
     failures: [AtomicU64; 5],
     last_probe: Mutex<Option<Instant>>,
+    /// The directory of an SQLite database, whose file system's free space decides when a
+    /// full disk is over (see [`Health::nearly_full`]).
+    data_dir: std::sync::OnceLock<std::path::PathBuf>,
 }
+
+/// The least free space on the file system for a store that ran out of it to count as
+/// writable again (more than a few writes need).
+const ROOM: u64 = 256 * 1024;
 
 impl Health {
     /// Records a failed statement; returns its cause if it is a store fault.
@@ -133,9 +140,28 @@ impl Health {
         Some(cause)
     }
 
-    /// A write committed: whatever failed before works again.
+    /// Where an SQLite database lives (see `data_dir`).
+    pub(super) fn watch_space_of(&self, dir: std::path::PathBuf) {
+        let _ = self.data_dir.set(dir);
+    }
+
+    /// Whether the SQLite database's file system has less than [`ROOM`] free. SQLite can
+    /// still commit a small write into the space that the write which failed left in its
+    /// log (seen: 16 KiB committed with 0 bytes free), so one successful commit does not
+    /// end a full disk: the next real write fails again.
+    pub fn nearly_full(&self) -> bool {
+        self.data_dir.get().is_some_and(|dir| {
+            rustix::fs::statvfs(dir).is_ok_and(|st| st.f_bavail.saturating_mul(st.f_frsize) < ROOM)
+        })
+    }
+
+    /// A write committed: whatever failed before works again (a full disk only once it has
+    /// room again).
     pub fn recovered(&self) {
         let mut fault = self.fault.lock().unwrap_or_else(|p| p.into_inner());
+        if fault.as_ref().is_some_and(|f| f.cause == Cause::DiskFull) && self.nearly_full() {
+            return;
+        }
         if let Some(f) = fault.take() {
             let after = OffsetDateTime::now_utc() - f.since;
             tracing::info!(

@@ -33,6 +33,7 @@ mod settings;
 pub mod sign_in;
 mod sqlite;
 mod sqlite_direct;
+mod sqlite_warm;
 pub mod taps;
 pub mod tokens;
 mod tx;
@@ -65,6 +66,8 @@ const YIELD_LIMIT: Duration = Duration::from_secs(2);
 enum Pool {
     Sqlite {
         pool: SqlitePool,
+        /// Connections kept locked between checkouts (see `sqlite_warm`).
+        warm: Arc<sqlite_warm::Warm>,
         path: PathBuf,
         waiting: &'static sqlite::Waiting,
     },
@@ -100,16 +103,22 @@ impl Store {
                 let (pool, waiting) = sqlite::open(path, settings).await?;
                 Pool::Sqlite {
                     pool,
+                    warm: sqlite_warm::Warm::new(settings.max_connections),
                     path: path.clone(),
                     waiting,
                 }
             }
             Location::Postgres(pg) => Pool::Postgres(postgres::open(pg, settings).await?),
         };
+        let health = Arc::new(Health::default());
+        if let Location::Sqlite(path) = &settings.location {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            health.watch_space_of(dir.unwrap_or(std::path::Path::new(".")).to_path_buf());
+        }
         Ok(Store {
             pool,
             writer: Arc::new(tx::Writer::new(settings.group_commit_max)),
-            health: Default::default(),
+            health,
             busy_timeout: settings.busy_timeout,
             snapshot: false,
         })
@@ -159,13 +168,14 @@ impl Store {
 
     /// Closes a snapshot and removes its files. Does nothing to a live store.
     pub async fn discard(self) {
-        let Pool::Sqlite { pool, .. } = &self.pool else {
+        let Pool::Sqlite { pool, warm, .. } = &self.pool else {
             return;
         };
         if !self.snapshot {
             return;
         }
         let path = pool.connect_options().get_filename().to_owned();
+        warm.close();
         pool.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let mut p = path.clone().into_os_string();
@@ -204,7 +214,7 @@ impl Store {
     async fn begin_write_now(&self, sharing: tx::Sharing) -> Result<WriteTx> {
         let guard = match self.writer.lock(sharing).await {
             tx::Locked::Open(guard, batch) => {
-                return WriteTx::join(guard, batch, self.writer.clone()).await;
+                return WriteTx::join(guard, *batch, self.writer.clone()).await;
             }
             tx::Locked::Free(guard) => guard,
         };
@@ -268,10 +278,15 @@ impl Store {
 
     async fn connection(&self) -> Result<Connection> {
         let acquired = match &self.pool {
-            Pool::Sqlite { pool: p, .. } => p
-                .acquire()
+            Pool::Sqlite {
+                pool: p,
+                warm,
+                waiting,
+                ..
+            } => warm
+                .checkout(p)
                 .await
-                .map(|c| Connection::sqlite(c, self.health.clone(), self.busy_timeout)),
+                .map(|c| Connection::sqlite(c, self.health.clone(), waiting)),
             Pool::Postgres(p) => p
                 .acquire()
                 .await
@@ -307,6 +322,9 @@ impl Store {
         let Some(fault) = self.health.fault() else {
             return Ok(());
         };
+        if fault.cause == Cause::DiskFull && self.health.nearly_full() {
+            return Err(fault);
+        }
         if !self.health.probe_due(interval) {
             return Err(fault);
         }
@@ -317,19 +335,32 @@ impl Store {
     }
 
     async fn probe(&self) -> Result<()> {
+        // Two commits: pages added and freed in one transaction never reach the disk (SQLite
+        // writes only the few pages that record them free), which would not show that a
+        // write's pages fit.
         let mut tx = self.write().await?;
+        query("DELETE FROM store_probe WHERE id = 1")
+            .execute(&mut tx)
+            .await?;
         query("INSERT INTO store_probe (id, filler) VALUES (?, ?)")
             .bind(1i64)
             .bind(vec![0u8; 16 * 1024])
             .execute(&mut tx)
             .await?;
-        query("DELETE FROM store_probe").execute(&mut tx).await?;
+        tx.commit().await?;
+        let mut tx = self.write().await?;
+        query("DELETE FROM store_probe WHERE id = 1")
+            .execute(&mut tx)
+            .await?;
         tx.commit().await
     }
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite { pool: p, .. } => p.close().await,
+            Pool::Sqlite { pool: p, warm, .. } => {
+                warm.close();
+                p.close().await
+            }
             Pool::Postgres(p) => p.close().await,
         }
     }

@@ -30,7 +30,14 @@ impl Waiting {
         }
     }
 
-    fn mark(&self) {
+    /// How long a writer waits for another's lock (`database.busy_timeout_ms`).
+    pub(super) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms as u64)
+    }
+
+    /// This process waits for the write lock: the other process's background writers leave
+    /// it free meanwhile.
+    pub(super) fn mark(&self) {
         if !self.marked.swap(true, Ordering::AcqRel) {
             let _ = std::fs::write(&self.marker, b"");
         }
@@ -137,6 +144,10 @@ pub(super) async fn open(
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .min_connections(1)
+        // An embedded file has no other end to lose: the ping before each checkout only
+        // cost a round trip to the connection's thread (the one on release stays: sqlx
+        // always runs it).
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let mut handle = conn.lock_handle().await?;
@@ -150,7 +161,7 @@ pub(super) async fn open(
 }
 
 /// How often a writer that finds another process's write lock tries again.
-const BUSY_POLL: Duration = Duration::from_millis(1);
+pub(super) const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// Replaces SQLite's busy handler, which sleeps in growing steps up to 100 ms, with one that
 /// polls every millisecond until the busy timeout has passed, and says that this process
@@ -158,7 +169,7 @@ const BUSY_POLL: Duration = Duration::from_millis(1);
 /// CLI beside `serve`) tried ten times a second and lost the lock to a daemon running batch
 /// after batch: it starved for 11 s behind a 95,000-event backlog. Now the daemon's
 /// background writers see the marker and leave the lock free until the waiter had it.
-fn poll_busy_lock(db: *mut libsqlite3_sys::sqlite3, waiting: &'static Waiting) {
+pub(super) fn poll_busy_lock(db: *mut libsqlite3_sys::sqlite3, waiting: &'static Waiting) {
     unsafe extern "C" fn busy(
         arg: *mut std::ffi::c_void,
         count: std::ffi::c_int,

@@ -10,10 +10,12 @@
 //! running again.
 //!
 //! Statements run to completion inside one call, never across an `.await`: a request that
-//! is dropped cannot leave a statement half-stepped. `BEGIN` is tried here without
-//! waiting; when another process holds the write lock it goes through the sqlx thread
-//! instead, where the wait blocks nothing and can be given up; COMMIT's sync to disk leaves the async worker
-//! thread to the runtime first (`block_in_place`) where the runtime allows it.
+//! is dropped cannot leave a statement half-stepped. SQLite's busy handler is off while a
+//! connection is locked here: a statement that finds another connection's write lock fails
+//! at once and `Connection` waits for the lock between awaits (sleeping in the handler would
+//! hold an async worker thread, perhaps the one the lock's holder needs). COMMIT's sync to
+//! disk leaves the async worker thread to the runtime first (`block_in_place`) where the
+//! runtime allows it.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int};
@@ -24,6 +26,7 @@ use libsqlite3_sys as ffi;
 use sqlx::sqlite::LockedSqliteHandle;
 
 use super::db::Value;
+use super::sqlite::{Waiting, poll_busy_lock};
 
 /// A value read from a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,17 +61,19 @@ impl DirectRow {
 
 /// A pooled SQLite connection locked out of its sqlx thread.
 pub(super) struct Direct {
-    /// The statements this checkout prepared, by their text, kept for the next run of the
-    /// same text: a batch of writes sharing a transaction, or a directory load, runs the same
-    /// few statements thousands of times, and parsing one costs more than running it.
-    /// Declared before `guard` so they are finalized while the connection is still locked
-    /// to this thread (and never outlive the checkout: sqlx closes connections it does not
-    /// know hold statements).
+    /// The statements this connection prepared, by their text, kept for the next run of the
+    /// same text: requests, batches of writes and directory loads run the same statements
+    /// over and over, and parsing one costs more than running it. Declared before `guard`
+    /// so they are finalized while the connection is still locked to this side (sqlx's
+    /// close fails on a connection holding statements it does not know).
     cache: HashMap<Box<str>, Statement>,
     /// Borrows the connection's shared state, which lives on the heap behind an `Arc` the
     /// pooled connection holds: the owner drops this before the pooled connection (field
     /// order), so the borrow never outlives what it borrows.
     guard: LockedSqliteHandle<'static>,
+    /// The store's busy handler state: its handler is off while the connection is locked
+    /// here (see `Connection`'s waits) and back on when it goes back to sqlx.
+    waiting: &'static Waiting,
 }
 
 // SAFETY: the guard is a mutex guard over the connection's state; the connection is used by
@@ -76,6 +81,21 @@ pub(super) struct Direct {
 // between threads (sqlx sends them to its own thread).
 unsafe impl Send for Direct {}
 unsafe impl Sync for Direct {}
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        // Back to sqlx's thread, where waiting in the handler blocks nothing.
+        poll_busy_lock(self.db(), self.waiting);
+    }
+}
+
+/// Whether `e` is SQLite's "database is locked" (another connection holds the lock).
+pub(super) fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|c| c.parse::<c_int>().ok())
+        .is_some_and(|c| c & 0xff == ffi::SQLITE_BUSY)
+}
 
 /// What a statement did.
 pub(super) struct Stepped {
@@ -87,15 +107,23 @@ impl Direct {
     /// # Safety
     /// The caller keeps the connection `guard` was taken from alive, and unmoved in the
     /// sense that matters (its worker state is behind an `Arc`), until this is dropped.
-    pub(super) unsafe fn new(guard: LockedSqliteHandle<'_>) -> Direct {
+    pub(super) unsafe fn new(guard: LockedSqliteHandle<'_>, waiting: &'static Waiting) -> Direct {
         // SAFETY: see above; the lifetime is extended to let the guard sit beside its owner.
         let guard = unsafe {
             std::mem::transmute::<LockedSqliteHandle<'_>, LockedSqliteHandle<'static>>(guard)
         };
-        Direct {
+        let mut direct = Direct {
             cache: HashMap::new(),
             guard,
-        }
+            waiting,
+        };
+        // SQLite's busy handler would wait for another connection's write lock by sleeping
+        // on this thread — an async worker, which may be the one the lock's holder needs to
+        // finish. A busy statement fails at once instead, and `Connection` waits by polling
+        // between awaits.
+        // SAFETY: the locked connection's live handle.
+        unsafe { ffi::sqlite3_busy_handler(direct.db(), None, ptr::null_mut()) };
+        direct
     }
 
     fn db(&mut self) -> *mut ffi::sqlite3 {
@@ -107,6 +135,12 @@ impl Direct {
             Some(e) => sqlx::Error::Database(Box::new(e)),
             None => sqlx::Error::Protocol("SQLite failed without an error code".into()),
         }
+    }
+
+    /// Whether a transaction is open on the connection.
+    pub(super) fn in_transaction(&mut self) -> bool {
+        // SAFETY: the locked connection's live handle.
+        unsafe { ffi::sqlite3_get_autocommit(self.db()) == 0 }
     }
 
     /// Statements without parameters, separated by `;`.
@@ -128,35 +162,6 @@ impl Direct {
             Ok(())
         } else {
             Err(self.error())
-        }
-    }
-
-    /// Runs `sql` (statements without parameters: a BEGIN) unless it would have to wait for
-    /// another process's lock: `false` when the database was busy and nothing ran. The
-    /// connection's busy timeout is restored to `busy_timeout` after.
-    pub(super) fn try_without_waiting(
-        &mut self,
-        sql: &str,
-        busy_timeout: std::time::Duration,
-    ) -> Result<bool, sqlx::Error> {
-        let db = self.db();
-        let ms = c_int::try_from(busy_timeout.as_millis()).unwrap_or(c_int::MAX);
-        // SAFETY: `db` is the locked connection's live handle.
-        unsafe { ffi::sqlite3_busy_timeout(db, 0) };
-        let ran = self.batch(sql);
-        // SAFETY: as above.
-        unsafe { ffi::sqlite3_busy_timeout(db, ms) };
-        match ran {
-            Ok(()) => Ok(true),
-            Err(sqlx::Error::Database(e))
-                if e.code().is_some_and(|c| {
-                    c.parse::<c_int>()
-                        .is_ok_and(|c| c & 0xff == ffi::SQLITE_BUSY)
-                }) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(e),
         }
     }
 
@@ -193,9 +198,13 @@ impl Direct {
             ffi::sqlite3_reset(stmt.0.as_ptr());
             ffi::sqlite3_clear_bindings(stmt.0.as_ptr());
         }
-        if self.cache.len() < CACHED_STATEMENTS {
-            self.cache.insert(sql.into(), stmt);
+        if self.cache.len() >= CACHED_STATEMENTS {
+            // Full: one leaves (any), so statements in use now replace those that were.
+            if let Some(old) = self.cache.keys().next().cloned() {
+                self.cache.remove(&old);
+            }
         }
+        self.cache.insert(sql.into(), stmt);
         if let Ok(done) = &outcome {
             log_statement(sql, done, started.elapsed());
         }
@@ -314,9 +323,9 @@ fn log_statement(sql: &str, done: &Stepped, took: std::time::Duration) {
     }
 }
 
-/// How many prepared statements a checkout keeps (a platform operation runs a dozen or two
-/// distinct ones; the rest are prepared, run and finalized).
-const CACHED_STATEMENTS: usize = 64;
+/// How many prepared statements a connection keeps (a platform operation runs a dozen or two
+/// distinct ones).
+const CACHED_STATEMENTS: usize = 128;
 
 /// A prepared statement, finalized on drop.
 struct Statement(NonNull<ffi::sqlite3_stmt>);

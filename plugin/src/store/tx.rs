@@ -135,7 +135,7 @@ impl Writer {
         };
         match guard.open.take() {
             Some(batch) if sharing == Sharing::Shared && batch.members.len() < self.max_batch => {
-                Locked::Open(guard, batch)
+                Locked::Open(guard, Box::new(batch))
             }
             Some(batch) => {
                 self.finish(batch).await;
@@ -209,7 +209,7 @@ pub(super) enum Locked {
     /// No transaction open: the caller begins one.
     Free(OwnedMutexGuard<Slot>),
     /// A batch to join.
-    Open(OwnedMutexGuard<Slot>, Batch),
+    Open(OwnedMutexGuard<Slot>, Box<Batch>),
 }
 
 /// Rolls a batch back (its transaction is lost or in doubt) and fails every member.
