@@ -226,6 +226,11 @@ async fn run_on(
         // it must not overwrite the state of the run that took over.
         lock.finish(platform, &record).await;
     }
+    if status == Status::Ok
+        && let Err(e) = platform.settle_after_directory_run(&report.counts).await
+    {
+        tracing::warn!(source = %ctx.source, error = %e, "database statistics not refreshed after the sync");
+    }
     match status {
         Status::Ok | Status::DryRun => {
             tracing::info!(source = %ctx.source, summary = %report.summary(), "LDAP sync finished")

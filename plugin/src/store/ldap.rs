@@ -521,9 +521,58 @@ pub async fn clear_cursor(conn: &mut Connection, source: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refreshes PostgreSQL's planner statistics of the tables a directory run writes. Left to
+/// autovacuum (which looks once a minute), the run after a first load planned its
+/// 2,000-anchor comparison against the statistics of empty tables: 230 ms a query, and an
+/// unchanged 10,000-user directory took longer to compare (2.8 s) than to load (1.9 s).
+/// SQLite finds these rows by their unique indexes whatever its statistics: nothing to do.
+pub async fn refresh_statistics(conn: &mut Connection) -> Result<()> {
+    if conn.engine() == super::Engine::Postgres {
+        conn.batch("ANALYZE users, ldap_objects, groups, group_members")
+            .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On PostgreSQL the planner learns at once how many rows a run wrote (`reltuples` is
+    /// what it plans with; -1 means never analysed); on SQLite it is a no-op that succeeds.
+    #[tokio::test]
+    async fn statistics_are_refreshed_after_a_large_write() {
+        let (store, _db) = super::super::testing::store().await;
+        let mut tx = store.write().await.unwrap();
+        for i in 0..300 {
+            upsert_object(
+                &mut tx,
+                &ObjectRow {
+                    source: "ldap:t",
+                    anchor: &format!("a{i:03}"),
+                    kind: "user",
+                    object_id: Uuid::new_v4(),
+                    dn: &format!("uid={i},dc=x"),
+                    login: None,
+                    fingerprint: "f",
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let mut conn = store.read().await.unwrap();
+        let planned = "SELECT reltuples::float8 FROM pg_class WHERE oid = 'ldap_objects'::regclass";
+        if conn.engine() == super::super::Engine::Postgres {
+            let before: f64 = query(planned).scalar(&mut conn).await.unwrap();
+            assert!(before < 300.0, "{before}");
+        }
+        refresh_statistics(&mut conn).await.unwrap();
+        if conn.engine() == super::super::Engine::Postgres {
+            let after: f64 = query(planned).scalar(&mut conn).await.unwrap();
+            assert_eq!(after, 300.0);
+        }
+    }
 
     #[tokio::test]
     async fn pages_cover_every_object_once_in_anchor_order() {

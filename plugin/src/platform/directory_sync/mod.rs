@@ -17,10 +17,35 @@ pub use run_lock::{Fence, HolderView, LockSettings, RunLock};
 
 use super::Platform;
 use crate::Result;
+use crate::domain::directory_sync::Counts;
 use crate::domain::directory_sync::state::SourceState;
 use crate::store::{Engine, ldap};
 
+/// Rows a run must have written for the database's statistics to be refreshed after it.
+const STATISTICS_AFTER: u64 = 1000;
+
 impl Platform {
+    /// After a run that wrote many rows, the database's planner statistics of the tables
+    /// it wrote are refreshed at once (see `store::ldap::refresh_statistics`). For the sync
+    /// itself, after the run is recorded; a failure here is the caller's to log, not the
+    /// run's.
+    pub async fn settle_after_directory_run(&self, counts: &Counts) -> Result<()> {
+        let written = counts.added
+            + counts.updated
+            + counts.disabled
+            + counts.deleted
+            + counts.groups_added
+            + counts.groups_updated
+            + counts.groups_deleted
+            + counts.memberships_added
+            + counts.memberships_removed;
+        if written < STATISTICS_AFTER {
+            return Ok(());
+        }
+        let mut conn = self.store.read().await?;
+        ldap::refresh_statistics(&mut conn).await
+    }
+
     /// What the store recorded of `source` (`ldap:NAME`): its cursor, last runs and counters;
     /// the default state for a source never run. For the sync itself (the CLI or the
     /// daemon's scheduler); operators read it through [`Platform::sync_source`].
