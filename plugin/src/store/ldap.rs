@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Connection, QueryBuilder, at, ms, query, query_owned, uuid as id};
+use super::{Connection, QueryBuilder, Row, at, ms, query, query_owned, uuid as id};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,48 +23,30 @@ pub async fn known_users(
     let mut out = HashMap::with_capacity(anchors.len());
     // Chunks stay far below SQLite's bound-parameter limit.
     for chunk in anchors.chunks(2000) {
-        let mut qb = QueryBuilder::new(conn.pick(
-            "SELECT json_group_array(json_array(u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login)) \
+        let mut qb = QueryBuilder::new(
+            "SELECT u.id, u.anchor, u.account_enabled, o.fingerprint, o.dn, o.login \
              FROM users u \
              LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
              WHERE u.source = ",
-            "SELECT coalesce(json_agg(json_build_array(u.id, u.anchor, u.account_enabled::int, o.fingerprint, o.dn, o.login)), '[]')::text \
-             FROM users u \
-             LEFT JOIN ldap_objects o ON o.source = u.source AND o.anchor = u.anchor AND o.kind = 'user' \
-             WHERE u.source = ",
-        ));
+        );
         qb.push_bind(source).push(" AND u.anchor IN (");
         qb.push_list(chunk.iter().copied()).push(")");
-        type Row = (
-            String,
-            String,
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        for (uid, anchor, enabled, fingerprint, dn, login) in
-            rows_of::<Row>(qb.build().scalar(&mut *conn).await?)?
-        {
+        for row in qb.build().fetch_all(&mut *conn).await? {
+            let uid: String = row.try_get(0)?;
+            let dn: Option<String> = row.try_get(4)?;
+            let login: Option<String> = row.try_get(5)?;
             out.insert(
-                anchor,
+                row.try_get(1)?,
                 Known {
                     id: id(&uid)?,
-                    enabled: enabled != 0,
-                    fingerprint,
+                    enabled: row.try_get(2)?,
+                    fingerprint: row.try_get(3)?,
                     references: dn.map(|dn| (dn, login)),
                 },
             );
         }
     }
     Ok(out)
-}
-
-/// Rows aggregated into one JSON array by the query. sqlx hands each result row from its
-/// SQLite thread to the caller on its own; for the tens of thousands of rows a directory sync
-/// reads, that hand-off costs more than the query, and one aggregated value avoids it.
-fn rows_of<T: serde::de::DeserializeOwned>(text: String) -> Result<Vec<T>> {
-    serde_json::from_str(&text).map_err(|e| Error::Internal(format!("unreadable rows: {e}")))
 }
 
 pub struct ObjectRow<'a> {
@@ -107,45 +89,35 @@ pub async fn imported(
     Ok(out)
 }
 
-/// Rows per aggregated page of [`for_each_page`]: small enough to keep memory flat.
+/// Rows per page of [`for_each_page`]: small enough to keep memory flat.
 const PAGE: usize = 5000;
 
-/// `ldap_objects` rows of one source and kind in anchor order, `page_size` at a time, each
-/// page one aggregated JSON value (see [`rows_of`]): `(anchor, <columns>...)` tuples.
-async fn for_each_page<T>(
+/// `ldap_objects` rows of one source and kind in anchor order, `page_size` at a time:
+/// `(anchor, <columns>...)` tuples. (The anchor column is `COLLATE "C"` on PostgreSQL: byte
+/// order, as SQLite compares text.)
+async fn for_each_page<T: PageRow>(
     conn: &mut Connection,
     source: &str,
     kind: &str,
     columns: &str,
     page_size: usize,
     mut each: impl FnMut(Vec<T>) -> Result<()>,
-) -> Result<()>
-where
-    T: serde::de::DeserializeOwned + AnchorFirst,
-{
-    let sql = match conn.engine() {
-        super::Engine::Sqlite => format!(
-            "SELECT json_group_array(json_array(anchor, {columns})) FROM \
-             (SELECT anchor, {columns} FROM ldap_objects \
-              WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size})"
-        ),
-        // The anchor column is `COLLATE "C"` there: byte order, as SQLite compares text.
-        super::Engine::Postgres => format!(
-            "SELECT coalesce(json_agg(json_build_array(anchor, {columns}) ORDER BY anchor), '[]')::text FROM \
-             (SELECT anchor, {columns} FROM ldap_objects \
-              WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size}) page"
-        ),
-    };
+) -> Result<()> {
+    let sql = format!(
+        "SELECT anchor, {columns} FROM ldap_objects \
+         WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size}"
+    );
     let mut after = String::new();
     loop {
-        let page: Vec<T> = rows_of(
-            query_owned(sql.clone())
-                .bind(source)
-                .bind(kind)
-                .bind(&after)
-                .scalar(&mut *conn)
-                .await?,
-        )?;
+        let page = query_owned(sql.clone())
+            .bind(source)
+            .bind(kind)
+            .bind(&after)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(T::read)
+            .collect::<Result<Vec<T>>>()?;
         let full = page.len() == page_size;
         if let Some(last) = page.last() {
             after = last.anchor().to_owned();
@@ -157,20 +129,34 @@ where
     }
 }
 
-/// A page row whose first column is the anchor (the page key).
-trait AnchorFirst {
+/// A page row: its first column is the anchor (the page key).
+trait PageRow: Sized {
     fn anchor(&self) -> &str;
+    fn read(row: &Row) -> Result<Self>;
 }
 
-impl AnchorFirst for (String, String) {
+impl PageRow for (String, String) {
     fn anchor(&self) -> &str {
         &self.0
     }
+
+    fn read(row: &Row) -> Result<Self> {
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
 }
 
-impl AnchorFirst for (String, String, String, Option<String>) {
+impl PageRow for (String, String, String, Option<String>) {
     fn anchor(&self) -> &str {
         &self.0
+    }
+
+    fn read(row: &Row) -> Result<Self> {
+        Ok((
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        ))
     }
 }
 
