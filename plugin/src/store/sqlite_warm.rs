@@ -117,6 +117,12 @@ impl Warm {
         })
     }
 
+    /// Connections kept idle now.
+    #[cfg(test)]
+    fn idle(&self) -> usize {
+        self.state().idle.len()
+    }
+
     /// Gives every idle connection back to sqlx's pool, and every connection in use when
     /// its checkout ends: call before closing the pool, which waits for them.
     pub(super) fn close(&self) {
@@ -144,6 +150,12 @@ impl Lease {
         };
         let mut direct = direct;
         let clean = direct.as_mut().is_some_and(|d| !d.in_transaction());
+        let mut conn = conn;
+        if direct.is_some() && !clean {
+            // Left inside a transaction (nothing the store does ends that way: a writer rolls
+            // back first): closed, so no later checkout runs inside it.
+            conn.close_on_drop();
+        }
         let mut state = self.warm.state();
         match direct {
             Some(direct) if clean && !state.closed => state.idle.push(Kept { direct, conn }),
@@ -154,5 +166,81 @@ impl Lease {
             }
         }
         // The permit goes last (`self` drops here): whoever takes it finds the connection.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{self, store};
+    use super::super::{Engine, Pool, Store, query};
+    use super::*;
+
+    fn warm(store: &Store) -> Arc<Warm> {
+        match &store.pool {
+            Pool::Sqlite { warm, .. } => warm.clone(),
+            Pool::Postgres(_) => unreachable!("SQLite only"),
+        }
+    }
+
+    /// Connections come back to the idle list and are taken from it again; two used at
+    /// once make two; closing the store gives them back and the pool closes (it would wait
+    /// for ever on a connection still kept).
+    #[tokio::test]
+    async fn connections_are_kept_reused_and_given_back_on_close() {
+        if testing::engine() != Engine::Sqlite {
+            return;
+        }
+        let (store, _db) = store().await;
+        let warm = warm(&store);
+        let mut a = store.read().await.unwrap();
+        let one: i64 = query("SELECT 1").scalar(&mut a).await.unwrap();
+        assert_eq!(one, 1);
+        drop(a);
+        assert_eq!(warm.idle(), 1);
+        let mut a = store.read().await.unwrap();
+        assert_eq!(warm.idle(), 0, "the kept one is taken again");
+        let mut b = store.read().await.unwrap();
+        let _: i64 = query("SELECT 2").scalar(&mut a).await.unwrap();
+        let _: i64 = query("SELECT 3").scalar(&mut b).await.unwrap();
+        drop((a, b));
+        assert_eq!(warm.idle(), 2);
+        tokio::time::timeout(Duration::from_secs(5), store.close())
+            .await
+            .expect("the pool closes");
+        assert_eq!(warm.idle(), 0);
+        assert!(
+            store.read().await.is_err(),
+            "a closed store hands out nothing"
+        );
+    }
+
+    /// A connection dropped inside a transaction is not kept: the next checkout does not
+    /// find itself inside it.
+    #[tokio::test]
+    async fn a_connection_left_in_a_transaction_is_not_kept() {
+        if testing::engine() != Engine::Sqlite {
+            return;
+        }
+        // One connection, so the next checkout gets the same one back (or a new one if it
+        // was closed).
+        let (mut settings, _db) = testing::settings();
+        settings.max_connections = 1;
+        let store = Store::open(&settings).await.unwrap();
+        let warm = warm(&store);
+        let mut a = store.read().await.unwrap();
+        a.batch("BEGIN").await.unwrap();
+        let _: i64 = query("SELECT count(*) FROM users")
+            .scalar(&mut a)
+            .await
+            .unwrap();
+        drop(a);
+        assert_eq!(warm.idle(), 0);
+        // sqlx returns (or closes) it in a task of its own.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut b = store.read().await.unwrap();
+        b.batch("BEGIN")
+            .await
+            .expect("not inside an old transaction");
+        b.batch("ROLLBACK").await.unwrap();
     }
 }
