@@ -67,7 +67,7 @@ struct SqliteSide {
     /// Always present until the side drops (taken there to be given back).
     conn: Option<PoolConnection<Sqlite>>,
     lease: Option<Lease>,
-    /// The store's busy handler state, reinstalled after a BEGIN tried without waiting.
+    /// The store's waiting marker and busy timeout (see `unblocking`).
     waiting: &'static Waiting,
 }
 

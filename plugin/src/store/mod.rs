@@ -239,10 +239,7 @@ impl Store {
         let busy = s
             .source
             .downcast_ref::<sqlx::Error>()
-            .and_then(|e| e.as_database_error())
-            .and_then(|d| d.code())
-            .and_then(|c| c.parse::<i64>().ok())
-            .is_some_and(|c| c & 0xff == 5);
+            .is_some_and(sqlite_direct::is_busy);
         if !busy || self.engine() != Engine::Sqlite {
             return e;
         }

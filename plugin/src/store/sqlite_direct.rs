@@ -39,10 +39,19 @@ pub enum Cell {
 }
 
 /// A result row: its cells and the statement's column names (shared by the rows).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DirectRow {
     names: Arc<[String]>,
     cells: Vec<Cell>,
+}
+
+/// Column names only: rows hold keyed hashes, sealed secrets and personal data.
+impl std::fmt::Debug for DirectRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectRow")
+            .field("columns", &self.names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DirectRow {
@@ -66,7 +75,7 @@ pub(super) struct Direct {
     /// over and over, and parsing one costs more than running it. Declared before `guard`
     /// so they are finalized while the connection is still locked to this side (sqlx's
     /// close fails on a connection holding statements it does not know).
-    cache: HashMap<Box<str>, Statement>,
+    cache: HashMap<Box<str>, Prepared>,
     /// Borrows the connection's shared state, which lives on the heap behind an `Arc` the
     /// pooled connection holds: the owner drops this before the pooled connection (field
     /// order), so the borrow never outlives what it borrows.
@@ -174,41 +183,74 @@ impl Direct {
         limit: Option<usize>,
     ) -> Result<Stepped, sqlx::Error> {
         let db = self.db();
-        let stmt = match self.cache.remove(sql) {
-            Some(stmt) => stmt,
-            None => match self.prepare(db, sql)? {
-                Some(stmt) => stmt,
+        let stmt = match self.cache.get(sql) {
+            Some(p) => p.stmt.0,
+            None => {
                 // Only whitespace or a comment: nothing to run.
-                None => {
+                let Some(stmt) = self.prepare(db, sql)? else {
                     return Ok(Stepped {
                         rows: Vec::new(),
                         changed: 0,
                     });
+                };
+                if self.cache.len() >= CACHED_STATEMENTS {
+                    // Full: one leaves (any), so statements in use now replace those that were.
+                    if let Some(old) = self.cache.keys().next().cloned() {
+                        self.cache.remove(&old);
+                    }
                 }
-            },
+                let ptr = stmt.0;
+                self.cache
+                    .insert(sql.into(), Prepared { stmt, names: None });
+                ptr
+            }
         };
         let started = std::time::Instant::now();
-        // SAFETY: `stmt` is a statement of `db`, finalized when `stmt` drops.
+        // SAFETY: `stmt` is a statement of `db`, kept in the cache (finalized when it leaves).
         let outcome = slow(is_slow(sql), || unsafe {
-            self.step_all(db, stmt.0.as_ptr(), values, limit)
+            self.step_all(db, sql, stmt.as_ptr(), values, limit)
         });
         // SAFETY: as above. Reset ends the statement's read of the database (and any rows not
         // stepped past `limit`); its result repeats the step's error, already taken.
         unsafe {
-            ffi::sqlite3_reset(stmt.0.as_ptr());
-            ffi::sqlite3_clear_bindings(stmt.0.as_ptr());
+            ffi::sqlite3_reset(stmt.as_ptr());
+            ffi::sqlite3_clear_bindings(stmt.as_ptr());
         }
-        if self.cache.len() >= CACHED_STATEMENTS {
-            // Full: one leaves (any), so statements in use now replace those that were.
-            if let Some(old) = self.cache.keys().next().cloned() {
-                self.cache.remove(&old);
-            }
-        }
-        self.cache.insert(sql.into(), stmt);
         if let Ok(done) = &outcome {
             log_statement(sql, done, started.elapsed());
         }
         outcome
+    }
+
+    /// The statement's column names, read once and kept with it (read again if a schema
+    /// change made SQLite prepare it anew with other columns).
+    ///
+    /// # Safety
+    /// `stmt` is the live statement cached under `sql`.
+    unsafe fn names(&mut self, sql: &str, stmt: *mut ffi::sqlite3_stmt) -> Arc<[String]> {
+        let columns = unsafe { ffi::sqlite3_column_count(stmt) };
+        let cached = self.cache.get_mut(sql).map(|p| &mut p.names);
+        if let Some(Some(names)) = cached.as_deref()
+            && usize::try_from(columns).ok() == Some(names.len())
+        {
+            return names.clone();
+        }
+        let names: Arc<[String]> = (0..columns)
+            .map(|i| {
+                let name = unsafe { ffi::sqlite3_column_name(stmt, i) };
+                if name.is_null() {
+                    String::new()
+                } else {
+                    unsafe { CStr::from_ptr(name) }
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            })
+            .collect();
+        if let Some(slot) = cached {
+            *slot = Some(names.clone());
+        }
+        names
     }
 
     /// Prepares the one statement `sql` holds (`None` when it holds only whitespace or
@@ -247,10 +289,11 @@ impl Direct {
     }
 
     /// # Safety
-    /// `stmt` is a live statement of `db`.
+    /// `stmt` is a live statement of `db`, cached under `sql`.
     unsafe fn step_all(
         &mut self,
         db: *mut ffi::sqlite3,
+        sql: &str,
         stmt: *mut ffi::sqlite3_stmt,
         values: &[Value],
         limit: Option<usize>,
@@ -269,19 +312,8 @@ impl Direct {
                 return Err(self.error());
             }
         }
-        let columns = unsafe { ffi::sqlite3_column_count(stmt) };
-        let names: Arc<[String]> = (0..columns)
-            .map(|i| {
-                let name = unsafe { ffi::sqlite3_column_name(stmt, i) };
-                if name.is_null() {
-                    String::new()
-                } else {
-                    unsafe { CStr::from_ptr(name) }
-                        .to_string_lossy()
-                        .into_owned()
-                }
-            })
-            .collect();
+        let names = unsafe { self.names(sql, stmt) };
+        let columns = c_int::try_from(names.len()).unwrap_or(c_int::MAX);
         let mut rows = Vec::new();
         loop {
             if limit.is_some_and(|l| rows.len() >= l) {
@@ -326,6 +358,12 @@ fn log_statement(sql: &str, done: &Stepped, took: std::time::Duration) {
 /// How many prepared statements a connection keeps (a platform operation runs a dozen or two
 /// distinct ones).
 const CACHED_STATEMENTS: usize = 128;
+
+/// A cached statement and, once it ran, its column names.
+struct Prepared {
+    stmt: Statement,
+    names: Option<Arc<[String]>>,
+}
 
 /// A prepared statement, finalized on drop.
 struct Statement(NonNull<ffi::sqlite3_stmt>);

@@ -752,22 +752,8 @@ impl<'p> Executor<'p> {
                 if seen.contains(anchor) {
                     continue;
                 }
-                if let Some(g) = groups::get(&mut tx, *gid).await? {
-                    memberships.lost(*gid, groups::member_ids(&mut tx, *gid).await?);
-                    groups::delete(&mut tx, *gid).await?;
-                    audit_group(
-                        &mut tx,
-                        &w,
-                        Activity::GroupDeleted,
-                        *gid,
-                        &g.display_name,
-                        None,
-                    )
+                self.delete_group(&mut tx, &w, anchor, *gid, Some(&mut memberships))
                     .await?;
-                    self.counts.groups_deleted += 1;
-                    self.note(format!("delete group {}", g.display_name));
-                }
-                state::delete_object(&mut tx, &self.source, anchor).await?;
             }
         }
         // Joiners of this run have their joiner event; their first groups are no move.
@@ -785,23 +771,32 @@ impl<'p> Executor<'p> {
         let w = self.writer();
         let mut tx = self.begin(false).await?;
         for (anchor, gid) in gone {
-            if let Some(g) = groups::get(&mut tx, *gid).await? {
-                groups::delete(&mut tx, *gid).await?;
-                audit_group(
-                    &mut tx,
-                    &w,
-                    Activity::GroupDeleted,
-                    *gid,
-                    &g.display_name,
-                    None,
-                )
-                .await?;
-                self.counts.groups_deleted += 1;
-                self.note(format!("delete group {}", g.display_name));
-            }
-            state::delete_object(&mut tx, &self.source, anchor).await?;
+            self.delete_group(&mut tx, &w, anchor, *gid, None).await?;
         }
         self.finish(tx).await
+    }
+
+    /// Deletes one group of the source (if it still exists) with its audit record, and its
+    /// object index row. With `memberships`, its members' lost membership is recorded there
+    /// first (a full run's sweep).
+    async fn delete_group(
+        &mut self,
+        tx: &mut WriteTx,
+        w: &Writer,
+        anchor: &str,
+        gid: Uuid,
+        memberships: Option<&mut Memberships>,
+    ) -> Result<()> {
+        if let Some(g) = groups::get(tx, gid).await? {
+            if let Some(memberships) = memberships {
+                memberships.lost(gid, groups::member_ids(tx, gid).await?);
+            }
+            groups::delete(tx, gid).await?;
+            audit_group(tx, w, Activity::GroupDeleted, gid, &g.display_name, None).await?;
+            self.counts.groups_deleted += 1;
+            self.note(format!("delete group {}", g.display_name));
+        }
+        state::delete_object(tx, &self.source, anchor).await
     }
 
     /// A quarantine row for every entry a complete full read did not see again is stale.
