@@ -364,6 +364,84 @@ fn delta_sync_with_content_sync_cookie() {
     assert!(ok, "{r}");
 }
 
+/// A delta reads only the groups its changes reach, and still gets every membership right:
+/// a group nesting a changed group (itself unchanged), a group that named a person before
+/// the person existed, and a posixGroup naming a new login. A group nothing reached keeps
+/// its members and is not read.
+#[test]
+fn a_delta_recomputes_the_groups_its_changes_reach() {
+    let Some(s) = slapd::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
+    s.add(&format!(
+        "{}{}{}",
+        person("r0", "Reach 0", Some("r0@example.com")),
+        person("r1", "Reach 1", Some("r1@example.com")),
+        person("r2", "Reach 2", Some("r2@example.com")),
+    ));
+    s.add(&format!(
+        "dn: cn=Eng,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Eng\nmember: uid=r0,ou=People,{BASE}\n\n\
+         dn: cn=Staff,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Staff\nmember: cn=Eng,ou=Groups,{BASE}\nmember: uid=r2,ou=People,{BASE}\n\n\
+         dn: cn=All,ou=Groups,{BASE}\nobjectClass: groupOfUniqueNames\ncn: All\nuniqueMember: cn=Staff,ou=Groups,{BASE}\n\n\
+         dn: cn=Pending,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Pending\nmember: uid=r1,ou=People,{BASE}\nmember: uid=newbie,ou=People,{BASE}\n\n\
+         dn: cn=unix,ou=Groups,{BASE}\nobjectClass: posixGroup\ncn: unix\ngidNumber: 5000\nmemberUid: r2\nmemberUid: newbie\n\n\
+         dn: cn=Other,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Other\nmember: uid=r2,ou=People,{BASE}\n"
+    ));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "full");
+    assert_eq!(
+        members(dir.path(), "All"),
+        ["r0@example.com", "r2@example.com"]
+    );
+    assert_eq!(members(dir.path(), "Pending"), ["r1@example.com"]);
+    assert_eq!(members(dir.path(), "unix"), ["r2@example.com"]);
+
+    // Eng changes (Staff and All nest it, unchanged themselves); newbie arrives, named
+    // before by Pending and unix, neither of which changes.
+    s.modify(&format!(
+        "dn: cn=Eng,ou=Groups,{BASE}\nchangetype: modify\nadd: member\nmember: uid=r1,ou=People,{BASE}\n"
+    ));
+    s.add(&person("newbie", "New Bie", Some("newbie@example.com")));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(r["counts"]["added"], 1, "{r}");
+    assert_eq!(
+        members(dir.path(), "Eng"),
+        ["r0@example.com", "r1@example.com"]
+    );
+    let everyone = ["r0@example.com", "r1@example.com", "r2@example.com"];
+    assert_eq!(members(dir.path(), "Staff"), everyone);
+    assert_eq!(members(dir.path(), "All"), everyone);
+    assert_eq!(
+        members(dir.path(), "Pending"),
+        ["newbie@example.com", "r1@example.com"]
+    );
+    assert_eq!(
+        members(dir.path(), "unix"),
+        ["newbie@example.com", "r2@example.com"]
+    );
+    assert_eq!(members(dir.path(), "Other"), ["r2@example.com"]);
+    // Eng, Staff, All, Pending and unix were updated; Other was neither read nor written.
+    assert_eq!(r["counts"]["groupsUpdated"], 5, "{r}");
+
+    // Eng leaves Staff: All, which nests Staff, loses Eng's people too.
+    s.modify(&format!(
+        "dn: cn=Staff,ou=Groups,{BASE}\nchangetype: modify\ndelete: member\nmember: cn=Eng,ou=Groups,{BASE}\n"
+    ));
+    let (ok, r) = sync(dir.path(), &[]);
+    assert!(ok, "{r}");
+    assert_eq!(r["mode"], "delta", "{r}");
+    assert_eq!(members(dir.path(), "Staff"), ["r2@example.com"]);
+    assert_eq!(members(dir.path(), "All"), ["r2@example.com"]);
+    assert_eq!(
+        members(dir.path(), "Eng"),
+        ["r0@example.com", "r1@example.com"]
+    );
+    assert_eq!(r["counts"]["groupsUpdated"], 2, "{r}");
+}
+
 /// The same full → delta cycle with the store on PostgreSQL: the run's state and cursor are
 /// recorded there too, so a delta stays a delta (a statement PostgreSQL refused once made
 /// every run there a full one, while the same test on SQLite passed).

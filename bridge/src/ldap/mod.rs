@@ -4,6 +4,7 @@
 //!   entry → user / group; [`dn`]: DN normalisation.
 //! * [`plan`]: the sweep and the deprovisioning guard, pure; what to do with one person and
 //!   nested group membership are planned in `plugin::domain::directory_sync`.
+//! * [`group_read`]: every group, or only those a delta's changes reach.
 //! * [`client`]: the wire (paged search, RFC 4533 refreshOnly); [`sync`]: one run, reading
 //!   the directory and handing the mapped entries to `plugin::platform::directory_sync`,
 //!   which writes them (the executor), holds the source's run lock (heartbeat, takeover of
@@ -19,6 +20,7 @@ pub mod controls;
 pub mod delta;
 pub mod dn;
 pub mod entry;
+pub mod group_read;
 pub mod mapping;
 pub mod plan;
 pub mod reader;

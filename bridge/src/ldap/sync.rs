@@ -5,14 +5,15 @@ use std::time::Instant;
 
 use plugin::domain::directory_sync::Deprovision;
 use plugin::platform::Platform;
-use plugin::platform::directory_sync::{Executor, LockSettings, RunLock};
+use plugin::platform::directory_sync::{Executor, GroupRead, LockSettings, RunLock};
 use tokio::sync::watch;
 
 use super::client::Client;
 use super::config::{DeltaMethod, Kind, SourceConfig};
 use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
-use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group};
+use super::group_read::read_groups;
+use super::mapping::{AttributeMap, Rejected};
 use super::plan::{check_guard, plan_sweep};
 use super::reader;
 use super::report::{Counts, Mode, Report, Status};
@@ -331,7 +332,7 @@ async fn full(
     );
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "sweep planned");
     guard_and_apply(ctx, exec, steps, population, opts).await?;
-    exec.groups(groups, true).await?;
+    exec.groups(groups, GroupRead::Complete).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "groups written");
     exec.prune_quarantine(started_at).await?;
     progress(&exec.counts);
@@ -359,52 +360,4 @@ pub(super) fn map_entry_user(
     e: std::result::Result<Entry, String>,
 ) -> std::result::Result<super::mapping::SourceUser, Rejected> {
     reader::map(&ctx.map, &ctx.source, e)
-}
-
-/// Every group under every base, ranged member values completed, rejects quarantined.
-pub(super) async fn read_groups(
-    ctx: &Ctx<'_>,
-    client: &mut Client,
-    exec: &mut Executor<'_>,
-    stamps: &mut Tracker,
-) -> Result<Vec<SourceGroup>> {
-    let mut groups = Vec::new();
-    let mut rejected = Vec::new();
-    let mut ranged = Vec::new();
-    let mut take = |e: std::result::Result<Entry, String>, groups: &mut Vec<SourceGroup>| match e
-        .map_err(|r| Rejected {
-            dn: r.clone(),
-            anchor: None,
-            reason: r,
-        })
-        .and_then(|e| map_group(&ctx.map, &e))
-    {
-        Ok(g) => groups.push(g),
-        Err(r) => rejected.push(r),
-    };
-    for base in &ctx.cfg.base_dns {
-        let mut search = client.paged(
-            base,
-            &ctx.group_filter,
-            ctx.group_attrs.clone(),
-            ctx.cfg.page_size,
-        );
-        while let Some(page) = search.next_page().await? {
-            for e in page {
-                exec.counts.read += 1;
-                stamps.observe(&e);
-                match e {
-                    // The rest of a large group's members is read once this search is done.
-                    Ok(e) if e.attrs.keys().any(|k| k.contains(";range=")) => ranged.push(e),
-                    other => take(other, &mut groups),
-                }
-            }
-        }
-    }
-    for mut e in ranged {
-        client.complete_ranges(&mut e).await?;
-        take(Ok(e), &mut groups);
-    }
-    exec.quarantine_all(rejected).await?;
-    Ok(groups)
 }

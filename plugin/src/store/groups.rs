@@ -234,23 +234,32 @@ pub async fn remove_members(
 }
 
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
-    // One aggregated value rather than a row per member: sqlx hands rows over one at a time,
-    // which for a group of thousands costs more than the query.
-    let text: String = query(match conn.engine() {
+    let mut ids = match conn.engine() {
+        // SQLite's rows come straight off the caller's thread: one per member is cheapest.
         super::Engine::Sqlite => {
-            "SELECT json_group_array(user_id) FROM group_members WHERE group_id = ?"
+            let rows = query("SELECT user_id FROM group_members WHERE group_id = ?")
+                .bind(group_id.to_string())
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.iter()
+                .map(|r| uuid(r.try_get::<&str, _>(0)?))
+                .collect::<Result<Vec<_>>>()?
         }
+        // sqlx hands PostgreSQL's rows over one at a time, which for a group of thousands
+        // costs more than the query: one aggregated value instead.
         super::Engine::Postgres => {
-            "SELECT coalesce(json_agg(user_id), '[]')::text FROM group_members WHERE group_id = ?"
+            let text: String = query(
+                "SELECT coalesce(json_agg(user_id), '[]')::text FROM group_members WHERE group_id = ?",
+            )
+            .bind(group_id.to_string())
+            .scalar(&mut *conn)
+            .await?;
+            let ids: Vec<String> = serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("member ids: {e}")))?;
+            ids.iter().map(|s| uuid(s)).collect::<Result<Vec<_>>>()?
         }
-    })
-    .bind(group_id.to_string())
-    .scalar(&mut *conn)
-    .await?;
-    let ids: Vec<String> =
-        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("member ids: {e}")))?;
-    let mut ids = ids.iter().map(|s| uuid(s)).collect::<Result<Vec<_>>>()?;
-    ids.sort();
+    };
+    ids.sort_unstable();
     Ok(ids)
 }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::{Error, Result};
 
+pub use crate::domain::directory_sync::groups::Names;
 pub use crate::domain::directory_sync::state::{
     Cursor, Known, Quarantined, RunRecord, SourceState, UsnMark, hex, unhex,
 };
@@ -103,6 +104,22 @@ async fn for_each_page<T: PageRow>(
     page_size: usize,
     mut each: impl FnMut(Vec<T>) -> Result<()>,
 ) -> Result<()> {
+    for_each_row_page(conn, source, kind, columns, page_size, |rows| {
+        each(rows.iter().map(T::read).collect::<Result<Vec<T>>>()?)
+    })
+    .await
+}
+
+/// [`for_each_page`] handing over the rows as they are, for callers that keep only part of
+/// each (no owned copy of every cell).
+async fn for_each_row_page(
+    conn: &mut Connection,
+    source: &str,
+    kind: &str,
+    columns: &str,
+    page_size: usize,
+    mut each: impl FnMut(&[Row]) -> Result<()>,
+) -> Result<()> {
     let sql = format!(
         "SELECT anchor, {columns} FROM ldap_objects \
          WHERE source = ? AND kind = ? AND anchor > ? ORDER BY anchor LIMIT {page_size}"
@@ -114,49 +131,26 @@ async fn for_each_page<T: PageRow>(
             .bind(kind)
             .bind(&after)
             .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(T::read)
-            .collect::<Result<Vec<T>>>()?;
+            .await?;
         let full = page.len() == page_size;
         if let Some(last) = page.last() {
-            after = last.anchor().to_owned();
+            after = last.try_get(0)?;
         }
-        each(page)?;
+        each(&page)?;
         if !full {
             return Ok(());
         }
     }
 }
 
-/// A page row: its first column is the anchor (the page key).
+/// A page row read whole (its first column is the anchor, the page key).
 trait PageRow: Sized {
-    fn anchor(&self) -> &str;
     fn read(row: &Row) -> Result<Self>;
 }
 
 impl PageRow for (String, String) {
-    fn anchor(&self) -> &str {
-        &self.0
-    }
-
     fn read(row: &Row) -> Result<Self> {
         Ok((row.try_get(0)?, row.try_get(1)?))
-    }
-}
-
-impl PageRow for (String, String, String, Option<String>) {
-    fn anchor(&self) -> &str {
-        &self.0
-    }
-
-    fn read(row: &Row) -> Result<Self> {
-        Ok((
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-        ))
     }
 }
 
@@ -241,21 +235,73 @@ pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result
 }
 
 /// [`user_by_dn`] for many DNs: the ones found, DN → user id.
-pub async fn users_by_dns(
+pub async fn users_by_dns(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<Names> {
+    objects_by(conn, source, "user", "dn", dns).await
+}
+
+/// The imported groups with these normalised DNs: DN → group id.
+pub async fn groups_by_dns(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<Names> {
+    objects_by(conn, source, "group", "dn", dns).await
+}
+
+/// The imported users with these login names (posixGroup `memberUid`): login → user id.
+pub async fn users_by_logins(
     conn: &mut Connection,
     source: &str,
-    dns: &[&str],
-) -> Result<HashMap<String, Uuid>> {
-    let mut out = HashMap::new();
-    for chunk in dns.chunks(2000) {
-        let mut qb = QueryBuilder::new(conn.pick(
+    logins: &[&str],
+) -> Result<Names> {
+    objects_by(conn, source, "user", "login", logins).await
+}
+
+/// Objects of one kind by DN or login, through that column's index (see [`user_by_dn`]).
+async fn objects_by(
+    conn: &mut Connection,
+    source: &str,
+    kind: &str,
+    column: &str,
+    values: &[&str],
+) -> Result<Names> {
+    let (sqlite, postgres) = match column {
+        "dn" => (
             "SELECT dn, object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ",
             "SELECT dn, object_id FROM ldap_objects WHERE source = ",
-        ));
-        qb.push_bind(source).push(" AND kind = 'user' AND dn IN (");
+        ),
+        _ => (
+            "SELECT login, object_id FROM ldap_objects INDEXED BY ldap_objects_by_login WHERE source = ",
+            "SELECT login, object_id FROM ldap_objects WHERE source = ",
+        ),
+    };
+    let mut out = Names::with_capacity_and_hasher(values.len(), Default::default());
+    for chunk in values.chunks(2000) {
+        let mut qb = QueryBuilder::new(conn.pick(sqlite, postgres));
+        qb.push_bind(source)
+            .push(" AND kind = ")
+            .push_bind(kind)
+            .push(" AND ")
+            .push(column)
+            .push(" IN (");
         qb.push_list(chunk.iter().copied()).push(")");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            out.insert(row.try_get("dn")?, id(row.try_get("object_id")?)?);
+            out.insert(row.try_get(0)?, id(row.try_get(1)?)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The stored DN of each imported object with one of these anchors: anchor → DN.
+pub async fn dns_of(
+    conn: &mut Connection,
+    source: &str,
+    anchors: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(anchors.len());
+    for chunk in anchors.chunks(2000) {
+        let mut qb: QueryBuilder =
+            QueryBuilder::new("SELECT anchor, dn FROM ldap_objects WHERE source = ");
+        qb.push_bind(source).push(" AND anchor IN (");
+        qb.push_list(chunk.iter().copied()).push(")");
+        for r in qb.build().fetch_all(&mut *conn).await? {
+            out.insert(r.try_get(0)?, r.try_get(1)?);
         }
     }
     Ok(out)
@@ -299,29 +345,21 @@ pub async fn release_many(conn: &mut Connection, source: &str, dns: &[&str]) -> 
 }
 
 /// Normalised DN → user id and login → user id, for member resolution.
-pub async fn user_references(
-    conn: &mut Connection,
-    source: &str,
-) -> Result<(HashMap<String, Uuid>, HashMap<String, Uuid>)> {
-    let mut by_dn = HashMap::new();
-    let mut by_login = HashMap::new();
-    for_each_page::<(String, String, String, Option<String>)>(
-        conn,
-        source,
-        "user",
-        "object_id, dn, login",
-        PAGE,
-        |page| {
-            for (_, object_id, dn, login) in page {
-                let uid = id(&object_id)?;
-                by_dn.insert(dn, uid);
-                if let Some(login) = login {
-                    by_login.insert(login, uid);
-                }
+pub async fn user_references(conn: &mut Connection, source: &str) -> Result<(Names, Names)> {
+    let mut by_dn = Names::default();
+    let mut by_login = Names::default();
+    for_each_row_page(conn, source, "user", "object_id, dn, login", PAGE, |page| {
+        by_dn.reserve(page.len());
+        by_login.reserve(page.len());
+        for row in page {
+            let uid = id(row.try_get::<&str, _>(1)?)?;
+            by_dn.insert(row.try_get::<String, _>(2)?, uid);
+            if let Some(login) = row.try_get::<Option<String>, _>(3)? {
+                by_login.insert(login, uid);
             }
-            Ok(())
-        },
-    )
+        }
+        Ok(())
+    })
     .await?;
     Ok((by_dn, by_login))
 }

@@ -23,6 +23,7 @@ use super::super::controls::dirsync::{DIRSYNC_OID, DirSyncRequest, DirSyncRespon
 use super::super::controls::guid::ObjectGuid;
 use super::super::dn;
 use super::super::entry::Entry;
+use super::super::group_read::GroupMapper;
 use super::super::state::{self, Cursor, UsnMark};
 use super::super::sync::{
     Ctx, MATCH_NOTHING, Outcome, Progress, RunOptions, connect, map_entry_user,
@@ -420,35 +421,31 @@ async fn apply(
     exec.users(batch).await?;
     let seen = std::mem::take(&mut exec.seen);
     let known_groups = super::known_group_anchors(exec).await?;
-    let mut groups_dirty = changes
+    // Changed objects the user re-read did not return may be groups (known, or new to the
+    // source: created, or moved or filtered into scope): read those whole.
+    let maybe_groups: Vec<&String> = changes
         .changed
         .iter()
-        .chain(changes.deleted.iter())
-        .any(|a| known_groups.contains(a));
-    if !groups_dirty {
-        // A group new to the source (created, or moved or filtered into scope).
-        let unknown: Vec<&String> = changes
-            .changed
-            .iter()
-            .filter(|a| !seen.contains(*a))
-            .collect();
-        'chunks: for chunk in unknown.chunks(GUID_CHUNK) {
-            let filter = guid_filter(&ctx.group_filter, chunk.iter().copied());
-            for base in &ctx.cfg.base_dns {
-                let mut search =
-                    client.paged(base, &filter, vec!["objectGUID".into()], ctx.cfg.page_size);
-                while let Some(page) = search.next_page().await? {
-                    if !page.is_empty() {
-                        groups_dirty = true;
-                        break 'chunks;
-                    }
+        .filter(|a| !seen.contains(*a))
+        .collect();
+    let mut mapper = GroupMapper::default();
+    for chunk in maybe_groups.chunks(GUID_CHUNK) {
+        let filter = guid_filter(&ctx.group_filter, chunk.iter().copied());
+        for base in &ctx.cfg.base_dns {
+            let mut search =
+                client.paged(base, &filter, ctx.group_attrs.clone(), ctx.cfg.page_size);
+            while let Some(page) = search.next_page().await? {
+                for e in page {
+                    exec.counts.read += 1;
+                    mapper.take(ctx, e);
                 }
             }
         }
     }
-    // A changed user the filtered re-read did not return left the scope (moved out, or no
-    // longer matches the filter). A changed group is not gone: when it left the scope, the
-    // complete group read `finish` then makes sweeps it.
+    let changed_groups = mapper.finish(ctx, client, exec).await?;
+    let read_groups: HashSet<String> = changed_groups.iter().map(|g| g.anchor.clone()).collect();
+    // A changed user or group the filtered re-read did not return left the scope (moved out,
+    // or no longer matches the filter).
     let gone = |anchor: &str| {
         changes.deleted.contains(anchor)
             || (changes.changed.contains(anchor) && !seen.contains(anchor))
@@ -457,7 +454,12 @@ async fn apply(
                 .as_ref()
                 .is_some_and(|p| !p.contains(anchor) && !seen.contains(anchor))
     };
-    let group_gone = |anchor: &str| changes.deleted.contains(anchor);
+    let group_gone = |anchor: &str| {
+        changes.deleted.contains(anchor)
+            || (changes.changed.contains(anchor)
+                && known_groups.contains(anchor)
+                && !read_groups.contains(anchor))
+    };
     let candidates = changes.present.is_none().then(|| {
         changes
             .deleted
@@ -475,7 +477,7 @@ async fn apply(
             group: group_gone,
             candidates,
         },
-        groups_dirty,
+        changed_groups,
         opts,
     )
     .await

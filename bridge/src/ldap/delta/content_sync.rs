@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use super::super::client::{Client, SyncMessage};
 use super::super::controls::content_sync::{EntryState, SyncInfo};
+use super::super::group_read::GroupMapper;
 use super::super::state::{self, Cursor};
 use super::super::sync::{
     Ctx, MATCH_NOTHING, Outcome, Progress, RunOptions, connect, map_entry_user,
@@ -70,7 +71,7 @@ pub(super) async fn delta(
     let mut present: HashSet<String> = HashSet::new();
     let mut deleted: HashSet<String> = HashSet::new();
     let mut any_present_phase = false;
-    let mut groups_dirty = false;
+    let mut changed_groups = GroupMapper::default();
     let batch_size = ctx.cfg.batch_size as usize;
     for base in &ctx.cfg.base_dns {
         let Some(cookie) = previous.cookies.get(base).and_then(|c| state::unhex(c)) else {
@@ -99,7 +100,10 @@ pub(super) async fn delta(
                         EntryState::Add | EntryState::Modify => {
                             present.insert(anchor.clone());
                             match entry {
-                                Ok(e) if ctx.map.is_group(&e) => groups_dirty = true,
+                                Ok(e) if ctx.map.is_group(&e) => {
+                                    exec.counts.read += 1;
+                                    changed_groups.take(ctx, Ok(e));
+                                }
                                 other => {
                                     batch.push(map_entry_user(ctx, other));
                                     if batch.len() >= batch_size {
@@ -154,6 +158,7 @@ pub(super) async fn delta(
         }
         exec.users(batch).await?;
     }
+    let changed_groups = changed_groups.finish(ctx, &mut client, exec).await?;
     let seen = std::mem::take(&mut exec.seen);
     let gone = |anchor: &str| {
         deleted.contains(anchor)
@@ -170,7 +175,7 @@ pub(super) async fn delta(
             group: gone,
             candidates,
         },
-        groups_dirty,
+        changed_groups,
         opts,
     )
     .await?;

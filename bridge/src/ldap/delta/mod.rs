@@ -12,16 +12,18 @@ pub mod ad;
 pub mod content_sync;
 pub mod timestamp;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use plugin::domain::directory_sync::Deprovision;
-use plugin::platform::directory_sync::{Executor, Imported};
+use plugin::platform::directory_sync::{Executor, GroupRead, Imported};
 use uuid::Uuid;
 
 use super::client::Client;
 use super::config::DeltaMethod;
+use super::group_read::{self, read_groups};
+use super::mapping::SourceGroup;
 use super::state::Cursor;
-use super::sync::{Ctx, Outcome, Progress, RunOptions, guard_and_apply, read_groups};
+use super::sync::{Ctx, Outcome, Progress, RunOptions, guard_and_apply};
 use crate::error::Result;
 use timestamp::Tracker;
 
@@ -80,17 +82,18 @@ pub(super) async fn run(
 
 /// The end of every delta: managers imported late, then the users `gone` names are
 /// deprovisioned (guarded), the groups `group_gone` names are deleted (both looked for among
-/// `candidates` only, when the delta knows them), and — when memberships
-/// may have moved — every group is read again (groups are few next to users), memberships
-/// recomputed and groups no longer read swept.
+/// `candidates` only, when the delta knows them), and the memberships of the groups the
+/// delta's changes reach are recomputed: `changed` groups as the delta returned them, plus
+/// what [`group_read::reached`] finds (every group, when a group left).
 pub(super) async fn finish(
     ctx: &Ctx<'_>,
     exec: &mut Executor<'_>,
     client: &mut Client,
     leavers: Leavers<impl Fn(&str) -> bool, impl Fn(&str) -> bool>,
-    groups_dirty: bool,
+    changed: Vec<SourceGroup>,
     opts: RunOptions,
 ) -> Result<()> {
+    let t = std::time::Instant::now();
     exec.fix_managers().await?;
     // A delta that names what may be gone need not list every imported object.
     let Leavers {
@@ -119,16 +122,34 @@ pub(super) async fn finish(
         .filter(|(a, _)| group_gone(a))
         .collect();
     let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
-    // A profile change (a new display name, say) moves no membership: only new users, new
-    // DNs or logins, and deprovisioning do.
-    let changed_people = exec.references_moved || !gone_users.is_empty() || !steps.is_empty();
     steps.extend(gone_users);
     guard_and_apply(ctx, exec, steps, population, opts).await?;
-    exec.delete_groups(&gone_groups).await?;
-    if groups_dirty || changed_people {
+    let moved = std::mem::take(&mut exec.moved);
+    if !gone_groups.is_empty() {
+        // The groups nesting a group that left cannot be searched for: Active Directory's
+        // member links follow a group moved out of the base to its new DN, which the store
+        // never knew. Group deletions are rare: read every group, as a full run does.
+        exec.delete_groups(&gone_groups).await?;
         let groups = read_groups(ctx, client, exec, &mut Tracker::new(false)).await?;
-        exec.groups(groups, true).await?;
+        exec.groups(groups, GroupRead::Complete).await?;
+        return Ok(());
     }
+    // Groups may still name a changed group by the DN it had (a directory without
+    // referential integrity): its parents are searched for by that DN too.
+    let anchors: Vec<&str> = changed.iter().map(|g| g.anchor.as_str()).collect();
+    let renamed: BTreeSet<String> = exec
+        .stored_dns(&anchors)
+        .await?
+        .into_iter()
+        .filter(|(a, dn)| changed.iter().all(|g| g.anchor != *a || g.dn_key != *dn))
+        .map(|(_, dn)| dn)
+        .collect();
+    let reached = group_read::reached(ctx, client, exec, changed, &moved, renamed).await?;
+    tracing::debug!(source = %ctx.source, ms = t.elapsed().as_millis() as u64, groups = reached.len(), "delta: groups its changes reach read");
+    if !reached.is_empty() {
+        exec.groups(reached, GroupRead::Reached).await?;
+    }
+    tracing::debug!(source = %ctx.source, ms = t.elapsed().as_millis() as u64, "delta: groups written");
     Ok(())
 }
 

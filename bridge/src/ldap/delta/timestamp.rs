@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 use super::super::entry::Entry;
+use super::super::group_read::GroupMapper;
 use super::super::mapping::parse_date;
 use super::super::state::Cursor;
 use super::super::sync::{Ctx, Outcome, Progress, RunOptions, connect, map_entry_user};
@@ -115,21 +116,24 @@ pub(super) async fn delta(
         }
         exec.users(batch).await?;
     }
-    let mut groups_dirty = false;
+    // Changed groups, read whole: their memberships are recomputed from these entries.
+    let mut changed_groups = GroupMapper::default();
     for base in &ctx.cfg.base_dns {
         let mut search = client.paged(
             base,
             &changed(&ctx.group_filter),
-            vec!["modifyTimestamp".into()],
+            ctx.group_attrs.clone(),
             ctx.cfg.page_size,
         );
         while let Some(page) = search.next_page().await? {
             for e in page {
+                exec.counts.read += 1;
                 stamps.observe(&e);
-                groups_dirty = true;
+                changed_groups.take(ctx, e);
             }
         }
     }
+    let changed_groups = changed_groups.finish(ctx, &mut client, exec).await?;
     super::finish(
         ctx,
         exec,
@@ -139,7 +143,7 @@ pub(super) async fn delta(
             group: |_: &str| false,
             candidates: Some(Vec::new()),
         },
-        groups_dirty,
+        changed_groups,
         opts,
     )
     .await?;

@@ -7,49 +7,65 @@
 //! targeted by a policy naming `Staff`. The nesting itself stays in the directory; each full or
 //! delta run recomputes the closure from the group entries.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+#[cfg(test)]
+use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 
 use uuid::Uuid;
 
 use super::SourceGroup;
 
+/// Names (normalised DNs, logins) → user ids. Keyed by foldhash: a full run resolves every
+/// member of every group through it, and SipHash cost most of building and probing it.
+/// Per-process random seeds keep it from being steered by crafted names.
+pub type Names = HashMap<String, Uuid, foldhash::fast::RandomState>;
+
 /// How member references resolve to users.
 pub struct Resolver<'a> {
     /// Normalised user DN → user id.
-    pub users_by_dn: &'a HashMap<String, Uuid>,
+    pub users_by_dn: &'a Names,
     /// Login name → user id (posixGroup `memberUid`).
-    pub users_by_login: &'a HashMap<String, Uuid>,
+    pub users_by_login: &'a Names,
+    /// Normalised DN → effective members as stored, for groups of the source that are not
+    /// being recomputed (a delta reads only the groups its changes reach; the others'
+    /// stored closure is still right).
+    /// Sorted, without repeats.
+    pub settled_groups: &'a HashMap<String, Vec<Uuid>>,
 }
 
 /// Effective user members of each group (by anchor): direct users, plus the users of every
-/// group reachable through `member` values that name groups. References to unknown entries
-/// are ignored.
-pub fn effective_members(
-    groups: &[SourceGroup],
-    r: &Resolver<'_>,
-) -> HashMap<String, BTreeSet<Uuid>> {
+/// group reachable through `member` values that name groups — recomputed for the groups given,
+/// taken as stored for settled ones. References to unknown entries are ignored.
+///
+/// Member sets are sorted vectors: a group holding everyone has as many members as the
+/// directory has people, and sorting a vector once costs far less than a tree insert per
+/// member.
+pub fn effective_members(groups: &[SourceGroup], r: &Resolver<'_>) -> HashMap<String, Vec<Uuid>> {
     let by_dn: HashMap<&str, usize> = groups
         .iter()
         .enumerate()
         .map(|(i, g)| (g.dn_key.as_str(), i))
         .collect();
-    let direct: Vec<(BTreeSet<Uuid>, Vec<usize>)> = groups
+    let direct: Vec<(Vec<Uuid>, Vec<usize>)> = groups
         .iter()
         .map(|g| {
-            let mut users = BTreeSet::new();
+            let mut users = Vec::with_capacity(g.member_dns.len() + g.member_uids.len());
             let mut nested = Vec::new();
             for m in &g.member_dns {
                 if let Some(id) = r.users_by_dn.get(m) {
-                    users.insert(*id);
+                    users.push(*id);
                 } else if let Some(&j) = by_dn.get(m.as_str()) {
                     nested.push(j);
+                } else if let Some(settled) = r.settled_groups.get(m) {
+                    users.extend_from_slice(settled);
                 }
             }
             for uid in &g.member_uids {
                 if let Some(id) = r.users_by_login.get(uid) {
-                    users.insert(*id);
+                    users.push(*id);
                 }
             }
+            sort_unique(&mut users);
             (users, nested)
         })
         .collect();
@@ -61,29 +77,54 @@ pub fn effective_members(
             // nesting cannot overflow the stack.
             let mut seen = HashSet::from([i]);
             let mut stack = vec![i];
-            let mut users = BTreeSet::new();
+            let mut users = Vec::new();
+            let mut walked = 0;
             while let Some(k) = stack.pop() {
                 let Some((direct_users, nested)) = direct.get(k) else {
                     continue;
                 };
-                users.extend(direct_users.iter().copied());
+                users.extend_from_slice(direct_users);
+                walked += 1;
                 for &n in nested {
                     if seen.insert(n) {
                         stack.push(n);
                     }
                 }
             }
+            // One group's own members are sorted already.
+            if walked > 1 {
+                sort_unique(&mut users);
+            }
             (g.anchor.clone(), users)
         })
         .collect()
 }
 
-/// Membership rows to add and remove for one group.
-pub fn diff(current: &BTreeSet<Uuid>, desired: &BTreeSet<Uuid>) -> (Vec<Uuid>, Vec<Uuid>) {
-    (
-        desired.difference(current).copied().collect(),
-        current.difference(desired).copied().collect(),
-    )
+fn sort_unique(ids: &mut Vec<Uuid>) {
+    ids.sort_unstable();
+    ids.dedup();
+}
+
+/// Membership rows to add and remove for one group; both sets sorted, without repeats.
+pub fn diff(current: &[Uuid], desired: &[Uuid]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while let (Some(c), Some(d)) = (current.get(i), desired.get(j)) {
+        match c.cmp(d) {
+            std::cmp::Ordering::Equal => (i, j) = (i + 1, j + 1),
+            std::cmp::Ordering::Less => {
+                remove.push(*c);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                add.push(*d);
+                j += 1;
+            }
+        }
+    }
+    remove.extend_from_slice(current.get(i..).unwrap_or_default());
+    add.extend_from_slice(desired.get(j..).unwrap_or_default());
+    (add, remove)
 }
 
 #[cfg(test)]
@@ -105,11 +146,12 @@ mod tests {
     #[test]
     fn nested_cycles_and_posix() {
         let (ada, bob, eve) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let by_dn = HashMap::from([("uid=ada".to_owned(), ada), ("uid=bob".to_owned(), bob)]);
-        let by_login = HashMap::from([("eve".to_owned(), eve)]);
+        let by_dn = Names::from_iter([("uid=ada".to_owned(), ada), ("uid=bob".to_owned(), bob)]);
+        let by_login = Names::from_iter([("eve".to_owned(), eve)]);
         let r = Resolver {
             users_by_dn: &by_dn,
             users_by_login: &by_login,
+            settled_groups: &HashMap::new(),
         };
         let groups = vec![
             group("staff", "cn=staff", &["cn=eng", "uid=ada"], &[]),
@@ -121,9 +163,13 @@ mod tests {
         ];
         let m = effective_members(&groups, &r);
         let set = |ids: &[Uuid]| ids.iter().copied().collect::<BTreeSet<_>>();
-        assert_eq!(m["staff"], set(&[ada, bob, eve]));
-        assert_eq!(m["eng"], set(&[bob, eve]));
-        assert_eq!(m["ops"], set(&[bob, eve]));
+        let got = |a: &str| m[a].iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(got("staff"), set(&[ada, bob, eve]));
+        assert_eq!(got("eng"), set(&[bob, eve]));
+        assert_eq!(got("ops"), set(&[bob, eve]));
+        for ids in m.values() {
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        }
         assert!(m["self"].is_empty());
         assert!(m["empty"].is_empty());
     }
@@ -131,11 +177,12 @@ mod tests {
     #[test]
     fn deep_nesting_does_not_recurse() {
         let ada = Uuid::new_v4();
-        let by_dn = HashMap::from([("uid=ada".to_owned(), ada)]);
-        let none = HashMap::new();
+        let by_dn = Names::from_iter([("uid=ada".to_owned(), ada)]);
+        let none = Names::default();
         let r = Resolver {
             users_by_dn: &by_dn,
             users_by_login: &none,
+            settled_groups: &HashMap::new(),
         };
         let n = 2_000;
         let groups: Vec<SourceGroup> = (0..n)
@@ -152,11 +199,49 @@ mod tests {
         assert!(m["g0"].contains(&ada));
     }
 
+    /// A delta recomputes the groups its changes reach; a nested group it did not read counts
+    /// with its stored members, a nested group it read with its new ones.
+    #[test]
+    fn settled_groups_count_as_stored() {
+        let (ada, bob, cy) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let by_dn = Names::from_iter([("uid=ada".to_owned(), ada), ("uid=cy".to_owned(), cy)]);
+        let none = Names::default();
+        let settled = HashMap::from([("cn=ops".to_owned(), vec![bob])]);
+        let r = Resolver {
+            users_by_dn: &by_dn,
+            users_by_login: &none,
+            settled_groups: &settled,
+        };
+        let groups = vec![
+            group(
+                "staff",
+                "cn=staff",
+                &["cn=eng", "cn=ops", "cn=unknown"],
+                &[],
+            ),
+            group("eng", "cn=eng", &["uid=ada", "uid=cy"], &[]),
+        ];
+        let m = effective_members(&groups, &r);
+        let sorted = |mut v: Vec<Uuid>| {
+            v.sort();
+            v
+        };
+        assert_eq!(m["staff"], sorted(vec![ada, bob, cy]));
+        assert_eq!(m["eng"], sorted(vec![ada, cy]));
+        assert!(!m.contains_key("ops"), "a settled group is not recomputed");
+    }
+
     #[test]
     fn membership_diff() {
-        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let cur = BTreeSet::from([a, b]);
-        let want = BTreeSet::from([b, c]);
-        assert_eq!(diff(&cur, &want), (vec![c], vec![a]));
+        let mut ids: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+        ids.sort();
+        let [a, b, c, d, e, f] = ids[..] else {
+            unreachable!()
+        };
+        assert_eq!(diff(&[a, b], &[b, c]), (vec![c], vec![a]));
+        assert_eq!(diff(&[a, c, e], &[b, c, d, f]), (vec![b, d, f], vec![a, e]));
+        assert_eq!(diff(&[], &[a, b]), (vec![a, b], vec![]));
+        assert_eq!(diff(&[a, b], &[]), (vec![], vec![a, b]));
+        assert_eq!(diff(&[a, b], &[a, b]), (vec![], vec![]));
     }
 }

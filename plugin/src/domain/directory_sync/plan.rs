@@ -1,8 +1,35 @@
 //! Sync planning for users, as a pure function: what the directory says plus what tapbridge
 //! knows in, a step out. The executor applies the steps; nothing here reads or writes.
 
+use std::collections::BTreeSet;
+
 use super::SourceUser;
 pub use super::state::Known;
+
+/// The names groups may know a run's moved users by (normalised DNs, logins), old and new:
+/// the groups naming any of them are the only ones whose memberships the move can change.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MovedReferences {
+    pub dns: BTreeSet<String>,
+    pub logins: BTreeSet<String>,
+}
+
+impl MovedReferences {
+    pub fn is_empty(&self) -> bool {
+        self.dns.is_empty() && self.logins.is_empty()
+    }
+
+    /// Records a user whose write moves references ([`moves_references`], or a new user):
+    /// the names it had and the names it has.
+    pub fn note(&mut self, known: Option<&Known>, incoming: &SourceUser) {
+        if let Some((dn, login)) = known.and_then(|k| k.references.as_ref()) {
+            self.dns.insert(dn.clone());
+            self.logins.extend(login.iter().cloned());
+        }
+        self.dns.insert(incoming.dn_key.clone());
+        self.logins.extend(incoming.login.iter().cloned());
+    }
+}
 
 /// Whether writing `incoming` over this user may change group memberships: a new DN or login,
 /// or a user coming back (deprovisioning dropped their memberships).
@@ -39,6 +66,30 @@ pub fn plan_user(incoming: &SourceUser, known: Option<&Known>) -> UserStep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moved_references_keep_old_and_new_names() {
+        let mut moved = MovedReferences::default();
+        assert!(moved.is_empty());
+        let known = Known {
+            id: Uuid::nil(),
+            enabled: true,
+            fingerprint: None,
+            references: Some(("uid=old".into(), Some("old".into()))),
+        };
+        let mut user = incoming(true, "fp");
+        user.login = Some("a".into());
+        moved.note(Some(&known), &user);
+        moved.note(None, &incoming(true, "fp"));
+        assert_eq!(
+            moved.dns,
+            BTreeSet::from(["uid=old".to_owned(), "uid=a".to_owned()])
+        );
+        assert_eq!(
+            moved.logins,
+            BTreeSet::from(["old".to_owned(), "a".to_owned()])
+        );
+    }
     use crate::domain::directory::NewUser;
     use uuid::Uuid;
 

@@ -12,7 +12,7 @@
 mod executor;
 mod run_lock;
 
-pub use executor::{Executor, Imported};
+pub use executor::{Executor, GroupRead, Imported};
 pub use run_lock::{Fence, HolderView, LockSettings, RunLock};
 
 use super::Platform;

@@ -1,0 +1,262 @@
+//! Reading groups: all of them (a full run), or only those a delta's changes reach.
+//!
+//! A delta need not read every group again. Memberships can move only in
+//! * the groups the delta returned as changed,
+//! * the groups naming a user whose names moved (a new user, a new DN or login, a user back
+//!   after deprovisioning),
+//! * and, since memberships are stored as the nested closure, every group nesting one of
+//!   those, however deep.
+//!
+//! The directory finds the last two with equality searches on the member attributes, so a
+//! delta's cost follows its change: a hundred changed people cost a few searches, not a read
+//! of every group (at 100,000 users, 240,000 member values).
+
+use std::collections::{BTreeSet, HashMap};
+
+use plugin::domain::directory_sync::plan::MovedReferences;
+use plugin::platform::directory_sync::Executor;
+
+use super::client::{Client, Scope};
+use super::delta::timestamp::Tracker;
+use super::entry::Entry;
+use super::mapping::{Rejected, SourceGroup, map_group};
+use super::sync::Ctx;
+use crate::error::{Error, Result};
+
+/// Member attributes a group names its members (and nested groups) with by DN.
+const DN_MEMBER_ATTRS: [&str; 2] = ["member", "uniqueMember"];
+/// Equality assertions per search: filters stay a few kilobytes.
+const ASSERTIONS_PER_SEARCH: usize = 200;
+
+/// Maps group entries as they come; those with ranged member values (Active Directory's
+/// large groups) wait until the search that returned them is done, since completing them
+/// takes searches of their own.
+#[derive(Default)]
+pub(super) struct GroupMapper {
+    groups: Vec<SourceGroup>,
+    rejected: Vec<Rejected>,
+    ranged: Vec<Entry>,
+}
+
+impl GroupMapper {
+    pub fn take(&mut self, ctx: &Ctx<'_>, e: std::result::Result<Entry, String>) {
+        match e {
+            Ok(e) if e.attrs.keys().any(|k| k.contains(";range=")) => self.ranged.push(e),
+            Ok(e) => match map_group(&ctx.map, &e) {
+                Ok(g) => self.groups.push(g),
+                Err(r) => self.rejected.push(r),
+            },
+            Err(r) => self.rejected.push(Rejected {
+                dn: r.clone(),
+                anchor: None,
+                reason: r,
+            }),
+        }
+    }
+
+    /// The groups mapped, ranged ones completed; rejects quarantined.
+    pub async fn finish(
+        mut self,
+        ctx: &Ctx<'_>,
+        client: &mut Client,
+        exec: &mut Executor<'_>,
+    ) -> Result<Vec<SourceGroup>> {
+        for mut e in std::mem::take(&mut self.ranged) {
+            client.complete_ranges(&mut e).await?;
+            self.take(ctx, Ok(e));
+        }
+        exec.quarantine_all(self.rejected).await?;
+        Ok(self.groups)
+    }
+}
+
+/// Every group under every base, ranged member values completed, rejects quarantined.
+pub(super) async fn read_groups(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    stamps: &mut Tracker,
+) -> Result<Vec<SourceGroup>> {
+    let mut mapper = GroupMapper::default();
+    read_into(ctx, client, exec, stamps, &ctx.group_filter, &mut mapper).await?;
+    mapper.finish(ctx, client, exec).await
+}
+
+/// The groups matching `filter` under every base, into `mapper`.
+async fn read_into(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    stamps: &mut Tracker,
+    filter: &str,
+    mapper: &mut GroupMapper,
+) -> Result<()> {
+    for base in &ctx.cfg.base_dns {
+        let mut search = client.paged(base, filter, ctx.group_attrs.clone(), ctx.cfg.page_size);
+        while let Some(page) = search.next_page().await? {
+            for e in page {
+                exec.counts.read += 1;
+                stamps.observe(&e);
+                mapper.take(ctx, e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The groups whose memberships a delta may have moved: `changed` (as the delta returned
+/// them), the groups naming `moved` users, and every group nesting any of these or naming
+/// one of `frontier` (the DNs changed groups had, which parents may still name) — read
+/// from the directory, each once.
+pub(super) async fn reached(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    changed: Vec<SourceGroup>,
+    moved: &MovedReferences,
+    mut frontier: BTreeSet<String>,
+) -> Result<Vec<SourceGroup>> {
+    let mut reached: HashMap<String, SourceGroup> = HashMap::new();
+    for g in changed {
+        reached.insert(g.anchor.clone(), g);
+    }
+    let mut assertions: Vec<(&str, String)> = Vec::new();
+    for dn in &moved.dns {
+        assertions.extend(DN_MEMBER_ATTRS.iter().map(|a| (*a, dn.clone())));
+    }
+    assertions.extend(moved.logins.iter().map(|l| ("memberUid", l.clone())));
+    let mut mapper = GroupMapper::default();
+    for (anchor, dn) in naming(ctx, client, exec, &assertions, &mut mapper).await? {
+        if anchor.is_none_or(|a| !reached.contains_key(&a)) {
+            read_one(ctx, client, &dn, &mut mapper).await?;
+        }
+    }
+    for g in mapper.finish(ctx, client, exec).await? {
+        reached.entry(g.anchor.clone()).or_insert(g);
+    }
+    // Up the nesting, level by level, until no group nests one not seen yet (a cycle ends
+    // there too).
+    frontier.extend(reached.values().map(|g| g.dn_key.clone()));
+    let mut asked: BTreeSet<String> = BTreeSet::new();
+    while !frontier.is_empty() {
+        let dns: Vec<String> = std::mem::take(&mut frontier)
+            .into_iter()
+            .filter(|dn| asked.insert(dn.clone()))
+            .collect();
+        let assertions: Vec<(&str, String)> = dns
+            .iter()
+            .flat_map(|dn| DN_MEMBER_ATTRS.iter().map(move |a| (*a, dn.clone())))
+            .collect();
+        let mut mapper = GroupMapper::default();
+        for (anchor, dn) in naming(ctx, client, exec, &assertions, &mut mapper).await? {
+            if anchor.is_none_or(|a| !reached.contains_key(&a)) {
+                read_one(ctx, client, &dn, &mut mapper).await?;
+            }
+        }
+        for g in mapper.finish(ctx, client, exec).await? {
+            if !reached.contains_key(&g.anchor) {
+                frontier.insert(g.dn_key.clone());
+                reached.insert(g.anchor.clone(), g);
+            }
+        }
+    }
+    Ok(reached.into_values().collect())
+}
+
+/// The groups with any of these (attribute, value) equalities, as (anchor, DN): only the
+/// anchor is asked for, so a group already in hand (a large one, often) is not sent again.
+/// An entry that does not decode goes to `mapper`, which quarantines it.
+async fn naming(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    assertions: &[(&str, String)],
+    mapper: &mut GroupMapper,
+) -> Result<Vec<(Option<String>, String)>> {
+    let mut found = Vec::new();
+    for chunk in assertions.chunks(ASSERTIONS_PER_SEARCH) {
+        let filter = naming_filter(&ctx.group_filter, chunk);
+        for base in &ctx.cfg.base_dns {
+            let mut search = client.paged(
+                base,
+                &filter,
+                vec![ctx.map.anchor.clone()],
+                ctx.cfg.page_size,
+            );
+            while let Some(page) = search.next_page().await? {
+                for e in page {
+                    exec.counts.read += 1;
+                    match e {
+                        // Without a usable anchor it is read whole, and quarantined then.
+                        Ok(e) => found.push((ctx.map.anchor_of(&e).ok(), e.dn)),
+                        Err(e) => mapper.take(ctx, Err(e)),
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// One group by DN, whole, into `mapper`; nothing if it is gone or out of the filter.
+async fn read_one(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    dn: &str,
+    mapper: &mut GroupMapper,
+) -> Result<()> {
+    let answer = client
+        .search_all(
+            dn,
+            Scope::Base,
+            &ctx.group_filter,
+            ctx.group_attrs.clone(),
+            Vec::new(),
+        )
+        .await?;
+    match answer.rc {
+        0 => {}
+        // noSuchObject: deleted since it was named.
+        32 => return Ok(()),
+        rc => {
+            return Err(Error::Ldap(format!(
+                "reading group `{dn}`: result {rc} {}",
+                answer.text
+            )));
+        }
+    }
+    for e in answer.entries {
+        mapper.take(ctx, e);
+    }
+    Ok(())
+}
+
+fn naming_filter(group_filter: &str, assertions: &[(&str, String)]) -> String {
+    let ors: String = assertions
+        .iter()
+        .map(|(attr, value)| format!("({attr}={})", ldap3::ldap_escape(value.as_str())))
+        .collect();
+    format!("(&{group_filter}(|{ors}))")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn naming_filters_escape_values() {
+        let f = naming_filter(
+            "(objectClass=groupOfNames)",
+            &[
+                ("member", "cn=a\\2c b (x)*,dc=x".to_owned()),
+                ("memberUid", "ann".to_owned()),
+            ],
+        );
+        assert_eq!(
+            f,
+            "(&(objectClass=groupOfNames)(|(member=cn=a\\5c2c b \\28x\\29\\2a,dc=x)(memberUid=ann)))"
+        );
+        // ldap3 parses what it will send.
+        assert!(ldap3::parse_filter(&f).is_ok());
+    }
+}
