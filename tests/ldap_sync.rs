@@ -385,6 +385,7 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
          dn: cn=All,ou=Groups,{BASE}\nobjectClass: groupOfUniqueNames\ncn: All\nuniqueMember: cn=Staff,ou=Groups,{BASE}\n\n\
          dn: cn=Pending,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Pending\nmember: uid=r1,ou=People,{BASE}\nmember: uid=newbie,ou=People,{BASE}\n\n\
          dn: cn=unix,ou=Groups,{BASE}\nobjectClass: posixGroup\ncn: unix\ngidNumber: 5000\nmemberUid: r2\nmemberUid: newbie\n\n\
+         dn: cn=Outer,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Outer\nmember: cn=Pending,ou=Groups,{BASE}\n\n\
          dn: cn=Other,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Other\nmember: uid=r2,ou=People,{BASE}\n"
     ));
     let (ok, r) = sync(dir.path(), &[]);
@@ -398,7 +399,7 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
     assert_eq!(members(dir.path(), "unix"), ["r2@example.com"]);
 
     // Eng changes (Staff and All nest it, unchanged themselves); newbie arrives, named
-    // before by Pending and unix, neither of which changes.
+    // before by Pending and unix, neither of which changes, and joins Outer through Pending.
     s.modify(&format!(
         "dn: cn=Eng,ou=Groups,{BASE}\nchangetype: modify\nadd: member\nmember: uid=r1,ou=People,{BASE}\n"
     ));
@@ -422,9 +423,15 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
         members(dir.path(), "unix"),
         ["newbie@example.com", "r2@example.com"]
     );
+    assert_eq!(
+        members(dir.path(), "Outer"),
+        ["newbie@example.com", "r1@example.com"]
+    );
     assert_eq!(members(dir.path(), "Other"), ["r2@example.com"]);
-    // Eng, Staff, All, Pending and unix were updated; Other was neither read nor written.
-    assert_eq!(r["counts"]["groupsUpdated"], 5, "{r}");
+    // Eng, Staff and All were recomputed, newbie added to Pending, unix and Outer; Other
+    // was neither read nor written.
+    assert_eq!(r["counts"]["groupsUpdated"], 6, "{r}");
+    assert_eq!(r["counts"]["membershipsAdded"], 6, "{r}");
 
     // Eng leaves Staff: All, which nests Staff, loses Eng's people too.
     s.modify(&format!(

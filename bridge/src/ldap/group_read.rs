@@ -2,22 +2,26 @@
 //!
 //! A delta need not read every group again. Memberships can move only in
 //! * the groups the delta returned as changed,
-//! * the groups naming a user whose names moved (a new user, a new DN or login, a user back
-//!   after deprovisioning),
+//! * the groups naming a user whose names moved (a new DN or login),
 //! * and, since memberships are stored as the nested closure, every group nesting one of
-//!   those, however deep.
+//!   those, however deep — these are read whole and recomputed;
+//! * and for a joiner (a new user, one back after deprovisioning), the groups naming them and
+//!   the groups nesting those: a joiner can only gain groups, so these are not read at all,
+//!   the joiner is added.
 //!
-//! The directory finds the last two with equality searches on the member attributes, so a
-//! delta's cost follows its change: a hundred changed people cost a few searches, not a read
-//! of every group (at 100,000 users, 240,000 member values).
+//! The directory finds them with equality searches on the member attributes, so a delta's
+//! cost follows its change: a hundred changed people cost a few searches, not a read of
+//! every group (at 100,000 users, 240,000 member values), and a joiner in "All Staff" does
+//! not cost a read of everyone.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use plugin::domain::directory_sync::plan::MovedReferences;
+use plugin::domain::directory_sync::plan::{MovedReferences, Names};
 use plugin::platform::directory_sync::Executor;
 
 use super::client::{Client, Scope};
 use super::delta::timestamp::Tracker;
+use super::dn;
 use super::entry::Entry;
 use super::mapping::{Rejected, SourceGroup, map_group};
 use super::sync::Ctx;
@@ -104,10 +108,24 @@ async fn read_into(
     Ok(())
 }
 
-/// The groups whose memberships a delta may have moved: `changed` (as the delta returned
-/// them), the groups naming `moved` users, and every group nesting any of these or naming
-/// one of `frontier` (the DNs changed groups had, which parents may still name) — read
-/// from the directory, each once.
+/// What a delta's changes reach: groups to recompute whole, and joiners to add to groups
+/// whose entries did not change.
+#[derive(Default)]
+pub(super) struct Reach {
+    pub whole: Vec<SourceGroup>,
+    /// (group anchor, normalised DNs of users to add).
+    pub joiners: Vec<(String, Vec<String>)>,
+}
+
+/// The groups whose memberships a delta may have moved.
+///
+/// Read whole and recomputed: `changed` (as the delta returned them), the groups naming a
+/// `moved.renamed` name, and every group nesting any of these or naming one of `frontier`
+/// (the DNs changed groups had, which parents may still name).
+///
+/// Joiners (`moved.joined`) can only gain groups: each is added to the groups naming them
+/// and every group nesting those, found by anchor alone — a joiner in "All Staff" costs a
+/// search, not a read of everyone.
 pub(super) async fn reached(
     ctx: &Ctx<'_>,
     client: &mut Client,
@@ -115,18 +133,21 @@ pub(super) async fn reached(
     changed: Vec<SourceGroup>,
     moved: &MovedReferences,
     mut frontier: BTreeSet<String>,
-) -> Result<Vec<SourceGroup>> {
+) -> Result<Reach> {
     let mut reached: HashMap<String, SourceGroup> = HashMap::new();
     for g in changed {
         reached.insert(g.anchor.clone(), g);
     }
-    let mut assertions: Vec<(&str, String)> = Vec::new();
-    for dn in &moved.dns {
-        assertions.extend(DN_MEMBER_ATTRS.iter().map(|a| (*a, dn.clone())));
-    }
-    assertions.extend(moved.logins.iter().map(|l| ("memberUid", l.clone())));
     let mut mapper = GroupMapper::default();
-    for (anchor, dn) in naming(ctx, client, exec, &assertions, &mut mapper).await? {
+    let found = naming(
+        ctx,
+        client,
+        exec,
+        &name_assertions(&moved.renamed),
+        &mut mapper,
+    )
+    .await?;
+    for (anchor, dn) in found {
         if anchor.is_none_or(|a| !reached.contains_key(&a)) {
             read_one(ctx, client, &dn, &mut mapper).await?;
         }
@@ -143,12 +164,10 @@ pub(super) async fn reached(
             .into_iter()
             .filter(|dn| asked.insert(dn.clone()))
             .collect();
-        let assertions: Vec<(&str, String)> = dns
-            .iter()
-            .flat_map(|dn| DN_MEMBER_ATTRS.iter().map(move |a| (*a, dn.clone())))
-            .collect();
         let mut mapper = GroupMapper::default();
-        for (anchor, dn) in naming(ctx, client, exec, &assertions, &mut mapper).await? {
+        for (anchor, dn) in
+            naming(ctx, client, exec, &nesting_assertions(&dns), &mut mapper).await?
+        {
             if anchor.is_none_or(|a| !reached.contains_key(&a)) {
                 read_one(ctx, client, &dn, &mut mapper).await?;
             }
@@ -160,7 +179,79 @@ pub(super) async fn reached(
             }
         }
     }
-    Ok(reached.into_values().collect())
+    let joiners = joiners(ctx, client, exec, &moved.joined, &reached).await?;
+    Ok(Reach {
+        whole: reached.into_values().collect(),
+        joiners,
+    })
+}
+
+/// For each group not recomputed whole, the joiners it gains: the groups naming a joiner,
+/// and the groups nesting those (each group's parents asked once).
+async fn joiners(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    joined: &[Names],
+    whole: &HashMap<String, SourceGroup>,
+) -> Result<Vec<(String, Vec<String>)>> {
+    // Group DN → (anchor, DN) of the groups nesting it.
+    let mut parents: HashMap<String, Vec<(Option<String>, String)>> = HashMap::new();
+    let mut gains: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for names in joined {
+        let Some(user_dn) = names.dns.first() else {
+            continue;
+        };
+        let mut mapper = GroupMapper::default();
+        let mut todo = naming(ctx, client, exec, &name_assertions(names), &mut mapper).await?;
+        // Unreadable groups are quarantined here; the joiner gains the rest.
+        mapper.finish(ctx, client, exec).await?;
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        while let Some((anchor, dn)) = todo.pop() {
+            let key = dn::normalise(&dn);
+            if !seen.insert(key.clone()) {
+                continue;
+            }
+            if let Some(a) = anchor.filter(|a| !whole.contains_key(a)) {
+                gains.entry(a).or_default().insert(user_dn.clone());
+            }
+            if !parents.contains_key(&key) {
+                let mut mapper = GroupMapper::default();
+                let up = naming(
+                    ctx,
+                    client,
+                    exec,
+                    &nesting_assertions(&[key.clone()]),
+                    &mut mapper,
+                )
+                .await?;
+                mapper.finish(ctx, client, exec).await?;
+                parents.insert(key.clone(), up);
+            }
+            todo.extend(parents[&key].iter().cloned());
+        }
+    }
+    Ok(gains
+        .into_iter()
+        .map(|(anchor, users)| (anchor, users.into_iter().collect()))
+        .collect())
+}
+
+/// Equalities matching the groups that name a user by one of `names`.
+fn name_assertions(names: &Names) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    for dn in &names.dns {
+        out.extend(DN_MEMBER_ATTRS.iter().map(|a| (*a, dn.clone())));
+    }
+    out.extend(names.logins.iter().map(|l| ("memberUid", l.clone())));
+    out
+}
+
+/// Equalities matching the groups that nest a group with one of these DNs.
+fn nesting_assertions(dns: &[String]) -> Vec<(&'static str, String)> {
+    dns.iter()
+        .flat_map(|dn| DN_MEMBER_ATTRS.iter().map(move |a| (*a, dn.clone())))
+        .collect()
 }
 
 /// The groups with any of these (attribute, value) equalities, as (anchor, DN): only the
@@ -170,7 +261,7 @@ async fn naming(
     ctx: &Ctx<'_>,
     client: &mut Client,
     exec: &mut Executor<'_>,
-    assertions: &[(&str, String)],
+    assertions: &[(&'static str, String)],
     mapper: &mut GroupMapper,
 ) -> Result<Vec<(Option<String>, String)>> {
     let mut found = Vec::new();

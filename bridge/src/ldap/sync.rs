@@ -165,6 +165,9 @@ async fn run_on(
             if matches!(outcome, Ok(Outcome::RefreshRequired)) {
                 tracing::info!(source = %ctx.source, "the server asks for a full refresh; running one");
                 mode = Mode::Full;
+                // A full run recomputes every group.
+                exec.track_moved = false;
+                exec.moved = Default::default();
                 outcome = full(&ctx, &mut exec, opts, progress).await;
             }
             outcome

@@ -233,6 +233,24 @@ pub async fn remove_members(
     Ok(())
 }
 
+/// Which of `ids` are members of the group.
+pub async fn members_among(
+    conn: &mut Connection,
+    group_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(2000) {
+        let mut qb = QueryBuilder::new("SELECT user_id FROM group_members WHERE group_id = ");
+        qb.push_bind(group_id.to_string()).push(" AND user_id IN (");
+        qb.push_list(chunk.iter().map(Uuid::to_string)).push(")");
+        for r in qb.build().fetch_all(&mut *conn).await? {
+            out.push(uuid(r.try_get::<&str, _>(0)?)?);
+        }
+    }
+    Ok(out)
+}
+
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
     let mut ids = match conn.engine() {
         // SQLite's rows come straight off the caller's thread: one per member is cheapest.

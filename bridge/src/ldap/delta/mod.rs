@@ -70,6 +70,8 @@ pub(super) async fn run(
     opts: RunOptions,
     progress: Progress<'_>,
 ) -> Result<Outcome> {
+    // A delta recomputes only the groups its moved users reach: it needs their names.
+    exec.track_moved = true;
     match ctx.method {
         DeltaMethod::ContentSync => content_sync::delta(ctx, exec, previous, opts, progress).await,
         DeltaMethod::Dirsync | DeltaMethod::Usn => {
@@ -144,11 +146,13 @@ pub(super) async fn finish(
         .filter(|(a, dn)| changed.iter().all(|g| g.anchor != *a || g.dn_key != *dn))
         .map(|(_, dn)| dn)
         .collect();
-    let reached = group_read::reached(ctx, client, exec, changed, &moved, renamed).await?;
-    tracing::debug!(source = %ctx.source, ms = t.elapsed().as_millis() as u64, groups = reached.len(), "delta: groups its changes reach read");
-    if !reached.is_empty() {
-        exec.groups(reached, GroupRead::Reached).await?;
+    let reach = group_read::reached(ctx, client, exec, changed, &moved, renamed).await?;
+    tracing::debug!(source = %ctx.source, ms = t.elapsed().as_millis() as u64,
+        whole = reach.whole.len(), joined = reach.joiners.len(), "delta: groups its changes reach found");
+    if !reach.whole.is_empty() {
+        exec.groups(reach.whole, GroupRead::Reached).await?;
     }
+    exec.add_members(reach.joiners).await?;
     tracing::debug!(source = %ctx.source, ms = t.elapsed().as_millis() as u64, "delta: groups written");
     Ok(())
 }

@@ -6,28 +6,60 @@ use std::collections::BTreeSet;
 use super::SourceUser;
 pub use super::state::Known;
 
-/// The names groups may know a run's moved users by (normalised DNs, logins), old and new:
-/// the groups naming any of them are the only ones whose memberships the move can change.
+/// The names groups may know a run's moved users by, split by what the move can do to
+/// memberships.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MovedReferences {
+    /// Users whose names are new to the groups' view (created, back after deprovisioning,
+    /// imported after quarantine): they can only gain memberships, in the groups naming them
+    /// and the groups nesting those.
+    pub joined: Vec<Names>,
+    /// Normalised DNs and logins, old and new, of users who changed a name: a group naming
+    /// either may gain or lose them.
+    pub renamed: Names,
+}
+
+/// How groups may name one user.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Names {
     pub dns: BTreeSet<String>,
     pub logins: BTreeSet<String>,
 }
 
-impl MovedReferences {
+impl Names {
     pub fn is_empty(&self) -> bool {
         self.dns.is_empty() && self.logins.is_empty()
     }
 
-    /// Records a user whose write moves references ([`moves_references`], or a new user):
-    /// the names it had and the names it has.
+    fn add(&mut self, dn: &str, login: Option<&str>) {
+        self.dns.insert(dn.to_owned());
+        self.logins.extend(login.map(str::to_owned));
+    }
+}
+
+impl MovedReferences {
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty() && self.renamed.is_empty()
+    }
+
+    /// Records a user whose write moves references ([`moves_references`], or a new user).
     pub fn note(&mut self, known: Option<&Known>, incoming: &SourceUser) {
-        if let Some((dn, login)) = known.and_then(|k| k.references.as_ref()) {
-            self.dns.insert(dn.clone());
-            self.logins.extend(login.iter().cloned());
+        let old = known
+            .filter(|k| k.enabled)
+            .and_then(|k| k.references.as_ref());
+        match old {
+            // Named before, by other names: both matter.
+            Some((dn, login)) => {
+                self.renamed.add(dn, login.as_deref());
+                self.renamed
+                    .add(&incoming.dn_key, incoming.login.as_deref());
+            }
+            None => {
+                let mut names = Names::default();
+                names.add(&incoming.dn_key, incoming.login.as_deref());
+                self.joined.push(names);
+            }
         }
-        self.dns.insert(incoming.dn_key.clone());
-        self.logins.extend(incoming.login.iter().cloned());
     }
 }
 
@@ -68,27 +100,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn moved_references_keep_old_and_new_names() {
+    fn moved_references_split_joiners_from_renames() {
         let mut moved = MovedReferences::default();
         assert!(moved.is_empty());
-        let known = Known {
+        let mut renamed = incoming(true, "fp");
+        renamed.login = Some("a".into());
+        let known = |enabled| Known {
             id: Uuid::nil(),
-            enabled: true,
+            enabled,
             fingerprint: None,
             references: Some(("uid=old".into(), Some("old".into()))),
         };
-        let mut user = incoming(true, "fp");
-        user.login = Some("a".into());
-        moved.note(Some(&known), &user);
+        moved.note(Some(&known(true)), &renamed);
         moved.note(None, &incoming(true, "fp"));
+        // Back after deprovisioning: its memberships were dropped, it can only gain.
+        moved.note(Some(&known(false)), &renamed);
         assert_eq!(
-            moved.dns,
+            moved.renamed.dns,
             BTreeSet::from(["uid=old".to_owned(), "uid=a".to_owned()])
         );
         assert_eq!(
-            moved.logins,
+            moved.renamed.logins,
             BTreeSet::from(["old".to_owned(), "a".to_owned()])
         );
+        assert_eq!(moved.joined.len(), 2);
+        assert_eq!(moved.joined[0].dns, BTreeSet::from(["uid=a".to_owned()]));
+        assert!(moved.joined[0].logins.is_empty());
+        assert_eq!(moved.joined[1].logins, BTreeSet::from(["a".to_owned()]));
     }
     use crate::domain::directory::NewUser;
     use uuid::Uuid;

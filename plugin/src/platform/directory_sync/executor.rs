@@ -58,8 +58,11 @@ pub struct Executor<'p> {
     pub seen: HashSet<String>,
     pub deferred: Vec<Deprovision>,
     /// How the users this run created, or who changed how groups name them, are named (old
-    /// and new): the groups naming them need their memberships recomputed.
+    /// and new): the groups naming them need their memberships recomputed. Kept only when
+    /// `track_moved` (a delta: a full run recomputes every group, and a first load would
+    /// keep every user's names).
     pub moved: MovedReferences,
+    pub track_moved: bool,
     /// Whether the next user batch is worth checking for "nothing to write" before taking
     /// the write lock.
     expect_unchanged: bool,
@@ -114,6 +117,7 @@ impl<'p> Executor<'p> {
             seen: HashSet::new(),
             deferred: Vec::new(),
             moved: MovedReferences::default(),
+            track_moved: false,
             expect_unchanged: true,
             manager_fixups: Vec::new(),
             created: HashSet::new(),
@@ -336,11 +340,13 @@ impl<'p> Executor<'p> {
                 UserStep::Unchanged => self.counts.unchanged += 1,
                 UserStep::Disable => self.deferred.push(Deprovision::Disable(Box::new(user))),
                 UserStep::Create => {
-                    self.moved.note(None, &user);
+                    if self.track_moved {
+                        self.moved.note(None, &user);
+                    }
                     creates.push(user);
                 }
                 UserStep::Update => {
-                    if k.is_none_or(|k| moves_references(k, &user)) {
+                    if self.track_moved && k.is_none_or(|k| moves_references(k, &user)) {
                         self.moved.note(k, &user);
                     }
                     let id = k.map(|k| k.id);
@@ -668,8 +674,9 @@ impl<'p> Executor<'p> {
     /// Writes the groups read: creates, renames and effective memberships. `Complete`: every
     /// group of the source was read, and those no longer in the directory are deleted.
     /// `Reached`: only the groups a delta's changes reach were read (changed groups, groups
-    /// naming moved users, and every group nesting one of those); nested groups outside that
-    /// set count with their stored members.
+    /// naming renamed users, and every group nesting one of those); nested groups outside
+    /// that set count with their stored members. (Joiners reach groups too, but only to be
+    /// added: [`Self::add_members`].)
     pub async fn groups(&mut self, read: Vec<SourceGroup>, scope: GroupRead) -> Result<()> {
         let w = self.writer();
         let mut tx = self.begin(false).await?;
@@ -765,6 +772,57 @@ impl<'p> Executor<'p> {
                 self.delete_group(&mut tx, &w, anchor, *gid, Some(&mut memberships))
                     .await?;
             }
+        }
+        // Joiners of this run have their joiner event; their first groups are no move.
+        memberships
+            .finish(&mut tx, &w, |u| self.created.contains(u))
+            .await?;
+        self.finish(tx).await
+    }
+
+    /// Adds joiners to groups whose entries did not change (a delta's joiners, see
+    /// [`GroupRead`]): (group anchor, normalised user DNs). Groups not imported and users
+    /// not found are passed over; members already in a group stay as they are.
+    pub async fn add_members(&mut self, joiners: Vec<(String, Vec<String>)>) -> Result<()> {
+        if joiners.is_empty() {
+            return Ok(());
+        }
+        let w = self.writer();
+        let mut tx = self.begin(false).await?;
+        let known = state::known_groups(&mut tx, &self.source).await?;
+        let dns: Vec<&str> = joiners
+            .iter()
+            .flat_map(|(_, users)| users.iter().map(String::as_str))
+            .collect::<HashSet<&str>>()
+            .into_iter()
+            .collect();
+        let users = state::users_by_dns(&mut tx, &self.source, &dns).await?;
+        let mut memberships = Memberships::default();
+        for (anchor, dns) in &joiners {
+            let Some((gid, _)) = known.get(anchor) else {
+                continue;
+            };
+            let mut ids: Vec<Uuid> = dns.iter().filter_map(|d| users.get(d).copied()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let present = groups::members_among(&mut tx, *gid, &ids).await?;
+            ids.retain(|id| !present.contains(id));
+            if ids.is_empty() {
+                continue;
+            }
+            let Some(g) = groups::get(&mut tx, *gid).await? else {
+                continue;
+            };
+            self.counts.groups_updated += 1;
+            self.counts.memberships_added += ids.len() as u64;
+            self.note(format!(
+                "update group {} (+{} −0)",
+                g.display_name,
+                ids.len()
+            ));
+            memberships
+                .change(&mut tx, &w, (*gid, &g.display_name), &ids, &[])
+                .await?;
         }
         // Joiners of this run have their joiner event; their first groups are no move.
         memberships
