@@ -221,7 +221,7 @@ async fn joiners(
                     ctx,
                     client,
                     exec,
-                    &nesting_assertions(&[key.clone()]),
+                    &nesting_assertions(std::slice::from_ref(&key)),
                     &mut mapper,
                 )
                 .await?;
