@@ -172,6 +172,9 @@ fn same_profile(a: &User, b: &User) -> bool {
         && a.employee_hire_date == b.employee_hire_date
 }
 
+/// Membership changes audited per statement batch.
+const AUDIT_CHUNK: usize = 2000;
+
 /// The group-membership changes of one transaction, written in one shape whatever the source
 /// (SCIM, LDAP, the admin API): the membership rows and one audit record per change at once,
 /// and at the end one mover event per person whose groups changed, naming the groups gained
@@ -204,20 +207,27 @@ impl Memberships {
         groups::add_members(conn, gid, add).await?;
         groups::remove_members(conn, gid, remove).await?;
         groups::touch(conn, gid, w.now).await?;
-        let ids: Vec<Uuid> = add.iter().chain(remove).copied().collect();
-        let names = users::principal_names(conn, &ids).await?;
-        let records: Vec<AuditRecord> = add
+        let changes: Vec<(Uuid, Activity)> = add
             .iter()
-            .map(|u| (u, Activity::GroupMemberAdded))
-            .chain(remove.iter().map(|u| (u, Activity::GroupMemberRemoved)))
-            .map(|(uid, activity)| {
-                AuditRecord::new(activity, w.initiator.clone(), w.now)
-                    .target("Group", gid, Some(name))
-                    .target("User", *uid, names.get(uid).map(String::as_str))
-                    .correlation(w.correlation_id)
-            })
+            .map(|u| (*u, Activity::GroupMemberAdded))
+            .chain(remove.iter().map(|u| (*u, Activity::GroupMemberRemoved)))
             .collect();
-        audit::insert_many(conn, &records).await?;
+        // The audit records of a group holding everyone would be the largest thing a sync
+        // holds in memory (100,000 records at once on a first load): a chunk at a time.
+        for chunk in changes.chunks(AUDIT_CHUNK) {
+            let ids: Vec<Uuid> = chunk.iter().map(|(u, _)| *u).collect();
+            let names = users::principal_names(conn, &ids).await?;
+            let records: Vec<AuditRecord> = chunk
+                .iter()
+                .map(|(uid, activity)| {
+                    AuditRecord::new(*activity, w.initiator.clone(), w.now)
+                        .target("Group", gid, Some(name))
+                        .target("User", *uid, names.get(uid).map(String::as_str))
+                        .correlation(w.correlation_id)
+                })
+                .collect();
+            audit::insert_many(conn, &records).await?;
+        }
         for uid in add {
             self.moved.entry(*uid).or_default().added.push(gid);
         }

@@ -193,6 +193,20 @@ impl Direct {
                         changed: 0,
                     });
                 };
+                if sql.len() > LARGE_SQL {
+                    // A multi-row statement's program grows with its rows: a few at a time.
+                    let large: Vec<Box<str>> = self
+                        .cache
+                        .keys()
+                        .filter(|k| k.len() > LARGE_SQL)
+                        .cloned()
+                        .collect();
+                    if large.len() >= CACHED_LARGE
+                        && let Some(old) = large.first()
+                    {
+                        self.cache.remove(old);
+                    }
+                }
                 if self.cache.len() >= CACHED_STATEMENTS {
                     // Full: one leaves (any), so statements in use now replace those that were.
                     if let Some(old) = self.cache.keys().next().cloned() {
@@ -358,6 +372,14 @@ fn log_statement(sql: &str, done: &Stepped, took: std::time::Duration) {
 /// How many prepared statements a connection keeps (a platform operation runs a dozen or two
 /// distinct ones).
 const CACHED_STATEMENTS: usize = 128;
+
+/// Statements longer than this are multi-row ones assembled at run time (a batch's inserts):
+/// each prepared program holds every row's parameters — about a megabyte for a 2,000-row
+/// audit insert — and each distinct row count is its own statement. Unbounded, a first load
+/// of 100,000 users kept over a hundred of them (the last chunk of each group's members).
+const LARGE_SQL: usize = 4096;
+/// Large statements a connection keeps: a batch's repeated full-size chunks stay prepared.
+const CACHED_LARGE: usize = 4;
 
 /// A cached statement and, once it ran, its column names.
 struct Prepared {
