@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod memory;
 mod runtime;
 mod telemetry;
 
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    memory::limit_arenas();
     let cli = cli::Cli::parse();
     let config = match config::Config::load(cli.config.as_deref()) {
         Ok(c) => c,
