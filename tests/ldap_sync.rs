@@ -373,6 +373,50 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
     let Some(s) = slapd::start() else { return };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &s, "max_deprovision_share = 0.5");
+    delta_reaches_its_groups(&s, dir.path(), &|g: &str| members(dir.path(), g));
+}
+
+/// The same on PostgreSQL, whose look-ups by DN, login and membership are other statements.
+#[test]
+fn a_delta_recomputes_the_groups_its_changes_reach_on_postgresql() {
+    let Some(s) = slapd::start() else { return };
+    let Some(url) = testkit::postgres::fresh_database() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
+    let config = dir.path().join("tapbridge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[database]\n",
+        &format!("[database]\nurl = \"{url}\"\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    delta_reaches_its_groups(&s, dir.path(), &|g: &str| pg_members(&url, g));
+}
+
+/// User names of a group's members, sorted, on PostgreSQL.
+fn pg_members(url: &str, group: &str) -> Vec<String> {
+    use sqlx::{Connection, Row};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+        let rows = sqlx::query(
+            "SELECT u.user_principal_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             JOIN users u ON u.id = gm.user_id WHERE g.display_name = $1 ORDER BY 1",
+        )
+        .bind(group)
+        .fetch_all(&mut c)
+        .await
+        .expect("members");
+        rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    })
+}
+
+fn delta_reaches_its_groups(s: &Slapd, dir: &Path, members: &dyn Fn(&str) -> Vec<String>) {
     s.add(&format!(
         "{}{}{}",
         person("r0", "Reach 0", Some("r0@example.com")),
@@ -388,15 +432,12 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
          dn: cn=Outer,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Outer\nmember: cn=Pending,ou=Groups,{BASE}\n\n\
          dn: cn=Other,ou=Groups,{BASE}\nobjectClass: groupOfNames\ncn: Other\nmember: uid=r2,ou=People,{BASE}\n"
     ));
-    let (ok, r) = sync(dir.path(), &[]);
+    let (ok, r) = sync(dir, &[]);
     assert!(ok, "{r}");
     assert_eq!(r["mode"], "full");
-    assert_eq!(
-        members(dir.path(), "All"),
-        ["r0@example.com", "r2@example.com"]
-    );
-    assert_eq!(members(dir.path(), "Pending"), ["r1@example.com"]);
-    assert_eq!(members(dir.path(), "unix"), ["r2@example.com"]);
+    assert_eq!(members("All"), ["r0@example.com", "r2@example.com"]);
+    assert_eq!(members("Pending"), ["r1@example.com"]);
+    assert_eq!(members("unix"), ["r2@example.com"]);
 
     // Eng changes (Staff and All nest it, unchanged themselves); newbie arrives, named
     // before by Pending and unix, neither of which changes, and joins Outer through Pending.
@@ -404,30 +445,18 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
         "dn: cn=Eng,ou=Groups,{BASE}\nchangetype: modify\nadd: member\nmember: uid=r1,ou=People,{BASE}\n"
     ));
     s.add(&person("newbie", "New Bie", Some("newbie@example.com")));
-    let (ok, r) = sync(dir.path(), &[]);
+    let (ok, r) = sync(dir, &[]);
     assert!(ok, "{r}");
     assert_eq!(r["mode"], "delta", "{r}");
     assert_eq!(r["counts"]["added"], 1, "{r}");
-    assert_eq!(
-        members(dir.path(), "Eng"),
-        ["r0@example.com", "r1@example.com"]
-    );
+    assert_eq!(members("Eng"), ["r0@example.com", "r1@example.com"]);
     let everyone = ["r0@example.com", "r1@example.com", "r2@example.com"];
-    assert_eq!(members(dir.path(), "Staff"), everyone);
-    assert_eq!(members(dir.path(), "All"), everyone);
-    assert_eq!(
-        members(dir.path(), "Pending"),
-        ["newbie@example.com", "r1@example.com"]
-    );
-    assert_eq!(
-        members(dir.path(), "unix"),
-        ["newbie@example.com", "r2@example.com"]
-    );
-    assert_eq!(
-        members(dir.path(), "Outer"),
-        ["newbie@example.com", "r1@example.com"]
-    );
-    assert_eq!(members(dir.path(), "Other"), ["r2@example.com"]);
+    assert_eq!(members("Staff"), everyone);
+    assert_eq!(members("All"), everyone);
+    assert_eq!(members("Pending"), ["newbie@example.com", "r1@example.com"]);
+    assert_eq!(members("unix"), ["newbie@example.com", "r2@example.com"]);
+    assert_eq!(members("Outer"), ["newbie@example.com", "r1@example.com"]);
+    assert_eq!(members("Other"), ["r2@example.com"]);
     // Eng, Staff and All were recomputed, newbie added to Pending, unix and Outer; Other
     // was neither read nor written.
     assert_eq!(r["counts"]["groupsUpdated"], 6, "{r}");
@@ -437,15 +466,12 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
     s.modify(&format!(
         "dn: cn=Staff,ou=Groups,{BASE}\nchangetype: modify\ndelete: member\nmember: cn=Eng,ou=Groups,{BASE}\n"
     ));
-    let (ok, r) = sync(dir.path(), &[]);
+    let (ok, r) = sync(dir, &[]);
     assert!(ok, "{r}");
     assert_eq!(r["mode"], "delta", "{r}");
-    assert_eq!(members(dir.path(), "Staff"), ["r2@example.com"]);
-    assert_eq!(members(dir.path(), "All"), ["r2@example.com"]);
-    assert_eq!(
-        members(dir.path(), "Eng"),
-        ["r0@example.com", "r1@example.com"]
-    );
+    assert_eq!(members("Staff"), ["r2@example.com"]);
+    assert_eq!(members("All"), ["r2@example.com"]);
+    assert_eq!(members("Eng"), ["r0@example.com", "r1@example.com"]);
     assert_eq!(r["counts"]["groupsUpdated"], 2, "{r}");
 }
 
