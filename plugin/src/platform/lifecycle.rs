@@ -2,6 +2,8 @@
 //! own transaction: each writes the change, its audit record and its joiner / mover / leaver
 //! event together, and a leaver loses their pass at once.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -182,6 +184,8 @@ const AUDIT_CHUNK: usize = 2000;
 #[derive(Debug, Default)]
 pub struct Memberships {
     moved: std::collections::BTreeMap<Uuid, Moves>,
+    /// People whose moves are not kept: no mover event, not in [`Self::finish`]'s answer.
+    quiet: Option<HashSet<Uuid>>,
 }
 
 #[derive(Debug, Default)]
@@ -191,6 +195,21 @@ struct Moves {
 }
 
 impl Memberships {
+    /// Memberships whose changes for `quiet` people (joiners of the same run, whose joiner
+    /// event stands for their first groups) are written and audited but not kept: a first
+    /// load's joiners are every member of every group, and their moves were the largest
+    /// thing left in memory after the audit records.
+    pub fn quiet(quiet: HashSet<Uuid>) -> Self {
+        Memberships {
+            moved: Default::default(),
+            quiet: Some(quiet),
+        }
+    }
+
+    fn keeps(&self, uid: &Uuid) -> bool {
+        self.quiet.as_ref().is_none_or(|q| !q.contains(uid))
+    }
+
     /// Adds and removes members of one group (bulk statements), each change audited.
     pub async fn change(
         &mut self,
@@ -229,10 +248,14 @@ impl Memberships {
             audit::insert_many(conn, &records).await?;
         }
         for uid in add {
-            self.moved.entry(*uid).or_default().added.push(gid);
+            if self.keeps(uid) {
+                self.moved.entry(*uid).or_default().added.push(gid);
+            }
         }
         for uid in remove {
-            self.moved.entry(*uid).or_default().removed.push(gid);
+            if self.keeps(uid) {
+                self.moved.entry(*uid).or_default().removed.push(gid);
+            }
         }
         Ok(())
     }
@@ -240,7 +263,9 @@ impl Memberships {
     /// Members a deleted group took with it (its rows went with the group).
     pub fn lost(&mut self, group_id: Uuid, members: impl IntoIterator<Item = Uuid>) {
         for uid in members {
-            self.moved.entry(uid).or_default().removed.push(group_id);
+            if self.keeps(&uid) {
+                self.moved.entry(uid).or_default().removed.push(group_id);
+            }
         }
     }
 

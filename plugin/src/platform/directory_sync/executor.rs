@@ -686,7 +686,8 @@ impl<'p> Executor<'p> {
             GroupRead::Reached => References::of(&mut tx, &self.source, &read).await?,
         };
         let members = effective_members(&read, &refs.resolver());
-        let mut memberships = Memberships::default();
+        // Joiners of this run have their joiner event; their first groups are no move.
+        let mut memberships = Memberships::quiet(self.created.clone());
         let mut seen = HashSet::new();
         for g in &read {
             if !seen.insert(g.anchor.clone()) {
@@ -773,10 +774,7 @@ impl<'p> Executor<'p> {
                     .await?;
             }
         }
-        // Joiners of this run have their joiner event; their first groups are no move.
-        memberships
-            .finish(&mut tx, &w, |u| self.created.contains(u))
-            .await?;
+        memberships.finish(&mut tx, &w, |_| false).await?;
         self.finish(tx).await
     }
 
@@ -797,7 +795,8 @@ impl<'p> Executor<'p> {
             .into_iter()
             .collect();
         let users = state::users_by_dns(&mut tx, &self.source, &dns).await?;
-        let mut memberships = Memberships::default();
+        // Joiners of this run have their joiner event; their first groups are no move.
+        let mut memberships = Memberships::quiet(self.created.clone());
         for (anchor, dns) in &joiners {
             let Some((gid, _)) = known.get(anchor) else {
                 continue;
@@ -824,10 +823,7 @@ impl<'p> Executor<'p> {
                 .change(&mut tx, &w, (*gid, &g.display_name), &ids, &[])
                 .await?;
         }
-        // Joiners of this run have their joiner event; their first groups are no move.
-        memberships
-            .finish(&mut tx, &w, |u| self.created.contains(u))
-            .await?;
+        memberships.finish(&mut tx, &w, |_| false).await?;
         self.finish(tx).await
     }
 
