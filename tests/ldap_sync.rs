@@ -18,6 +18,17 @@ fn write_config(dir: &Path, s: &Slapd, extra: &str) {
 }
 
 /// [`write_config`] with keys of the `[ldap]` section itself.
+/// Points the test's configuration at a PostgreSQL database instead of the embedded file.
+fn use_postgresql(dir: &Path, url: &str) {
+    let config = dir.join("tapbridge.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[database]\n",
+        &format!("[database]\nurl = \"{url}\"\n"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+}
+
 fn write_config_with(dir: &Path, s: &Slapd, ldap: &str, extra: &str) {
     std::fs::write(dir.join("ldap.pw"), format!("{ADMIN_PW}\n")).expect("pw");
     // Small pages and batches, so even a small directory crosses page and batch boundaries.
@@ -385,13 +396,7 @@ fn a_delta_recomputes_the_groups_its_changes_reach_on_postgresql() {
     };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    let config = dir.path().join("tapbridge.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[database]\n",
-        &format!("[database]\nurl = \"{url}\"\n"),
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
+    use_postgresql(dir.path(), &url);
     delta_reaches_its_groups(&s, dir.path(), &|g: &str| pg_members(&url, g));
 }
 
@@ -486,13 +491,7 @@ fn delta_sync_on_postgresql() {
     };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    let config = dir.path().join("tapbridge.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[database]\n",
-        &format!("[database]\nurl = \"{url}\"\n"),
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
+    use_postgresql(dir.path(), &url);
     let mut ldif = String::new();
     for i in 0..6 {
         ldif.push_str(&person(
@@ -569,13 +568,7 @@ fn dry_run_on_postgresql_shows_the_real_runs_plan_and_writes_nothing() {
     };
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    let config = dir.path().join("tapbridge.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[database]\n",
-        &format!("[database]\nurl = \"{url}\"\n"),
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
+    use_postgresql(dir.path(), &url);
     let mut ldif = String::new();
     for i in 0..6 {
         ldif.push_str(&person(
