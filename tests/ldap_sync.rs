@@ -1112,13 +1112,22 @@ fn force_takes_only_a_dead_run_s_lock_and_a_run_that_lost_its_lock_stops() {
     assert_eq!(lock_holder(d), None);
 
     // A run whose lock another run takes over (as after a stall past the grace) stops and
-    // writes nothing more — not even its record over the new holder's.
-    // The last entry: the run cannot have reached it when it is frozen.
+    // writes nothing more — not even its record over the new holder's. The directory is
+    // frozen before the run starts: it takes the lock, then waits for the directory, so it
+    // has read nothing when the lock goes (frozen mid-read instead, a fast run could have
+    // written this change before the take-over, legitimately, and the check below raced).
     s.modify(&format!(
         "dn: uid=p299,ou=People,{BASE}\nchangetype: modify\nreplace: mail\nmail: p299.new@example.com\n"
     ));
     let runs_before = query(d, "SELECT runs_ok + runs_failed FROM ldap_sync_state")[0][0].clone();
-    let robbed = sync_frozen_mid_run(d, &s, &["--full"]);
+    s.pause();
+    let robbed = spawn_sync(d, &["--full"]);
+    let pid = robbed.id();
+    assert!(
+        eventually(Duration::from_secs(20), || lock_holder(d)
+            .is_some_and(|(p, _)| p == pid)),
+        "the run did not take the lock"
+    );
     query(
         d,
         &format!(
