@@ -138,21 +138,8 @@ pub(super) async fn reached(
     for g in changed {
         reached.insert(g.anchor.clone(), g);
     }
-    let mut mapper = GroupMapper::default();
-    let found = naming(
-        ctx,
-        client,
-        exec,
-        &name_assertions(&moved.renamed),
-        &mut mapper,
-    )
-    .await?;
-    for (anchor, dn) in found {
-        if anchor.is_none_or(|a| !reached.contains_key(&a)) {
-            read_one(ctx, client, &dn, &mut mapper).await?;
-        }
-    }
-    for g in mapper.finish(ctx, client, exec).await? {
+    let assertions = name_assertions(&moved.renamed);
+    for g in read_unseen(ctx, client, exec, &assertions, &reached).await? {
         reached.entry(g.anchor.clone()).or_insert(g);
     }
     // Up the nesting, level by level, until no group nests one not seen yet (a cycle ends
@@ -164,15 +151,8 @@ pub(super) async fn reached(
             .into_iter()
             .filter(|dn| asked.insert(dn.clone()))
             .collect();
-        let mut mapper = GroupMapper::default();
-        for (anchor, dn) in
-            naming(ctx, client, exec, &nesting_assertions(&dns), &mut mapper).await?
-        {
-            if anchor.is_none_or(|a| !reached.contains_key(&a)) {
-                read_one(ctx, client, &dn, &mut mapper).await?;
-            }
-        }
-        for g in mapper.finish(ctx, client, exec).await? {
+        let assertions = nesting_assertions(&dns);
+        for g in read_unseen(ctx, client, exec, &assertions, &reached).await? {
             if !reached.contains_key(&g.anchor) {
                 frontier.insert(g.dn_key.clone());
                 reached.insert(g.anchor.clone(), g);
@@ -184,6 +164,23 @@ pub(super) async fn reached(
         whole: reached.into_values().collect(),
         joiners,
     })
+}
+
+/// The groups matching `assertions` that `seen` does not hold yet, read whole.
+async fn read_unseen(
+    ctx: &Ctx<'_>,
+    client: &mut Client,
+    exec: &mut Executor<'_>,
+    assertions: &[(&'static str, String)],
+    seen: &HashMap<String, SourceGroup>,
+) -> Result<Vec<SourceGroup>> {
+    let mut mapper = GroupMapper::default();
+    for (anchor, dn) in naming(ctx, client, exec, assertions, &mut mapper).await? {
+        if anchor.is_none_or(|a| !seen.contains_key(&a)) {
+            read_one(ctx, client, &dn, &mut mapper).await?;
+        }
+    }
+    mapper.finish(ctx, client, exec).await
 }
 
 /// For each group not recomputed whole, the joiners it gains: the groups naming a joiner,

@@ -166,8 +166,7 @@ async fn run_on(
                 tracing::info!(source = %ctx.source, "the server asks for a full refresh; running one");
                 mode = Mode::Full;
                 // A full run recomputes every group.
-                exec.track_moved = false;
-                exec.moved = Default::default();
+                exec.track_moves(false);
                 outcome = full(&ctx, &mut exec, opts, progress).await;
             }
             outcome

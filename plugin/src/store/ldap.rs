@@ -236,12 +236,12 @@ pub async fn user_by_dn(conn: &mut Connection, source: &str, dn: &str) -> Result
 
 /// [`user_by_dn`] for many DNs: the ones found, DN → user id.
 pub async fn users_by_dns(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<Names> {
-    objects_by(conn, source, "user", "dn", dns).await
+    objects_by(conn, source, "user", By::Dn, dns).await
 }
 
 /// The imported groups with these normalised DNs: DN → group id.
 pub async fn groups_by_dns(conn: &mut Connection, source: &str, dns: &[&str]) -> Result<Names> {
-    objects_by(conn, source, "group", "dn", dns).await
+    objects_by(conn, source, "group", By::Dn, dns).await
 }
 
 /// The imported users with these login names (posixGroup `memberUid`): login → user id.
@@ -250,7 +250,14 @@ pub async fn users_by_logins(
     source: &str,
     logins: &[&str],
 ) -> Result<Names> {
-    objects_by(conn, source, "user", "login", logins).await
+    objects_by(conn, source, "user", By::Login, logins).await
+}
+
+/// The column [`objects_by`] matches.
+#[derive(Clone, Copy)]
+enum By {
+    Dn,
+    Login,
 }
 
 /// Objects of one kind by DN or login, through that column's index (see [`user_by_dn`]).
@@ -258,17 +265,19 @@ async fn objects_by(
     conn: &mut Connection,
     source: &str,
     kind: &str,
-    column: &str,
+    by: By,
     values: &[&str],
 ) -> Result<Names> {
-    let (sqlite, postgres) = match column {
-        "dn" => (
+    let (sqlite, postgres, column) = match by {
+        By::Dn => (
             "SELECT dn, object_id FROM ldap_objects INDEXED BY ldap_objects_by_dn WHERE source = ",
             "SELECT dn, object_id FROM ldap_objects WHERE source = ",
+            "dn",
         ),
-        _ => (
+        By::Login => (
             "SELECT login, object_id FROM ldap_objects INDEXED BY ldap_objects_by_login WHERE source = ",
             "SELECT login, object_id FROM ldap_objects WHERE source = ",
+            "login",
         ),
     };
     let mut out = Names::with_capacity_and_hasher(values.len(), Default::default());

@@ -12,7 +12,7 @@ pub mod ad;
 pub mod content_sync;
 pub mod timestamp;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use plugin::domain::directory_sync::Deprovision;
 use plugin::platform::directory_sync::{Executor, GroupRead, Imported};
@@ -71,7 +71,7 @@ pub(super) async fn run(
     progress: Progress<'_>,
 ) -> Result<Outcome> {
     // A delta recomputes only the groups its moved users reach: it needs their names.
-    exec.track_moved = true;
+    exec.track_moves(true);
     match ctx.method {
         DeltaMethod::ContentSync => content_sync::delta(ctx, exec, previous, opts, progress).await,
         DeltaMethod::Dirsync | DeltaMethod::Usn => {
@@ -139,11 +139,15 @@ pub(super) async fn finish(
     // Groups may still name a changed group by the DN it had (a directory without
     // referential integrity): its parents are searched for by that DN too.
     let anchors: Vec<&str> = changed.iter().map(|g| g.anchor.as_str()).collect();
+    let now: HashMap<&str, &str> = changed
+        .iter()
+        .map(|g| (g.anchor.as_str(), g.dn_key.as_str()))
+        .collect();
     let renamed: BTreeSet<String> = exec
         .stored_dns(&anchors)
         .await?
         .into_iter()
-        .filter(|(a, dn)| changed.iter().all(|g| g.anchor != *a || g.dn_key != *dn))
+        .filter(|(a, dn)| now.get(a.as_str()) != Some(&dn.as_str()))
         .map(|(_, dn)| dn)
         .collect();
     let reach = group_read::reached(ctx, client, exec, changed, &moved, renamed).await?;

@@ -62,7 +62,7 @@ pub struct Executor<'p> {
     /// `track_moved` (a delta: a full run recomputes every group, and a first load would
     /// keep every user's names).
     pub moved: MovedReferences,
-    pub track_moved: bool,
+    track_moved: bool,
     /// Whether the next user batch is worth checking for "nothing to write" before taking
     /// the write lock.
     expect_unchanged: bool,
@@ -198,6 +198,13 @@ impl<'p> Executor<'p> {
             groups,
             population,
         })
+    }
+
+    /// Whether user writes record their moved names (a delta's) from now on; what was
+    /// recorded is dropped (a delta that turned into a full run).
+    pub fn track_moves(&mut self, on: bool) {
+        self.track_moved = on;
+        self.moved = MovedReferences::default();
     }
 
     /// The normalised DNs stored for these imported objects: anchor → DN.
@@ -933,13 +940,8 @@ impl References {
             }
         };
         // Member DNs that are neither users nor groups read may be settled nested groups.
-        let unresolved: Vec<&str> = read
-            .iter()
-            .flat_map(|g| &g.member_dns)
-            .map(String::as_str)
+        let unresolved: Vec<&str> = distinct(read.iter().flat_map(|g| &g.member_dns))
             .filter(|dn| !refs.by_dn.contains_key(*dn) && !read_dns.contains(dn))
-            .collect::<HashSet<&str>>()
-            .into_iter()
             .collect();
         for (dn, gid) in state::groups_by_dns(conn, source, &unresolved).await? {
             refs.settled
