@@ -195,16 +195,10 @@ impl Direct {
                 };
                 if sql.len() > LARGE_SQL {
                     // A multi-row statement's program grows with its rows: a few at a time.
-                    let large: Vec<Box<str>> = self
-                        .cache
-                        .keys()
-                        .filter(|k| k.len() > LARGE_SQL)
-                        .cloned()
-                        .collect();
-                    if large.len() >= CACHED_LARGE
-                        && let Some(old) = large.first()
+                    if self.cache.keys().filter(|k| k.len() > LARGE_SQL).count() >= CACHED_LARGE
+                        && let Some(old) = self.cache.keys().find(|k| k.len() > LARGE_SQL).cloned()
                     {
-                        self.cache.remove(old);
+                        self.cache.remove(&old);
                     }
                 }
                 if self.cache.len() >= CACHED_STATEMENTS {
