@@ -33,7 +33,7 @@ use crate::domain::directory_sync::{
 use crate::platform::Platform;
 use crate::platform::lifecycle::{self, Memberships, Writer};
 use crate::store::ldap::{self as state, ObjectRow};
-use crate::store::{self, Connection, WriteTx, audit, groups, users};
+use crate::store::{Connection, WriteTx, audit, groups, users};
 
 /// The imported objects of a source, as [`Executor::imported_objects`] finds them.
 #[derive(Debug, Default)]
@@ -428,9 +428,22 @@ impl<'p> Executor<'p> {
                 (*id, p)
             })
             .collect();
+        // Each manager of the batch is written before its reports: no forward reference is
+        // left for the foreign key to wait on (deferring it took a PRAGMA that made SQLite
+        // prepare every cached statement again, batch after batch).
+        let mut rows = rows;
+        let links: Vec<(Uuid, Option<Uuid>)> =
+            rows.iter().map(|(id, p)| (*id, p.manager_id)).collect();
+        let (order, cut) = managers_first(&links);
+        for i in cut {
+            rows[i].1.manager_id = None;
+            if let Some(dn) = &bulk[i].1.manager_dn {
+                fixups.push((bulk[i].0, dn.clone()));
+            }
+        }
+        let rows = permuted(rows, &order);
+        let bulk = permuted(bulk, &order);
         let mut sp = tx.savepoint().await?;
-        // A manager later in the same statement is a forward reference until it ends.
-        store::defer_foreign_keys(&mut sp).await?;
         let written = match lifecycle::create_users(&mut sp, rows, w).await {
             Ok(written) => {
                 let objects: Vec<ObjectRow> = bulk
@@ -570,7 +583,8 @@ impl<'p> Executor<'p> {
         Ok(())
     }
 
-    /// Sets managers that were imported after their reports.
+    /// Sets managers that were imported after their reports (or cut from a reporting cycle,
+    /// see [`managers_first`]).
     pub async fn fix_managers(&mut self) -> Result<()> {
         if self.manager_fixups.is_empty() {
             return Ok(());
@@ -895,6 +909,51 @@ struct References {
 }
 
 /// Each value once.
+/// An order of a batch's new users, given as (id, manager id), in which each user comes
+/// after its manager when that manager is in the batch, and the users to write without their
+/// manager because they close a reporting cycle inside the batch (bad data: someone managing
+/// themselves, or two people managing each other). Indexes into `links`.
+fn managers_first(links: &[(Uuid, Option<Uuid>)]) -> (Vec<usize>, Vec<usize>) {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const PLACED: u8 = 2;
+    let at: HashMap<Uuid, usize> = links
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
+    let mut state = vec![NEW; links.len()];
+    let (mut order, mut cut) = (Vec::with_capacity(links.len()), Vec::new());
+    let mut path = Vec::new();
+    for start in 0..links.len() {
+        // Up the management chain until a user already placed, one outside the batch, or
+        // one on this very path (a cycle, cut at the user pointing back).
+        let mut i = start;
+        while state[i] == NEW {
+            state[i] = ON_PATH;
+            path.push(i);
+            match links[i].1.and_then(|m| at.get(&m).copied()) {
+                Some(m) if state[m] == NEW => i = m,
+                Some(m) if state[m] == ON_PATH => cut.push(i),
+                _ => {}
+            }
+        }
+        // The top of the chain first.
+        for &k in path.iter().rev() {
+            state[k] = PLACED;
+            order.push(k);
+        }
+        path.clear();
+    }
+    (order, cut)
+}
+
+/// `items` in `order` (a permutation of their indexes).
+fn permuted<T>(items: Vec<T>, order: &[usize]) -> Vec<T> {
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order.iter().filter_map(|&i| slots[i].take()).collect()
+}
+
 fn distinct<'a>(values: impl Iterator<Item = &'a String>) -> impl Iterator<Item = &'a str> {
     values
         .map(String::as_str)
@@ -1004,6 +1063,7 @@ mod tests {
     use super::*;
     use crate::domain::lifecycle::EventKind;
     use crate::platform::testing::fixture;
+    use crate::store;
 
     fn person(name: &str, manager: Option<&str>) -> SourceUser {
         SourceUser {
@@ -1124,5 +1184,76 @@ mod tests {
         assert!(kinds.contains(&("bob@x.io".into(), EventKind::Leaver)));
         let cy = users::get_by_upn(&mut c, "cy@x.io").await.unwrap().unwrap();
         assert!(cy.manager_id.is_some(), "the report's manager was set");
+    }
+
+    #[test]
+    fn managers_come_before_their_reports_and_a_cycle_is_cut_once() {
+        let id: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
+        // 0 reports to 1, 1 to 2 (a chain written bottom up); 3 and 4 manage each other;
+        // 5 manages itself; 2's manager is outside the batch.
+        let links = vec![
+            (id[0], Some(id[1])),
+            (id[1], Some(id[2])),
+            (id[2], Some(Uuid::new_v4())),
+            (id[3], Some(id[4])),
+            (id[4], Some(id[3])),
+            (id[5], Some(id[5])),
+        ];
+        let (order, cut) = managers_first(&links);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..6).collect::<Vec<_>>(), "every user once");
+        let place = |i: usize| order.iter().position(|&k| k == i).unwrap();
+        assert!(place(2) < place(1) && place(1) < place(0), "{order:?}");
+        assert_eq!(cut.len(), 2, "one cut per cycle: {cut:?}");
+        assert!(cut.contains(&5));
+        assert!(cut.contains(&3) ^ cut.contains(&4));
+        // Apart from the cut links, every in-batch manager is placed first.
+        for (i, (_, m)) in links.iter().enumerate() {
+            if let Some(j) = m.and_then(|m| id.iter().position(|x| *x == m))
+                && !cut.contains(&i)
+            {
+                assert!(place(j) < place(i), "{i} before its manager {j}");
+            }
+        }
+    }
+
+    /// Reports ahead of their managers in one batch larger than one statement (1,000 rows),
+    /// and two people managing each other across that boundary: every manager is set (the
+    /// cycle's cut link after the run).
+    #[tokio::test]
+    async fn a_batch_with_reports_before_managers_and_a_cycle_sets_every_manager() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let mut exec = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        let name = |i: usize| format!("u{i}");
+        // u0 reports to u1000 (the next statement) and u1000 to u0; u5 reports to u999, u999
+        // to u1000; everyone else to u6.
+        let manager = |i: usize| match i {
+            0 => Some(1000),
+            1000 => Some(0),
+            5 => Some(999),
+            999 => Some(1000),
+            6 => None,
+            _ => Some(6),
+        };
+        let batch = (0..=1000)
+            .map(|i| Ok(person(&name(i), manager(i).map(name).as_deref())))
+            .collect();
+        exec.users(batch).await.unwrap();
+        assert_eq!(exec.counts.added, 1001);
+        exec.fix_managers().await.unwrap();
+        let mut c = p.store().read().await.unwrap();
+        let mut id = HashMap::new();
+        for i in 0..=1000 {
+            let u = users::get_by_upn(&mut c, &format!("u{i}@x.io"))
+                .await
+                .unwrap()
+                .unwrap();
+            id.insert(i, (u.id, u.manager_id));
+        }
+        for i in 0..=1000 {
+            assert_eq!(id[&i].1, manager(i).map(|m| id[&m].0), "u{i}'s manager");
+        }
     }
 }
