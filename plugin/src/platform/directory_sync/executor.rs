@@ -707,6 +707,18 @@ impl<'p> Executor<'p> {
             GroupRead::Reached => References::of(&mut tx, &self.source, &read).await?,
         };
         let members = effective_members(&read, &refs.resolver());
+        // What the members were resolved from is no longer needed: a first load's member
+        // DNs (240,000 at 100,000 users) and every user's names leave memory before the
+        // writes fill SQLite's cache.
+        drop(refs);
+        let read: Vec<SourceGroup> = read
+            .into_iter()
+            .map(|g| SourceGroup {
+                member_dns: Vec::new(),
+                member_uids: Vec::new(),
+                ..g
+            })
+            .collect();
         // Joiners of this run have their joiner event; their first groups are no move.
         let mut memberships = Memberships::quiet(self.created.clone());
         let mut seen = HashSet::new();
@@ -908,7 +920,6 @@ struct References {
     settled: HashMap<String, Vec<Uuid>>,
 }
 
-/// Each value once.
 /// An order of a batch's new users, given as (id, manager id), in which each user comes
 /// after its manager when that manager is in the batch, and the users to write without their
 /// manager because they close a reporting cycle inside the batch (bad data: someone managing
@@ -954,6 +965,7 @@ fn permuted<T>(items: Vec<T>, order: &[usize]) -> Vec<T> {
     order.iter().filter_map(|&i| slots[i].take()).collect()
 }
 
+/// Each value once.
 fn distinct<'a>(values: impl Iterator<Item = &'a String>) -> impl Iterator<Item = &'a str> {
     values
         .map(String::as_str)
