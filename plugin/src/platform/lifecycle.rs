@@ -2,7 +2,8 @@
 //! own transaction: each writes the change, its audit record and its joiner / mover / leaver
 //! event together, and a leaver loses their pass at once.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::json;
 use time::OffsetDateTime;
@@ -184,8 +185,9 @@ const AUDIT_CHUNK: usize = 2000;
 #[derive(Debug, Default)]
 pub struct Memberships {
     moved: std::collections::BTreeMap<Uuid, Moves>,
-    /// People whose moves are not kept: no mover event, not in [`Self::finish`]'s answer.
-    quiet: Option<HashSet<Uuid>>,
+    /// People whose moves are not kept (no mover event, not in [`Self::finish`]'s answer),
+    /// with their user principal names.
+    quiet: Option<Arc<HashMap<Uuid, String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -196,10 +198,11 @@ struct Moves {
 
 impl Memberships {
     /// Memberships whose changes for `quiet` people (joiners of the same run, whose joiner
-    /// event stands for their first groups) are written and audited but not kept: a first
-    /// load's joiners are every member of every group, and their moves were the largest
-    /// thing left in memory after the audit records.
-    pub fn quiet(quiet: HashSet<Uuid>) -> Self {
+    /// event stands for their first groups; id → user principal name) are written and
+    /// audited but not kept: a first load's joiners are every member of every group, and
+    /// their moves were the largest thing left in memory after the audit records. Their
+    /// audit records take the names given here.
+    pub fn quiet(quiet: Arc<HashMap<Uuid, String>>) -> Self {
         Memberships {
             moved: Default::default(),
             quiet: Some(quiet),
@@ -207,7 +210,7 @@ impl Memberships {
     }
 
     fn keeps(&self, uid: &Uuid) -> bool {
-        self.quiet.as_ref().is_none_or(|q| !q.contains(uid))
+        self.quiet.as_ref().is_none_or(|q| !q.contains_key(uid))
     }
 
     /// Adds and removes members of one group (bulk statements), each change audited.
@@ -233,15 +236,24 @@ impl Memberships {
             .collect();
         // The audit records of a group holding everyone would be the largest thing a sync
         // holds in memory (100,000 records at once on a first load): a chunk at a time.
+        let given = self.quiet.as_deref();
         for chunk in changes.chunks(AUDIT_CHUNK) {
-            let ids: Vec<Uuid> = chunk.iter().map(|(u, _)| *u).collect();
-            let names = users::principal_names(conn, &ids).await?;
+            let unknown: Vec<Uuid> = chunk
+                .iter()
+                .map(|(u, _)| *u)
+                .filter(|u| given.is_none_or(|g| !g.contains_key(u)))
+                .collect();
+            let names = users::principal_names(conn, &unknown).await?;
             let records: Vec<AuditRecord> = chunk
                 .iter()
                 .map(|(uid, activity)| {
+                    let upn = given
+                        .and_then(|g| g.get(uid))
+                        .or_else(|| names.get(uid))
+                        .map(String::as_str);
                     AuditRecord::new(*activity, w.initiator.clone(), w.now)
                         .target("Group", gid, Some(name))
-                        .target("User", *uid, names.get(uid).map(String::as_str))
+                        .target("User", *uid, upn)
                         .correlation(w.correlation_id)
                 })
                 .collect();

@@ -17,6 +17,7 @@
 //! same statement), which a transaction shared with other writers must not do.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -68,7 +69,11 @@ pub struct Executor<'p> {
     expect_unchanged: bool,
     /// Users whose manager was not imported yet when they were written.
     manager_fixups: Vec<(Uuid, String)>,
-    created: HashSet<Uuid>,
+    /// The users this run created, with their user principal names: their joiner events
+    /// stand for their first groups, and their names are those the groups' audit records
+    /// give (read back from the store they cost a random look-up each, a sixth of a first
+    /// load's group step).
+    created: Arc<HashMap<Uuid, String>>,
     /// What a dry run would do, one line per change.
     pub plan: Vec<String>,
     /// The run's lock: each transaction proves the run still holds its source before it
@@ -120,7 +125,7 @@ impl<'p> Executor<'p> {
             track_moved: false,
             expect_unchanged: true,
             manager_fixups: Vec::new(),
-            created: HashSet::new(),
+            created: Arc::default(),
             plan: Vec::new(),
             fence: None,
             held: None,
@@ -415,7 +420,7 @@ impl<'p> Executor<'p> {
             .collect();
         let stored = state::users_by_dns(tx, &self.source, &wanted).await?;
         let mut fixups = Vec::new();
-        let rows: Vec<(Uuid, NewUser)> = bulk
+        let mut rows: Vec<(Uuid, NewUser)> = bulk
             .iter()
             .map(|(id, u)| {
                 let mut p = u.profile.clone();
@@ -431,7 +436,6 @@ impl<'p> Executor<'p> {
         // Each manager of the batch is written before its reports: no forward reference is
         // left for the foreign key to wait on (deferring it took a PRAGMA that made SQLite
         // prepare every cached statement again, batch after batch).
-        let mut rows = rows;
         let links: Vec<(Uuid, Option<Uuid>)> =
             rows.iter().map(|(id, p)| (*id, p.manager_id)).collect();
         let (order, cut) = managers_first(&links);
@@ -474,7 +478,8 @@ impl<'p> Executor<'p> {
             Some(written) => {
                 self.manager_fixups.extend(fixups);
                 for (user, (_, u)) in written.iter().zip(&bulk) {
-                    self.created.insert(user.id);
+                    Arc::make_mut(&mut self.created)
+                        .insert(user.id, user.user_principal_name.clone());
                     self.counts.added += 1;
                     self.note(format!("add {} ({})", user.user_principal_name, u.dn));
                 }
@@ -524,11 +529,11 @@ impl<'p> Executor<'p> {
         let outcome = match id {
             None => lifecycle::create_user(&mut sp, profile.clone(), w)
                 .await
-                .map(|u| (u.id, true)),
+                .map(|u| (u.id, Some(u.user_principal_name))),
             Some(id) => match users::get(&mut sp, id).await? {
                 Some(existing) => lifecycle::update_user(&mut sp, &existing, profile.clone(), w)
                     .await
-                    .map(|(u, _)| (u.id, false)),
+                    .map(|(u, _)| (u.id, None)),
                 None => Err(crate::Error::not_found(format!("user {id}"))),
             },
         };
@@ -554,8 +559,8 @@ impl<'p> Executor<'p> {
                 {
                     self.manager_fixups.push((uid, dn));
                 }
-                if created {
-                    self.created.insert(uid);
+                if let Some(upn) = created {
+                    Arc::make_mut(&mut self.created).insert(uid, upn);
                     self.counts.added += 1;
                     self.note(format!("add {} ({})", profile.user_principal_name, user.dn));
                 } else {
@@ -720,7 +725,7 @@ impl<'p> Executor<'p> {
             })
             .collect();
         // Joiners of this run have their joiner event; their first groups are no move.
-        let mut memberships = Memberships::quiet(self.created.clone());
+        let mut memberships = Memberships::quiet(Arc::clone(&self.created));
         let mut seen = HashSet::new();
         for g in &read {
             if !seen.insert(g.anchor.clone()) {
@@ -829,7 +834,7 @@ impl<'p> Executor<'p> {
             .collect();
         let users = state::users_by_dns(&mut tx, &self.source, &dns).await?;
         // Joiners of this run have their joiner event; their first groups are no move.
-        let mut memberships = Memberships::quiet(self.created.clone());
+        let mut memberships = Memberships::quiet(Arc::clone(&self.created));
         for (anchor, dns) in &joiners {
             let Some((gid, _)) = known.get(anchor) else {
                 continue;
@@ -1267,5 +1272,37 @@ mod tests {
         for i in 0..=1000 {
             assert_eq!(id[&i].1, manager(i).map(|m| id[&m].0), "u{i}'s manager");
         }
+    }
+
+    /// A membership's audit record names the user, whether they joined in this run (the
+    /// name comes with the run) or were imported before (read from the store).
+    #[tokio::test]
+    async fn membership_audit_records_name_joiners_and_earlier_users() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let mut first = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        first.users(vec![Ok(person("ada", None))]).await.unwrap();
+        let mut second = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        second.users(vec![Ok(person("bob", None))]).await.unwrap();
+        second
+            .groups(vec![group("crew", &["ada", "bob"])], GroupRead::Complete)
+            .await
+            .unwrap();
+        let mut c = p.store().read().await.unwrap();
+        let q = crate::domain::audit::AuditQuery {
+            before_seq: None,
+            limit: 100,
+            activity: Some("Add member to group".into()),
+        };
+        let mut named: Vec<String> = audit::list(&mut c, &q)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|e| e.targets)
+            .filter(|t| t.kind == "User")
+            .filter_map(|t| t.display_name)
+            .collect();
+        named.sort();
+        assert_eq!(named, ["ada@x.io", "bob@x.io"]);
     }
 }
