@@ -169,7 +169,13 @@ async fn run_on(
                 exec.track_moves(false);
                 outcome = full(&ctx, &mut exec, opts, progress).await;
             }
-            outcome
+            // Rejected entries whose batches wrote nothing else are quarantined now, whatever
+            // became of the rest of the run (unless it was stopped: then nothing more is
+            // written).
+            match exec.flush_rejects().await {
+                Ok(()) => outcome,
+                Err(e) => outcome.and(Err(e.into())),
+            }
         };
         let lost = async {
             match &lock {

@@ -69,6 +69,9 @@ pub struct Executor<'p> {
     expect_unchanged: bool,
     /// Users whose manager was not imported yet when they were written.
     manager_fixups: Vec<(Uuid, String)>,
+    /// Rejected entries of batches that changed nothing else: their quarantine records are
+    /// written with the next batch that writes, or by [`Self::flush_rejects`].
+    pending_rejects: Vec<Rejected>,
     /// The users this run created, with their user principal names: their joiner events
     /// stand for their first groups, and their names are those the groups' audit records
     /// give (read back from the store they cost a random look-up each, a sixth of a first
@@ -125,6 +128,7 @@ impl<'p> Executor<'p> {
             track_moved: false,
             expect_unchanged: true,
             manager_fixups: Vec::new(),
+            pending_rejects: Vec::new(),
             created: Arc::default(),
             plan: Vec::new(),
             fence: None,
@@ -231,6 +235,22 @@ impl<'p> Executor<'p> {
         Ok(groups)
     }
 
+    /// Writes the quarantine records of rejected entries that arrived in batches with
+    /// nothing else to write. A run calls it before it ends; the user batches call it once
+    /// [`PENDING_REJECTS`] are waiting.
+    pub async fn flush_rejects(&mut self) -> Result<()> {
+        if self.pending_rejects.is_empty() {
+            return Ok(());
+        }
+        let rejects = std::mem::take(&mut self.pending_rejects);
+        let now = self.platform.now();
+        let mut tx = self.begin(true).await?;
+        for r in &rejects {
+            self.reject(&mut tx, r, now).await?;
+        }
+        self.finish(tx).await
+    }
+
     /// Quarantines entries rejected outside a user batch (groups).
     pub async fn quarantine_all(&mut self, rejected: Vec<Rejected>) -> Result<()> {
         if rejected.is_empty() {
@@ -297,19 +317,39 @@ impl<'p> Executor<'p> {
             let mut conn = self.reading().await?;
             let known = state::known_users(&mut conn, &self.source, &anchors).await?;
             self.done_reading(conn);
+            // A rejected entry only refreshes its quarantine record: that waits for the next
+            // write. In a steady directory with entries it cannot import (5 % without mail),
+            // nearly every batch had one, and each cost a write transaction and its fsync.
             let mut fresh = HashSet::with_capacity(batch.len());
-            let unchanged = batch.iter().all(|r| {
-                r.as_ref().is_ok_and(|u| {
+            let unchanged = batch.iter().all(|r| match r {
+                Ok(u) => {
                     !self.seen.contains(&u.anchor)
                         && fresh.insert(u.anchor.as_str())
                         && plan_user(u, known.get(&u.anchor)) == UserStep::Unchanged
-                })
+                }
+                Err(r) => r
+                    .anchor
+                    .as_deref()
+                    .is_none_or(|a| !self.seen.contains(a) && fresh.insert(a)),
             });
             if unchanged {
-                for u in batch.into_iter().flatten() {
+                for item in batch {
                     self.counts.read += 1;
-                    self.counts.unchanged += 1;
-                    self.seen.insert(u.anchor);
+                    match item {
+                        Ok(u) => {
+                            self.counts.unchanged += 1;
+                            self.seen.insert(u.anchor);
+                        }
+                        Err(rejected) => {
+                            if let Some(a) = &rejected.anchor {
+                                self.seen.insert(a.clone());
+                            }
+                            self.pending_rejects.push(rejected);
+                        }
+                    }
+                }
+                if self.pending_rejects.len() >= PENDING_REJECTS {
+                    self.flush_rejects().await?;
                 }
                 return Ok(());
             }
@@ -319,6 +359,9 @@ impl<'p> Executor<'p> {
         let mut tx = self.begin(true).await?;
         let known = state::known_users(&mut tx, &self.source, &anchors).await?;
         let w = self.writer();
+        for r in std::mem::take(&mut self.pending_rejects) {
+            self.reject(&mut tx, &r, w.now).await?;
+        }
         let mut creates = Vec::new();
         for item in batch {
             self.counts.read += 1;
@@ -903,11 +946,17 @@ impl<'p> Executor<'p> {
 
     /// A quarantine row for every entry a complete full read did not see again is stale.
     pub async fn prune_quarantine(&mut self, before: OffsetDateTime) -> Result<()> {
+        // Records not yet written would look unseen.
+        self.flush_rejects().await?;
         let mut tx = self.begin(false).await?;
         state::prune_quarantine(&mut tx, &self.source, before).await?;
         self.finish(tx).await
     }
 }
+
+/// Rejected entries held before their quarantine records are written in a transaction of
+/// their own (about a megabyte).
+const PENDING_REJECTS: usize = 5000;
 
 /// What a group write was given: see [`Executor::groups`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1304,5 +1353,56 @@ mod tests {
             .collect();
         named.sort();
         assert_eq!(named, ["ada@x.io", "bob@x.io"]);
+    }
+
+    /// In a batch that changes nothing else, a rejected entry's quarantine record waits (no
+    /// write transaction for it alone) and is written before the run prunes what it did not
+    /// see, so the prune keeps it.
+    #[tokio::test]
+    async fn a_rejected_entry_in_an_unchanged_batch_is_quarantined_before_the_prune() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let bad = || {
+            Err(Rejected {
+                dn: "uid=bad,dc=x".into(),
+                anchor: Some("anchor-bad".into()),
+                reason: "no usable name".into(),
+            })
+        };
+        let mut first = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        first
+            .users(vec![Ok(person("ada", None)), bad()])
+            .await
+            .unwrap();
+        let seen_first = {
+            let mut c = p.store().read().await.unwrap();
+            state::quarantined(&mut c, "ldap:t", 10).await.unwrap()[0].last_seen
+        };
+
+        f.clock.advance(time::Duration::hours(1));
+        let second_started = p.now();
+        let mut second = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        second
+            .users(vec![Ok(person("ada", None)), bad()])
+            .await
+            .unwrap();
+        assert_eq!(
+            (second.counts.unchanged, second.pending_rejects.len()),
+            (1, 1)
+        );
+        {
+            let mut c = p.store().read().await.unwrap();
+            let q = state::quarantined(&mut c, "ldap:t", 10).await.unwrap();
+            assert_eq!(
+                q[0].last_seen, seen_first,
+                "nothing written for the batch yet"
+            );
+        }
+        second.prune_quarantine(second_started).await.unwrap();
+        assert_eq!(second.counts.quarantined, 1);
+        let mut c = p.store().read().await.unwrap();
+        let q = state::quarantined(&mut c, "ldap:t", 10).await.unwrap();
+        assert_eq!(q.len(), 1, "the entry seen in this run stays quarantined");
+        assert_eq!(q[0].last_seen, second_started);
     }
 }
