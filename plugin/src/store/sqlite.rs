@@ -146,8 +146,12 @@ pub(super) async fn open(
         .pragma("wal_autocheckpoint", "8192")
         // Statement journals (the undo of a savepoint, or of a statement writing many rows)
         // in memory: past 64 KiB SQLite spilled them to a temporary file, and a batch of a
-        // thousand users under its savepoint wrote every page it touched there first (15 %
-        // of a first load's time, in system calls).
+        // thousand users under its savepoint wrote every page it touched there first (a
+        // first load took 1.17x as long, in paired runs). The cost: temporary tables and
+        // sorts larger than the page cache stay in memory too (none of the store's queries
+        // sorts without an index; a migration building an index on a large table would).
+        // A bounded in-memory journal (SQLITE_CONFIG_STMTJRNL_SPILL) allocates its whole
+        // bound per statement, and at 4 MiB its spill failed with SQLITE_FULL here.
         .pragma("temp_store", "MEMORY")
         .busy_timeout(settings.busy_timeout);
     let options = if settings.max_size_mib > 0 {
