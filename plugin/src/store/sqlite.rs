@@ -148,8 +148,8 @@ pub(super) async fn open(
         // in memory: past 64 KiB SQLite spilled them to a temporary file, and a batch of a
         // thousand users under its savepoint wrote every page it touched there first (a
         // first load took 1.17x as long, in paired runs). The cost: temporary tables and
-        // sorts larger than the page cache stay in memory too (none of the store's queries
-        // sorts without an index; a migration building an index on a large table would).
+        // sorts larger than the page cache stay in memory too (a query sorting many rows
+        // without an index, or a migration building an index on a large table).
         // A bounded in-memory journal (SQLITE_CONFIG_STMTJRNL_SPILL) allocates its whole
         // bound per statement, and at 4 MiB its spill failed with SQLITE_FULL here.
         .pragma("temp_store", "MEMORY")
