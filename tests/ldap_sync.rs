@@ -19,6 +19,16 @@ fn write_config(dir: &Path, s: &Slapd, extra: &str) {
 
 /// [`write_config`] with keys of the `[ldap]` section itself.
 /// Points the test's configuration at a PostgreSQL database instead of the embedded file.
+/// A configuration directory for `s` (with `extra`) whose store is a fresh PostgreSQL
+/// database, and that database's URL; `None` where PostgreSQL is not installed (outside CI).
+fn on_postgresql(s: &Slapd, extra: &str) -> Option<(tempfile::TempDir, String)> {
+    let url = testkit::postgres::fresh_database()?;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), s, extra);
+    use_postgresql(dir.path(), &url);
+    Some((dir, url))
+}
+
 fn use_postgresql(dir: &Path, url: &str) {
     let config = dir.join("tapbridge.toml");
     let text = std::fs::read_to_string(&config).unwrap().replacen(
@@ -391,12 +401,9 @@ fn a_delta_recomputes_the_groups_its_changes_reach() {
 #[test]
 fn a_delta_recomputes_the_groups_its_changes_reach_on_postgresql() {
     let Some(s) = slapd::start() else { return };
-    let Some(url) = testkit::postgres::fresh_database() else {
+    let Some((dir, url)) = on_postgresql(&s, "max_deprovision_share = 0.5") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    use_postgresql(dir.path(), &url);
     delta_reaches_its_groups(&s, dir.path(), &|g: &str| pg_members(&url, g));
 }
 
@@ -486,12 +493,9 @@ fn delta_reaches_its_groups(s: &Slapd, dir: &Path, members: &dyn Fn(&str) -> Vec
 #[test]
 fn delta_sync_on_postgresql() {
     let Some(s) = slapd::start() else { return };
-    let Some(url) = testkit::postgres::fresh_database() else {
+    let Some((dir, _)) = on_postgresql(&s, "max_deprovision_share = 0.5") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    use_postgresql(dir.path(), &url);
     let mut ldif = String::new();
     for i in 0..6 {
         ldif.push_str(&person(
@@ -563,12 +567,9 @@ fn pg_counts(url: &str) -> Vec<(&'static str, i64)> {
 #[test]
 fn dry_run_on_postgresql_shows_the_real_runs_plan_and_writes_nothing() {
     let Some(s) = slapd::start() else { return };
-    let Some(url) = testkit::postgres::fresh_database() else {
+    let Some((dir, url)) = on_postgresql(&s, "max_deprovision_share = 0.5") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &s, "max_deprovision_share = 0.5");
-    use_postgresql(dir.path(), &url);
     let mut ldif = String::new();
     for i in 0..6 {
         ldif.push_str(&person(

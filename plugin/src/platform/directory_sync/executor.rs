@@ -27,7 +27,9 @@ use crate::Result;
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
 use crate::domain::directory::{NewGroup, NewUser, User, upn_key};
 use crate::domain::directory_sync::groups::{Names, Resolver, diff, effective_members};
-use crate::domain::directory_sync::plan::{MovedReferences, UserStep, moves_references, plan_user};
+use crate::domain::directory_sync::plan::{
+    MovedReferences, UserStep, managers_first, moves_references, plan_user,
+};
 use crate::domain::directory_sync::{
     Counts, Deprovision, OnDelete, Rejected, SourceGroup, SourceUser,
 };
@@ -239,19 +241,12 @@ impl<'p> Executor<'p> {
     /// nothing else to write. A run calls it before it ends; the user batches call it once
     /// [`PENDING_REJECTS`] are waiting.
     pub async fn flush_rejects(&mut self) -> Result<()> {
-        if self.pending_rejects.is_empty() {
-            return Ok(());
-        }
         let rejects = std::mem::take(&mut self.pending_rejects);
-        let now = self.platform.now();
-        let mut tx = self.begin(true).await?;
-        for r in &rejects {
-            self.reject(&mut tx, r, now).await?;
-        }
-        self.finish(tx).await
+        self.quarantine_all(rejects).await
     }
 
-    /// Quarantines entries rejected outside a user batch (groups).
+    /// Quarantines entries rejected outside a user batch (groups, and the user entries that
+    /// waited in [`Self::flush_rejects`]).
     pub async fn quarantine_all(&mut self, rejected: Vec<Rejected>) -> Result<()> {
         if rejected.is_empty() {
             return Ok(());
@@ -974,45 +969,6 @@ struct References {
     settled: HashMap<String, Vec<Uuid>>,
 }
 
-/// An order of a batch's new users, given as (id, manager id), in which each user comes
-/// after its manager when that manager is in the batch, and the users to write without their
-/// manager because they close a reporting cycle inside the batch (bad data: someone managing
-/// themselves, or two people managing each other). Indexes into `links`.
-fn managers_first(links: &[(Uuid, Option<Uuid>)]) -> (Vec<usize>, Vec<usize>) {
-    const NEW: u8 = 0;
-    const ON_PATH: u8 = 1;
-    const PLACED: u8 = 2;
-    let at: HashMap<Uuid, usize> = links
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, i))
-        .collect();
-    let mut state = vec![NEW; links.len()];
-    let (mut order, mut cut) = (Vec::with_capacity(links.len()), Vec::new());
-    let mut path = Vec::new();
-    for start in 0..links.len() {
-        // Up the management chain until a user already placed, one outside the batch, or
-        // one on this very path (a cycle, cut at the user pointing back).
-        let mut i = start;
-        while state[i] == NEW {
-            state[i] = ON_PATH;
-            path.push(i);
-            match links[i].1.and_then(|m| at.get(&m).copied()) {
-                Some(m) if state[m] == NEW => i = m,
-                Some(m) if state[m] == ON_PATH => cut.push(i),
-                _ => {}
-            }
-        }
-        // The top of the chain first.
-        for &k in path.iter().rev() {
-            state[k] = PLACED;
-            order.push(k);
-        }
-        path.clear();
-    }
-    (order, cut)
-}
-
 /// `items` in `order` (a permutation of their indexes).
 fn permuted<T>(items: Vec<T>, order: &[usize]) -> Vec<T> {
     let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
@@ -1250,38 +1206,6 @@ mod tests {
         assert!(kinds.contains(&("bob@x.io".into(), EventKind::Leaver)));
         let cy = users::get_by_upn(&mut c, "cy@x.io").await.unwrap().unwrap();
         assert!(cy.manager_id.is_some(), "the report's manager was set");
-    }
-
-    #[test]
-    fn managers_come_before_their_reports_and_a_cycle_is_cut_once() {
-        let id: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
-        // 0 reports to 1, 1 to 2 (a chain written bottom up); 3 and 4 manage each other;
-        // 5 manages itself; 2's manager is outside the batch.
-        let links = vec![
-            (id[0], Some(id[1])),
-            (id[1], Some(id[2])),
-            (id[2], Some(Uuid::new_v4())),
-            (id[3], Some(id[4])),
-            (id[4], Some(id[3])),
-            (id[5], Some(id[5])),
-        ];
-        let (order, cut) = managers_first(&links);
-        let mut sorted = order.clone();
-        sorted.sort_unstable();
-        assert_eq!(sorted, (0..6).collect::<Vec<_>>(), "every user once");
-        let place = |i: usize| order.iter().position(|&k| k == i).unwrap();
-        assert!(place(2) < place(1) && place(1) < place(0), "{order:?}");
-        assert_eq!(cut.len(), 2, "one cut per cycle: {cut:?}");
-        assert!(cut.contains(&5));
-        assert!(cut.contains(&3) ^ cut.contains(&4));
-        // Apart from the cut links, every in-batch manager is placed first.
-        for (i, (_, m)) in links.iter().enumerate() {
-            if let Some(j) = m.and_then(|m| id.iter().position(|x| *x == m))
-                && !cut.contains(&i)
-            {
-                assert!(place(j) < place(i), "{i} before its manager {j}");
-            }
-        }
     }
 
     /// Reports ahead of their managers in one batch larger than one statement (1,000 rows),
