@@ -32,6 +32,7 @@ pub mod sessions;
 mod settings;
 pub mod sign_in;
 mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_direct;
 mod sqlite_warm;
 pub mod taps;
@@ -70,6 +71,8 @@ enum Pool {
         warm: Arc<sqlite_warm::Warm>,
         path: PathBuf,
         waiting: &'static sqlite::Waiting,
+        /// The checkpointer of the file's write-ahead log (see `sqlite_checkpoint`).
+        checkpoints: Option<&'static sqlite_checkpoint::Checkpoints>,
     },
     Postgres(PgPool),
 }
@@ -100,9 +103,10 @@ impl Store {
     pub async fn open_without_migrating(settings: &DatabaseSettings) -> Result<Store> {
         let pool = match &settings.location {
             Location::Sqlite(path) => {
-                let (pool, waiting) = sqlite::open(path, settings).await?;
+                let (pool, waiting, checkpoints) = sqlite::open(path, settings).await?;
                 Pool::Sqlite {
                     pool,
+                    checkpoints,
                     warm: sqlite_warm::Warm::new(settings.max_connections),
                     path: path.clone(),
                     waiting,
@@ -354,8 +358,16 @@ impl Store {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite { pool: p, warm, .. } => {
+            Pool::Sqlite {
+                pool: p,
+                warm,
+                checkpoints,
+                ..
+            } => {
                 warm.close();
+                if let Some(c) = checkpoints {
+                    c.close();
+                }
                 p.close().await
             }
             Pool::Postgres(p) => p.close().await,

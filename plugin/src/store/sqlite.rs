@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::settings::{DatabaseSettings, Durability};
+use super::sqlite_checkpoint::Checkpoints;
 
 /// How this process tells others that it waits for the write lock: a marker file beside the
 /// database (`<db>-wait-<pid>`) while one of its writers waits. SQLite's lock says nothing of
@@ -120,7 +121,7 @@ fn configure_library() {
 pub(super) async fn open(
     path: &Path,
     settings: &DatabaseSettings,
-) -> Result<(SqlitePool, &'static Waiting), sqlx::Error> {
+) -> Result<(SqlitePool, &'static Waiting, Option<&'static Checkpoints>), sqlx::Error> {
     configure_library();
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -140,10 +141,6 @@ pub(super) async fn open(
             "cache_size",
             format!("-{}", u64::from(settings.cache_mib) * 1024),
         )
-        // Checkpoint every 32 MB of WAL rather than SQLite's 4 MB: a page a large import
-        // rewrites batch after batch is copied back to the database file less often
-        // (~10 % off a 100k-user import here).
-        .pragma("wal_autocheckpoint", "8192")
         // Statement journals (the undo of a savepoint, or of a statement writing many rows)
         // in memory: past 64 KiB SQLite spilled them to a temporary file, and a batch of a
         // thousand users under its savepoint wrote every page it touched there first (a
@@ -166,6 +163,15 @@ pub(super) async fn open(
     let busy_ms = settings.busy_timeout.as_millis().min(u128::from(u32::MAX)) as usize;
     // One per store, shared by its connections' busy handlers for as long as they live.
     let waiting: &'static Waiting = Box::leak(Box::new(Waiting::new(path, busy_ms)));
+    // Likewise shared by the connections' WAL hooks. A path SQLite cannot take as a C string
+    // keeps SQLite's own checkpoints (in line, every 32 MiB of log).
+    let checkpoints: Option<&'static Checkpoints> =
+        Checkpoints::new(path, settings.durability == Durability::Full)
+            .map(|c| &*Box::leak(Box::new(c)));
+    let options = match checkpoints {
+        Some(_) => options,
+        None => options.pragma("wal_autocheckpoint", "8192"),
+    };
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .min_connections(1)
@@ -177,12 +183,15 @@ pub(super) async fn open(
             Box::pin(async move {
                 let mut handle = conn.lock_handle().await?;
                 poll_busy_lock(handle.as_raw_handle().as_ptr(), waiting);
+                if let Some(c) = checkpoints {
+                    c.hook(handle.as_raw_handle().as_ptr());
+                }
                 Ok(())
             })
         })
         .connect_with(options)
         .await?;
-    Ok((pool, waiting))
+    Ok((pool, waiting, checkpoints))
 }
 
 /// How often a writer that finds another process's write lock tries again.
