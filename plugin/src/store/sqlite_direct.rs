@@ -393,8 +393,14 @@ impl Drop for Statement {
     }
 }
 
+/// Texts and blobs are bound in place (`SQLITE_STATIC`), not copied: SQLite reads them while
+/// the statement steps, and [`Direct::run`] clears the bindings before it returns, while the
+/// values it was lent are still borrowed. A copy per value (`SQLITE_TRANSIENT`) was an
+/// allocation, a copy and a free for each of a directory load's several million values.
+///
 /// # Safety
-/// `stmt` is live and `at` one of its parameters.
+/// `stmt` is live and `at` one of its parameters; `value` outlives the binding (the
+/// statement is reset and its bindings cleared before `value` is dropped or moved).
 unsafe fn bind(stmt: *mut ffi::sqlite3_stmt, at: c_int, value: &Value) -> c_int {
     unsafe {
         match value {
@@ -406,7 +412,7 @@ unsafe fn bind(stmt: *mut ffi::sqlite3_stmt, at: c_int, value: &Value) -> c_int 
                 at,
                 v.as_ptr() as *const c_char,
                 v.len() as u64,
-                ffi::SQLITE_TRANSIENT(),
+                ffi::SQLITE_STATIC(),
                 ffi::SQLITE_UTF8 as u8,
             ),
             Value::Bytes(Some(v)) => ffi::sqlite3_bind_blob64(
@@ -414,7 +420,7 @@ unsafe fn bind(stmt: *mut ffi::sqlite3_stmt, at: c_int, value: &Value) -> c_int 
                 at,
                 v.as_ptr() as *const std::ffi::c_void,
                 v.len() as u64,
-                ffi::SQLITE_TRANSIENT(),
+                ffi::SQLITE_STATIC(),
             ),
             Value::I64(None)
             | Value::F64(None)
