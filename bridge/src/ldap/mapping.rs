@@ -172,9 +172,12 @@ pub fn map_user(
     let text = |attr: &str| -> Result<Option<String>, Rejected> {
         Ok(e.text(attr).map_err(&reject)?.map(str::to_owned))
     };
-    let user_name = text(&map.user_name)?
-        .map(|s| s.trim().to_owned())
+    let user_name = e
+        .text(&map.user_name)
+        .map_err(&reject)?
+        .map(str::trim)
         .filter(|s| !s.is_empty())
+        .map(str::to_owned)
         .ok_or_else(|| reject(format!("no usable name: {} is missing", map.user_name)))?;
     let mut other_mails = Vec::new();
     for v in e.texts(&map.other_mails).map_err(&reject)? {
@@ -207,7 +210,10 @@ pub fn map_user(
                 .ok_or_else(|| reject(format!("{} `{v}` is not a date", map.hire_date)))?,
         ),
     };
-    let display_name = text(&map.display_name)?.or(text("cn")?);
+    let display_name = match text(&map.display_name)? {
+        Some(name) => Some(name),
+        None => text("cn")?,
+    };
     let profile = NewUser {
         user_principal_name: user_name,
         display_name,
@@ -225,8 +231,11 @@ pub fn map_user(
     }
     .normalised()
     .map_err(|err| reject(err.to_string()))?;
-    let manager_dn = text(&map.manager)?.map(|m| dn::normalise(&m));
-    let login = text(&map.login)?.map(|l| l.trim().to_owned());
+    let manager_dn = e.text(&map.manager).map_err(&reject)?.map(dn::normalise);
+    let login = e
+        .text(&map.login)
+        .map_err(&reject)?
+        .map(|l| l.trim().to_owned());
     let dn_key = dn::normalise(e.dn());
     let fingerprint = fingerprint(&[
         &dn_key,

@@ -63,7 +63,7 @@ pub struct NewUser {
 impl NewUser {
     /// Trims every field and checks the shapes the store relies on.
     pub fn normalised(mut self) -> Result<Self> {
-        self.user_principal_name = self.user_principal_name.trim().to_owned();
+        self.user_principal_name = trimmed(std::mem::take(&mut self.user_principal_name));
         if self.source.trim().is_empty() {
             self.source = LOCAL_SOURCE.to_owned();
         }
@@ -95,7 +95,7 @@ impl NewUser {
         self.other_mails = self
             .other_mails
             .into_iter()
-            .map(|m| m.trim().to_owned())
+            .map(trimmed)
             .filter(|m| !m.is_empty())
             .collect();
         for m in &self.other_mails {
@@ -107,11 +107,24 @@ impl NewUser {
 
 fn trim_optional(field: &mut Option<String>) {
     if let Some(v) = field.take() {
-        let t = v.trim();
+        let t = trimmed(v);
         if !t.is_empty() {
-            *field = Some(t.to_owned());
+            *field = Some(t);
         }
     }
+}
+
+/// `s` without the white space around it, trimmed where it is: a directory run normalises
+/// every field of every user, and nearly all of them have none to remove (a copy each was a
+/// tenth of a steady run's allocations).
+pub fn trimmed(mut s: String) -> String {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    if start > 0 {
+        s.drain(..start);
+    }
+    s
 }
 
 fn check_len(name: &str, value: Option<&str>, max: usize) -> Result<()> {
@@ -217,7 +230,7 @@ pub struct NewGroup {
 
 impl NewGroup {
     pub fn normalised(mut self) -> Result<Self> {
-        self.display_name = self.display_name.trim().to_owned();
+        self.display_name = trimmed(std::mem::take(&mut self.display_name));
         if self.display_name.is_empty() {
             return Err(Error::invalid("displayName is required"));
         }
@@ -319,6 +332,19 @@ impl UserSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_removes_white_space_around_only() {
+        for (given, want) in [
+            ("ada", "ada"),
+            ("  ada lovelace\t", "ada lovelace"),
+            ("\u{3000}zoë\n", "zoë"),
+            ("   ", ""),
+            ("", ""),
+        ] {
+            assert_eq!(trimmed(given.to_owned()), want, "{given:?}");
+        }
+    }
 
     #[test]
     fn upn_shapes() {

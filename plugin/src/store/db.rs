@@ -493,6 +493,29 @@ impl<'r, T: FromCell<'r>> FromCell<'r> for Option<T> {
     }
 }
 
+/// Decoding a value moved out of a SQLite row: a text is handed over, not copied.
+pub trait TakeCell: Sized {
+    fn take_cell(cell: Cell) -> Result<Self, String>;
+}
+
+impl TakeCell for String {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Text(v) => Ok(v),
+            other => mismatch(&other),
+        }
+    }
+}
+
+impl TakeCell for Option<String> {
+    fn take_cell(cell: Cell) -> Result<Self, String> {
+        match cell {
+            Cell::Null => Ok(None),
+            other => String::take_cell(other).map(Some),
+        }
+    }
+}
+
 /// A column by name or position, in either engine's rows.
 pub trait ColumnIndex: sqlx::ColumnIndex<PgRow> + fmt::Debug {
     fn position(&self, row: &DirectRow) -> Option<usize>;
@@ -528,6 +551,28 @@ impl Row {
                     .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))?;
                 let cell = r.cell(at).unwrap_or(&Cell::Null);
                 T::from_cell(cell).map_err(|e| sqlx::Error::ColumnDecode {
+                    index: format!("{index:?}"),
+                    source: e.into(),
+                })
+            }
+            Row::Postgres(r) => r.try_get(index),
+        }
+    }
+
+    /// [`Row::try_get`] for readers that keep the value: a SQLite row hands its text over
+    /// instead of copying it (a directory run reads hundreds of thousands), and the cell
+    /// reads NULL afterwards.
+    pub fn take<T, I>(&mut self, index: I) -> Result<T, sqlx::Error>
+    where
+        T: TakeCell + for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+        I: ColumnIndex,
+    {
+        match self {
+            Row::Sqlite(r) => {
+                let at = index
+                    .position(r)
+                    .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))?;
+                T::take_cell(r.take(at)).map_err(|e| sqlx::Error::ColumnDecode {
                     index: format!("{index:?}"),
                     source: e.into(),
                 })

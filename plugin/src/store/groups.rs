@@ -253,14 +253,17 @@ pub async fn members_among(
 
 pub async fn member_ids(conn: &mut Connection, group_id: Uuid) -> Result<Vec<Uuid>> {
     let mut ids = match conn.engine() {
-        // SQLite's rows come straight off the caller's thread: one per member is cheapest.
+        // One value rather than a row per member: each row read is two allocations (its
+        // cells and its text), 240,000 of them for a directory run's groups.
         super::Engine::Sqlite => {
-            let rows = query("SELECT user_id FROM group_members WHERE group_id = ?")
-                .bind(group_id.to_string())
-                .fetch_all(&mut *conn)
-                .await?;
-            rows.iter()
-                .map(|r| uuid(r.try_get::<&str, _>(0)?))
+            let text: String = query(
+                "SELECT coalesce(group_concat(user_id, ' '), '') FROM group_members WHERE group_id = ?",
+            )
+            .bind(group_id.to_string())
+            .scalar(&mut *conn)
+            .await?;
+            text.split_ascii_whitespace()
+                .map(uuid)
                 .collect::<Result<Vec<_>>>()?
         }
         // sqlx hands PostgreSQL's rows over one at a time, which for a group of thousands

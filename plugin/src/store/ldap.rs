@@ -32,16 +32,16 @@ pub async fn known_users(
         );
         qb.push_bind(source).push(" AND u.anchor IN (");
         qb.push_list(chunk.iter().copied()).push(")");
-        for row in qb.build().fetch_all(&mut *conn).await? {
-            let uid: String = row.try_get(0)?;
-            let dn: Option<String> = row.try_get(4)?;
-            let login: Option<String> = row.try_get(5)?;
+        for mut row in qb.build().fetch_all(&mut *conn).await? {
+            let uid = id(row.try_get::<&str, _>(0)?)?;
+            let dn: Option<String> = row.take(4)?;
+            let login: Option<String> = row.take(5)?;
             out.insert(
-                row.try_get(1)?,
+                row.take(1)?,
                 Known {
-                    id: id(&uid)?,
+                    id: uid,
                     enabled: row.try_get(2)?,
-                    fingerprint: row.try_get(3)?,
+                    fingerprint: row.take(3)?,
                     references: dn.map(|dn| (dn, login)),
                 },
             );
@@ -105,7 +105,11 @@ async fn for_each_page<T: PageRow>(
     mut each: impl FnMut(Vec<T>) -> Result<()>,
 ) -> Result<()> {
     for_each_row_page(conn, source, kind, columns, page_size, |rows| {
-        each(rows.iter().map(T::read).collect::<Result<Vec<T>>>()?)
+        each(
+            rows.into_iter()
+                .map(|mut r| T::read(&mut r))
+                .collect::<Result<Vec<T>>>()?,
+        )
     })
     .await
 }
@@ -118,7 +122,7 @@ async fn for_each_row_page(
     kind: &str,
     columns: &str,
     page_size: usize,
-    mut each: impl FnMut(&[Row]) -> Result<()>,
+    mut each: impl FnMut(Vec<Row>) -> Result<()>,
 ) -> Result<()> {
     let sql = format!(
         "SELECT anchor, {columns} FROM ldap_objects \
@@ -136,7 +140,7 @@ async fn for_each_row_page(
         if let Some(last) = page.last() {
             after = last.try_get(0)?;
         }
-        each(&page)?;
+        each(page)?;
         if !full {
             return Ok(());
         }
@@ -145,12 +149,12 @@ async fn for_each_row_page(
 
 /// A page row read whole (its first column is the anchor, the page key).
 trait PageRow: Sized {
-    fn read(row: &Row) -> Result<Self>;
+    fn read(row: &mut Row) -> Result<Self>;
 }
 
 impl PageRow for (String, String) {
-    fn read(row: &Row) -> Result<Self> {
-        Ok((row.try_get(0)?, row.try_get(1)?))
+    fn read(row: &mut Row) -> Result<Self> {
+        Ok((row.take(0)?, row.take(1)?))
     }
 }
 
@@ -360,10 +364,10 @@ pub async fn user_references(conn: &mut Connection, source: &str) -> Result<(Nam
     for_each_row_page(conn, source, "user", "object_id, dn, login", PAGE, |page| {
         by_dn.reserve(page.len());
         by_login.reserve(page.len());
-        for row in page {
+        for mut row in page {
             let uid = id(row.try_get::<&str, _>(1)?)?;
-            by_dn.insert(row.try_get::<String, _>(2)?, uid);
-            if let Some(login) = row.try_get::<Option<String>, _>(3)? {
+            by_dn.insert(row.take::<String, _>(2)?, uid);
+            if let Some(login) = row.take::<Option<String>, _>(3)? {
                 by_login.insert(login, uid);
             }
         }

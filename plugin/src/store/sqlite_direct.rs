@@ -59,6 +59,13 @@ impl DirectRow {
         self.cells.get(at)
     }
 
+    /// The cell at `at`, moved out (NULL is left in its place).
+    pub(super) fn take(&mut self, at: usize) -> Cell {
+        self.cells
+            .get_mut(at)
+            .map_or(Cell::Null, |c| std::mem::replace(c, Cell::Null))
+    }
+
     pub(super) fn position(&self, name: &str) -> Option<usize> {
         self.names.iter().position(|n| n.eq_ignore_ascii_case(name))
     }
