@@ -196,13 +196,15 @@ pub async fn object_by_anchor(
         .transpose()
 }
 
-/// Imported groups of `source` by anchor: (group id, fingerprint).
+/// Imported groups of `source` by anchor: (group id, fingerprint). The fingerprint is `None`
+/// where the index row is missing or names another object, so that it is written again.
 pub async fn known_groups(
     conn: &mut Connection,
     source: &str,
 ) -> Result<HashMap<String, (Uuid, Option<String>)>> {
     let rows = query(
-        "SELECT g.id, g.anchor, o.fingerprint FROM groups g
+        "SELECT g.id, g.anchor, CASE WHEN o.object_id = g.id THEN o.fingerprint END AS fingerprint
+         FROM groups g
          LEFT JOIN ldap_objects o ON o.source = g.source AND o.anchor = g.anchor AND o.kind = 'group'
          WHERE g.source = ? AND g.anchor IS NOT NULL",
     )
@@ -210,11 +212,9 @@ pub async fn known_groups(
     .fetch_all(&mut *conn)
     .await?;
     let mut out = HashMap::new();
-    for r in rows {
-        out.insert(
-            r.try_get("anchor")?,
-            (id(r.try_get("id")?)?, r.try_get("fingerprint")?),
-        );
+    for mut r in rows {
+        let gid = id(r.try_get::<&str, _>("id")?)?;
+        out.insert(r.take("anchor")?, (gid, r.take("fingerprint")?));
     }
     Ok(out)
 }

@@ -787,6 +787,11 @@ impl<'p> Executor<'p> {
                     continue;
                 }
             };
+            // The fingerprint covers the entry's DN, name and description: when it is the
+            // stored one, the group and its index row are as stored and nothing is written.
+            let unchanged = known
+                .get(&g.anchor)
+                .is_some_and(|(_, fp)| fp.as_deref() == Some(g.fingerprint.as_str()));
             let gid = match known.get(&g.anchor) {
                 None => {
                     let created = groups::insert(&mut tx, &new, w.now).await?;
@@ -803,26 +808,28 @@ impl<'p> Executor<'p> {
                     self.note(format!("add group {}", g.name));
                     created.id
                 }
-                Some((gid, fp)) => {
-                    if fp.as_deref() != Some(g.fingerprint.as_str()) {
+                Some((gid, _)) => {
+                    if !unchanged {
                         groups::update(&mut tx, *gid, &new, w.now).await?;
                     }
                     *gid
                 }
             };
-            state::upsert_object(
-                &mut tx,
-                &ObjectRow {
-                    source: &self.source,
-                    anchor: &g.anchor,
-                    kind: "group",
-                    object_id: gid,
-                    dn: &g.dn_key,
-                    login: None,
-                    fingerprint: &g.fingerprint,
-                },
-            )
-            .await?;
+            if !unchanged {
+                state::upsert_object(
+                    &mut tx,
+                    &ObjectRow {
+                        source: &self.source,
+                        anchor: &g.anchor,
+                        kind: "group",
+                        object_id: gid,
+                        dn: &g.dn_key,
+                        login: None,
+                        fingerprint: &g.fingerprint,
+                    },
+                )
+                .await?;
+            }
             let current = groups::member_ids(&mut tx, gid).await?;
             let desired = members.get(&g.anchor).map_or(&[][..], Vec::as_slice);
             let (add, remove) = diff(&current, desired);
@@ -1328,5 +1335,64 @@ mod tests {
         let q = state::quarantined(&mut c, "ldap:t", 10).await.unwrap();
         assert_eq!(q.len(), 1, "the entry seen in this run stays quarantined");
         assert_eq!(q[0].last_seen, second_started);
+    }
+
+    /// A group whose entry is unchanged writes nothing: its index row stays as it is stored
+    /// (here marked with another DN under the same fingerprint). One whose index row names
+    /// another object is written again, row included.
+    #[tokio::test]
+    async fn an_unchanged_group_writes_nothing_and_a_stale_index_row_is_written_again() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let read = || vec![group("crew", &["ada"]), group("ops", &["ada"])];
+        let mut first = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        first.users(vec![Ok(person("ada", None))]).await.unwrap();
+        first.groups(read(), GroupRead::Complete).await.unwrap();
+        let mut tx = p.store().write().await.unwrap();
+        let ids: HashMap<String, Uuid> =
+            state::imported_among(&mut tx, "ldap:t", "group", &["anchor-crew", "anchor-ops"])
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+        let mark = |anchor: &'static str, object_id: Uuid, fingerprint: &'static str| ObjectRow {
+            source: "ldap:t",
+            anchor,
+            kind: "group",
+            object_id,
+            dn: "marked",
+            login: None,
+            fingerprint,
+        };
+        state::upsert_objects(
+            &mut tx,
+            &[
+                mark("anchor-crew", ids["anchor-crew"], "fp-crew"),
+                mark("anchor-ops", Uuid::new_v4(), "fp-ops"),
+            ],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let mut second = Executor::new(p, "ldap:t".into(), OnDelete::Disable, false);
+        second.groups(read(), GroupRead::Complete).await.unwrap();
+        assert_eq!(second.counts.groups_updated, 0);
+        let mut c = p.store().read().await.unwrap();
+        let dns = state::dns_of(&mut c, "ldap:t", &["anchor-crew", "anchor-ops"])
+            .await
+            .unwrap();
+        assert_eq!(
+            dns["anchor-crew"], "marked",
+            "an unchanged group was written"
+        );
+        assert_eq!(dns["anchor-ops"], "cn=ops,dc=x");
+        let now: HashMap<String, Uuid> =
+            state::imported_among(&mut c, "ldap:t", "group", &["anchor-ops"])
+                .await
+                .unwrap()
+                .into_iter()
+                .collect();
+        assert_eq!(now["anchor-ops"], ids["anchor-ops"]);
     }
 }
