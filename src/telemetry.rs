@@ -18,6 +18,9 @@ use crate::config::{LogConfig, LogFormat};
 /// Lines waiting for the writer at most. A flood that outruns standard error loses lines
 /// (counted, and reported in the log) instead of memory or request latency.
 const QUEUE: usize = 65_536;
+/// How long the writer lets lines gather after a write: at most this much later on screen,
+/// far below what fills the queue (65,536 lines in 2 ms would be 33 million a second).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Keeps the writer running; dropping it writes what is queued and stops the thread.
 pub struct Guard {
@@ -120,6 +123,13 @@ fn write_lines(receiver: &Receiver<Vec<u8>>, dropped: &AtomicU64) {
         if !batch.is_empty() {
             let _ = std::io::stderr().lock().write_all(&batch);
             batch.clear();
+            if !done {
+                // Let the next lines gather before looking again. A writer waiting on the
+                // queue is woken by every line sent (a futex wake and a thread switch per
+                // request under load, on the request's own thread); one that sleeps here is
+                // not, and finds them all at once. An idle daemon still blocks in `recv`.
+                std::thread::sleep(GATHER);
+            }
         }
     }
 }
