@@ -17,8 +17,6 @@ fn write_config(dir: &Path, s: &Slapd, extra: &str) {
     write_config_with(dir, s, "", extra);
 }
 
-/// [`write_config`] with keys of the `[ldap]` section itself.
-/// Points the test's configuration at a PostgreSQL database instead of the embedded file.
 /// A configuration directory for `s` (with `extra`) whose store is a fresh PostgreSQL
 /// database, and that database's URL; `None` where PostgreSQL is not installed (outside CI).
 fn on_postgresql(s: &Slapd, extra: &str) -> Option<(tempfile::TempDir, String)> {
@@ -29,6 +27,7 @@ fn on_postgresql(s: &Slapd, extra: &str) -> Option<(tempfile::TempDir, String)> 
     Some((dir, url))
 }
 
+/// Points the test's configuration at a PostgreSQL database instead of the embedded file.
 fn use_postgresql(dir: &Path, url: &str) {
     let config = dir.join("tapbridge.toml");
     let text = std::fs::read_to_string(&config).unwrap().replacen(
@@ -39,6 +38,7 @@ fn use_postgresql(dir: &Path, url: &str) {
     std::fs::write(&config, text).unwrap();
 }
 
+/// [`write_config`] with keys of the `[ldap]` section itself.
 fn write_config_with(dir: &Path, s: &Slapd, ldap: &str, extra: &str) {
     std::fs::write(dir.join("ldap.pw"), format!("{ADMIN_PW}\n")).expect("pw");
     // Small pages and batches, so even a small directory crosses page and batch boundaries.

@@ -546,14 +546,8 @@ impl Row {
     ) -> Result<T, sqlx::Error> {
         match self {
             Row::Sqlite(r) => {
-                let at = index
-                    .position(r)
-                    .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))?;
-                let cell = r.cell(at).unwrap_or(&Cell::Null);
-                T::from_cell(cell).map_err(|e| sqlx::Error::ColumnDecode {
-                    index: format!("{index:?}"),
-                    source: e.into(),
-                })
+                let cell = r.cell(column(r, &index)?).unwrap_or(&Cell::Null);
+                T::from_cell(cell).map_err(|e| decode_error(&index, e))
             }
             Row::Postgres(r) => r.try_get(index),
         }
@@ -569,16 +563,26 @@ impl Row {
     {
         match self {
             Row::Sqlite(r) => {
-                let at = index
-                    .position(r)
-                    .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))?;
-                T::take_cell(r.take(at)).map_err(|e| sqlx::Error::ColumnDecode {
-                    index: format!("{index:?}"),
-                    source: e.into(),
-                })
+                let at = column(r, &index)?;
+                T::take_cell(r.take(at)).map_err(|e| decode_error(&index, e))
             }
             Row::Postgres(r) => r.try_get(index),
         }
+    }
+}
+
+/// Where `index` is in a SQLite row, as sqlx reports a missing column.
+fn column(row: &DirectRow, index: &impl ColumnIndex) -> Result<usize, sqlx::Error> {
+    index
+        .position(row)
+        .ok_or_else(|| sqlx::Error::ColumnNotFound(format!("{index:?}")))
+}
+
+/// A cell that does not decode, as sqlx reports it.
+fn decode_error(index: &impl ColumnIndex, why: String) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: format!("{index:?}"),
+        source: why.into(),
     }
 }
 

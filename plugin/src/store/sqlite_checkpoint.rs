@@ -168,9 +168,11 @@ impl Checkpoints {
                 }
                 None => {
                     // Without a connection of its own (the file could not be opened), the
-                    // log's bound falls to the committing connections.
+                    // log's bound falls to the committing connections for good: no thread is
+                    // started again only to fail the same way at every commit.
                     if let Ok(mut state) = self.state.lock() {
                         state.running = false;
+                        state.closed = true;
                     }
                     return;
                 }

@@ -787,12 +787,7 @@ impl<'p> Executor<'p> {
                     continue;
                 }
             };
-            // The fingerprint covers the entry's DN, name and description: when it is the
-            // stored one, the group and its index row are as stored and nothing is written.
-            let unchanged = known
-                .get(&g.anchor)
-                .is_some_and(|(_, fp)| fp.as_deref() == Some(g.fingerprint.as_str()));
-            let gid = match known.get(&g.anchor) {
+            let (gid, unchanged) = match known.get(&g.anchor) {
                 None => {
                     let created = groups::insert(&mut tx, &new, w.now).await?;
                     audit_group(
@@ -806,13 +801,17 @@ impl<'p> Executor<'p> {
                     .await?;
                     self.counts.groups_added += 1;
                     self.note(format!("add group {}", g.name));
-                    created.id
+                    (created.id, false)
                 }
-                Some((gid, _)) => {
+                // The fingerprint covers the entry's DN, name and description: when it is
+                // the stored one, the group and its index row are as stored and nothing is
+                // written.
+                Some((gid, fp)) => {
+                    let unchanged = fp.as_deref() == Some(g.fingerprint.as_str());
                     if !unchanged {
                         groups::update(&mut tx, *gid, &new, w.now).await?;
                     }
-                    *gid
+                    (*gid, unchanged)
                 }
             };
             if !unchanged {
