@@ -29,7 +29,7 @@ fn from_row(row: &Row) -> Result<Group> {
 
 pub async fn insert(conn: &mut Connection, new: &NewGroup, now: OffsetDateTime) -> Result<Group> {
     let group = Group {
-        id: Uuid::new_v4(),
+        id: crate::domain::directory::new_object_id(),
         display_name: new.display_name.clone(),
         description: new.description.clone(),
         source: new.source.clone(),

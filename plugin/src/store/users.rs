@@ -48,7 +48,7 @@ pub(super) fn from_row(row: &Row) -> Result<User> {
 
 /// Inserts a user. A taken user principal name (any case) or anchor is a `Conflict`.
 pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -> Result<User> {
-    let id = Uuid::new_v4();
+    let id = crate::domain::directory::new_object_id();
     let inserted = insert_rows(conn, &[(id, new)], now).await?;
     match inserted {
         Ok(_) => {}

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::run_lock::Fence;
 use crate::Result;
 use crate::domain::audit::{Activity, AuditRecord, Initiator};
-use crate::domain::directory::{NewGroup, NewUser, User, upn_key};
+use crate::domain::directory::{NewGroup, NewUser, User, new_object_id, upn_key};
 use crate::domain::directory_sync::groups::{Names, Resolver, diff, effective_members};
 use crate::domain::directory_sync::plan::{
     MovedReferences, UserStep, managers_first, moves_references, plan_user,
@@ -441,7 +441,7 @@ impl<'p> Executor<'p> {
                 Err(_) => false,
             };
             if free {
-                bulk.push((Uuid::new_v4(), u));
+                bulk.push((new_object_id(), u));
             } else {
                 single.push(u);
             }
