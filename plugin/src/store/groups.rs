@@ -203,13 +203,14 @@ pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) ->
     Ok(res == 1)
 }
 
-/// Adds many members to one group in a few statements; members already in are skipped.
-pub async fn add_members(conn: &mut Connection, group_id: Uuid, user_ids: &[Uuid]) -> Result<()> {
-    for chunk in user_ids.chunks(5000) {
+/// Adds memberships, (user, group) pairs, in a few statements; those already there are
+/// skipped. Rows go in in the order given.
+pub async fn add_memberships(conn: &mut Connection, rows: &[(Uuid, Uuid)]) -> Result<()> {
+    for chunk in rows.chunks(5000) {
         let mut qb: QueryBuilder =
             QueryBuilder::new("INSERT INTO group_members (group_id, user_id) ");
-        qb.push_values(chunk, |b, uid| {
-            b.push_bind(group_id.to_string()).push_bind(uid.to_string());
+        qb.push_values(chunk, |b, (uid, gid)| {
+            b.push_bind(gid.to_string()).push_bind(uid.to_string());
         });
         qb.push(" ON CONFLICT DO NOTHING");
         qb.build().execute(&mut *conn).await?;

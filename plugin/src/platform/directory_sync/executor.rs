@@ -34,7 +34,7 @@ use crate::domain::directory_sync::{
     Counts, Deprovision, OnDelete, Rejected, SourceGroup, SourceUser,
 };
 use crate::platform::Platform;
-use crate::platform::lifecycle::{self, Memberships, Writer};
+use crate::platform::lifecycle::{self, GroupChange, Memberships, Writer};
 use crate::store::ldap::{self as state, ObjectRow};
 use crate::store::{Connection, WriteTx, audit, groups, users};
 
@@ -764,6 +764,8 @@ impl<'p> Executor<'p> {
             .collect();
         // Joiners of this run have their joiner event; their first groups are no move.
         let mut memberships = Memberships::quiet(Arc::clone(&self.created));
+        // Every group's changes, written together once all are known.
+        let mut changes = Vec::new();
         let mut seen = HashSet::new();
         for g in &read {
             if !seen.insert(g.anchor.clone()) {
@@ -841,12 +843,22 @@ impl<'p> Executor<'p> {
                     remove.len()
                 ));
             }
-            memberships
-                .change(&mut tx, &w, (gid, &g.name), &add, &remove)
-                .await?;
             self.counts.memberships_added += add.len() as u64;
             self.counts.memberships_removed += remove.len() as u64;
+            changes.push((gid, g.name.as_str(), add, remove));
         }
+        let views: Vec<GroupChange> = changes
+            .iter()
+            .map(|(id, name, add, remove)| GroupChange {
+                id: *id,
+                name,
+                add,
+                remove,
+            })
+            .collect();
+        memberships.change_all(&mut tx, &w, &views).await?;
+        drop(views);
+        drop(changes);
         if scope == GroupRead::Complete {
             for (anchor, (gid, _)) in &known {
                 if seen.contains(anchor) {
