@@ -193,6 +193,26 @@ pub struct AuditTarget {
     pub display_name: Option<String>,
 }
 
+/// An [`AuditTarget`] that borrows what it names; serialised as the target it stands for.
+/// The records of many alike changes (a group's members) are written from these without
+/// a record of their own each.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct TargetRef<'a> {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub display_name: Option<&'a str>,
+}
+
+impl TargetRef<'_> {
+    pub fn to_target(self) -> AuditTarget {
+        AuditTarget {
+            id: self.id.to_string(),
+            kind: self.kind.into(),
+            display_name: self.display_name.map(str::to_owned),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Initiator {
     /// `app` (an API token), `operator` (the CLI) or `user`.

@@ -9,7 +9,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::audit::{Activity, AuditRecord, Initiator};
+use crate::domain::audit::{Activity, AuditRecord, Initiator, TargetRef};
 use crate::domain::directory::{NewUser, User};
 use crate::domain::lifecycle::{EventKind, classify_update};
 use crate::store::{Connection, audit, events, groups, taps, users};
@@ -296,6 +296,10 @@ impl Memberships {
             .map(|u| (*u, Activity::GroupMemberAdded))
             .chain(c.remove.iter().map(|u| (*u, Activity::GroupMemberRemoved)))
             .collect();
+        // Every record names the group, then the member.
+        let base = AuditRecord::new(Activity::GroupMemberAdded, w.initiator.clone(), w.now)
+            .target("Group", c.id, Some(c.name))
+            .correlation(w.correlation_id);
         // The audit records of a group holding everyone would be the largest thing a sync
         // holds in memory (100,000 records at once on a first load): a chunk at a time.
         let given = self.quiet.as_deref();
@@ -306,20 +310,22 @@ impl Memberships {
                 .filter(|u| given.is_none_or(|g| !g.contains_key(u)))
                 .collect();
             let names = users::principal_names(conn, &unknown).await?;
-            let records: Vec<AuditRecord> = chunk
+            let each: Vec<(Activity, TargetRef)> = chunk
                 .iter()
                 .map(|(uid, activity)| {
                     let upn = given
                         .and_then(|g| g.get(uid))
                         .or_else(|| names.get(uid))
                         .map(String::as_str);
-                    AuditRecord::new(*activity, w.initiator.clone(), w.now)
-                        .target("Group", c.id, Some(c.name))
-                        .target("User", *uid, upn)
-                        .correlation(w.correlation_id)
+                    let user = TargetRef {
+                        id: *uid,
+                        kind: "User",
+                        display_name: upn,
+                    };
+                    (*activity, user)
                 })
                 .collect();
-            audit::insert_many(conn, &records).await?;
+            audit::insert_alike(conn, &base, &each).await?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -283,7 +283,15 @@ impl Conn {
         loop {
             if let Some(total) = message::frame_length(&self.buf).map_err(Error::Ldap)? {
                 if self.buf.len() >= total {
-                    return Ok(self.buf.split_to(total).freeze());
+                    // A copy of its own. Split off the buffer (`split_to`), messages shared
+                    // its allocations, and those of a whole user read stayed allocated until
+                    // the read ended (heaptrack: 42 MB of a 71 MB heap peak in a full run at
+                    // 100,000 users; first loads peaked at 111-147 MiB RSS, 104-106 since).
+                    // Copied, the buffer is never shared and is read into again in place;
+                    // the copy is a memcpy of what was read.
+                    let message = Bytes::copy_from_slice(&self.buf[..total]);
+                    self.buf.advance(total);
+                    return Ok(message);
                 }
                 let missing = total - self.buf.len();
                 self.buf.reserve(missing.clamp(READ_CHUNK, RESERVE_AHEAD));
