@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{Connection, QueryBuilder, Row, Text, at, ms, query, uuid};
+use super::{Connection, QueryBuilder, Row, Text, at, ms, query, row_chunks, uuid};
 use crate::domain::audit::{Activity, AuditEntry, AuditQuery, AuditRecord, Initiator, TargetRef};
 use crate::{Error, Result};
 
@@ -109,7 +109,7 @@ pub async fn insert_alike(
     let correlation = base.correlation_id.map(|c| shared(&c.to_string()));
     let details = shared(&json(&base.details)?);
     let client = base.client_address.as_deref().map(shared);
-    for chunk in each.chunks(1000) {
+    for chunk in row_chunks(each, 1000) {
         let mut rows = Vec::with_capacity(chunk.len());
         for (activity, target) in chunk {
             let mut targets = Vec::with_capacity(prefix.len() + 128);

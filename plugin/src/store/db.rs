@@ -742,6 +742,27 @@ impl Query {
     }
 }
 
+/// `items` in chunks of `max` rows, then what is left in chunks whose sizes are powers of two,
+/// largest first. A multi-row statement is prepared once per row count: a remainder of any
+/// size was a statement of its own, parsed anew each time (a group step wrote one per
+/// group); these take at most ten sizes, each prepared once.
+pub fn row_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = if rest.len() >= max {
+            max.max(1)
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (head, tail) = rest.split_at(n);
+        rest = tail;
+        Some(head)
+    })
+}
+
 /// Builds a statement whose shape depends on the input (lists of values, optional
 /// conditions). Fragments are fixed text; values are always bound.
 #[derive(Default)]
@@ -910,7 +931,23 @@ pub(crate) fn number_placeholders(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::number_placeholders;
+    use super::{number_placeholders, row_chunks};
+
+    #[test]
+    fn row_chunks_are_full_then_powers_of_two() {
+        let sizes = |n: usize, max: usize| -> Vec<usize> {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = row_chunks(&items, max).collect();
+            let flat: Vec<usize> = chunks.concat();
+            assert_eq!(flat, items, "every item once, in order");
+            chunks.iter().map(|c| c.len()).collect()
+        };
+        assert_eq!(sizes(0, 1000), Vec::<usize>::new());
+        assert_eq!(sizes(2950, 1000), [1000, 1000, 512, 256, 128, 32, 16, 4, 2]);
+        assert_eq!(sizes(7, 5000), [4, 2, 1]);
+        assert_eq!(sizes(10000, 5000), [5000, 5000]);
+        assert_eq!(sizes(3, 0), [1, 1, 1]);
+    }
 
     #[test]
     fn placeholders_are_numbered_outside_quotes_and_comments() {

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Connection, QueryBuilder, Row, at, is_unique_violation, ms, query, uuid};
+use super::{Connection, QueryBuilder, Row, at, is_unique_violation, ms, query, row_chunks, uuid};
 use crate::domain::directory::{Group, NewGroup};
 use crate::{Error, Result};
 
@@ -206,7 +206,7 @@ pub async fn add_member(conn: &mut Connection, group_id: Uuid, user_id: Uuid) ->
 /// Adds memberships, (user, group) pairs, in a few statements; those already there are
 /// skipped. Rows go in in the order given.
 pub async fn add_memberships(conn: &mut Connection, rows: &[(Uuid, Uuid)]) -> Result<()> {
-    for chunk in rows.chunks(5000) {
+    for chunk in row_chunks(rows, 5000) {
         let mut qb: QueryBuilder =
             QueryBuilder::new("INSERT INTO group_members (group_id, user_id) ");
         qb.push_values(chunk, |b, (uid, gid)| {

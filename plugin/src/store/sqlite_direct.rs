@@ -83,6 +83,8 @@ pub(super) struct Direct {
     /// so they are finalized while the connection is still locked to this side (sqlx's
     /// close fails on a connection holding statements it does not know).
     cache: HashMap<Box<str>, Prepared>,
+    /// Counts runs: a statement's last use, to evict the least recently used.
+    runs: u64,
     /// Borrows the connection's shared state, which lives on the heap behind an `Arc` the
     /// pooled connection holds: the owner drops this before the pooled connection (field
     /// order), so the borrow never outlives what it borrows.
@@ -130,6 +132,7 @@ impl Direct {
         };
         let mut direct = Direct {
             cache: HashMap::new(),
+            runs: 0,
             guard,
             waiting,
         };
@@ -190,8 +193,12 @@ impl Direct {
         limit: Option<usize>,
     ) -> Result<Stepped, sqlx::Error> {
         let db = self.db();
-        let stmt = match self.cache.get(sql) {
-            Some(p) => p.stmt.0,
+        self.runs += 1;
+        let stmt = match self.cache.get_mut(sql) {
+            Some(p) => {
+                p.used = self.runs;
+                p.stmt.0
+            }
             None => {
                 // Only whitespace or a comment: nothing to run.
                 let Some(stmt) = self.prepare(db, sql)? else {
@@ -200,23 +207,24 @@ impl Direct {
                         changed: 0,
                     });
                 };
-                if sql.len() > LARGE_SQL {
+                if sql.len() > LARGE_SQL
+                    && self.cache.keys().filter(|k| k.len() > LARGE_SQL).count() >= CACHED_LARGE
+                {
                     // A multi-row statement's program grows with its rows: a few at a time.
-                    if self.cache.keys().filter(|k| k.len() > LARGE_SQL).count() >= CACHED_LARGE
-                        && let Some(old) = self.cache.keys().find(|k| k.len() > LARGE_SQL).cloned()
-                    {
-                        self.cache.remove(&old);
-                    }
+                    self.evict(|k| k.len() > LARGE_SQL);
                 }
                 if self.cache.len() >= CACHED_STATEMENTS {
-                    // Full: one leaves (any), so statements in use now replace those that were.
-                    if let Some(old) = self.cache.keys().next().cloned() {
-                        self.cache.remove(&old);
-                    }
+                    self.evict(|_| true);
                 }
                 let ptr = stmt.0;
-                self.cache
-                    .insert(sql.into(), Prepared { stmt, names: None });
+                self.cache.insert(
+                    sql.into(),
+                    Prepared {
+                        stmt,
+                        names: None,
+                        used: self.runs,
+                    },
+                );
                 ptr
             }
         };
@@ -235,6 +243,22 @@ impl Direct {
             log_statement(sql, done, started.elapsed());
         }
         outcome
+    }
+
+    /// Finalizes the least recently used of the cached statements `which` picks. (Any one
+    /// evicted, a batch's statements that alternate — a first load's users, directory
+    /// index rows, audit records and events, each of a batch's size — pushed each other
+    /// out and were parsed again batch after batch.)
+    fn evict(&mut self, which: impl Fn(&str) -> bool) {
+        let oldest = self
+            .cache
+            .iter()
+            .filter(|(k, _)| which(k))
+            .min_by_key(|(_, p)| p.used)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            self.cache.remove(&k);
+        }
     }
 
     /// The statement's column names, read once and kept with it (read again if a schema
@@ -379,13 +403,16 @@ const CACHED_STATEMENTS: usize = 128;
 /// audit insert — and each distinct row count is its own statement. Unbounded, a first load
 /// of 100,000 users kept over a hundred of them (the last chunk of each group's members).
 const LARGE_SQL: usize = 4096;
-/// Large statements a connection keeps: a batch's repeated full-size chunks stay prepared.
-const CACHED_LARGE: usize = 4;
+/// Large statements a connection keeps: a batch's repeated full-size chunks stay prepared
+/// (a user batch writes seven such, the group step two and the sizes its remainders take).
+const CACHED_LARGE: usize = 8;
 
 /// A cached statement and, once it ran, its column names.
 struct Prepared {
     stmt: Statement,
     names: Option<Arc<[String]>>,
+    /// When it last ran (see `Direct::runs`).
+    used: u64,
 }
 
 /// A prepared statement, finalized on drop.
