@@ -4,11 +4,9 @@
 
 use time::OffsetDateTime;
 
-use std::sync::Arc;
-
 use uuid::Uuid;
 
-use super::{Connection, QueryBuilder, Row, Text, at, ms, query, row_chunks, uuid};
+use super::{Connection, QueryBuilder, Row, at, ms, query, row_chunks, uuid};
 use crate::domain::audit::{Activity, AuditEntry, AuditQuery, AuditRecord, Initiator, TargetRef};
 use crate::{Error, Result};
 
@@ -55,18 +53,18 @@ pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Resu
         qb.push_values(rows, |b, (r, targets, details, key)| {
             b.push_bind(r.id.to_string())
                 .push_bind(ms(r.at))
-                .push_bind(Text::Constant(r.activity.category()))
-                .push_bind(Text::Constant(r.activity.display_name()))
-                .push_bind(Text::Constant(r.activity.operation_type()))
+                .push_bind(r.activity.category())
+                .push_bind(r.activity.display_name())
+                .push_bind(r.activity.operation_type())
                 .push_bind(r.success)
-                .push_bind(r.result_reason.clone())
-                .push_bind(r.initiated_by.kind.clone())
-                .push_bind(r.initiated_by.id.clone())
-                .push_bind(r.initiated_by.display_name.clone())
+                .push_bind(r.result_reason.as_deref())
+                .push_bind(&r.initiated_by.kind)
+                .push_bind(r.initiated_by.id.as_deref())
+                .push_bind(&r.initiated_by.display_name)
                 .push_bind(targets)
                 .push_bind(r.correlation_id.map(|c| c.to_string()))
                 .push_bind(details)
-                .push_bind(r.client_address.clone())
+                .push_bind(r.client_address.as_deref())
                 .push_bind(key);
         });
         qb.build().execute(&mut *conn).await?;
@@ -77,7 +75,7 @@ pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Resu
 /// Records alike but for their activity and one more target (a group's membership changes):
 /// each row is what [`insert_many`] writes for `base` with that activity and `base`'s
 /// targets followed by that one, under an id of its own. What the rows share is encoded
-/// once and bound without a copy per row; a first load writes 240,000 such records, and
+/// once and bound in place on every row; a first load writes 240,000 such records, and
 /// building each as a record of its own was a fifth of its group step.
 pub async fn insert_alike(
     conn: &mut Connection,
@@ -101,14 +99,8 @@ pub async fn insert_alike(
     if !base.targets.is_empty() {
         prefix.push(',');
     }
-    let shared = |s: &str| Arc::<str>::from(s);
-    let kind = shared(&base.initiated_by.kind);
-    let initiator_id = base.initiated_by.id.as_deref().map(shared);
-    let initiator_name = shared(&base.initiated_by.display_name);
-    let reason = base.result_reason.as_deref().map(shared);
-    let correlation = base.correlation_id.map(|c| shared(&c.to_string()));
-    let details = shared(&json(&base.details)?);
-    let client = base.client_address.as_deref().map(shared);
+    let correlation = base.correlation_id.map(|c| c.to_string());
+    let details = json(&base.details)?;
     for chunk in row_chunks(each, 1000) {
         let mut rows = Vec::with_capacity(chunk.len());
         for (activity, target) in chunk {
@@ -124,18 +116,18 @@ pub async fn insert_alike(
         qb.push_values(rows, |b, (activity, targets)| {
             b.push_bind(Uuid::now_v7().to_string())
                 .push_bind(ms(base.at))
-                .push_bind(Text::Constant(activity.category()))
-                .push_bind(Text::Constant(activity.display_name()))
-                .push_bind(Text::Constant(activity.operation_type()))
+                .push_bind(activity.category())
+                .push_bind(activity.display_name())
+                .push_bind(activity.operation_type())
                 .push_bind(base.success)
-                .push_bind(reason.clone())
-                .push_bind(kind.clone())
-                .push_bind(initiator_id.clone())
-                .push_bind(initiator_name.clone())
+                .push_bind(base.result_reason.as_deref())
+                .push_bind(&base.initiated_by.kind)
+                .push_bind(base.initiated_by.id.as_deref())
+                .push_bind(&base.initiated_by.display_name)
                 .push_bind(targets)
-                .push_bind(correlation.clone())
-                .push_bind(details.clone())
-                .push_bind(client.clone())
+                .push_bind(correlation.as_deref())
+                .push_bind(details.as_str())
+                .push_bind(base.client_address.as_deref())
                 .push_bind(None::<String>);
         });
         qb.build().execute(&mut *conn).await?;

@@ -259,7 +259,7 @@ impl Connection {
     async fn sqlite_run(
         side: &mut SqliteSide,
         sql: &str,
-        values: &[Value],
+        values: &[Value<'_>],
         limit: Option<usize>,
     ) -> Result<Stepped, sqlx::Error> {
         side.unblocking(|d| d.run(sql, values, limit)).await
@@ -308,60 +308,58 @@ impl std::ops::DerefMut for Savepoint<'_> {
     }
 }
 
-/// A bound value, before it is handed to an engine.
+/// A bound value, before it is handed to an engine. Text may borrow from the caller (`'a`):
+/// SQLite reads it in place (see `sqlite_direct`), where a copy per value was an allocation
+/// and a copy for each of a directory load's million values.
 #[derive(Clone)]
-pub enum Value {
+pub enum Value<'a> {
     I64(Option<i64>),
     F64(Option<f64>),
     Bool(Option<bool>),
-    Text(Option<Text>),
+    Text(Option<Text<'a>>),
     Bytes(Option<Vec<u8>>),
 }
 
-/// A bound text. A multi-row statement binds the same text on every row (who wrote a batch
-/// of audit records, an activity's name): shared or constant, it is not copied per row.
-/// In a first load's 240,000 membership records such copies were 8 of the 18 allocations
-/// each record cost.
+/// A bound text: owned, or borrowed for the statement's run (a multi-row statement binds
+/// the same text on every row, who wrote a batch of audit records: borrowed, it is not
+/// copied per row).
 #[derive(Clone, Debug)]
-pub enum Text {
+pub enum Text<'a> {
     Owned(String),
-    Constant(&'static str),
-    Shared(Arc<str>),
+    Borrowed(&'a str),
 }
 
-impl Text {
+impl Text<'_> {
     pub fn as_str(&self) -> &str {
         match self {
             Text::Owned(s) => s,
-            Text::Constant(s) => s,
-            Text::Shared(s) => s,
+            Text::Borrowed(s) => s,
         }
     }
 
     fn into_string(self) -> String {
         match self {
             Text::Owned(s) => s,
-            Text::Constant(s) => s.to_owned(),
-            Text::Shared(s) => s.as_ref().to_owned(),
+            Text::Borrowed(s) => s.to_owned(),
         }
     }
 }
 
 /// What [`Query::bind`] accepts: the column types both engines share.
-pub trait Bind {
-    fn value(self) -> Value;
+pub trait Bind<'a> {
+    fn value(self) -> Value<'a>;
     /// The typed NULL of this type (PostgreSQL wants a NULL's type).
-    fn null() -> Value;
+    fn null() -> Value<'a>;
 }
 
 macro_rules! bind_as {
     ($variant:ident: $($t:ty => $conv:expr),* $(,)?) => {$(
-        impl Bind for $t {
+        impl<'a> Bind<'a> for $t {
             #[allow(clippy::redundant_closure_call)]
-            fn value(self) -> Value {
+            fn value(self) -> Value<'a> {
                 Value::$variant(Some(($conv)(self)))
             }
-            fn null() -> Value {
+            fn null() -> Value<'a> {
                 Value::$variant(None)
             }
         }
@@ -373,46 +371,48 @@ bind_as!(F64: f64 => |v| v);
 bind_as!(Bool: bool => |v| v);
 bind_as!(Text:
     String => Text::Owned,
-    &str => |v: &str| Text::Owned(v.to_owned()),
-    &String => |v: &String| Text::Owned(v.clone()),
-    Cow<'_, str> => |v: Cow<'_, str>| Text::Owned(v.into_owned()),
-    Text => |v| v,
-    Arc<str> => Text::Shared,
+    &'a str => Text::Borrowed,
+    &'a String => |v: &'a String| Text::Borrowed(v.as_str()),
+    Cow<'a, str> => |v: Cow<'a, str>| match v {
+        Cow::Borrowed(s) => Text::Borrowed(s),
+        Cow::Owned(s) => Text::Owned(s),
+    },
+    Text<'a> => |v| v,
 );
 bind_as!(Bytes: Vec<u8> => |v| v, &[u8] => <[u8]>::to_vec, &Vec<u8> => Vec::clone);
 
-impl<T: Bind> Bind for Option<T> {
-    fn value(self) -> Value {
+impl<'a, T: Bind<'a>> Bind<'a> for Option<T> {
+    fn value(self) -> Value<'a> {
         match self {
             Some(v) => v.value(),
             None => T::null(),
         }
     }
-    fn null() -> Value {
+    fn null() -> Value<'a> {
         T::null()
     }
 }
 
-impl<'a, T> Bind for &'a Option<T>
+impl<'a, 'b, T> Bind<'a> for &'b Option<T>
 where
-    &'a T: Bind,
+    &'b T: Bind<'a>,
 {
-    fn value(self) -> Value {
+    fn value(self) -> Value<'a> {
         match self {
             Some(v) => v.value(),
             None => <&T>::null(),
         }
     }
-    fn null() -> Value {
+    fn null() -> Value<'a> {
         <&T>::null()
     }
 }
 
-impl<const N: usize> Bind for &[u8; N] {
-    fn value(self) -> Value {
+impl<'a, const N: usize> Bind<'a> for &[u8; N] {
+    fn value(self) -> Value<'a> {
         Value::Bytes(Some(self.to_vec()))
     }
-    fn null() -> Value {
+    fn null() -> Value<'a> {
         Value::Bytes(None)
     }
 }
@@ -624,13 +624,13 @@ fn decode_error(index: &impl ColumnIndex, why: String) -> sqlx::Error {
 
 /// A statement and its bound values.
 #[must_use = "a query does nothing until it is executed"]
-pub struct Query {
+pub struct Query<'a> {
     sql: SqlStr,
-    values: Vec<Value>,
+    values: Vec<Value<'a>>,
 }
 
 /// A statement written in the source (the usual case).
-pub fn query(sql: &'static str) -> Query {
+pub fn query(sql: &'static str) -> Query<'static> {
     Query {
         sql: SqlStr::from_static(sql),
         values: Vec::new(),
@@ -639,15 +639,15 @@ pub fn query(sql: &'static str) -> Query {
 
 /// A statement assembled at run time from fixed fragments (never from input: values are
 /// bound).
-pub fn query_owned(sql: String) -> Query {
+pub fn query_owned(sql: String) -> Query<'static> {
     Query {
         sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)),
         values: Vec::new(),
     }
 }
 
-impl Query {
-    pub fn bind(mut self, value: impl Bind) -> Self {
+impl<'a> Query<'a> {
+    pub fn bind(mut self, value: impl Bind<'a>) -> Self {
         self.values.push(value.value());
         self
     }
@@ -766,12 +766,12 @@ pub fn row_chunks<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
 /// Builds a statement whose shape depends on the input (lists of values, optional
 /// conditions). Fragments are fixed text; values are always bound.
 #[derive(Default)]
-pub struct QueryBuilder {
+pub struct QueryBuilder<'a> {
     sql: String,
-    values: Vec<Value>,
+    values: Vec<Value<'a>>,
 }
 
-impl QueryBuilder {
+impl<'a> QueryBuilder<'a> {
     pub fn new(start: impl Into<String>) -> Self {
         QueryBuilder {
             sql: start.into(),
@@ -784,7 +784,7 @@ impl QueryBuilder {
         self
     }
 
-    pub fn push_bind(&mut self, value: impl Bind) -> &mut Self {
+    pub fn push_bind(&mut self, value: impl Bind<'a>) -> &mut Self {
         self.sql.push('?');
         self.values.push(value.value());
         self
@@ -794,7 +794,7 @@ impl QueryBuilder {
     pub fn push_values<I, F>(&mut self, items: I, mut each: F) -> &mut Self
     where
         I: IntoIterator,
-        F: FnMut(&mut Tuple<'_>, I::Item),
+        F: FnMut(&mut Tuple<'_, 'a>, I::Item),
     {
         self.sql.push_str("VALUES ");
         for (i, item) in items.into_iter().enumerate() {
@@ -813,7 +813,7 @@ impl QueryBuilder {
     }
 
     /// `?, ?, ?` for each value (the inside of an `IN (…)`).
-    pub fn push_list<T: Bind>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+    pub fn push_list<T: Bind<'a>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
         for (i, v) in values.into_iter().enumerate() {
             if i > 0 {
                 self.sql.push_str(", ");
@@ -823,7 +823,7 @@ impl QueryBuilder {
         self
     }
 
-    pub fn build(self) -> Query {
+    pub fn build(self) -> Query<'a> {
         Query {
             sql: sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(self.sql)),
             values: self.values,
@@ -832,13 +832,13 @@ impl QueryBuilder {
 }
 
 /// One row of a `VALUES` list.
-pub struct Tuple<'b> {
-    builder: &'b mut QueryBuilder,
+pub struct Tuple<'b, 'a> {
+    builder: &'b mut QueryBuilder<'a>,
     first: bool,
 }
 
-impl Tuple<'_> {
-    pub fn push_bind(&mut self, value: impl Bind) -> &mut Self {
+impl<'a> Tuple<'_, 'a> {
+    pub fn push_bind(&mut self, value: impl Bind<'a>) -> &mut Self {
         if !self.first {
             self.builder.sql.push_str(", ");
         }
@@ -859,7 +859,7 @@ impl Tuple<'_> {
 }
 
 /// The engine's own argument list for the bound values.
-fn arguments<A>(values: Vec<Value>) -> Result<A, sqlx::Error>
+fn arguments<A>(values: Vec<Value<'_>>) -> Result<A, sqlx::Error>
 where
     A: sqlx::Arguments,
     for<'q> Option<i64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
