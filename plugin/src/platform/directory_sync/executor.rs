@@ -424,22 +424,19 @@ impl<'p> Executor<'p> {
         if creates.is_empty() {
             return Ok(());
         }
-        let upns: Vec<String> = creates
+        let upns: Vec<&str> = creates
             .iter()
-            .map(|u| u.profile.user_principal_name.clone())
+            .map(|u| u.profile.user_principal_name.as_str())
             .collect();
-        let upn_refs: Vec<&str> = upns.iter().map(String::as_str).collect();
-        let taken = users::taken_upns(tx, &upn_refs).await?;
+        let taken = users::taken_upns(tx, &upns).await?;
         let mut keys = HashSet::new();
         let (mut bulk, mut single) = (Vec::new(), Vec::new());
         for u in creates {
-            let free = match u.profile.clone().normalised() {
-                Ok(n) => {
-                    let key = upn_key(&n.user_principal_name);
-                    !taken.contains(&key) && keys.insert(key)
-                }
-                Err(_) => false,
-            };
+            // The mapping normalised the profile (see `SourceUser::profile`): its name is the
+            // one stored. One the store refuses all the same fails the bulk write, whose
+            // fallback writes the batch one by one.
+            let key = upn_key(&u.profile.user_principal_name);
+            let free = !taken.contains(&key) && keys.insert(key);
             if free {
                 bulk.push((new_object_id(), u));
             } else {
