@@ -72,7 +72,7 @@ pub async fn create_users(
         }
         rows.push((id, new));
     }
-    let users = users::insert_many(conn, &rows, w.now).await?;
+    let users = users::insert_many(conn, rows, w.now).await?;
     let records: Vec<_> = users
         .iter()
         .map(|u| w.record(Activity::UserAdded, u).detail("source", &u.source))

@@ -53,10 +53,10 @@ pub async fn insert_many(
         qb.push_values(chunk, |b, user| {
             b.push_bind(kind.as_str())
                 .push_bind(user.id.to_string())
-                .push_bind(user.user_principal_name.clone())
-                .push_bind(user.source.clone())
+                .push_bind(&user.user_principal_name)
+                .push_bind(&user.source)
                 .push_bind(ms(now))
-                .push_bind(detail.clone());
+                .push_bind(detail.as_str());
         });
         qb.build().execute(&mut *conn).await?;
     }

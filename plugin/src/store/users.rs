@@ -67,33 +67,14 @@ pub async fn insert(conn: &mut Connection, new: &NewUser, now: OffsetDateTime) -
 
 /// The user a row just written holds, without reading it back.
 fn written(id: Uuid, new: &NewUser, now: OffsetDateTime) -> User {
-    let now = at(ms(now));
-    User {
-        id,
-        user_principal_name: new.user_principal_name.clone(),
-        display_name: new.display_name.clone(),
-        given_name: new.given_name.clone(),
-        surname: new.surname.clone(),
-        mail: new.mail.clone(),
-        other_mails: new.other_mails.clone(),
-        personal_email: new.personal_email.clone(),
-        preferred_language: new.preferred_language.clone(),
-        account_enabled: new.account_enabled,
-        source: new.source.clone(),
-        anchor: new.anchor.clone(),
-        manager_id: new.manager_id,
-        employee_hire_date: new.employee_hire_date.map(|d| at(ms(d))),
-        roles: new.roles.clone(),
-        created_at: now,
-        updated_at: now,
-    }
+    moved_in(id, new.clone(), now)
 }
 
 /// Inserts many users without roles in a few statements (a directory import's batch). A
 /// unique violation fails the statement; the caller's savepoint decides what then.
 pub async fn insert_many(
     conn: &mut Connection,
-    news: &[(Uuid, NewUser)],
+    news: Vec<(Uuid, NewUser)>,
     now: OffsetDateTime,
 ) -> Result<Vec<User>> {
     if news.iter().any(|(_, n)| !n.roles.is_empty()) {
@@ -109,7 +90,34 @@ pub async fn insert_many(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(news.iter().map(|(id, n)| written(*id, n, now)).collect())
+    Ok(news
+        .into_iter()
+        .map(|(id, n)| moved_in(id, n, now))
+        .collect())
+}
+
+/// The user a row just written holds, made of the profile it was written from.
+fn moved_in(id: Uuid, new: NewUser, now: OffsetDateTime) -> User {
+    let now = at(ms(now));
+    User {
+        id,
+        user_principal_name: new.user_principal_name,
+        display_name: new.display_name,
+        given_name: new.given_name,
+        surname: new.surname,
+        mail: new.mail,
+        other_mails: new.other_mails,
+        personal_email: new.personal_email,
+        preferred_language: new.preferred_language,
+        account_enabled: new.account_enabled,
+        source: new.source,
+        anchor: new.anchor,
+        manager_id: new.manager_id,
+        employee_hire_date: new.employee_hire_date.map(|d| at(ms(d))),
+        roles: new.roles,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// The `users` rows for `rows`, 1000 to a statement (17 parameters a row, under SQLite's
@@ -133,18 +141,18 @@ async fn insert_rows(
         );
         qb.push_values(encoded, |b, (id, new, other_mails)| {
             b.push_bind(id.to_string())
-                .push_bind(new.user_principal_name.clone())
+                .push_bind(&new.user_principal_name)
                 .push_bind(upn_key(&new.user_principal_name))
-                .push_bind(new.display_name.clone())
-                .push_bind(new.given_name.clone())
-                .push_bind(new.surname.clone())
-                .push_bind(new.mail.clone())
+                .push_bind(&new.display_name)
+                .push_bind(&new.given_name)
+                .push_bind(&new.surname)
+                .push_bind(&new.mail)
                 .push_bind(other_mails)
-                .push_bind(new.personal_email.clone())
-                .push_bind(new.preferred_language.clone())
+                .push_bind(&new.personal_email)
+                .push_bind(&new.preferred_language)
                 .push_bind(new.account_enabled)
-                .push_bind(new.source.clone())
-                .push_bind(new.anchor.clone())
+                .push_bind(&new.source)
+                .push_bind(&new.anchor)
                 .push_bind(new.manager_id.map(|m| m.to_string()))
                 .push_bind(opt_ms(new.employee_hire_date))
                 .push_bind(ms(now))
