@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use uuid::Uuid;
 
-use super::{Connection, QueryBuilder, Row, at, ms, query, row_chunks, uuid};
+use super::db::Tuple;
+use super::{Bind, Connection, QueryBuilder, Row, at, ms, query, row_chunks, uuid};
 use crate::domain::audit::{Activity, AuditEntry, AuditQuery, AuditRecord, Initiator, TargetRef};
 use crate::{Error, Result};
 
@@ -51,21 +52,9 @@ pub async fn insert_many(conn: &mut Connection, records: &[AuditRecord]) -> Resu
         }
         let mut qb = QueryBuilder::new(INSERT);
         qb.push_values(rows, |b, (r, targets, details, key)| {
-            b.push_bind(r.id.to_string())
-                .push_bind(ms(r.at))
-                .push_bind(r.activity.category())
-                .push_bind(r.activity.display_name())
-                .push_bind(r.activity.operation_type())
-                .push_bind(r.success)
-                .push_bind(r.result_reason.as_deref())
-                .push_bind(&r.initiated_by.kind)
-                .push_bind(r.initiated_by.id.as_deref())
-                .push_bind(&r.initiated_by.display_name)
-                .push_bind(targets)
-                .push_bind(r.correlation_id.map(|c| c.to_string()))
-                .push_bind(details)
-                .push_bind(r.client_address.as_deref())
-                .push_bind(key);
+            let correlation = r.correlation_id.map(|c| c.to_string());
+            let row = (r.id, r.activity, targets, correlation, details);
+            push_row(b, r, row, key);
         });
         qb.build().execute(&mut *conn).await?;
     }
@@ -114,25 +103,49 @@ pub async fn insert_alike(
         }
         let mut qb = QueryBuilder::new(INSERT);
         qb.push_values(rows, |b, (activity, targets)| {
-            b.push_bind(Uuid::now_v7().to_string())
-                .push_bind(ms(base.at))
-                .push_bind(activity.category())
-                .push_bind(activity.display_name())
-                .push_bind(activity.operation_type())
-                .push_bind(base.success)
-                .push_bind(base.result_reason.as_deref())
-                .push_bind(&base.initiated_by.kind)
-                .push_bind(base.initiated_by.id.as_deref())
-                .push_bind(&base.initiated_by.display_name)
-                .push_bind(targets)
-                .push_bind(correlation.as_deref())
-                .push_bind(details.as_str())
-                .push_bind(base.client_address.as_deref())
-                .push_bind(None::<String>);
+            let row = (
+                Uuid::now_v7(),
+                activity,
+                targets,
+                correlation.as_deref(),
+                details.as_str(),
+            );
+            push_row(b, base, row, None);
         });
         qb.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The values of one row of [`INSERT`]: its own id, activity, targets, correlation and
+/// details, the rest from `r`, and the coalescing key.
+fn push_row<'a>(
+    b: &mut Tuple<'_, 'a>,
+    r: &'a AuditRecord,
+    (id, activity, targets, correlation, details): (
+        Uuid,
+        Activity,
+        String,
+        impl Bind<'a>,
+        impl Bind<'a>,
+    ),
+    key: Option<String>,
+) {
+    b.push_bind(id.to_string())
+        .push_bind(ms(r.at))
+        .push_bind(activity.category())
+        .push_bind(activity.display_name())
+        .push_bind(activity.operation_type())
+        .push_bind(r.success)
+        .push_bind(r.result_reason.as_deref())
+        .push_bind(&r.initiated_by.kind)
+        .push_bind(r.initiated_by.id.as_deref())
+        .push_bind(&r.initiated_by.display_name)
+        .push_bind(targets)
+        .push_bind(correlation)
+        .push_bind(details)
+        .push_bind(r.client_address.as_deref())
+        .push_bind(key);
 }
 
 const INSERT: &str =
