@@ -203,16 +203,6 @@ pub struct TargetRef<'a> {
     pub display_name: Option<&'a str>,
 }
 
-impl TargetRef<'_> {
-    pub fn to_target(self) -> AuditTarget {
-        AuditTarget {
-            id: self.id.to_string(),
-            kind: self.kind.into(),
-            display_name: self.display_name.map(str::to_owned),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Initiator {
     /// `app` (an API token), `operator` (the CLI) or `user`.

@@ -191,13 +191,13 @@ pub struct Memberships {
 }
 
 /// One group's membership changes: members to add and to remove.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct GroupChange<'a> {
     pub id: Uuid,
     /// The group's name, for the audit records.
     pub name: &'a str,
-    pub add: &'a [Uuid],
-    pub remove: &'a [Uuid],
+    pub add: Vec<Uuid>,
+    pub remove: Vec<Uuid>,
 }
 
 #[derive(Debug, Default)]
@@ -239,8 +239,8 @@ impl Memberships {
             &[GroupChange {
                 id,
                 name,
-                add,
-                remove,
+                add: add.to_vec(),
+                remove: remove.to_vec(),
             }],
         )
         .await
@@ -262,7 +262,7 @@ impl Memberships {
             .filter(|c| !c.add.is_empty() || !c.remove.is_empty())
             .collect();
         for c in &changed {
-            groups::remove_members(conn, c.id, c.remove).await?;
+            groups::remove_members(conn, c.id, &c.remove).await?;
         }
         let mut rows: Vec<(Uuid, Uuid)> = changed
             .iter()
@@ -274,12 +274,12 @@ impl Memberships {
         for c in changed {
             groups::touch(conn, c.id, w.now).await?;
             self.audit(conn, w, c).await?;
-            for uid in c.add {
+            for uid in &c.add {
                 if self.keeps(uid) {
                     self.moved.entry(*uid).or_default().added.push(c.id);
                 }
             }
-            for uid in c.remove {
+            for uid in &c.remove {
                 if self.keeps(uid) {
                     self.moved.entry(*uid).or_default().removed.push(c.id);
                 }

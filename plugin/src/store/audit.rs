@@ -74,10 +74,10 @@ pub async fn insert_alike(
     if base.coalesce_window.is_some() {
         // Each record's coalescing key covers its own targets: written one by one.
         for (activity, target) in each {
-            let mut r = base.clone();
-            r.id = Uuid::now_v7();
-            r.activity = *activity;
-            r.targets.push(target.to_target());
+            let mut r = base
+                .clone()
+                .target(target.kind, target.id, target.display_name);
+            (r.id, r.activity) = (Uuid::now_v7(), *activity);
             insert(conn, &r).await?;
         }
         return Ok(());
@@ -407,10 +407,10 @@ mod tests {
         let records: Vec<AuditRecord> = each
             .iter()
             .map(|(activity, target)| {
-                let mut r = base.clone();
-                r.id = uuid::Uuid::now_v7();
-                r.activity = *activity;
-                r.targets.push(target.to_target());
+                let mut r = base
+                    .clone()
+                    .target(target.kind, target.id, target.display_name);
+                (r.id, r.activity) = (uuid::Uuid::now_v7(), *activity);
                 r
             })
             .collect();

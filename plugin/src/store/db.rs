@@ -316,33 +316,8 @@ pub enum Value<'a> {
     I64(Option<i64>),
     F64(Option<f64>),
     Bool(Option<bool>),
-    Text(Option<Text<'a>>),
+    Text(Option<Cow<'a, str>>),
     Bytes(Option<Vec<u8>>),
-}
-
-/// A bound text: owned, or borrowed for the statement's run (a multi-row statement binds
-/// the same text on every row, who wrote a batch of audit records: borrowed, it is not
-/// copied per row).
-#[derive(Clone, Debug)]
-pub enum Text<'a> {
-    Owned(String),
-    Borrowed(&'a str),
-}
-
-impl Text<'_> {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Text::Owned(s) => s,
-            Text::Borrowed(s) => s,
-        }
-    }
-
-    fn into_string(self) -> String {
-        match self {
-            Text::Owned(s) => s,
-            Text::Borrowed(s) => s.to_owned(),
-        }
-    }
 }
 
 /// What [`Query::bind`] accepts: the column types both engines share.
@@ -370,14 +345,10 @@ bind_as!(I64: i64 => |v| v, i32 => i64::from, u32 => i64::from, u16 => i64::from
 bind_as!(F64: f64 => |v| v);
 bind_as!(Bool: bool => |v| v);
 bind_as!(Text:
-    String => Text::Owned,
-    &'a str => Text::Borrowed,
-    &'a String => |v: &'a String| Text::Borrowed(v.as_str()),
-    Cow<'a, str> => |v: Cow<'a, str>| match v {
-        Cow::Borrowed(s) => Text::Borrowed(s),
-        Cow::Owned(s) => Text::Owned(s),
-    },
-    Text<'a> => |v| v,
+    String => Cow::Owned,
+    &'a str => Cow::Borrowed,
+    &'a String => |v: &'a String| Cow::Borrowed(v.as_str()),
+    Cow<'a, str> => |v| v,
 );
 bind_as!(Bytes: Vec<u8> => |v| v, &[u8] => <[u8]>::to_vec, &Vec<u8> => Vec::clone);
 
@@ -874,7 +845,7 @@ where
             Value::I64(v) => args.add(v),
             Value::F64(v) => args.add(v),
             Value::Bool(v) => args.add(v),
-            Value::Text(v) => args.add(v.map(Text::into_string)),
+            Value::Text(v) => args.add(v.map(Cow::into_owned)),
             Value::Bytes(v) => args.add(v),
         }
         .map_err(sqlx::Error::Encode)?;

@@ -52,8 +52,8 @@ use crate::error::StorageError;
 use crate::{Error, Result};
 
 pub use db::{
-    Bind, Column, Connection, Engine, Query, QueryBuilder, Row, Savepoint, Text, query,
-    query_owned, row_chunks,
+    Bind, Column, Connection, Engine, Query, QueryBuilder, Row, Savepoint, query, query_owned,
+    row_chunks,
 };
 pub use fault::{Cause, Fault, Health};
 pub use leader::Leadership;

@@ -444,8 +444,8 @@ unsafe fn bind(stmt: *mut ffi::sqlite3_stmt, at: c_int, value: &Value) -> c_int 
             Value::Text(Some(v)) => ffi::sqlite3_bind_text64(
                 stmt,
                 at,
-                v.as_str().as_ptr() as *const c_char,
-                v.as_str().len() as u64,
+                v.as_ptr() as *const c_char,
+                v.len() as u64,
                 ffi::SQLITE_STATIC(),
                 ffi::SQLITE_UTF8 as u8,
             ),

@@ -842,19 +842,14 @@ impl<'p> Executor<'p> {
             }
             self.counts.memberships_added += add.len() as u64;
             self.counts.memberships_removed += remove.len() as u64;
-            changes.push((gid, g.name.as_str(), add, remove));
-        }
-        let views: Vec<GroupChange> = changes
-            .iter()
-            .map(|(id, name, add, remove)| GroupChange {
-                id: *id,
-                name,
+            changes.push(GroupChange {
+                id: gid,
+                name: &g.name,
                 add,
                 remove,
-            })
-            .collect();
-        memberships.change_all(&mut tx, &w, &views).await?;
-        drop(views);
+            });
+        }
+        memberships.change_all(&mut tx, &w, &changes).await?;
         drop(changes);
         if scope == GroupRead::Complete {
             for (anchor, (gid, _)) in &known {
