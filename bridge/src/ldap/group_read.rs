@@ -16,6 +16,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use tokio::task::JoinHandle;
+
 use plugin::domain::directory_sync::plan::{MovedReferences, Names};
 use plugin::platform::directory_sync::Executor;
 
@@ -23,7 +25,7 @@ use super::client::{Client, Scope};
 use super::delta::timestamp::Tracker;
 use super::dn;
 use super::entry::Entry;
-use super::mapping::{Rejected, SourceGroup, map_group};
+use super::mapping::{AttributeMap, Rejected, SourceGroup, map_group};
 use super::sync::Ctx;
 use crate::error::{Error, Result};
 
@@ -43,10 +45,10 @@ pub(super) struct GroupMapper {
 }
 
 impl GroupMapper {
-    pub fn take(&mut self, ctx: &Ctx<'_>, e: std::result::Result<Entry, String>) {
+    pub fn take(&mut self, map: &AttributeMap, e: std::result::Result<Entry, String>) {
         match e {
             Ok(e) if e.attrs.keys().any(|k| k.contains(";range=")) => self.ranged.push(e),
-            Ok(e) => match map_group(&ctx.map, &e) {
+            Ok(e) => match map_group(map, &e) {
                 Ok(g) => self.groups.push(g),
                 Err(r) => self.rejected.push(r),
             },
@@ -65,12 +67,18 @@ impl GroupMapper {
         client: &mut Client,
         exec: &mut Executor<'_>,
     ) -> Result<Vec<SourceGroup>> {
-        for mut e in std::mem::take(&mut self.ranged) {
-            client.complete_ranges(&mut e).await?;
-            self.take(ctx, Ok(e));
-        }
+        self.complete(&ctx.map, client).await?;
         exec.quarantine_all(self.rejected).await?;
         Ok(self.groups)
+    }
+
+    /// Completes the ranged entries (they take searches of their own).
+    async fn complete(&mut self, map: &AttributeMap, client: &mut Client) -> Result<()> {
+        for mut e in std::mem::take(&mut self.ranged) {
+            client.complete_ranges(&mut e).await?;
+            self.take(map, Ok(e));
+        }
+        Ok(())
     }
 }
 
@@ -81,31 +89,92 @@ pub(super) async fn read_groups(
     exec: &mut Executor<'_>,
     stamps: &mut Tracker,
 ) -> Result<Vec<SourceGroup>> {
-    let mut mapper = GroupMapper::default();
-    read_into(ctx, client, exec, stamps, &ctx.group_filter, &mut mapper).await?;
-    mapper.finish(ctx, client, exec).await
+    let all = read_all(&AllGroups::of(ctx), client, stamps).await?;
+    all.finish(exec).await
 }
 
-/// The groups matching `filter` under every base, into `mapper`.
-async fn read_into(
-    ctx: &Ctx<'_>,
+/// A read of every group, owned: see [`spawn_all`].
+pub(super) struct AllGroups {
+    map: AttributeMap,
+    base_dns: Vec<String>,
+    filter: String,
+    attrs: Vec<String>,
+    page_size: u32,
+}
+
+/// What a read of every group found: the groups (ranged ones completed), the entries to
+/// quarantine, and how many entries were read.
+pub(super) struct GroupsRead {
+    groups: Vec<SourceGroup>,
+    rejected: Vec<Rejected>,
+    read: u64,
+}
+
+impl AllGroups {
+    pub fn of(ctx: &Ctx<'_>) -> Self {
+        AllGroups {
+            map: ctx.map.clone(),
+            base_dns: ctx.cfg.base_dns.clone(),
+            filter: ctx.group_filter.clone(),
+            attrs: ctx.group_attrs.clone(),
+            page_size: ctx.cfg.page_size,
+        }
+    }
+}
+
+impl GroupsRead {
+    /// Counts the entries read and quarantines the rejected ones: the groups.
+    pub async fn finish(self, exec: &mut Executor<'_>) -> Result<Vec<SourceGroup>> {
+        exec.counts.read += self.read;
+        exec.quarantine_all(self.rejected).await?;
+        Ok(self.groups)
+    }
+}
+
+async fn read_all(
+    all: &AllGroups,
     client: &mut Client,
-    exec: &mut Executor<'_>,
     stamps: &mut Tracker,
-    filter: &str,
-    mapper: &mut GroupMapper,
-) -> Result<()> {
-    for base in &ctx.cfg.base_dns {
-        let mut search = client.paged(base, filter, ctx.group_attrs.clone(), ctx.cfg.page_size);
+) -> Result<GroupsRead> {
+    let mut mapper = GroupMapper::default();
+    let mut read = 0;
+    for base in &all.base_dns {
+        let mut search = client.paged(base, &all.filter, all.attrs.clone(), all.page_size);
         while let Some(page) = search.next_page().await? {
             for e in page {
-                exec.counts.read += 1;
+                read += 1;
                 stamps.observe(&e);
-                mapper.take(ctx, e);
+                mapper.take(&all.map, e);
             }
         }
     }
-    Ok(())
+    mapper.complete(&all.map, client).await?;
+    Ok(GroupsRead {
+        groups: mapper.groups,
+        rejected: mapper.rejected,
+        read,
+    })
+}
+
+/// [`read_groups`] on a task of its own, which hands the client and the timestamps back:
+/// a full run plans its sweep in the store while the directory sends the groups.
+pub(super) fn spawn_all(
+    all: AllGroups,
+    mut client: Client,
+    mut stamps: Tracker,
+) -> JoinHandle<Result<(GroupsRead, Client, Tracker)>> {
+    tokio::spawn(async move {
+        let read = read_all(&all, &mut client, &mut stamps).await?;
+        Ok((read, client, stamps))
+    })
+}
+
+/// Waits for [`spawn_all`]; a panic in its task is an error of the run.
+pub(super) async fn join_all(
+    task: JoinHandle<Result<(GroupsRead, Client, Tracker)>>,
+) -> Result<(GroupsRead, Client, Tracker)> {
+    task.await
+        .map_err(|e| Error::Ldap(format!("reading the directory's groups stopped: {e}")))?
 }
 
 /// What a delta's changes reach: groups to recompute whole, and joiners to add to groups
@@ -277,7 +346,7 @@ async fn naming(
                     match e {
                         // Without a usable anchor it is read whole, and quarantined then.
                         Ok(e) => found.push((ctx.map.anchor_of(&e).ok(), e.dn)),
-                        Err(e) => mapper.take(ctx, Err(e)),
+                        Err(e) => mapper.take(&ctx.map, Err(e)),
                     }
                 }
             }
@@ -314,7 +383,7 @@ async fn read_one(
         }
     }
     for e in answer.entries {
-        mapper.take(ctx, e);
+        mapper.take(&ctx.map, e);
     }
     Ok(())
 }

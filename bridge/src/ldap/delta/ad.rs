@@ -437,7 +437,7 @@ async fn apply(
             while let Some(page) = search.next_page().await? {
                 for e in page {
                     exec.counts.read += 1;
-                    mapper.take(ctx, e);
+                    mapper.take(&ctx.map, e);
                 }
             }
         }

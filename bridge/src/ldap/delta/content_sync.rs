@@ -102,7 +102,7 @@ pub(super) async fn delta(
                             match entry {
                                 Ok(e) if ctx.map.is_group(&e) => {
                                     exec.counts.read += 1;
-                                    changed_groups.take(ctx, Ok(e));
+                                    changed_groups.take(&ctx.map, Ok(e));
                                 }
                                 other => {
                                     batch.push(map_entry_user(ctx, other));

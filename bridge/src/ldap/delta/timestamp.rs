@@ -129,7 +129,7 @@ pub(super) async fn delta(
             for e in page {
                 exec.counts.read += 1;
                 stamps.observe(&e);
-                changed_groups.take(ctx, e);
+                changed_groups.take(&ctx.map, e);
             }
         }
     }
