@@ -158,23 +158,30 @@ async fn read_all(
 
 /// [`read_groups`] on a task of its own, which hands the client and the timestamps back:
 /// a full run plans its sweep in the store while the directory sends the groups.
-pub(super) fn spawn_all(
-    all: AllGroups,
-    mut client: Client,
-    mut stamps: Tracker,
-) -> JoinHandle<Result<(GroupsRead, Client, Tracker)>> {
-    tokio::spawn(async move {
+pub(super) fn spawn_all(all: AllGroups, mut client: Client, mut stamps: Tracker) -> GroupReading {
+    GroupReading(tokio::spawn(async move {
         let read = read_all(&all, &mut client, &mut stamps).await?;
         Ok((read, client, stamps))
-    })
+    }))
 }
 
-/// Waits for [`spawn_all`]; a panic in its task is an error of the run.
-pub(super) async fn join_all(
-    task: JoinHandle<Result<(GroupsRead, Client, Tracker)>>,
-) -> Result<(GroupsRead, Client, Tracker)> {
-    task.await
-        .map_err(|e| Error::Ldap(format!("reading the directory's groups stopped: {e}")))?
+/// The task of [`spawn_all`]. A run that ends before joining it (an error, a cancelled run)
+/// stops it: the read does not go on for nobody, holding the directory's connection.
+pub(super) struct GroupReading(JoinHandle<Result<(GroupsRead, Client, Tracker)>>);
+
+impl GroupReading {
+    /// Waits for the read; a panic in its task is an error of the run.
+    pub async fn join(mut self) -> Result<(GroupsRead, Client, Tracker)> {
+        (&mut self.0)
+            .await
+            .map_err(|e| Error::Ldap(format!("reading the directory's groups stopped: {e}")))?
+    }
+}
+
+impl Drop for GroupReading {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What a delta's changes reach: groups to recompute whole, and joiners to add to groups
@@ -399,6 +406,19 @@ fn naming_filter(group_filter: &str, assertions: &[(&str, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_group_read_left_unjoined_is_stopped() {
+        let (held, gone) = tokio::sync::oneshot::channel::<()>();
+        let reading = GroupReading(tokio::spawn(async move {
+            let _held = held;
+            std::future::pending::<Result<(GroupsRead, Client, Tracker)>>().await
+        }));
+        drop(reading);
+        // Stopping the task drops its future, and the sender it held with it.
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), gone).await;
+        assert!(matches!(closed, Ok(Err(_))), "the read still runs");
+    }
 
     #[test]
     fn naming_filters_escape_values() {

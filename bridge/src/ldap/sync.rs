@@ -327,22 +327,15 @@ async fn full(
     // sweep: neither needs the groups, and both cores are busy (a tenth of a second of each
     // at 100,000 users, one after the other before).
     let reading = group_read::spawn_all(AllGroups::of(ctx), client, stamps);
-    let steps = match sweep_steps(exec).await {
-        Ok(planned) => planned,
-        Err(e) => {
-            reading.abort();
-            return Err(e.into());
-        }
-    };
+    let (steps, population) = sweep_steps(exec).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "sweep planned");
-    let (read, client, stamps) = group_read::join_all(reading).await?;
+    let (read, client, stamps) = reading.join().await?;
     client.unbind().await;
     let groups = read.finish(exec).await?;
     tracing::debug!(source = %ctx.source, ms = read_started.elapsed().as_millis() as u64, "groups read");
     if ctx.method == DeltaMethod::Timestamp {
         cursor.watermark = stamps.next_watermark(None, read_started.elapsed());
     }
-    let (steps, population) = steps;
     // The read completed: now, and only now, deprovision.
     guard_and_apply(ctx, exec, steps, population, opts).await?;
     exec.groups(groups, GroupRead::Complete).await?;
