@@ -1,25 +1,10 @@
-//! The end of a read, as pure functions: who left the directory, and whether the guard lets
-//! the run deprovision them. Nothing here reads or writes.
+//! The end of a read, as a pure function: whether the guard lets the run deprovision those
+//! who left the directory (the imported users the read did not see, found by
+//! `Executor::unseen_users`). Nothing here reads or writes.
 //!
 //! Destructive steps (disabling or removing someone) are never applied while the directory is
 //! still being read: they are collected, counted against the guard once the read completed,
 //! and applied only then. A read that fails or is cut off therefore deprovisions nobody.
-
-use std::collections::HashSet;
-
-use uuid::Uuid;
-
-/// The imported users a complete read did not see: they left the directory (or its filter).
-pub fn plan_sweep<'a>(
-    imported: impl IntoIterator<Item = (&'a str, Uuid)>,
-    seen: &HashSet<String>,
-) -> Vec<(String, Uuid)> {
-    imported
-        .into_iter()
-        .filter(|(anchor, _)| !seen.contains(*anchor))
-        .map(|(a, id)| (a.to_owned(), id))
-        .collect()
-}
 
 /// The mass-deprovisioning guard tripped: the run stopped before disabling or deleting anyone.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,17 +40,6 @@ pub fn check_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sweep_takes_the_unseen() {
-        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let seen: HashSet<String> = ["a".to_owned()].into();
-        assert_eq!(
-            plan_sweep([("a", a), ("b", b)], &seen),
-            vec![("b".to_owned(), b)]
-        );
-        assert!(plan_sweep([("a", a)], &seen).is_empty());
-    }
 
     #[test]
     fn guard() {

@@ -14,7 +14,7 @@ use super::delta::{self, timestamp::Tracker};
 use super::entry::Entry;
 use super::group_read::{self, AllGroups};
 use super::mapping::{AttributeMap, Rejected};
-use super::plan::{check_guard, plan_sweep};
+use super::plan::check_guard;
 use super::reader;
 use super::report::{Counts, Mode, Report, Status};
 use super::state::{Cursor, RunRecord};
@@ -350,12 +350,7 @@ async fn full(
 /// read did not see) and the guard's population.
 async fn sweep_steps(exec: &mut Executor<'_>) -> plugin::Result<(Vec<Deprovision>, u64)> {
     exec.fix_managers().await?;
-    let (imported, population) = exec.imported_users().await?;
-    // The anchors read and those imported (100,000 of each at 100,000 users) are done with
-    // once the sweep is planned: they leave memory before the group step.
-    let seen = std::mem::take(&mut exec.seen);
-    let gone = plan_sweep(imported.iter().map(|(a, id)| (a.as_str(), *id)), &seen);
-    drop((seen, imported));
+    let (gone, population) = exec.unseen_users().await?;
     let mut steps: Vec<Deprovision> = std::mem::take(&mut exec.deferred);
     steps.extend(
         gone.into_iter()

@@ -359,8 +359,20 @@ pub async fn release_many(conn: &mut Connection, source: &str, dns: &[&str]) -> 
 
 /// Normalised DN → user id and login → user id, for member resolution.
 pub async fn user_references(conn: &mut Connection, source: &str) -> Result<(Names, Names)> {
+    let (by_dn, by_login, _) = user_index(conn, source, |_| false).await?;
+    Ok((by_dn, by_login))
+}
+
+/// [`user_references`], and the imported users (anchor, user id) whose anchor `keep`
+/// accepts: a full run's sweep needs both, and one scan of the index costs less than two.
+pub async fn user_index(
+    conn: &mut Connection,
+    source: &str,
+    mut keep: impl FnMut(&str) -> bool,
+) -> Result<(Names, Names, Vec<(String, Uuid)>)> {
     let mut by_dn = Names::default();
     let mut by_login = Names::default();
+    let mut kept = Vec::new();
     for_each_row_page(conn, source, "user", "object_id, dn, login", PAGE, |page| {
         by_dn.reserve(page.len());
         by_login.reserve(page.len());
@@ -370,11 +382,15 @@ pub async fn user_references(conn: &mut Connection, source: &str) -> Result<(Nam
             if let Some(login) = row.take::<Option<String>, _>(3)? {
                 by_login.insert(login, uid);
             }
+            let anchor: &str = row.try_get(0)?;
+            if keep(anchor) {
+                kept.push((anchor.to_owned(), uid));
+            }
         }
         Ok(())
     })
     .await?;
-    Ok((by_dn, by_login))
+    Ok((by_dn, by_login, kept))
 }
 
 /// Enabled users owned by `source`: the population the deprovisioning guard measures.

@@ -79,6 +79,9 @@ pub struct Executor<'p> {
     /// give (read back from the store they cost a random look-up each, a sixth of a first
     /// load's group step).
     created: Arc<HashMap<Uuid, String>>,
+    /// How groups name the source's users, read by [`Self::imported_users`] for a full run's
+    /// group step.
+    references: Option<References>,
     /// What a dry run would do, one line per change.
     pub plan: Vec<String>,
     /// The run's lock: each transaction proves the run still holds its source before it
@@ -132,6 +135,7 @@ impl<'p> Executor<'p> {
             manager_fixups: Vec::new(),
             pending_rejects: Vec::new(),
             created: Arc::default(),
+            references: None,
             plan: Vec::new(),
             fence: None,
             held: None,
@@ -178,14 +182,30 @@ impl<'p> Executor<'p> {
         }
     }
 
-    /// The imported users of the source, (anchor, user id), and how many of its users are
-    /// enabled (the deprovisioning guard's population): what a full run's sweep starts from.
-    pub async fn imported_users(&mut self) -> Result<(Vec<(String, Uuid)>, u64)> {
+    /// The imported users this run's read did not see, (anchor, user id), and how many of
+    /// the source's users are enabled (the deprovisioning guard's population): a full run's
+    /// sweep. The anchors read are done with then and leave memory (100,000 at 100,000
+    /// users).
+    ///
+    /// The same scan gives how groups name the source's users: kept for the group step of
+    /// the same run, which read them again (a fifth of a second at 100,000 users), unless a
+    /// deprovisioning step changes them first.
+    pub async fn unseen_users(&mut self) -> Result<(Vec<(String, Uuid)>, u64)> {
+        let seen = std::mem::take(&mut self.seen);
         let mut conn = self.reading().await?;
-        let users = state::imported(&mut conn, &self.source, "user").await?;
-        let population = state::enabled_population(&mut conn, &self.source).await?;
+        let index = state::user_index(&mut conn, &self.source, |a| !seen.contains(a)).await;
+        let population = match index {
+            Ok(_) => state::enabled_population(&mut conn, &self.source).await,
+            Err(_) => Ok(0),
+        };
         self.done_reading(conn);
-        Ok((users, population))
+        let (by_dn, by_login, unseen) = index?;
+        self.references = Some(References {
+            by_dn,
+            by_login,
+            settled: HashMap::new(),
+        });
+        Ok((unseen, population?))
     }
 
     /// What a delta's end looks for among: the imported users and groups — all of them, or
@@ -650,6 +670,10 @@ impl<'p> Executor<'p> {
 
     /// Applies deferred and sweep deprovisioning; the guard has already allowed it.
     pub async fn deprovision(&mut self, steps: Vec<Deprovision>) -> Result<()> {
+        if !steps.is_empty() {
+            // A disabled or deleted user is named differently (or not at all) from now on.
+            self.references = None;
+        }
         let w = self.writer();
         let mut steps = steps.into_iter().peekable();
         while steps.peek().is_some() {
@@ -742,9 +766,10 @@ impl<'p> Executor<'p> {
         let w = self.writer();
         let mut tx = self.begin(false).await?;
         let known = state::known_groups(&mut tx, &self.source).await?;
-        let refs = match scope {
-            GroupRead::Complete => References::all(&mut tx, &self.source).await?,
-            GroupRead::Reached => References::of(&mut tx, &self.source, &read).await?,
+        let refs = match (scope, self.references.take()) {
+            (GroupRead::Complete, Some(read_with_the_sweep)) => read_with_the_sweep,
+            (GroupRead::Complete, None) => References::all(&mut tx, &self.source).await?,
+            (GroupRead::Reached, _) => References::of(&mut tx, &self.source, &read).await?,
         };
         let members = effective_members(&read, &refs.resolver());
         // What the members were resolved from is no longer needed: a first load's member
@@ -1145,14 +1170,15 @@ mod tests {
         .await
         .unwrap();
         exec.fix_managers().await.unwrap();
-        let (imported, population) = exec.imported_users().await.unwrap();
-        assert_eq!((imported.len(), population), (3, 3));
+        // The read did not see bob after all.
+        exec.seen.remove("anchor-bob");
+        let (unseen, population) = exec.unseen_users().await.unwrap();
+        assert!(exec.seen.is_empty());
+        assert_eq!(population, 3);
+        let [bob] = <[(String, Uuid); 1]>::try_from(unseen).unwrap();
+        assert_eq!(bob.0, "anchor-bob");
         exec.groups(vec![group("crew", &["ada", "cy"])], GroupRead::Complete)
             .await
-            .unwrap();
-        let bob = imported
-            .into_iter()
-            .find(|(a, _)| a == "anchor-bob")
             .unwrap();
         exec.deprovision(vec![Deprovision::Gone {
             anchor: bob.0,
@@ -1255,6 +1281,37 @@ mod tests {
         for i in 0..=1000 {
             assert_eq!(id[&i].1, manager(i).map(|m| id[&m].0), "u{i}'s manager");
         }
+    }
+
+    /// The names the sweep's scan read serve the group step only while nobody was
+    /// deprovisioned in between: a group naming a user who left gains no member for them.
+    #[tokio::test]
+    async fn a_group_step_after_a_sweep_that_removed_someone_reads_the_names_again() {
+        let f = fixture().await;
+        let p = &f.platform;
+        let mut exec = Executor::new(p, "ldap:t".into(), OnDelete::Delete, false);
+        exec.users(vec![Ok(person("ada", None)), Ok(person("bob", None))])
+            .await
+            .unwrap();
+        exec.seen.remove("anchor-bob");
+        let (unseen, _) = exec.unseen_users().await.unwrap();
+        let steps = unseen
+            .into_iter()
+            .map(|(anchor, id)| Deprovision::Gone { anchor, id })
+            .collect();
+        exec.deprovision(steps).await.unwrap();
+        exec.groups(vec![group("crew", &["ada", "bob"])], GroupRead::Complete)
+            .await
+            .unwrap();
+        assert_eq!(exec.counts.memberships_added, 1);
+        let mut c = p.store().read().await.unwrap();
+        let ada = users::get_by_upn(&mut c, "ada@x.io")
+            .await
+            .unwrap()
+            .unwrap();
+        let crew = groups::by_source(&mut c, "ldap:t").await.unwrap();
+        let members = groups::member_ids(&mut c, crew[0].id).await.unwrap();
+        assert_eq!(members, [ada.id]);
     }
 
     /// A membership's audit record names the user, whether they joined in this run (the
