@@ -79,7 +79,7 @@ pub struct Executor<'p> {
     /// give (read back from the store they cost a random look-up each, a sixth of a first
     /// load's group step).
     created: Arc<HashMap<Uuid, String>>,
-    /// How groups name the source's users, read by [`Self::imported_users`] for a full run's
+    /// How groups name the source's users, read by [`Self::unseen_users`] for a full run's
     /// group step.
     references: Option<References>,
     /// What a dry run would do, one line per change.
@@ -193,19 +193,16 @@ impl<'p> Executor<'p> {
     pub async fn unseen_users(&mut self) -> Result<(Vec<(String, Uuid)>, u64)> {
         let seen = std::mem::take(&mut self.seen);
         let mut conn = self.reading().await?;
-        let index = state::user_index(&mut conn, &self.source, |a| !seen.contains(a)).await;
-        let population = match index {
-            Ok(_) => state::enabled_population(&mut conn, &self.source).await,
-            Err(_) => Ok(0),
-        };
+        let (by_dn, by_login, unseen) =
+            state::user_index(&mut conn, &self.source, |a| !seen.contains(a)).await?;
+        let population = state::enabled_population(&mut conn, &self.source).await?;
         self.done_reading(conn);
-        let (by_dn, by_login, unseen) = index?;
         self.references = Some(References {
             by_dn,
             by_login,
             settled: HashMap::new(),
         });
-        Ok((unseen, population?))
+        Ok((unseen, population))
     }
 
     /// What a delta's end looks for among: the imported users and groups — all of them, or
