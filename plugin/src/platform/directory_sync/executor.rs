@@ -197,11 +197,7 @@ impl<'p> Executor<'p> {
             state::user_index(&mut conn, &self.source, |a| !seen.contains(a)).await?;
         let population = state::enabled_population(&mut conn, &self.source).await?;
         self.done_reading(conn);
-        self.references = Some(References {
-            by_dn,
-            by_login,
-            settled: HashMap::new(),
-        });
+        self.references = Some(References::named(by_dn, by_login));
         Ok((unseen, population))
     }
 
@@ -1021,14 +1017,19 @@ fn distinct<'a>(values: impl Iterator<Item = &'a String>) -> impl Iterator<Item 
 const LOOKUP_LIMIT: usize = 20_000;
 
 impl References {
-    /// Every user of the source: a complete read names most of them.
-    async fn all(conn: &mut Connection, source: &str) -> Result<Self> {
-        let (by_dn, by_login) = state::user_references(conn, source).await?;
-        Ok(References {
+    /// Users by DN and by login, no settled groups.
+    fn named(by_dn: Names, by_login: Names) -> Self {
+        References {
             by_dn,
             by_login,
             settled: HashMap::new(),
-        })
+        }
+    }
+
+    /// Every user of the source: a complete read names most of them.
+    async fn all(conn: &mut Connection, source: &str) -> Result<Self> {
+        let (by_dn, by_login) = state::user_references(conn, source).await?;
+        Ok(Self::named(by_dn, by_login))
     }
 
     /// Only what these groups name: users looked up by DN and login, and nested groups that
@@ -1046,11 +1047,10 @@ impl References {
                 .filter(|dn| !read_dns.contains(dn))
                 .collect();
             let logins: Vec<&str> = distinct(read.iter().flat_map(|g| &g.member_uids)).collect();
-            References {
-                by_dn: state::users_by_dns(conn, source, &dns).await?,
-                by_login: state::users_by_logins(conn, source, &logins).await?,
-                settled: HashMap::new(),
-            }
+            Self::named(
+                state::users_by_dns(conn, source, &dns).await?,
+                state::users_by_logins(conn, source, &logins).await?,
+            )
         };
         // Member DNs that are neither users nor groups read may be settled nested groups.
         let unresolved: Vec<&str> = distinct(read.iter().flat_map(|g| &g.member_dns))
